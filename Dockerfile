@@ -1,0 +1,58 @@
+# syntax=docker/dockerfile:1
+
+# ---- builder: a virtualenv with the exact pins of requirements.lock, then the bot itself ----
+FROM python:3.11.13-slim-bookworm AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv
+ENV PATH="/opt/venv/bin:${PATH}"
+
+WORKDIR /src
+# Dependencies first, so editing the bot's code does not reinstall them.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --no-deps -r requirements.lock
+
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir --no-deps . \
+    && pip check
+
+# ---- runtime: the virtualenv, the migrations, a non-root user; no compilers, no pip cache ----
+FROM python:3.11.13-slim-bookworm AS runtime
+
+LABEL org.opencontainers.image.title="failover-bot" \
+      org.opencontainers.image.description="Slack chat-ops bot for Azure IoT Hub manual failover" \
+      org.opencontainers.image.licenses="MIT"
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH="/opt/venv/bin:${PATH}" \
+    PORT=3000 \
+    BOT_MIGRATIONS_DIR=/app/migrations \
+    DATABASE_URL=sqlite:////data/failover-bot.db
+
+# Numeric IDs, so Kubernetes can verify runAsNonRoot without resolving a user name.
+RUN groupadd --system --gid 10001 bot \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin bot \
+    && mkdir -p /data \
+    && chown 10001:10001 /data
+
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+COPY migrations ./migrations
+
+# Only the SQLite fallback writes here; production sets DATABASE_URL to PostgreSQL.
+VOLUME ["/data"]
+
+USER 10001:10001
+EXPOSE 3000
+
+# The slim image has no curl: ask Python. A non-2xx answer or no answer exits non-zero.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
+
+ENTRYPOINT ["failover-bot"]
+CMD ["serve"]

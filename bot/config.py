@@ -1,0 +1,141 @@
+"""All settings, from environment variables (and an optional ``.env`` file).
+
+Built once in ``main()``; a bad value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.domain.durations import parse_duration
+from bot.domain.policy import AccessPolicy
+from bot.domain.rules import Limits, QuotaWindow
+
+DEFAULT_DATABASE_URL = "sqlite:///failover-bot.db"
+
+
+class AzureCloud(StrEnum):
+    PUBLIC = "AzureCloud"
+    CHINA = "AzureChinaCloud"
+    US_GOVERNMENT = "AzureUSGovernment"
+
+
+class ConfigError(Exception):
+    """One line naming the variable and what is wrong with it."""
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+Duration = Annotated[timedelta, NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    azure_subscription_id: CommaList = ()
+    azure_cloud: AzureCloud = AzureCloud.PUBLIC
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    bot_approvers: CommaList = ()
+    bot_requesters: CommaList = ()
+    bot_allowed_channels: CommaList = ()
+    bot_require_approval: bool = True
+    bot_request_ttl: Duration = timedelta(minutes=30)
+    bot_poll_interval: Duration = timedelta(seconds=30)
+    bot_failback_cooldown: Duration = timedelta(hours=1)
+    bot_daily_failover_limit: int = Field(default=2, ge=0)
+    bot_daily_failback_limit: int = Field(default=2, ge=0)
+    bot_quota_window: QuotaWindow = QuotaWindow.ROLLING_24H
+    bot_audit_channel: str | None = None
+    bot_hub_cache_ttl: Duration = timedelta(minutes=5)
+    bot_lease_ttl: Duration = timedelta(seconds=60)
+    bot_poll_workers: int = Field(default=8, ge=1, le=256)
+    bot_log_level: str = "INFO"
+
+    @field_validator(
+        "azure_subscription_id", "bot_approvers", "bot_requesters", "bot_allowed_channels",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator(
+        "bot_request_ttl", "bot_poll_interval", "bot_failback_cooldown", "bot_hub_cache_ttl",
+        "bot_lease_ttl", mode="before",
+    )
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_duration(value)
+        if isinstance(value, int | float):
+            return timedelta(seconds=value)
+        return value
+
+    @field_validator("bot_poll_interval", "bot_request_ttl", "bot_lease_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            failovers_per_day=self.bot_daily_failover_limit,
+            failbacks_per_day=self.bot_daily_failback_limit,
+            failback_cooldown=self.bot_failback_cooldown,
+            window=self.bot_quota_window,
+        )
+
+    @property
+    def access(self) -> AccessPolicy:
+        return AccessPolicy(
+            requesters=frozenset(self.bot_requesters),
+            approvers=frozenset(self.bot_approvers),
+            channels=frozenset(self.bot_allowed_channels),
+            require_approval=self.bot_require_approval,
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise ConfigError with one readable line on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        value = error.get("input")
+        # Duration errors already quote the value; say it once, and never a secret's.
+        visible = isinstance(value, str) and not _secret(variable) and repr(value) not in message
+        shown = f" (got {value!r})" if visible else ""
+        raise ConfigError(f"{variable}: {message}{shown}") from None
+
+
+def _secret(variable: str) -> bool:
+    return any(word in variable for word in ("TOKEN", "SECRET", "DATABASE_URL"))

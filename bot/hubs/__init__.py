@@ -1,0 +1,1 @@
+"""The gateway to IoT Hubs: a protocol and its Azure and simulated implementations."""

@@ -1,0 +1,206 @@
+"""The gateway to real IoT Hubs, through azure-mgmt-iothub.
+
+Nothing here sleeps or retries on its own: every call gives azure-core ``retry_total=0`` and
+reports Throttled/TransientError with Azure's ``Retry-After``, so the caller (the poller, with
+its injected clock) decides when to look again. The failover POST in particular is never
+repeated: when its answer is lost, the hub is re-read to find out whether Azure took it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.rest import HttpRequest
+from azure.mgmt.core.exceptions import ARMErrorFormat
+from azure.mgmt.iothub import IotHubClient
+from azure.mgmt.iothub.models import FailoverInput
+
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.model import HubRef, HubState
+from bot.domain.regions import display_name
+from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_after_seconds
+from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
+from bot.hubs._clouds import authority_for, cloud_endpoints
+from bot.hubs._directory import HubDirectory
+from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
+from bot.hubs._start_only_polling import StartOnlyPolling
+from bot.hubs.gateway import GatewayError, OperationPoll, OperationState, TransientError
+
+__all__ = ["AzureIotHubGateway", "authority_for"]
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str], IotHubClient]
+
+
+class AzureIotHubGateway:
+    """:class:`~bot.hubs.gateway.IotHubGateway` over the ARM API of one Azure cloud."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        subscription_ids: Sequence[str],
+        *,
+        cloud: str = "AzureCloud",
+        cache_ttl: timedelta = timedelta(minutes=5),
+        clock: Clock | None = None,
+        client_factory: ClientFactory | None = None,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._credential = credential
+        self._subscription_ids = list(subscription_ids)
+        self._cloud = cloud_endpoints(cloud)
+        self._clock = clock or SystemClock()
+        self._client_factory = client_factory or self._build_client
+        self._timeout = request_timeout
+        self._clients: dict[str, IotHubClient] = {}
+        self._clients_lock = threading.Lock()
+        self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def list_hubs(self) -> list[HubState]:
+        return self._directory.hubs()
+
+    def resolve(self, name: str) -> HubRef:
+        return self._directory.resolve(name)
+
+    def get_state(self, ref: HubRef, *, with_device_count: bool = True) -> HubState:
+        client = self._client(ref.subscription_id)
+        try:
+            description = client.iot_hub_resource.get(ref.resource_group, ref.name,
+                                                      **self._options())
+            devices = None
+            if with_device_count:
+                stats = client.iot_hub_resource.get_stats(ref.resource_group, ref.name,
+                                                          **self._options())
+                devices = stats.total_device_count
+        except AzureError as err:
+            raise from_azure_error(err, self._clock.now()) from err
+        return hub_state(description, ref, devices)
+
+    # -- failover ------------------------------------------------------------------------
+
+    def start_failover(self, ref: HubRef, target_region: str) -> str:
+        client = self._client(ref.subscription_id)
+        polling = StartOnlyPolling()
+        failover_input = FailoverInput(failover_region=display_name(target_region))
+        try:
+            client.iot_hub.begin_manual_failover(ref.name, ref.resource_group, failover_input,
+                                                 polling=polling, **self._options())
+        except (ServiceRequestError, ServiceResponseError) as err:
+            return self._after_lost_answer(ref, target_region, err)
+        except HttpResponseError as err:
+            if (err.status_code or 0) >= 500:
+                return self._after_lost_answer(ref, target_region, err)
+            raise from_azure_error(err, self._clock.now()) from err
+        except AzureError as err:
+            raise from_azure_error(err, self._clock.now()) from err
+        self._directory.invalidate()
+        if polling.operation_url:
+            return polling.operation_url
+        # Azure answered without an operation URL: follow the hub itself.
+        return str(HubStateHandle(ref, target_region))
+
+    def poll(self, ref: HubRef, handle: str) -> OperationPoll:
+        by_state = HubStateHandle.parse(handle)
+        if by_state is not None:
+            hub = self.get_state(by_state.ref, with_device_count=False)
+            return poll_from_state(hub, by_state.target_region)
+        self._check_operation_url(handle)
+        client = self._client(ref.subscription_id)
+        now = self._clock.now()
+        try:
+            # The client's own pipeline: authenticated for this cloud, no retry sleeps.
+            response = client._client.send_request(HttpRequest("GET", handle),
+                                                   **self._options())
+        except AzureError as err:
+            raise from_azure_error(err, now) from err
+        if response.status_code >= 400:
+            raise from_http_error(HttpResponseError(response=response,
+                                                    error_format=ARMErrorFormat), now)
+        retry_after = retry_after_seconds(response.headers, now)
+        body: Any = response.json() if response.text().strip() else {}
+        if not isinstance(body, dict):
+            return OperationPoll(OperationState.RUNNING, retry_after=retry_after)
+        return operation_poll(body, retry_after)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _after_lost_answer(self, ref: HubRef, target_region: str, err: AzureError) -> str:
+        """The start got no usable answer: Azure may or may not have begun. Look, never re-POST."""
+        log.warning("failover of %s got no answer (%s); re-reading the hub", ref.name,
+                    type(err).__name__)
+        try:
+            hub = self.get_state(ref, with_device_count=False)
+        except GatewayError as read_err:
+            raise GatewayError(
+                f"Azure did not answer the failover request for `{ref.name}` and the hub could "
+                f"not be re-read ({read_err.message}). The failover may have started: check "
+                "the hub before trying again.",
+                code="FailoverOutcomeUnknown",
+            ) from err
+        if started_towards(hub, target_region):
+            log.info("%s is %s/%s after the lost answer: following it by its state",
+                     ref.name, hub.state, hub.provisioning_state)
+            return str(HubStateHandle(ref, target_region))
+        raise TransientError(
+            f"Azure did not answer the failover request for `{ref.name}`, and the hub is still "
+            f"Active in {hub.active_display}: the failover was NOT started. "
+            "It is safe to try again.",
+            code="FailoverNotStarted",
+        ) from err
+
+    def _check_operation_url(self, handle: str) -> None:
+        # The pipeline attaches a bearer token: never send it to a host of someone else's.
+        url = urlparse(handle)
+        if url.scheme != "https" or url.hostname != self._cloud.resource_manager_host:
+            raise GatewayError(
+                f"The operation handle is not an {self._cloud.name} Resource Manager URL.",
+                code="InvalidOperationHandle",
+            )
+
+    def _options(self) -> dict[str, Any]:
+        return {"retry_total": 0, "connection_timeout": min(10.0, self._timeout),
+                "read_timeout": self._timeout}
+
+    def _client(self, subscription_id: str) -> IotHubClient:
+        with self._clients_lock:
+            client = self._clients.get(subscription_id)
+            if client is None:
+                client = self._clients[subscription_id] = self._client_factory(subscription_id)
+            return client
+
+    def _build_client(self, subscription_id: str) -> IotHubClient:
+        return IotHubClient(
+            self._credential,
+            subscription_id,
+            base_url=self._cloud.resource_manager,
+            credential_scopes=self._cloud.credential_scopes,
+        )
+
+    def _load_hubs(self) -> list[HubState]:
+        hubs: list[HubState] = []
+        for subscription_id in self._subscription_ids:
+            client = self._client(subscription_id)
+            try:
+                for description in client.iot_hub_resource.list_by_subscription(
+                        **self._options()):
+                    ref = ref_from_id(description.id or "", description.name or "",
+                                      subscription_id)
+                    hubs.append(hub_state(description, ref))
+            except AzureError as err:
+                raise from_azure_error(err, self._clock.now()) from err
+        return hubs

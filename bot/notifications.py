@@ -1,0 +1,64 @@
+"""The port through which use cases and the poller tell people what happened (chat-neutral)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from bot.domain.model import FailoverRequest, HubState
+
+
+class Milestone(StrEnum):
+    STARTED = "started"
+    SLOW = "slow"  # taking longer than estimated
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a running operation stands; ``milestone`` is set when a reply is due."""
+
+    request: FailoverRequest
+    elapsed: timedelta
+    estimate: timedelta
+    milestone: Milestone | None = None
+
+
+@dataclass(frozen=True)
+class CompletionReport:
+    """What people need when an operation ends (successfully or not)."""
+
+    request: FailoverRequest
+    hub: HubState | None  # re-read from Azure after the end; None if that failed
+    quota_left: int
+    failback_allowed_at: datetime | None
+
+
+class Notifier(Protocol):
+    def request_changed(self, request: FailoverRequest) -> None:
+        """Show the request's new state where it was announced (e.g. edit the approval message)."""
+        ...
+
+    def progress(self, update: ProgressUpdate) -> None:
+        """Report progress of a running operation (coalescing is allowed, dropping is not)."""
+        ...
+
+    def completed(self, report: CompletionReport) -> None:
+        """Report the end of an operation; must not be silently dropped."""
+        ...
+
+
+class NullNotifier:
+    """For the CLI and tests that do not look at chat."""
+
+    def request_changed(self, request: FailoverRequest) -> None:
+        return None
+
+    def progress(self, update: ProgressUpdate) -> None:
+        return None
+
+    def completed(self, report: CompletionReport) -> None:
+        return None

@@ -1,0 +1,553 @@
+"""The use cases: preview, submit, approve, reject, cancel, start, observe, expire, status, audit.
+
+Entry points (Slack, CLI, poller) call these with plain values; Slack payloads never arrive
+here, SQL stays in the store and the Azure SDK in the gateway. Every refusal is returned as a
+value and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.clock import Clock
+from bot.domain.model import (
+    AuditAction,
+    AuditEvent,
+    FailoverRequest,
+    HubState,
+    OperationKind,
+    RequestStatus,
+    new_request_id,
+)
+from bot.domain.policy import AccessPolicy, Actor, check_decidable
+from bot.domain.regions import same_region
+from bot.domain.rules import (
+    Limits,
+    Refusal,
+    RefusalReason,
+    check_confirmation,
+    check_cooldown,
+    check_direction,
+    check_hub_name,
+    check_open_request,
+    check_quota,
+    check_ready,
+    estimate_duration,
+    quota_remaining,
+    window_start,
+)
+from bot.hubs.gateway import (
+    AmbiguousHub,
+    GatewayError,
+    HubNotFound,
+    IotHubGateway,
+    OperationPoll,
+    OperationState,
+    Throttled,
+)
+from bot.notifications import CompletionReport
+from bot.store.base import AuditQuery, HubLocked, StoreUnavailable, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+AUTO_APPROVER = "policy:auto"
+SYSTEM = "failover-bot"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the confirmation modal shows before anything is written."""
+
+    hub: HubState
+    kind: OperationKind
+    estimate: timedelta
+    quota_left: int
+    quota_limit: int
+    failback_allowed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SubmitFailover:
+    actor: Actor
+    channel_id: str
+    hub_name: str
+    kind: OperationKind
+    typed_name: str
+    reason: str
+    expected_active_region: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request: FailoverRequest
+
+
+@dataclass(frozen=True)
+class FieldErrors:
+    """Inline errors for the modal, keyed by input (``confirm_hub_name``, ``reason``)."""
+
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of approve/reject/cancel: the request as it now is, and a refusal if any."""
+
+    request: FailoverRequest | None
+    refusal: Refusal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+@dataclass(frozen=True)
+class HubStatus:
+    hub: HubState
+    quota_left: dict[OperationKind, int]
+    failback_allowed_at: datetime | None
+    open_request: FailoverRequest | None
+    recent: list[FailoverRequest]
+    estimate: timedelta
+
+
+@dataclass(frozen=True)
+class HubPage:
+    hubs: list[HubState]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at a running operation, as the poller needs it."""
+
+    request: FailoverRequest
+    poll: OperationPoll | None
+    retry_after: float | None = None
+    report: CompletionReport | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.request.status.is_terminal
+
+
+@dataclass
+class FailoverService:
+    uow: Callable[[], UnitOfWork]
+    gateway: IotHubGateway
+    clock: Clock
+    limits: Limits = field(default_factory=Limits)
+    access: AccessPolicy = field(default_factory=AccessPolicy)
+    request_ttl: timedelta = timedelta(minutes=30)
+    poll_interval: timedelta = timedelta(seconds=30)
+
+    # ---- asking -------------------------------------------------------------------------
+
+    def preview(self, actor: Actor, channel_id: str, hub_name: str,
+                kind: OperationKind) -> Preview | Refusal:
+        """Check everything that can be checked before the modal, and gather what it shows."""
+        refusal = self.access.check_requester(actor, channel_id) or check_hub_name(hub_name)
+        if refusal:
+            return self._refuse(refusal, actor.user_id, hub_name, kind)
+        hub = self._live_hub(hub_name)
+        if isinstance(hub, Refusal):
+            return self._refuse(hub, actor.user_id, hub_name, kind)
+        with self.uow() as uow:
+            refusal = (check_direction(kind, hub) or check_ready(hub)
+                       or check_open_request(uow.requests.open_for_hub(hub.name))
+                       or self._quota_refusal(uow, hub.name, kind))
+            durations = uow.requests.recent_durations(hub.name)
+            quota_left = self._quota_left(uow, hub.name, kind)
+            failback_at = self._failback_allowed_at(uow, hub.name)
+        if refusal:
+            return self._refuse(refusal, actor.user_id, hub.name, kind)
+        return Preview(hub, kind, estimate_duration(hub.device_count, durations), quota_left,
+                       self.limits.daily_limit(kind), failback_at)
+
+    def submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
+        """Write the confirmed request; approve it at once when approval is not required."""
+        errors = check_confirmation(cmd.hub_name, cmd.typed_name, cmd.reason)
+        if errors:
+            for error in errors.values():
+                self._refuse(error, cmd.actor.user_id, cmd.hub_name, cmd.kind)
+            return FieldErrors({key: r.message for key, r in errors.items()})
+        refusal = self.access.check_requester(cmd.actor, cmd.channel_id)
+        if refusal:
+            return self._refuse(refusal, cmd.actor.user_id, cmd.hub_name, cmd.kind)
+        hub = self._live_hub(cmd.hub_name, with_device_count=False)
+        if isinstance(hub, Refusal):
+            return self._refuse(hub, cmd.actor.user_id, cmd.hub_name, cmd.kind)
+        if not same_region(hub.active_region, cmd.expected_active_region):
+            changed = Refusal(RefusalReason.HUB_CHANGED,
+                              f"The hub is now active in {hub.active_display}; "
+                              "close this dialog and start again.")
+            self._refuse(changed, cmd.actor.user_id, hub.name, cmd.kind)
+            return FieldErrors({"confirm_hub_name": changed.message})
+        now = self.clock.now()
+        request = FailoverRequest(
+            id=new_request_id(), hub=hub.ref, kind=cmd.kind,
+            status=RequestStatus.AWAITING_APPROVAL, requested_by=cmd.actor.user_id,
+            reason=cmd.reason.strip(), channel_id=cmd.channel_id, created_at=now,
+            expires_at=now + self.request_ttl, region_before=hub.active_region,
+            region_target=hub.target_region, device_count=hub.device_count,
+        )
+        with self.uow() as uow:
+            refusal = (check_direction(cmd.kind, hub) or check_ready(hub)
+                       or self._quota_refusal(uow, hub.name, cmd.kind))
+            if refusal is None:
+                try:
+                    uow.requests.add(request)
+                except HubLocked:
+                    refusal = check_open_request(uow.requests.open_for_hub(hub.name)) or Refusal(
+                        RefusalReason.HUB_LOCKED, "Another request holds this hub.")
+            if refusal is None:
+                uow.events.append(self._event(AuditAction.REQUESTED, cmd.actor.user_id, request,
+                                              reason=request.reason))
+                if not self.access.require_approval:
+                    request = self._mark_approved(uow, request, AUTO_APPROVER) or request
+                uow.commit()
+        if refusal:
+            return self._refuse(refusal, cmd.actor.user_id, hub.name, cmd.kind)
+        return Submitted(request)
+
+    # ---- deciding -----------------------------------------------------------------------
+
+    def approve(self, actor: Actor, request_id: str) -> Decision:
+        """Approve, after re-checking policy, quota and cool-down; at most one approval wins."""
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                return self._not_found(actor, request_id)
+            refusal = (check_decidable(request, self.clock.now())
+                       or self.access.check_approver(actor, request)
+                       or self._quota_refusal(uow, request.hub.name, request.kind))
+            if refusal is None:
+                approved = self._mark_approved(uow, request, actor.user_id)
+                if approved is not None:
+                    uow.commit()
+                    return Decision(approved)
+                request = uow.requests.get(request_id) or request
+                refusal = check_decidable(request, self.clock.now())
+        assert refusal is not None
+        self._refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
+        return Decision(request, refusal)
+
+    def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
+        """An approver (never the requester) turns the request down."""
+        return self._close(actor, request_id, RequestStatus.REJECTED, AuditAction.REJECTED,
+                           self.access.check_approver, note)
+
+    def cancel(self, actor: Actor, request_id: str) -> Decision:
+        """The requester (or an approver) withdraws a request that has not started."""
+        return self._close(actor, request_id, RequestStatus.CANCELLED, AuditAction.CANCELLED,
+                           self.access.check_canceller, "")
+
+    def expire_due(self) -> list[FailoverRequest]:
+        """Expire every request whose approval window has passed."""
+        now = self.clock.now()
+        expired: list[FailoverRequest] = []
+        with self.uow() as uow:
+            for request in uow.requests.due_for_expiry(now):
+                done = uow.requests.transition(request.id, {RequestStatus.AWAITING_APPROVAL},
+                                               RequestStatus.EXPIRED, decided_at=now)
+                if done:
+                    uow.events.append(self._event(AuditAction.EXPIRED, SYSTEM, done))
+                    expired.append(done)
+            uow.commit()
+        return expired
+
+    # ---- running ------------------------------------------------------------------------
+
+    def start(self, request_id: str) -> FailoverRequest | None:
+        """Start an approved request: audit row first, then one call to Azure.
+
+        The APPROVED → RUNNING compare-and-set is the guard against a second POST: only the
+        caller that wins it talks to Azure, on any replica.
+        """
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+        if request is None or request.status is not RequestStatus.APPROVED:
+            return request
+        problem = self._start_blocker(request)
+        now = self.clock.now()
+        with self.uow() as uow:
+            if problem:
+                failed = uow.requests.transition(
+                    request.id, {RequestStatus.APPROVED}, RequestStatus.FAILED,
+                    completed_at=now, error_code=problem.reason.value,
+                    error_message=problem.message)
+                if failed:
+                    uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed,
+                                                  error=problem.message))
+                uow.commit()
+                return failed
+            running = uow.requests.transition(
+                request.id, {RequestStatus.APPROVED}, RequestStatus.RUNNING, started_at=now,
+                next_poll_at=now + self.poll_interval)
+            if running is None:
+                return uow.requests.get(request.id)
+            uow.events.append(self._event(AuditAction.STARTED, SYSTEM, running,
+                                          region_before=running.region_before,
+                                          region_target=running.region_target))
+            uow.commit()
+        try:
+            handle = self.gateway.start_failover(running.hub, running.region_target)
+        except GatewayError as exc:
+            return self._finish_failed(running, exc.code or type(exc).__name__, exc.message)
+        with self.uow() as uow:
+            stored = uow.requests.update(running.id, operation_handle=handle)
+            uow.commit()
+        return stored or running
+
+    def observe(self, request_id: str) -> Observation | None:
+        """Poll a running request's operation once and record its end."""
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+        if request is None:
+            return None
+        if request.status is not RequestStatus.RUNNING:
+            return Observation(request, None)
+        if not request.operation_handle:
+            return self._observe_without_handle(request)
+        try:
+            poll = self.gateway.poll(request.hub, request.operation_handle)
+        except Throttled as exc:
+            return Observation(request, None, retry_after=exc.retry_after)
+        except GatewayError as exc:
+            log.warning("poll of %s failed: %s", request.id, exc.code)
+            return Observation(request, None, retry_after=exc.retry_after)
+        if poll.state is OperationState.RUNNING:
+            return Observation(request, poll, retry_after=poll.retry_after)
+        if poll.state is OperationState.FAILED:
+            failed = self._finish_failed(request, poll.error_code or "Failed",
+                                         poll.error_message or "Azure reported a failure.")
+            return Observation(failed, poll, report=self.report(failed))
+        return self._finish_succeeded(request, poll)
+
+    def report(self, request: FailoverRequest, hub: HubState | None = None) -> CompletionReport:
+        """What the completion message needs: quota left today and the failback window."""
+        with self.uow() as uow:
+            quota_left = self._quota_left(uow, request.hub.name, request.kind)
+            failback_at = self._failback_allowed_at(uow, request.hub.name)
+        return CompletionReport(request, hub, quota_left, failback_at)
+
+    # ---- reading ------------------------------------------------------------------------
+
+    def status(self, hub_name: str, actor: Actor | None = None) -> HubStatus | Refusal:
+        """Live region and state, quota left, cool-down, open request and recent operations."""
+        user = actor.user_id if actor else SYSTEM
+        refusal = check_hub_name(hub_name)
+        if refusal:
+            return self._refuse(refusal, user, hub_name, None)
+        hub = self._live_hub(hub_name)
+        if isinstance(hub, Refusal):
+            return self._refuse(hub, user, hub_name, None)
+        with self.uow() as uow:
+            quota = {kind: self._quota_left(uow, hub.name, kind) for kind in OperationKind}
+            failback_at = self._failback_allowed_at(uow, hub.name)
+            open_request = uow.requests.open_for_hub(hub.name)
+            recent = uow.requests.recent(hub.name)
+            durations = uow.requests.recent_durations(hub.name)
+        return HubStatus(hub, quota, failback_at, open_request, recent,
+                         estimate_duration(hub.device_count, durations))
+
+    def list_hubs(self, page: int = 1, page_size: int = 20) -> HubPage | Refusal:
+        try:
+            hubs = sorted(self.gateway.list_hubs(), key=lambda h: h.name.lower())
+        except GatewayError as exc:
+            return _azure_refusal(exc)
+        pages = max(1, -(-len(hubs) // page_size))
+        page = min(max(1, page), pages)
+        start = (page - 1) * page_size
+        return HubPage(hubs[start:start + page_size], page, pages, len(hubs))
+
+    def audit(self, query: AuditQuery) -> list[AuditEvent]:
+        with self.uow() as uow:
+            return uow.events.search(query)
+
+    def get_request(self, request_id: str) -> FailoverRequest | None:
+        with self.uow() as uow:
+            return uow.requests.get(request_id)
+
+    def attach_message(self, request_id: str, *, message_ts: str | None = None,
+                       status_message_ts: str | None = None) -> None:
+        """Remember where the request was announced, so later updates edit that message."""
+        changes = {k: v for k, v in (("message_ts", message_ts),
+                                     ("status_message_ts", status_message_ts)) if v}
+        with self.uow() as uow:
+            uow.requests.update(request_id, **changes)
+            uow.commit()
+
+    def record_refusal(self, refusal: Refusal, user: str, hub: str | None = None) -> Refusal:
+        """For refusals decided at the edge (e.g. unparseable input): audit them too."""
+        return self._refuse(refusal, user, hub, None)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _live_hub(self, name: str, *, with_device_count: bool = True) -> HubState | Refusal:
+        try:
+            ref = self.gateway.resolve(name)
+            return self.gateway.get_state(ref, with_device_count=with_device_count)
+        except HubNotFound:
+            return Refusal(RefusalReason.HUB_NOT_FOUND,
+                           f"No IoT Hub called `{name}` in the configured subscriptions. "
+                           "`/iothub list` shows the hubs I can see.")
+        except AmbiguousHub as exc:
+            where = ", ".join(f"{c.subscription_id}/{c.resource_group}" for c in exc.candidates)
+            return Refusal(RefusalReason.HUB_AMBIGUOUS,
+                           f"Several hubs are called `{name}` ({where}); I will not guess.")
+        except GatewayError as exc:
+            return _azure_refusal(exc)
+
+    def _quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind) -> Refusal | None:
+        now = self.clock.now()
+        since = window_start(now, self.limits.window)
+        starts = uow.requests.quota_starts(hub, kind, since)
+        last_failover = uow.requests.last_completed(hub, OperationKind.FAILOVER)
+        return (check_quota(starts, kind, now, self.limits)
+                or check_cooldown(kind, last_failover, now, self.limits))
+
+    def _quota_left(self, uow: UnitOfWork, hub: str, kind: OperationKind) -> int:
+        now = self.clock.now()
+        starts = uow.requests.quota_starts(hub, kind, window_start(now, self.limits.window))
+        return quota_remaining(starts, kind, now, self.limits)
+
+    def _failback_allowed_at(self, uow: UnitOfWork, hub: str) -> datetime | None:
+        last = uow.requests.last_completed(hub, OperationKind.FAILOVER)
+        if last is None or last + self.limits.failback_cooldown <= self.clock.now():
+            return None
+        return last + self.limits.failback_cooldown
+
+    def _mark_approved(self, uow: UnitOfWork, request: FailoverRequest,
+                       approver: str) -> FailoverRequest | None:
+        approved = uow.requests.transition(
+            request.id, {RequestStatus.AWAITING_APPROVAL}, RequestStatus.APPROVED,
+            approved_by=approver, decided_at=self.clock.now())
+        if approved:
+            uow.events.append(self._event(AuditAction.APPROVED, approver, approved))
+        return approved
+
+    def _close(self, actor: Actor, request_id: str, status: RequestStatus, action: AuditAction,
+               check: Callable[[Actor, FailoverRequest], Refusal | None], note: str) -> Decision:
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                return self._not_found(actor, request_id)
+            refusal = check_decidable(request, self.clock.now()) or check(actor, request)
+            if refusal is None:
+                closed = uow.requests.transition(
+                    request.id, {RequestStatus.AWAITING_APPROVAL}, status,
+                    approved_by=actor.user_id, decided_at=self.clock.now())
+                if closed:
+                    uow.events.append(self._event(action, actor.user_id, closed, note=note))
+                    uow.commit()
+                    return Decision(closed)
+                request = uow.requests.get(request_id) or request
+                refusal = check_decidable(request, self.clock.now())
+        assert refusal is not None
+        self._refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
+        return Decision(request, refusal)
+
+    def _start_blocker(self, request: FailoverRequest) -> Refusal | None:
+        """The hub must still be where it was when the request was approved."""
+        try:
+            hub = self.gateway.get_state(request.hub, with_device_count=False)
+        except GatewayError as exc:
+            return _azure_refusal(exc)
+        if not same_region(hub.active_region, request.region_before):
+            return Refusal(RefusalReason.HUB_CHANGED,
+                           f"The hub is now active in {hub.active_display}; nothing was started.")
+        return check_direction(request.kind, hub) or check_ready(hub)
+
+    def _observe_without_handle(self, request: FailoverRequest) -> Observation:
+        """A crash between the audit row and Azure's answer: look at the hub, never re-POST."""
+        try:
+            hub = self.gateway.get_state(request.hub, with_device_count=False)
+        except GatewayError as exc:
+            return Observation(request, None, retry_after=exc.retry_after)
+        moved = same_region(hub.active_region, request.region_target)
+        if moved and hub.is_ready:
+            return self._finish_succeeded(request, OperationPoll(OperationState.SUCCEEDED), hub)
+        started_long_ago = (request.started_at is not None and self.clock.now()
+                            - request.started_at > 4 * self.poll_interval)
+        if hub.is_ready and started_long_ago:
+            failed = self._finish_failed(
+                request, "NotStarted",
+                "The bot stopped before Azure confirmed the request and the hub shows no "
+                "failover; nothing is running. Request it again if it is still needed.")
+            return Observation(failed, None, report=self.report(failed))
+        return Observation(request, None)
+
+    def _finish_succeeded(self, request: FailoverRequest, poll: OperationPoll,
+                          hub: HubState | None = None) -> Observation:
+        if hub is None:
+            try:
+                hub = self.gateway.get_state(request.hub)
+            except GatewayError:
+                hub = None
+        now = self.clock.now()
+        after = hub.active_region if hub else request.region_target
+        with self.uow() as uow:
+            done = uow.requests.transition(request.id, {RequestStatus.RUNNING},
+                                           RequestStatus.SUCCEEDED, completed_at=now,
+                                           region_after=after)
+            if done is None:
+                current = uow.requests.get(request.id) or request
+                return Observation(current, poll)
+            uow.events.append(self._event(
+                AuditAction.SUCCEEDED, SYSTEM, done, region_after=after,
+                duration_s=int(done.duration.total_seconds()) if done.duration else None,
+                event_hub_endpoint=hub.event_hub_endpoint if hub else None))
+            uow.commit()
+        return Observation(done, poll, report=self.report(done, hub))
+
+    def _finish_failed(self, request: FailoverRequest, code: str,
+                       message: str) -> FailoverRequest:
+        with self.uow() as uow:
+            failed = uow.requests.transition(
+                request.id, {RequestStatus.RUNNING, RequestStatus.APPROVED},
+                RequestStatus.FAILED, completed_at=self.clock.now(), error_code=code,
+                error_message=message)
+            if failed is None:
+                return uow.requests.get(request.id) or request
+            uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed, error_code=code,
+                                          error=message))
+            uow.commit()
+        return failed
+
+    def _not_found(self, actor: Actor, request_id: str) -> Decision:
+        refusal = Refusal(RefusalReason.NOT_FOUND, f"There is no request `{request_id[:40]}`.")
+        return Decision(None, self._refuse(refusal, actor.user_id, None, None, None))
+
+    def _refuse(self, refusal: Refusal, user: str, hub: str | None, kind: OperationKind | None,
+                request_id: str | None = None) -> Refusal:
+        detail = {"reason": refusal.reason.value, "message": refusal.message}
+        if refusal.allowed_at:
+            detail["allowed_at"] = refusal.allowed_at.isoformat()
+        event = AuditEvent(at=self.clock.now(), action=AuditAction.REFUSED, actor=user,
+                           hub=(hub or "")[:64] or None, request_id=request_id, kind=kind,
+                           detail=detail)
+        try:
+            with self.uow() as uow:
+                uow.events.append(event)
+                uow.commit()
+        except StoreUnavailable:
+            log.error("could not audit a refusal (%s): the database is unavailable",
+                      refusal.reason.value)
+        return refusal
+
+    def _event(self, action: AuditAction, actor: str, request: FailoverRequest,
+               **detail: object) -> AuditEvent:
+        return AuditEvent(at=self.clock.now(), action=action, actor=actor,
+                          hub=request.hub.name, request_id=request.id, kind=request.kind,
+                          detail={k: v for k, v in detail.items() if v not in (None, "")})
+
+
+def _azure_refusal(exc: GatewayError) -> Refusal:
+    code = f" ({exc.code})" if exc.code else ""
+    return Refusal(RefusalReason.AZURE_ERROR, f"Azure said{code}: {exc.message}")

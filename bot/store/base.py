@@ -1,0 +1,150 @@
+"""What the rest of the bot may ask of the audit store (no SQL here).
+
+The SQLModel implementation is :mod:`bot.store.sql`. Use cases open a unit of work, read and
+change through its repositories, and ``commit()``; leaving the ``with`` block without a commit
+rolls back. Transitions are compare-and-set: they change a row only if it is still in the
+expected state, so two concurrent approvals cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, Self
+
+from bot.domain.model import (
+    AuditAction,
+    AuditEvent,
+    FailoverRequest,
+    OperationKind,
+    RequestStatus,
+)
+
+
+class HubLocked(Exception):
+    """Another open request already holds this hub (enforced by a unique index)."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    hub: str | None = None
+    user: str | None = None
+    kind: OperationKind | None = None
+    actions: frozenset[AuditAction] = frozenset()
+    request_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class RequestRepository(Protocol):
+    def add(self, request: FailoverRequest) -> None:
+        """Insert a new request; raises HubLocked if the hub already has an open one."""
+        ...
+
+    def get(self, request_id: str) -> FailoverRequest | None: ...
+
+    def open_for_hub(self, hub: str) -> FailoverRequest | None:
+        """The request currently holding ``hub`` (awaiting approval, approved or running)."""
+        ...
+
+    def transition(self, request_id: str, expected: Collection[RequestStatus],
+                   new_status: RequestStatus, **changes: Any) -> FailoverRequest | None:
+        """Atomically move a request from one of ``expected`` to ``new_status``.
+
+        ``changes`` are other columns to set (``approved_by=…``). Returns the updated request,
+        or ``None`` when the request was not in an expected state (somebody else won).
+        The version number is incremented.
+        """
+        ...
+
+    def update(self, request_id: str, **changes: Any) -> FailoverRequest | None:
+        """Set columns without a status change (message ts, operation handle, next poll)."""
+        ...
+
+    def quota_starts(self, hub: str, kind: OperationKind, since: datetime) -> list[datetime]:
+        """Approval times of approved, running and succeeded ``kind`` operations since ``since``."""
+        ...
+
+    def last_completed(self, hub: str, kind: OperationKind) -> datetime | None:
+        """When the last successful ``kind`` on ``hub`` completed."""
+        ...
+
+    def recent_durations(self, hub: str, limit: int = 5) -> list[timedelta]:
+        """Durations of this hub's last successful operations, newest first."""
+        ...
+
+    def recent(self, hub: str, limit: int = 5) -> list[FailoverRequest]:
+        """The hub's latest requests, newest first."""
+        ...
+
+    def due_for_expiry(self, now: datetime, limit: int = 100) -> list[FailoverRequest]:
+        """Requests still awaiting approval whose ``expires_at`` has passed."""
+        ...
+
+    def claim_due(self, owner: str, now: datetime, lease: timedelta,
+                  limit: int) -> list[FailoverRequest]:
+        """Lease up to ``limit`` running (or approved) requests whose poll is due.
+
+        Due: ``next_poll_at <= now`` and no live lease by another owner. Claiming sets
+        ``lease_owner=owner`` and ``lease_expires_at=now+lease`` atomically, so two workers
+        never hold one request (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+        """
+        ...
+
+    def renew_lease(self, request_id: str, owner: str, until: datetime) -> bool:
+        """Extend our lease; ``False`` if it was lost to another owner."""
+        ...
+
+    def release_lease(self, request_id: str, owner: str, next_poll_at: datetime) -> None:
+        """Give up our lease and say when the request should next be polled."""
+        ...
+
+    def unnotified(self, limit: int = 100) -> list[FailoverRequest]:
+        """Requests whose status changed after their last successful chat notification."""
+        ...
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent) -> None:
+        """Add one event; the log is append-only."""
+        ...
+
+    def search(self, query: AuditQuery) -> list[AuditEvent]:
+        """Events matching ``query``, newest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    requests: RequestRepository
+    events: AuditLog
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+def events_of(actions: Sequence[str]) -> frozenset[AuditAction]:
+    """Parse action names from user input (raises ValueError naming the bad one)."""
+    result = set()
+    for name in actions:
+        try:
+            result.add(AuditAction(name.strip().lower()))
+        except ValueError:
+            valid = ", ".join(a.value for a in AuditAction)
+            raise ValueError(f"unknown status {name!r} (one of: {valid})") from None
+    return frozenset(result)

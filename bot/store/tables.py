@@ -1,0 +1,122 @@
+"""SQLModel tables of the audit store; only :mod:`bot.store.sql` and migrations use them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, String, Text, text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# The statuses that hold a hub (bot.domain.model.OPEN_STATUSES), spelt out as SQL because a
+# partial index needs a literal predicate, and SQLite only uses that index for queries that
+# repeat the very same predicate (see sql.OPEN_PREDICATE).
+OPEN_PREDICATE_SQL = "status IN ('awaiting_approval', 'approved', 'running')"
+# Rows whose latest change has not been announced in chat yet; small, so a partial index.
+UNNOTIFIED_PREDICATE_SQL = "notified_version < version"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, also on SQLite (which stores text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC only")
+        utc = value.astimezone(UTC)
+        # SQLite compares timestamps as text: one format, no offset, always UTC.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utc(*, nullable: bool = True, **kwargs: Any) -> Any:
+    return Field(default=None if nullable else ..., sa_type=UtcDateTime, nullable=nullable,
+                 **kwargs)
+
+
+class FailoverRequestRow(SQLModel, table=True):
+    """A failover request with its whole life, plus the poller's bookkeeping."""
+
+    __tablename__ = "failover_request"
+    __table_args__ = (
+        # One open request per hub, whatever races the application loses.
+        Index("uq_failover_request_open_hub", "hub_name", unique=True,
+              sqlite_where=text(OPEN_PREDICATE_SQL), postgresql_where=text(OPEN_PREDICATE_SQL)),
+        # Quota: starts of one kind on one hub in a window.
+        Index("ix_failover_request_quota", "hub_name", "kind", "status", "decided_at"),
+        # Cool-down: the last completion of one kind on one hub.
+        Index("ix_failover_request_completed", "hub_name", "kind", "status", "completed_at"),
+        Index("ix_failover_request_hub_created", "hub_name", "created_at"),
+        Index("ix_failover_request_due_poll", "status", "next_poll_at"),
+        Index("ix_failover_request_expiry", "status", "expires_at"),
+        Index("ix_failover_request_unnotified", "id",
+              sqlite_where=text(UNNOTIFIED_PREDICATE_SQL),
+              postgresql_where=text(UNNOTIFIED_PREDICATE_SQL)),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(32))
+    hub_name: str = Field(sa_type=String(64))
+    subscription_id: str = Field(sa_type=String(64))
+    resource_group: str = Field(sa_type=String(128))
+    kind: str = Field(sa_type=String(16))
+    status: str = Field(sa_type=String(32))
+    requested_by: str = Field(sa_type=String(64))
+    reason: str = Field(sa_type=Text)
+    channel_id: str = Field(sa_type=String(64))
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    region_before: str = Field(sa_type=String(64))
+    region_target: str = Field(sa_type=String(64))
+    device_count: int | None = Field(default=None)
+    approved_by: str | None = Field(default=None, sa_type=String(64))
+    decided_at: datetime | None = _utc()
+    started_at: datetime | None = _utc()
+    completed_at: datetime | None = _utc()
+    region_after: str | None = Field(default=None, sa_type=String(64))
+    operation_handle: str | None = Field(default=None, sa_type=Text)
+    error_code: str | None = Field(default=None, sa_type=String(128))
+    error_message: str | None = Field(default=None, sa_type=Text)
+    message_ts: str | None = Field(default=None, sa_type=String(32))
+    status_message_ts: str | None = Field(default=None, sa_type=String(32))
+    version: int = Field(default=1)
+    next_poll_at: datetime | None = _utc()
+    lease_owner: str | None = Field(default=None, sa_type=String(128))
+    lease_expires_at: datetime | None = _utc()
+    notified_version: int = Field(default=0)
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One line of the append-only audit log; ``detail`` is JSON text."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_hub_at", "hub", "at"),
+        Index("ix_audit_event_actor_at", "actor", "at"),
+        Index("ix_audit_event_at", "at"),
+        Index("ix_audit_event_request_id", "request_id"),
+    )
+
+    # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).
+    id: int | None = Field(default=None, primary_key=True,
+                           sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    at: datetime = _utc(nullable=False)
+    action: str = Field(sa_type=String(16))
+    actor: str = Field(sa_type=String(64))
+    hub: str | None = Field(default=None, sa_type=String(64))
+    request_id: str | None = Field(default=None, sa_type=String(32))
+    kind: str | None = Field(default=None, sa_type=String(16))
+    detail: str = Field(default="{}", sa_type=Text)
+
+
+metadata = SQLModel.metadata

@@ -1,0 +1,64 @@
+"""Shared fixtures. Database ones: ``blank_db_url`` (empty), ``db_url`` (migrated to head) and
+``uow_factory``, each on SQLite and, when ``POSTGRES_TEST_URL`` is set, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bot.store.migrate import upgrade
+from bot.store.sql import SqlUnitOfWork, database_url, make_engine, unit_of_work_factory
+
+POSTGRES_TEST_URL = "POSTGRES_TEST_URL"
+
+DATABASES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def _postgres_schema_url(base_url: str) -> Iterator[str]:
+    """A fresh schema per test, put first on the search path through the URL itself."""
+    schema = "t_" + secrets.token_hex(6)
+    url = database_url(base_url)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=DATABASES)
+def blank_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no tables), SQLite file or PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base_url = os.environ.get(POSTGRES_TEST_URL)
+    if not base_url:
+        pytest.skip(f"{POSTGRES_TEST_URL} is not set")
+    yield from _postgres_schema_url(base_url)
+
+
+@pytest.fixture
+def db_url(blank_db_url: str) -> str:
+    """The URL of an empty database migrated to the latest schema."""
+    upgrade(blank_db_url)
+    return blank_db_url
+
+
+@pytest.fixture
+def uow_factory(db_url: str) -> Iterator[Callable[[], SqlUnitOfWork]]:
+    """Fresh units of work on the migrated test database."""
+    engine = make_engine(db_url)
+    yield unit_of_work_factory(engine)
+    engine.dispose()

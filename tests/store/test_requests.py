@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from bot.domain.model import OPEN_STATUSES, FailoverRequest, OperationKind, RequestStatus
+from bot.store.base import HubLocked
+from bot.store.sql import SqlUnitOfWork
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the new_request fixture's creation time
+NewRequest = Callable[..., FailoverRequest]
+UowFactory = Callable[[], SqlUnitOfWork]
+AWAITING = RequestStatus.AWAITING_APPROVAL
+APPROVED = RequestStatus.APPROVED
+RUNNING = RequestStatus.RUNNING
+SUCCEEDED = RequestStatus.SUCCEEDED
+
+
+def add(uow_factory: UowFactory, *requests: FailoverRequest) -> None:
+    with uow_factory() as uow:
+        for request in requests:
+            uow.requests.add(request)
+        uow.commit()
+
+
+def test_a_request_round_trips_with_every_field(uow_factory: UowFactory,
+                                                new_request: NewRequest) -> None:
+    request = new_request(
+        status=RUNNING, approved_by="U_APPROVER", decided_at=T0 + timedelta(minutes=2),
+        started_at=T0 + timedelta(minutes=3), region_after="northeurope",
+        operation_handle="https://management.azure.com/x/operationResults/1?asyncinfo",
+        error_code="Conflict", error_message="Azure said no", message_ts="1700000000.000100",
+        status_message_ts="1700000000.000200", version=3, device_count=None,
+    )
+    add(uow_factory, request)
+
+    with uow_factory() as uow:
+        assert uow.requests.get(request.id) == request
+        assert uow.requests.get("fr-missing") is None
+
+
+def test_timestamps_come_back_as_aware_utc(uow_factory: UowFactory,
+                                           new_request: NewRequest) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    request = new_request(created_at=T0.astimezone(plus_two))
+    add(uow_factory, request)
+
+    with uow_factory() as uow:
+        stored = uow.requests.get(request.id)
+    assert stored is not None
+    assert stored.created_at == T0
+    assert stored.created_at.tzinfo == UTC
+
+
+def test_leaving_without_commit_rolls_back(uow_factory: UowFactory,
+                                           new_request: NewRequest) -> None:
+    request = new_request()
+    with uow_factory() as uow:
+        uow.requests.add(request)
+
+    with uow_factory() as uow:
+        assert uow.requests.get(request.id) is None
+
+
+def test_a_second_open_request_for_a_hub_is_refused(uow_factory: UowFactory,
+                                                    new_request: NewRequest) -> None:
+    first = new_request()
+    add(uow_factory, first)
+
+    with uow_factory() as uow, pytest.raises(HubLocked):
+        uow.requests.add(new_request())
+    with uow_factory() as uow:
+        uow.requests.add(new_request(hub="other-hub"))
+        uow.commit()
+        assert uow.requests.open_for_hub("contoso-hub") == first
+
+
+def test_the_unit_of_work_stays_usable_after_hub_locked(uow_factory: UowFactory,
+                                                        new_request: NewRequest) -> None:
+    first = new_request()
+    add(uow_factory, first)
+    refused = new_request()
+
+    with uow_factory() as uow:
+        with pytest.raises(HubLocked):
+            uow.requests.add(refused)
+        uow.requests.update(first.id, message_ts="1.2")
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.requests.get(refused.id) is None
+        assert uow.requests.get(first.id).message_ts == "1.2"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("end", [SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED,
+                                 RequestStatus.EXPIRED, RequestStatus.CANCELLED])
+def test_a_hub_opens_again_once_its_request_ends(uow_factory: UowFactory,
+                                                 new_request: NewRequest,
+                                                 end: RequestStatus) -> None:
+    first = new_request()
+    add(uow_factory, first)
+    with uow_factory() as uow:
+        assert uow.requests.transition(first.id, OPEN_STATUSES, end) is not None
+        uow.commit()
+
+    second = new_request()
+    add(uow_factory, second)
+    with uow_factory() as uow:
+        assert uow.requests.open_for_hub("contoso-hub") == second
+
+
+def test_transition_is_compare_and_set(uow_factory: UowFactory, new_request: NewRequest) -> None:
+    request = new_request()
+    add(uow_factory, request)
+    decided = T0 + timedelta(minutes=5)
+
+    with uow_factory() as uow:
+        approved = uow.requests.transition(request.id, {AWAITING}, APPROVED,
+                                           approved_by="U_APPROVER", decided_at=decided)
+        again = uow.requests.transition(request.id, {AWAITING}, RequestStatus.REJECTED)
+        uow.commit()
+
+    assert approved == request.evolve(status=APPROVED, approved_by="U_APPROVER",
+                                      decided_at=decided, version=2)
+    assert again is None
+    with uow_factory() as uow:
+        assert uow.requests.get(request.id) == approved
+        assert uow.requests.transition("fr-missing", {AWAITING}, APPROVED) is None
+
+
+def test_transition_refuses_to_set_identity_columns(uow_factory: UowFactory,
+                                                    new_request: NewRequest) -> None:
+    request = new_request()
+    add(uow_factory, request)
+    with uow_factory() as uow, pytest.raises(ValueError, match="hub_name"):
+        uow.requests.transition(request.id, {AWAITING}, APPROVED, hub_name="elsewhere")
+
+
+def test_update_sets_columns_without_a_new_version(uow_factory: UowFactory,
+                                                   new_request: NewRequest) -> None:
+    request = new_request()
+    add(uow_factory, request)
+    with uow_factory() as uow:
+        updated = uow.requests.update(request.id, message_ts="171.1", operation_handle="op")
+        uow.commit()
+    assert updated == request.evolve(message_ts="171.1", operation_handle="op")
+    with uow_factory() as uow:
+        assert uow.requests.update("fr-missing", message_ts="1") is None
+
+
+def finished(new_request: NewRequest, *, kind: OperationKind, decided_min: int,
+             status: RequestStatus = SUCCEEDED, duration_min: int = 10,
+             hub: str = "contoso-hub") -> FailoverRequest:
+    decided = T0 + timedelta(minutes=decided_min)
+    return new_request(
+        hub=hub, kind=kind, status=status, decided_at=decided, started_at=decided,
+        completed_at=decided + timedelta(minutes=duration_min) if not status.is_open else None,
+        created_at=decided - timedelta(minutes=1),
+    )
+
+
+def test_quota_counts_successful_and_in_flight_starts_of_one_kind(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    fo = OperationKind.FAILOVER
+    add(uow_factory,
+        finished(new_request, kind=fo, decided_min=-60 * 25),  # before the window
+        finished(new_request, kind=fo, decided_min=10),
+        finished(new_request, kind=fo, decided_min=20, status=RequestStatus.FAILED),
+        finished(new_request, kind=OperationKind.FAILBACK, decided_min=30),
+        finished(new_request, kind=fo, decided_min=40, hub="other-hub"),
+        finished(new_request, kind=fo, decided_min=50, status=RUNNING))
+
+    with uow_factory() as uow:
+        starts = uow.requests.quota_starts("contoso-hub", fo, T0 - timedelta(hours=24))
+    assert sorted(starts) == [T0 + timedelta(minutes=10), T0 + timedelta(minutes=50)]
+
+
+def test_last_completed_is_the_latest_success_of_that_kind(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    fo = OperationKind.FAILOVER
+    with uow_factory() as uow:
+        assert uow.requests.last_completed("contoso-hub", fo) is None
+    add(uow_factory,
+        finished(new_request, kind=fo, decided_min=0),
+        finished(new_request, kind=fo, decided_min=100),
+        finished(new_request, kind=fo, decided_min=200, status=RequestStatus.FAILED),
+        finished(new_request, kind=OperationKind.FAILBACK, decided_min=300))
+
+    with uow_factory() as uow:
+        assert uow.requests.last_completed("contoso-hub", fo) == T0 + timedelta(minutes=110)
+
+
+def test_recent_durations_and_recent_requests_are_newest_first(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    fo = OperationKind.FAILOVER
+    old = finished(new_request, kind=fo, decided_min=0, duration_min=8)
+    new = finished(new_request, kind=OperationKind.FAILBACK, decided_min=100, duration_min=12)
+    failed = finished(new_request, kind=fo, decided_min=200, status=RequestStatus.FAILED)
+    add(uow_factory, old, new, failed)
+
+    with uow_factory() as uow:
+        assert uow.requests.recent_durations("contoso-hub") == [timedelta(minutes=12),
+                                                                timedelta(minutes=8)]
+        assert [r.id for r in uow.requests.recent("contoso-hub", limit=2)] == [failed.id, new.id]
+        assert uow.requests.recent("other-hub") == []
+
+
+def test_due_for_expiry_lists_only_overdue_requests_awaiting_approval(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    overdue = new_request(hub="hub-a", expires_at=T0)
+    later = new_request(hub="hub-b", expires_at=T0 + timedelta(hours=1))
+    running = new_request(hub="hub-c", expires_at=T0, status=RUNNING)
+    add(uow_factory, overdue, later, running)
+
+    with uow_factory() as uow:
+        assert uow.requests.due_for_expiry(T0 + timedelta(seconds=1)) == [overdue]
+        assert uow.requests.due_for_expiry(T0 - timedelta(seconds=1)) == []
+
+
+def test_unnotified_lists_requests_changed_since_their_last_notification(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    quiet, changed = new_request(hub="hub-a"), new_request(hub="hub-b")
+    add(uow_factory, quiet, changed)
+    with uow_factory() as uow:
+        uow.requests.update(quiet.id, notified_version=1)
+        uow.requests.update(changed.id, notified_version=1)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.unnotified() == []
+        moved = uow.requests.transition(changed.id, {AWAITING}, APPROVED)
+        uow.commit()
+
+    with uow_factory() as uow:
+        assert uow.requests.unnotified() == [moved]
+        # A late notifier for an older version does not undo a newer notification.
+        uow.requests.update(changed.id, notified_version=2)
+        uow.requests.update(changed.id, notified_version=1)
+        uow.commit()
+        assert uow.requests.unnotified() == []
