@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.hubs.gateway import IotHubGateway
+from bot.notifications import Notifier
+from bot.poller import Poller
 from bot.service import FailoverService
-from bot.store.base import UnitOfWork
-from bot.telemetry import Metrics
+from bot.store.base import StoreUnavailable, UnitOfWork
+from bot.telemetry import Metrics, configure_logging, render_latest
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +47,9 @@ def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
 
 
 def sql_unit_of_work(database_url: str) -> Callable[[], UnitOfWork]:
-    from bot.store.sql import SqlUnitOfWork, session_factory
+    from bot.store.sql import unit_of_work_factory
 
-    factory = session_factory(database_url)
-    return lambda: SqlUnitOfWork(factory)
+    return unit_of_work_factory(database_url)
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None,
@@ -62,3 +66,124 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
         request_ttl=settings.bot_request_ttl, poll_interval=settings.bot_poll_interval,
     )
     return Components(settings, clock, gateway, uow, service, metrics)
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot process holds: the Bolt app, its HTTP face and the poller."""
+
+    components: Components
+    bolt_app: Any
+    web_app: Any
+    poller: Poller
+    notifier: Notifier
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _poller_thread: threading.Thread | None = None
+
+    def start_poller(self) -> None:
+        self._poller_thread = threading.Thread(target=self.poller.run_forever, args=(self._stop,),
+                                               name="poller", daemon=True)
+        self._poller_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller_thread is not None:
+            self._poller_thread.join(timeout=30)
+
+
+def build_runtime(components: Components, *, client: Any, executor: Executor | None = None,
+                  verify_token: bool = True, owner_id: str | None = None) -> Runtime:
+    """The Slack side and the poller around a wired service (used by serve and the sandbox)."""
+    from bot.slack.actors import SlackActorResolver
+    from bot.slack.app import create_app
+    from bot.slack.notifier import SlackNotifier
+    from bot.web import create_web_app
+
+    settings, service = components.settings, components.service
+    notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
+    bolt_app = create_app(
+        service, settings=settings, client=client, notifier=notifier, executor=executor,
+        actor_resolver=SlackActorResolver(client, settings.access.group_ids),
+        verify_token=verify_token)
+    poller = Poller(service, components.uow, notifier, components.clock, owner_id=owner_id,
+                    poll_interval=settings.bot_poll_interval, lease_ttl=settings.bot_lease_ttl,
+                    max_workers=settings.bot_poll_workers)
+    web_app = create_web_app(
+        bolt_app, database_ok=lambda: _database_ok(components),
+        metrics_renderer=lambda accept: render_latest(components.metrics, accept))
+    return Runtime(components, bolt_app, web_app, poller, notifier)
+
+
+def _database_ok(components: Components) -> bool:
+    try:
+        with components.uow() as uow:
+            uow.requests.get("healthz")
+        return True
+    except StoreUnavailable:
+        return False
+
+
+def _prepare(settings: Settings) -> Components:
+    configure_logging(settings.bot_log_level, secrets=(
+        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+        settings.database_url))
+    from bot.store.migrate import ensure_schema
+
+    ensure_schema(settings.database_url.get_secret_value())
+    return bootstrap(settings)
+
+
+def _require(settings: Settings, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name.lower()) is None:
+            raise ConfigError(f"{name}: required by `failover-bot serve` "
+                              "(try `failover-bot sandbox` to run without Slack)")
+
+
+def serve(settings: Settings, *, port: int | None = None, with_worker: bool = True) -> int:
+    """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP)."""
+    _require(settings, "SLACK_BOT_TOKEN")
+    if not settings.socket_mode:
+        _require(settings, "SLACK_SIGNING_SECRET")
+    components = _prepare(settings)
+    from bot.slack.client import make_web_client
+    from bot.web import run_http, run_socket_mode
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    runtime = build_runtime(components, client=make_web_client(token, settings.slack_api_url))
+    if with_worker:
+        runtime.start_poller()
+    port = port or settings.port
+    try:
+        if settings.slack_app_token is not None:
+            threading.Thread(target=run_http, args=(runtime.web_app, port), daemon=True,
+                             name="health").start()
+            run_socket_mode(runtime.bolt_app, settings.slack_app_token.get_secret_value())
+        else:
+            log.info("serving Slack on port %d", port)
+            run_http(runtime.web_app, port)
+    finally:
+        runtime.stop()
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    """Only the poller: for deployments that scale it apart from the HTTP front."""
+    _require(settings, "SLACK_BOT_TOKEN")
+    components = _prepare(settings)
+    from bot.slack.client import make_web_client
+    from bot.slack.notifier import SlackNotifier
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    notifier = SlackNotifier(make_web_client(token, settings.slack_api_url), components.service,
+                             audit_channel=settings.bot_audit_channel)
+    poller = Poller(components.service, components.uow, notifier, components.clock,
+                    poll_interval=settings.bot_poll_interval, lease_ttl=settings.bot_lease_ttl,
+                    max_workers=settings.bot_poll_workers)
+    stop = threading.Event()
+    try:
+        poller.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        poller.close()
+    return 0

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run only the progress poller")
 
-    sandbox = sub.add_parser("sandbox", help="the whole bot with a local Slack and a simulated fleet")
+    sandbox = sub.add_parser("sandbox",
+                             help="the whole bot with a local Slack and a simulated fleet")
     sandbox.add_argument("--port", type=int, default=8000, help="web console port (default 8000)")
     sandbox.add_argument("--speed", type=float, default=60.0,
                          help="how many times faster than real Azure the fleet fails over")

@@ -5,6 +5,7 @@ Built once in ``main()``; a bad value stops start-up with one line naming the va
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -131,10 +132,16 @@ def load_settings(**overrides: Any) -> Settings:
         variable = str(error["loc"][0]).upper() if error["loc"] else "configuration"
         message = str(error["msg"]).removeprefix("Value error, ")
         value = error.get("input")
-        # Duration errors already quote the value; say it once, and never a secret's.
-        visible = isinstance(value, str) and not _secret(variable) and repr(value) not in message
-        shown = f" (got {value!r})" if visible else ""
-        raise ConfigError(f"{variable}: {message}{shown}") from None
+        if isinstance(value, str) and (_secret(variable) or _SECRET_SHAPE.search(value)):
+            message = message.replace(repr(value), "(value hidden)")
+        elif isinstance(value, str) and repr(value) not in message:
+            # Duration errors already quote the value: say it once.
+            message += f" (got {value!r})"
+        raise ConfigError(f"{variable}: {message}") from None
+
+
+# A Slack token or a URL with a password, even when pasted into the wrong variable.
+_SECRET_SHAPE = re.compile(r"xox[a-z]-|xapp-|://[^/\s:@]+:[^/\s@]+@")
 
 
 def _secret(variable: str) -> bool:

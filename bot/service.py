@@ -54,6 +54,7 @@ from bot.store.base import AuditQuery, HubLocked, StoreUnavailable, UnitOfWork
 log = logging.getLogger(__name__)
 
 AUTO_APPROVER = "policy:auto"
+OUTCOME_UNKNOWN = "FailoverOutcomeUnknown"  # the gateway's code for a start whose answer was lost
 SYSTEM = "failover-bot"
 
 
@@ -222,17 +223,21 @@ class FailoverService:
         with self.uow() as uow:
             request = uow.requests.get(request_id)
             if request is None:
-                return self._not_found(actor, request_id)
-            refusal = (check_decidable(request, self.clock.now())
-                       or self.access.check_approver(actor, request)
-                       or self._quota_refusal(uow, request.hub.name, request.kind))
-            if refusal is None:
+                refusal = None
+            else:
+                refusal = (check_decidable(request, self.clock.now())
+                           or self.access.check_approver(actor, request)
+                           or self._quota_refusal(uow, request.hub.name, request.kind))
+            if request is not None and refusal is None:
                 approved = self._mark_approved(uow, request, actor.user_id)
                 if approved is not None:
                     uow.commit()
                     return Decision(approved)
                 request = uow.requests.get(request_id) or request
                 refusal = check_decidable(request, self.clock.now())
+        # Refusals are audited in a unit of work of their own, after this one is closed.
+        if request is None:
+            return self._not_found(actor, request_id)
         assert refusal is not None
         self._refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
         return Decision(request, refusal)
@@ -298,6 +303,11 @@ class FailoverService:
         try:
             handle = self.gateway.start_failover(running.hub, running.region_target)
         except GatewayError as exc:
+            if exc.code == OUTCOME_UNKNOWN:
+                # Azure may have started it: stay running without a handle; observe() then
+                # decides from the hub's own state, and nothing is ever POSTed again.
+                log.warning("failover of %s: Azure's answer was lost", running.id)
+                return running
             return self._finish_failed(running, exc.code or type(exc).__name__, exc.message)
         with self.uow() as uow:
             stored = uow.requests.update(running.id, operation_handle=handle)
@@ -436,10 +446,9 @@ class FailoverService:
                check: Callable[[Actor, FailoverRequest], Refusal | None], note: str) -> Decision:
         with self.uow() as uow:
             request = uow.requests.get(request_id)
-            if request is None:
-                return self._not_found(actor, request_id)
-            refusal = check_decidable(request, self.clock.now()) or check(actor, request)
-            if refusal is None:
+            refusal = None if request is None else (
+                check_decidable(request, self.clock.now()) or check(actor, request))
+            if request is not None and refusal is None:
                 closed = uow.requests.transition(
                     request.id, {RequestStatus.AWAITING_APPROVAL}, status,
                     approved_by=actor.user_id, decided_at=self.clock.now())
@@ -449,6 +458,8 @@ class FailoverService:
                     return Decision(closed)
                 request = uow.requests.get(request_id) or request
                 refusal = check_decidable(request, self.clock.now())
+        if request is None:
+            return self._not_found(actor, request_id)
         assert refusal is not None
         self._refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
         return Decision(request, refusal)

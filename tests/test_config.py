@@ -207,17 +207,27 @@ def test_secrets_are_read_but_never_shown(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("SLACK_API_URL", BOT_TOKEN), ("PORT", DB_PASSWORD), ("BOT_POLL_INTERVAL", SIGNING_SECRET)],
+    [("SLACK_API_URL", BOT_TOKEN), ("PORT", APP_TOKEN), ("BOT_POLL_INTERVAL", DATABASE_URL),
+     ("AZURE_CLOUD", f"https://user:{DB_PASSWORD}@example.com")],
 )
-def test_an_error_next_to_secrets_does_not_show_them(
+def test_a_secret_in_the_wrong_variable_is_not_quoted(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     set_secrets(monkeypatch)
-    message = config_error(monkeypatch, variable, "not valid")
+    message = config_error(monkeypatch, variable, value)
     assert message.startswith(f"{variable}: ")
+    for secret in (*SECRETS, value):
+        assert secret not in message
+
+
+def test_an_error_among_secrets_quotes_only_the_bad_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_secrets(monkeypatch)
+    message = config_error(monkeypatch, "PORT", "http")
+    assert message.endswith("(got 'http')")
     for secret in SECRETS:
         assert secret not in message
-    assert value  # the secret values themselves were never the bad input here
 
 
 @pytest.mark.parametrize("variable", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.domain.model import HubRef, HubState
 from bot.domain.regions import region_key, same_region
-from bot.hubs.gateway import OperationPoll, OperationState
+from bot.hubs.gateway import GatewayError, OperationPoll, OperationState
 
 HUBSTATE_PREFIX = "hubstate:"
 
@@ -29,7 +29,8 @@ class HubStateHandle:
             return None
         parts = handle[len(HUBSTATE_PREFIX):].split("/")
         if len(parts) != 4 or not all(parts):
-            raise ValueError(f"malformed operation handle {handle!r}")
+            raise GatewayError(f"Malformed operation handle {handle!r}.",
+                               code="InvalidOperationHandle")
         subscription, group, name, target = parts
         return cls(HubRef(name, subscription, group), target)
 

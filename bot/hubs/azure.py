@@ -132,10 +132,13 @@ class AzureIotHubGateway:
             raise from_http_error(HttpResponseError(response=response,
                                                     error_format=ARMErrorFormat), now)
         retry_after = retry_after_seconds(response.headers, now)
-        body: Any = response.json() if response.text().strip() else {}
-        if not isinstance(body, dict):
+        body: Any = response.json() if response.text().strip() else None
+        if isinstance(body, dict) and "status" in body:
+            return operation_poll(body, retry_after)
+        # A Location URL (kept when Azure sent no Azure-AsyncOperation): 202 until done.
+        if response.status_code == 202:
             return OperationPoll(OperationState.RUNNING, retry_after=retry_after)
-        return operation_poll(body, retry_after)
+        return OperationPoll(OperationState.SUCCEEDED)
 
     # -- helpers -------------------------------------------------------------------------
 

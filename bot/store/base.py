@@ -122,8 +122,11 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    requests: RequestRepository
-    events: AuditLog
+    @property
+    def requests(self) -> RequestRepository: ...
+
+    @property
+    def events(self) -> AuditLog: ...
 
     def __enter__(self) -> Self: ...
 

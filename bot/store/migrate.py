@@ -19,6 +19,8 @@ from bot.store.base import StoreUnavailable
 from bot.store.sql import database_url, make_engine
 
 MIGRATIONS_DIR_ENV = "BOT_MIGRATIONS_DIR"
+# bot/store/migrate.py -> the repository (or source tree) holding migrations/.
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SchemaOutdated(Exception):
@@ -27,7 +29,7 @@ class SchemaOutdated(Exception):
 
 def migrations_dir() -> Path:
     configured = os.environ.get(MIGRATIONS_DIR_ENV)
-    directory = Path(configured) if configured else Path(__file__).resolve().parents[2] / "migrations"
+    directory = Path(configured) if configured else _SOURCE_ROOT / "migrations"
     if not (directory / "env.py").is_file():
         raise FileNotFoundError(
             f"no Alembic migrations in {directory}; set {MIGRATIONS_DIR_ENV} to the "

@@ -362,7 +362,7 @@ class SqlAuditLog:
             statement = statement.where(AuditEventRow.kind == query.kind.value)
         if query.actions:
             statement = statement.where(
-                col(AuditEventRow.action).in_(sorted(a.value for a in query.actions)))
+                col(AuditEventRow.action).in_(sorted(_plain(a) for a in query.actions)))
         if query.request_id is not None:
             statement = statement.where(AuditEventRow.request_id == query.request_id)
         if query.since is not None:

@@ -104,7 +104,7 @@ class AuditEventRow(SQLModel, table=True):
         Index("ix_audit_event_hub_at", "hub", "at"),
         Index("ix_audit_event_actor_at", "actor", "at"),
         Index("ix_audit_event_at", "at"),
-        Index("ix_audit_event_request_id", "request_id"),
+        Index("ix_audit_event_request_id", "request_id", "at"),
     )
 
     # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).

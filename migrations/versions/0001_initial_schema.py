@@ -46,7 +46,7 @@ def upgrade() -> None:
     op.create_index("ix_audit_event_actor_at", "audit_event", ["actor", "at"])
     op.create_index("ix_audit_event_at", "audit_event", ["at"])
     op.create_index("ix_audit_event_hub_at", "audit_event", ["hub", "at"])
-    op.create_index("ix_audit_event_request_id", "audit_event", ["request_id"])
+    op.create_index("ix_audit_event_request_id", "audit_event", ["request_id", "at"])
 
     op.create_table(
         "failover_request",

@@ -94,6 +94,14 @@ def test_the_unit_of_work_stays_usable_after_hub_locked(uow_factory: UowFactory,
         assert uow.requests.get(first.id).message_ts == "1.2"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("status", sorted(OPEN_STATUSES))
+def test_every_open_status_holds_the_hub(uow_factory: UowFactory, new_request: NewRequest,
+                                         status: RequestStatus) -> None:
+    add(uow_factory, new_request(status=status))
+    with uow_factory() as uow, pytest.raises(HubLocked):
+        uow.requests.add(new_request())
+
+
 @pytest.mark.parametrize("end", [SUCCEEDED, RequestStatus.FAILED, RequestStatus.REJECTED,
                                  RequestStatus.EXPIRED, RequestStatus.CANCELLED])
 def test_a_hub_opens_again_once_its_request_ends(uow_factory: UowFactory,

@@ -1,0 +1,133 @@
+"""Helpers shared by the benchmarks: timing, percentiles, tables, verdicts, a PostgreSQL schema.
+
+Every benchmark compares against a baseline measured in the same run (the machine is noisy),
+prints its figures and ends with one ``VERDICT: PASS …`` or ``VERDICT: FAIL …`` line; the
+exit code is 0 on PASS and 1 on FAIL so ``make bench`` stops at a regression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+POSTGRES_TEST_URL = "POSTGRES_TEST_URL"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# `python bench/x.py` puts bench/ first on sys.path; the bot package sits in the repo root.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a smaller run (for CI smoke)")
+    return parser.parse_args()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100) by nearest rank; values need not be sorted."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def timed(fn: Callable[[], object], repeat: int, warmup: int = 20) -> list[float]:
+    """Wall-clock milliseconds of ``repeat`` calls of ``fn`` after ``warmup`` unmeasured ones."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
+                       enumerate(zip(row, widths, strict=True))) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def header(title: str, quick: bool) -> None:
+    print(f"== {title}{' (quick)' if quick else ''}")
+    print(f"   {machine()}")
+
+
+def verdict(failures: Sequence[str], summary: str) -> int:
+    """Print the one-line verdict; returns the exit code."""
+    if failures:
+        print(f"VERDICT: FAIL {summary}; " + "; ".join(failures))
+        return 1
+    print(f"VERDICT: PASS {summary}")
+    return 0
+
+
+def postgres_base_url() -> str | None:
+    url = os.environ.get(POSTGRES_TEST_URL)
+    if not url:
+        print(f"-- PostgreSQL skipped: {POSTGRES_TEST_URL} is not set")
+    return url or None
+
+
+@contextmanager
+def postgres_schema(base_url: str, prefix: str = "bench") -> Iterator[str]:
+    """A fresh schema, first on the search path of the URL yielded; dropped afterwards."""
+    import psycopg
+
+    from bot.store.sql import database_url
+
+    schema = f"{prefix}_{secrets.token_hex(5)}"
+    url = database_url(base_url)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+if __name__ == "__main__":
+    # `make bench` runs every bench/*.py; this file only holds helpers.
+    sys.exit(0)

@@ -1,0 +1,275 @@
+"""Ack latency of the HTTP bot under concurrent slash commands, against a bare Bolt app.
+
+Two servers run in child processes, each uvicorn on 127.0.0.1 serving the bot's Starlette app
+(``create_web_app``): the real bot from ``bootstrap`` + ``build_runtime`` (simulated fleet,
+SQLite store, the fake Slack Web API in this process), and a bare Bolt app whose only listener
+acks ``/iothub``. This process plays Slack: signed ``/iothub status <hub>`` and
+``/iothub failover <hub>`` commands from 20, 50 and 100 concurrent keep-alive connections,
+a bounded number per level, the two servers measured alternately (bare, bot, bare, bot).
+Latency is from sending the request to reading the whole answer. Target: at every level the
+bot's p99 ≤ 1.25 × the bare app's p99, and no answer slower than 3 s (Slack's limit).
+The bot really does the work after the ack (status answers through ``response_url``, modals
+through ``views.open``), and that work competes for the same two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import _common
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+
+from bot.sandbox.slack_api import FakeSlack, FakeSlackServer
+
+SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
+CHANNEL, USER = "C0INCIDENT", "U0ALICE"
+HUBS = ["contoso-prod-weu", "contoso-prod-neu", "fabrikam-telemetry-wus2",
+        "northwind-sensors-sea", "woodgrove-meters-eus2"]
+LEVELS = (20, 50, 100)
+ROUNDS = 2  # bare, bot, bare, bot
+SLACK_LIMIT_S = 3.0
+MAX_RATIO = 1.25
+PHASE_TIMEOUT_S = 120.0
+
+
+# -- the servers (child processes) --------------------------------------------------------------
+
+def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
+    import uvicorn
+    from slack_bolt import Ack, App
+    from slack_sdk import WebClient
+
+    from bot.web import create_web_app
+
+    logging.basicConfig(level=logging.WARNING)
+    if kind == "bare":
+        # Bolt authorizes once with auth.test, on the fake Slack like the bot.
+        client = WebClient(token=FakeSlack().bot_token, base_url=slack_url)
+        bare = App(signing_secret=SECRET, client=client, token_verification_enabled=False,
+                   name="bare")
+
+        @bare.command("/iothub")
+        def ack_only(ack: Ack) -> None:
+            ack()
+
+        app = create_web_app(bare, database_ok=lambda: True)
+    else:
+        app = bot_web_app(slack_url, db_path)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bot_web_app(slack_url: str, db_path: str) -> Starlette:
+    from bot.bootstrap import bootstrap, build_runtime
+    from bot.config import load_settings
+    from bot.domain.clock import SystemClock
+    from bot.hubs.simulated import SimulatedIotHubGateway
+    from bot.slack.client import make_web_client
+    from bot.store.migrate import upgrade
+
+    database_url = f"sqlite:///{db_path}"
+    upgrade(database_url)
+    settings = load_settings(slack_signing_secret=SECRET, slack_bot_token=FakeSlack().bot_token,
+                             slack_api_url=slack_url, database_url=database_url,
+                             bot_approvers="U0BOB", bot_allowed_channels=CHANNEL)
+    clock = SystemClock()
+    components = bootstrap(settings, clock=clock,
+                           gateway=SimulatedIotHubGateway.default_fleet(clock))
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    runtime = build_runtime(components, client=make_web_client(token, settings.slack_api_url))
+    return runtime.web_app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(kind: str, slack_url: str, db_path: str) -> Iterator[int]:
+    port = free_port()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
+                              "--slack-url", slack_url, "--db", db_path])
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(port):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the {kind} server did not start")
+            time.sleep(0.1)
+        yield port
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def healthy(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/healthz")
+        ok = connection.getresponse().status == 200
+        connection.close()
+        return ok
+    except OSError:
+        return False
+
+
+# -- playing Slack ------------------------------------------------------------------------------
+
+class Commands:
+    """Signed slash-command bodies, alternating status and failover over a few hubs."""
+
+    def __init__(self, slack: FakeSlackServer) -> None:
+        self._slack = slack
+        self._seq = itertools.count()
+        self._verifier = SignatureVerifier(SECRET)
+
+    def next(self) -> tuple[bytes, dict[str, str]]:
+        i = next(self._seq)
+        verb = "status" if i % 2 == 0 else "failover"
+        body = urlencode({
+            "token": "unused", "team_id": "T0SANDBOX", "channel_id": CHANNEL,
+            "channel_name": "incident", "user_id": USER, "user_name": "alice",
+            "command": "/iothub", "text": f"{verb} {HUBS[i % len(HUBS)]}",
+            "api_app_id": "A0BOT", "response_url": self._slack.response_url(f"r{i}"),
+            "trigger_id": f"{i}.{int(time.time())}.bench-trigger",
+        })
+        ts = str(int(time.time()))
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Slack-Request-Timestamp": ts,
+                   "X-Slack-Signature": self._verifier.generate_signature(timestamp=ts,
+                                                                          body=body) or ""}
+        return body.encode(), headers
+
+
+def load(port: int, commands: Commands, concurrency: int, total: int) -> tuple[list[float], int]:
+    """``total`` commands over ``concurrency`` connections; latencies (ms) and non-200 count."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    remaining = itertools.count()
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while next(remaining) < total and time.monotonic() < deadline:
+            body, headers = commands.next()
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/slack/events", body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if status != 200:
+                    errors[0] += 1
+        connection.close()
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    return latencies, errors[0]
+
+
+def settle(slack: FakeSlack) -> None:
+    """Let the bot finish the work it queued after its acks before the next phase."""
+    last, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        seen = len(slack.calls()) + len(slack.responses)
+        if seen != last:
+            last, stable_since = seen, time.monotonic()
+        elif time.monotonic() - stable_since > 1.0:
+            return
+        time.sleep(0.2)
+
+
+def main_serve(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--slack-url", required=True)
+    parser.add_argument("--db", required=True)
+    args = parser.parse_args(argv)
+    serve(args.serve, args.port, args.slack_url, args.db)
+
+
+def main() -> int:
+    args = _common.parse_args(__doc__ or "")
+    per_level = 150 if args.quick else 1000
+    _common.header("slash-command ack latency, bot vs bare Bolt app", args.quick)
+    print(f"   {per_level:,} commands per level and app in {ROUNDS} alternating rounds")
+    results: dict[tuple[str, int], list[float]] = {}
+    errors: dict[str, int] = {"bare": 0, "bot": 0}
+    with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp, FakeSlackServer() as slack:
+        slack.slack.add_user(USER, "alice")
+        slack.slack.add_user("U0BOB", "bob")
+        slack.slack.add_channel(CHANNEL, "incident")
+        commands = Commands(slack)
+        with server("bare", slack.api_url, str(Path(tmp) / "unused.db")) as bare_port, \
+                server("bot", slack.api_url, str(Path(tmp) / "bot.db")) as bot_port:
+            ports = {"bare": bare_port, "bot": bot_port}
+            for level in LEVELS:
+                for app in ("bare", "bot") * ROUNDS:
+                    # A short warm-up per phase (connections, caches), not measured.
+                    load(ports[app], commands, level, level)
+                    settle(slack.slack)
+                    latencies, failed = load(ports[app], commands, level, per_level // ROUNDS)
+                    results.setdefault((app, level), []).extend(latencies)
+                    errors[app] += failed
+                    settle(slack.slack)
+        answered = len(slack.slack.responses)
+        modals = len(slack.slack.calls("views.open"))
+    rows, failures = [], []
+    for level in LEVELS:
+        bare, bot = results[("bare", level)], results[("bot", level)]
+        ratio = _common.percentile(bot, 99) / _common.percentile(bare, 99)
+        for app, values in (("bare Bolt", bare), ("failover-bot", bot)):
+            rows.append([level, app, len(values), _common.median(values),
+                         _common.percentile(values, 99), max(values),
+                         f"{ratio:.2f}" if app == "failover-bot" else ""])
+        if ratio > MAX_RATIO:
+            failures.append(f"at {level} in flight the bot's p99 is {ratio:.2f}x the bare app's")
+        if max(bot) > SLACK_LIMIT_S * 1000:
+            failures.append(f"at {level} in flight an ack took {max(bot) / 1000:.1f} s")
+    print(_common.table(["in flight", "app", "n", "p50 ms", "p99 ms", "max ms", "p99 ratio"],
+                        rows))
+    print(f"-- after the acks the bot answered {answered:,} status commands via response_url "
+          f"and opened {modals:,} modals; non-200 answers: bot {errors['bot']}, "
+          f"bare {errors['bare']}")
+    if errors["bot"] or errors["bare"]:
+        failures.append(f"{errors['bot'] + errors['bare']} commands were not answered 200")
+    worst = max(_common.percentile(results[("bot", lv)], 99)
+                / _common.percentile(results[("bare", lv)], 99) for lv in LEVELS)
+    slowest = max(max(results[("bot", lv)]) for lv in LEVELS)
+    return _common.verdict(failures, f"worst bot/bare p99 ratio {worst:.2f} (<= {MAX_RATIO}), "
+                                     f"slowest ack {slowest:.0f} ms (< 3000)")
+
+
+if __name__ == "__main__":
+    if "--serve" in sys.argv:
+        main_serve(sys.argv[1:])
+    else:
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        sys.exit(main())

@@ -1,0 +1,125 @@
+"""``failover-bot doctor``: one pass/fail line per thing the bot depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from bot.config import Settings
+from bot.domain.clock import SystemClock
+from bot.hubs.gateway import GatewayError, IotHubGateway
+from bot.store.base import StoreUnavailable
+
+# What the bot calls in Slack; usergroups:read only matters when groups are configured.
+REQUIRED_SCOPES = ("commands", "chat:write")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_config(settings: Settings) -> Iterator[Check]:
+    yield Check("configuration", True, "all variables parsed")
+    missing = [name for name, value in (("SLACK_BOT_TOKEN", settings.slack_bot_token),
+                                        ("SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+               if value is None]
+    if settings.socket_mode and "SLACK_SIGNING_SECRET" in missing:
+        missing.remove("SLACK_SIGNING_SECRET")  # Socket Mode does not sign requests
+    if missing:
+        yield Check("slack settings", False, f"{', '.join(missing)} not set")
+    if not settings.azure_subscription_id:
+        yield Check("azure settings", False, "AZURE_SUBSCRIPTION_ID not set")
+    if not settings.bot_approvers:
+        yield Check("approvers", True,
+                    "BOT_APPROVERS is empty: anyone but the requester may approve")
+
+
+def check_database(url: str) -> Iterator[Check]:
+    from bot.store import migrate
+
+    try:
+        current = migrate.current_revision(url)
+        head = migrate.head_revision()
+    except StoreUnavailable as exc:
+        yield Check("database", False, f"cannot connect: {exc}")
+        return
+    yield Check("database", True, "connected")
+    if current == head:
+        yield Check("migrations", True, f"at {head}")
+    else:
+        yield Check("migrations", False,
+                    f"at {current or 'nothing'}, newest is {head}: run `failover-bot db upgrade`")
+
+
+def check_slack(client: Any, group_ids: frozenset[str]) -> Iterator[Check]:
+    """``client`` is a slack_sdk WebClient; auth.test's ``x-oauth-scopes`` header lists scopes."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        yield Check("slack auth", False, f"auth.test failed: {exc.response.get('error')}")
+        return
+    except OSError as exc:
+        yield Check("slack auth", False, f"cannot reach Slack: {exc.__class__.__name__}")
+        return
+    yield Check("slack auth", True, f"bot {response.get('user')} in team {response.get('team')}")
+    headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("x-oauth-scopes")
+    if raw is None:
+        yield Check("slack scopes", True, "Slack did not list the token's scopes; not checked")
+        return
+    granted = {s.strip() for s in (raw[0] if isinstance(raw, list) else raw).split(",")}
+    needed = set(REQUIRED_SCOPES) | ({"usergroups:read"} if group_ids else set())
+    lacking = sorted(needed - granted)
+    if lacking:
+        yield Check("slack scopes", False, f"missing {', '.join(lacking)} (see manifest.yml)")
+    else:
+        yield Check("slack scopes", True, ", ".join(sorted(needed)))
+
+
+def check_azure(subscriptions: tuple[str, ...],
+                gateway_for: Callable[[str], IotHubGateway]) -> Iterator[Check]:
+    for subscription in subscriptions:
+        try:
+            hubs = gateway_for(subscription).list_hubs()
+        except GatewayError as exc:
+            code = f" ({exc.code})" if exc.code else ""
+            yield Check(f"azure {subscription}", False, f"cannot list hubs{code}: {exc.message}")
+            continue
+        yield Check(f"azure {subscription}", True, f"{len(hubs)} IoT hubs visible")
+
+
+def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,
+               gateway_for: Callable[[str], IotHubGateway] | None = None) -> int:
+    """Print a line per check; exit status 1 when any check failed."""
+    checks = list(check_config(settings))
+    checks += check_database(settings.database_url.get_secret_value())
+    if settings.slack_bot_token is not None:
+        if slack_client is None:
+            from bot.slack.client import make_web_client
+
+            slack_client = make_web_client(settings.slack_bot_token.get_secret_value(),
+                                           settings.slack_api_url)
+        checks += check_slack(slack_client, settings.access.group_ids)
+    checks += check_azure(settings.azure_subscription_id,
+                          gateway_for or _azure_gateway_for(settings))
+    for check in checks:
+        out.write(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}\n")
+    failed = sum(not c.ok for c in checks)
+    out.write(f"doctor: {len(checks) - failed} of {len(checks)} checks passed\n")
+    return 1 if failed else 0
+
+
+def _azure_gateway_for(settings: Settings) -> Callable[[str], IotHubGateway]:
+    def build(subscription: str) -> IotHubGateway:
+        from bot.bootstrap import azure_gateway
+
+        return azure_gateway(settings.model_copy(
+            update={"azure_subscription_id": (subscription,)}), SystemClock())
+
+    return build

@@ -1,0 +1,122 @@
+"""The simulated fleet's hubs and operations, and how time moves them on."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.model import HubRef, HubState, OperationKind
+from bot.domain.regions import region_key, same_region
+from bot.hubs.gateway import OperationPoll, OperationState
+
+# What Azure shows while a failover runs.
+RUNNING_STATE = ("FailingOver", "Activating")
+
+
+@dataclass
+class SimOperation:
+    id: str
+    ref: HubRef
+    kind: OperationKind
+    target: str
+    started_at: datetime
+    visible_at: datetime
+    ends_at: datetime
+    fails_with: tuple[str, str] | None = None
+    outcome: OperationState = OperationState.RUNNING
+
+    def poll(self) -> OperationPoll:
+        if self.outcome is OperationState.FAILED and self.fails_with:
+            code, message = self.fails_with
+            return OperationPoll(OperationState.FAILED, error_code=code, error_message=message)
+        return OperationPoll(self.outcome)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A successful operation, as Azure counts it against the daily limits."""
+
+    kind: OperationKind
+    started_at: datetime
+    completed_at: datetime
+
+
+@dataclass
+class SimHub:
+    ref: HubRef
+    home: str
+    secondary: str
+    devices: int
+    rng: random.Random
+    active: str = ""
+    endpoint: str = ""
+    state: tuple[str, str] = ("Active", "Succeeded")
+    operation: SimOperation | None = None
+    history: list[Completed] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.active = self.active or self.home
+        self.endpoint = self.endpoint or self.new_endpoint()
+
+    @property
+    def passive(self) -> str:
+        return self.secondary if same_region(self.active, self.home) else self.home
+
+    @property
+    def next_kind(self) -> OperationKind:
+        if same_region(self.active, self.home):
+            return OperationKind.FAILOVER
+        return OperationKind.FAILBACK
+
+    def new_endpoint(self) -> str:
+        """Event Hub-compatible endpoints get a new namespace on every failover."""
+        suffix = f"{self.rng.randrange(10**6)}-{self.rng.getrandbits(40):010x}"
+        return f"sb://iothub-ns-{self.ref.name[:12]}-{suffix}.servicebus.windows.net/"
+
+    def settle(self, now: datetime) -> None:
+        """Finish the running operation if its time has come."""
+        op = self.operation
+        if op is None or now < op.ends_at:
+            return
+        self.operation = None
+        if op.fails_with:
+            op.outcome = OperationState.FAILED
+            return
+        op.outcome = OperationState.SUCCEEDED
+        self.active = op.target
+        self.endpoint = self.new_endpoint()
+        self.history.append(Completed(op.kind, op.started_at, op.ends_at))
+
+    def view(self, now: datetime, *, device_count: int | None) -> HubState:
+        state, provisioning = self.state
+        if self.operation is not None and now >= self.operation.visible_at:
+            state, provisioning = RUNNING_STATE
+        return HubState(
+            ref=self.ref,
+            home_region=region_key(self.home),
+            active_region=self.active,
+            target_region=self.passive,
+            state=state,
+            provisioning_state=provisioning,
+            host_name=f"{self.ref.name}.azure-devices.net",
+            event_hub_endpoint=self.endpoint,
+            device_count=device_count,
+        )
+
+    def successes_since(self, kind: OperationKind, since: datetime) -> list[Completed]:
+        return [c for c in self.history if c.kind is kind and c.started_at >= since]
+
+    def last_failover_completed(self) -> datetime | None:
+        done = [c.completed_at for c in self.history if c.kind is OperationKind.FAILOVER]
+        return max(done) if done else None
+
+
+def seeded_rng(seed: str) -> random.Random:
+    """Reproducible randomness for the simulation (not for anything secret)."""
+    return random.Random(seed)  # noqa: S311
+
+
+def jittered(duration: timedelta, rng: random.Random) -> timedelta:
+    """Real failovers vary: ±15 % around the documented mean, reproducible from the seed."""
+    return duration * rng.uniform(0.85, 1.15)

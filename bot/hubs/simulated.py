@@ -1,0 +1,275 @@
+"""A fleet of simulated IoT Hubs that behaves as Azure does, for the sandbox, tests and benchmarks.
+
+Azure's rules are enforced with the errors the real gateway raises: two successful failovers
+and two failbacks per hub per rolling 24 h, a failback only about an hour after a failover,
+one operation at a time, only on an Active hub. A failover lasts as long as Azure's documented
+figures say for the hub's device count, divided by ``speed``, measured on the injected clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from bot.domain.clock import Clock
+from bot.domain.model import HubRef, HubState, OperationKind
+from bot.domain.regions import display_name, same_region
+from bot.domain.rules import check_hub_name, estimate_duration
+from bot.hubs._directory import find_hub
+from bot.hubs._geo_pairs import paired_region
+from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
+from bot.hubs._sim_faults import Faults
+from bot.hubs._sim_fleet import DEFAULT_FLEET, generated_hubs
+from bot.hubs._sim_model import SimHub, SimOperation, jittered, seeded_rng
+from bot.hubs.gateway import (
+    Forbidden,
+    GatewayError,
+    HubNotFound,
+    LimitReached,
+    OperationConflict,
+    OperationPoll,
+    Throttled,
+    TransientError,
+)
+
+DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
+_SIM_PREFIX = "sim:"
+_DAILY_LIMIT = 2
+_FAILBACK_COOLDOWN = timedelta(hours=1)
+
+
+class SimulatedIotHubGateway:
+    """:class:`~bot.hubs.gateway.IotHubGateway` over an in-memory fleet; thread-safe.
+
+    ``calls`` counts the Azure requests the real gateway would have made, by method
+    (``get_state`` with a device count also counts a ``get_stats``).
+    """
+
+    def __init__(self, clock: Clock, *, speed: float = 1.0, seed: int = 7) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.clock = clock
+        self.speed = speed
+        self.calls: Counter[str] = Counter()
+        self._seed = seed
+        self._lock = threading.RLock()
+        self._hubs: list[SimHub] = []
+        self._operations: dict[str, SimOperation] = {}
+        self._faults: dict[str | None, Faults] = {}
+        self._ids = seeded_rng(f"{seed}:ids")
+
+    @classmethod
+    def default_fleet(cls, clock: Clock, *, speed: float = 1.0,
+                      seed: int = 7) -> SimulatedIotHubGateway:
+        """A few realistic hubs across geo-pairs, 1k to 2M devices."""
+        gateway = cls(clock, speed=speed, seed=seed)
+        for name, home, devices, subscription, group in DEFAULT_FLEET:
+            gateway.add_hub(name, home, devices, subscription_id=subscription,
+                            resource_group=group)
+        return gateway
+
+    def generate_fleet(self, n: int) -> list[HubRef]:
+        """Add ``n`` hubs with varied regions and device counts (for benchmarks)."""
+        rng = seeded_rng(f"{self._seed}:fleet:{len(self._hubs)}")
+        return [self.add_hub(name, home, devices, subscription_id=subscription,
+                             resource_group=group)
+                for name, home, devices, subscription, group in generated_hubs(n, rng)]
+
+    def add_hub(self, name: str, home: str, devices: int = 0, *,
+                subscription_id: str = DEFAULT_SUBSCRIPTION,
+                resource_group: str | None = None, secondary: str | None = None) -> HubRef:
+        """Create an Active hub in ``home``; it fails over to ``home``'s pair."""
+        if check_hub_name(name) is not None:
+            raise ValueError(f"invalid IoT Hub name {name!r}")
+        ref = HubRef(name, subscription_id, resource_group or f"rg-{name}")
+        with self._lock:
+            if any(h.ref == ref for h in self._hubs):
+                raise ValueError(f"hub {name!r} already exists in {ref.resource_group}")
+            hub = SimHub(ref, display_name(home), display_name(secondary or paired_region(home)),
+                         devices, seeded_rng(f"{self._seed}:{ref}"))
+            self._hubs.append(hub)
+        return ref
+
+    def inject(self, hub: str | None = None, *, throttle_polls: int = 0,
+               retry_after: float = 30.0, transient_errors: int = 0,
+               fail_next_with: tuple[str, str] | None = None, slow_start: float = 0.0,
+               timeout_on_start: bool = False, drop_start: bool = False,
+               deny: str | None = None) -> None:
+        """Make things go wrong, for hub ``hub`` or any hub; see :class:`Faults`.
+
+        Faults add up: a second call keeps what the first injected and not yet used.
+        """
+        with self._lock:
+            faults = self._faults.setdefault(hub.lower() if hub else None, Faults())
+            faults.throttle_polls += throttle_polls
+            faults.transient_errors += transient_errors
+            if throttle_polls:
+                faults.retry_after = retry_after
+            if fail_next_with is not None:
+                faults.fail_next_with = fail_next_with
+            faults.slow_start = slow_start or faults.slow_start
+            faults.timeout_on_start = timeout_on_start or faults.timeout_on_start
+            faults.drop_start = drop_start or faults.drop_start
+            faults.deny = deny or faults.deny
+
+    def clear_faults(self, hub: str | None = None) -> None:
+        """Forget what was injected for ``hub`` (or fleet-wide) and not yet used."""
+        with self._lock:
+            self._faults.pop(hub.lower() if hub else None, None)
+
+    def set_hub_state(self, name: str, state: str, provisioning_state: str = "Succeeded") -> None:
+        """Put a hub in a state of Azure's own making (e.g. ``Suspended``)."""
+        with self._lock:
+            self._hub_named(name).state = (state, provisioning_state)
+
+    # -- the gateway protocol ----------------------------------------------------------
+
+    def list_hubs(self) -> list[HubState]:
+        with self._lock:
+            self._call("list_hubs", None)
+            now = self.clock.now()
+            for hub in self._hubs:
+                hub.settle(now)
+            return [hub.view(now, device_count=None) for hub in self._hubs]
+
+    def resolve(self, name: str) -> HubRef:
+        with self._lock:
+            self._call("resolve", None)
+            ref = find_hub([h.view(self.clock.now(), device_count=None) for h in self._hubs],
+                           name)
+        if ref is None:
+            raise HubNotFound(f"No IoT hub called `{name}` in the configured subscriptions.",
+                              code="HubNotFound")
+        return ref
+
+    def get_state(self, ref: HubRef, *, with_device_count: bool = True) -> HubState:
+        with self._lock:
+            self._call("get_state", ref.name)
+            hub = self._hub(ref)
+            now = self.clock.now()
+            hub.settle(now)
+            if with_device_count:
+                self.calls["get_stats"] += 1
+            return hub.view(now, device_count=hub.devices if with_device_count else None)
+
+    def start_failover(self, ref: HubRef, target_region: str) -> str:
+        with self._lock:
+            self._call("start_failover", ref.name)
+            hub = self._hub(ref)
+            hub.settle(self.clock.now())
+            denied = self._fault(ref.name, "deny")
+            if denied:
+                raise Forbidden(
+                    f"The client does not have authorization to perform action "
+                    f"'{denied.deny}' over scope '{ref.resource_group}/{ref.name}'.",
+                    code="AuthorizationFailed", permission=denied.deny)
+            dropped = self._fault(ref.name, "drop_start")
+            if dropped:
+                dropped.drop_start = False
+            else:
+                op = self._begin(hub, target_region)
+                lost = self._fault(ref.name, "timeout_on_start")
+                if not lost:
+                    return _SIM_PREFIX + op.id
+                lost.timeout_on_start = False
+        # Like the Azure gateway: a start without an answer is re-read, never repeated.
+        hub_now = self.get_state(ref, with_device_count=False)
+        if started_towards(hub_now, target_region):
+            return str(HubStateHandle(ref, target_region))
+        raise TransientError(
+            f"Azure did not answer the failover request for `{ref.name}`, and the hub is still "
+            f"Active in {hub_now.active_display}: the failover was NOT started. "
+            "It is safe to try again.", code="FailoverNotStarted")
+
+    def poll(self, ref: HubRef, handle: str) -> OperationPoll:
+        by_state = HubStateHandle.parse(handle)
+        with self._lock:
+            self._call("poll", ref.name)
+            throttled = self._fault(ref.name, "throttle_polls")
+            if throttled:
+                throttled.throttle_polls -= 1
+                raise Throttled("Number of read requests for subscription exceeded the limit.",
+                                code="TooManyRequests", retry_after=throttled.retry_after)
+            now = self.clock.now()
+            if by_state is not None:
+                hub = self._hub(by_state.ref)
+                hub.settle(now)
+                return poll_from_state(hub.view(now, device_count=None), by_state.target_region)
+            op = self._operations.get(handle.removeprefix(_SIM_PREFIX))
+            if op is None or not handle.startswith(_SIM_PREFIX):
+                raise HubNotFound(f"Operation '{handle}' was not found.",
+                                  code="OperationNotFound")
+            self._hub(op.ref).settle(now)
+            return op.poll()
+
+    # -- Azure's rules -----------------------------------------------------------------
+
+    def _begin(self, hub: SimHub, target_region: str) -> SimOperation:
+        now = self.clock.now()
+        name = hub.ref.name
+        state, provisioning = hub.state
+        if hub.operation is not None or (state, provisioning) != ("Active", "Succeeded"):
+            shown = "FailingOver" if hub.operation is not None else state
+            raise OperationConflict(f"IotHub '{name}' is not active: state is {shown}.",
+                                    code="IotHubNotActive")
+        if not same_region(target_region, hub.passive):
+            raise GatewayError(f"Failover region '{target_region}' is not the paired region "
+                               "of the hub.", code="InvalidFailoverRegion")
+        kind = hub.next_kind
+        if len(hub.successes_since(kind, now - timedelta(hours=24))) >= _DAILY_LIMIT:
+            raise LimitReached(
+                f"{kind.value.capitalize()} is not allowed: IotHub '{name}' has reached the "
+                f"limit of {_DAILY_LIMIT} {kind.value}s in 24 hours.", code="FailoverLimitReached")
+        last_failover = hub.last_failover_completed()
+        if (kind is OperationKind.FAILBACK and last_failover is not None
+                and now < last_failover + _FAILBACK_COOLDOWN):
+            raise LimitReached(
+                f"Failback is not allowed yet: IotHub '{name}' failed over at "
+                f"{last_failover:%H:%M} UTC; a failback is allowed an hour after a failover.",
+                code="FailbackNotAllowed")
+        duration = jittered(estimate_duration(hub.devices), hub.rng) / self.speed
+        slow, fails_with = timedelta(0), None
+        if slowed := self._fault(hub.ref.name, "slow_start"):
+            slow, slowed.slow_start = timedelta(seconds=slowed.slow_start), 0.0
+        if failing := self._fault(hub.ref.name, "fail_next_with"):
+            fails_with, failing.fail_next_with = failing.fail_next_with, None
+        op = SimOperation(id=f"{self._ids.getrandbits(64):016x}", ref=hub.ref, kind=kind,
+                          target=hub.passive, started_at=now, visible_at=now + slow,
+                          ends_at=now + slow + duration, fails_with=fails_with)
+        hub.operation = op
+        self._operations[op.id] = op
+        return op
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _call(self, method: str, hub: str | None) -> None:
+        self.calls[method] += 1
+        failing = self._fault(hub, "transient_errors")
+        if failing:
+            failing.transient_errors -= 1
+            raise TransientError("The service is temporarily unavailable.",
+                                 code="ServiceUnavailable")
+
+    def _fault(self, hub: str | None, kind: str) -> Faults | None:
+        """The injected faults with ``kind`` pending: the hub's own first, then fleet-wide."""
+        for key in ([hub.lower()] if hub else []) + [None]:
+            faults = self._faults.get(key)
+            if faults is not None and getattr(faults, kind):
+                return faults
+        return None
+
+    def _hub(self, ref: HubRef) -> SimHub:
+        for hub in self._hubs:
+            if hub.ref.name.lower() == ref.name.lower() and (
+                    hub.ref.subscription_id, hub.ref.resource_group.lower()) == (
+                    ref.subscription_id, ref.resource_group.lower()):
+                return hub
+        raise HubNotFound(f"The Resource 'Microsoft.Devices/IotHubs/{ref.name}' under resource "
+                          f"group '{ref.resource_group}' was not found.", code="ResourceNotFound")
+
+    def _hub_named(self, name: str) -> SimHub:
+        ref = find_hub([h.view(self.clock.now(), device_count=None) for h in self._hubs], name)
+        if ref is None:
+            raise HubNotFound(f"No IoT hub called `{name}`.", code="HubNotFound")
+        return self._hub(ref)

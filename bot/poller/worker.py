@@ -1,0 +1,327 @@
+"""The progress poller: leases due operations, polls each once on a bounded pool, reports.
+
+One ``run_once()`` is one round: expire stale requests, renew the leases we keep, claim due
+requests, poll them on the thread pool (never a thread per operation), schedule the next
+poll, announce what changed, and send what Slack's limits allow. Every decision that must
+survive a crash is in the store: the operation handle (so nothing is POSTed twice), the lease
+(so two replicas never poll one operation), ``notified_version`` (so a completion is
+announced once) and the milestone record in the audit log.
+
+A request's lease is kept, and renewed each round, while one of its milestone or completion
+messages waits behind the rate limit: only the lease holder may announce it. If the process
+dies, the lease expires and another replica takes the request over.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.clock import Clock
+from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.rules import estimate_duration
+from bot.notifications import Milestone, Notifier, ProgressUpdate
+from bot.poller.backoff import PollSchedule
+from bot.poller.milestones import announced_milestones, due_milestone, record_milestone
+from bot.poller.ratelimit import MessageKind, Outgoing, RateLimitedNotifier
+from bot.service import FailoverService, Observation
+from bot.store.base import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
+# How often run_forever looks while messages wait for Slack's per-second budget.
+BACKLOG_TICK = timedelta(seconds=1)
+MAX_IDLE_TICK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one worker saw; ``lost`` means another replica took the lease first."""
+
+    request: FailoverRequest
+    observation: Observation | None = None
+    failed: bool = False
+    lost: bool = False
+    estimate: timedelta | None = None
+    announced: frozenset[Milestone] = frozenset()
+
+
+@dataclass(frozen=True)
+class Held:
+    """A lease kept past its poll: when to poll next, and until when the lease runs."""
+
+    next_poll_at: datetime
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one ``run_once()`` did, for logs and tests."""
+
+    expired: int
+    polled: int
+    sent: int
+
+
+class Poller:
+    def __init__(self, service: FailoverService, uow_factory: UnitOfWorkFactory,
+                 notifier: Notifier, clock: Clock, *, owner_id: str | None = None,
+                 poll_interval: timedelta = timedelta(seconds=30),
+                 lease_ttl: timedelta = timedelta(minutes=2), max_workers: int = 8,
+                 batch_size: int = 100, rng: random.Random | None = None,
+                 max_backoff: timedelta = timedelta(minutes=5)) -> None:
+        self.owner_id = owner_id or f"poller-{secrets.token_hex(4)}"
+        self._service = service
+        self._uow = uow_factory
+        self._clock = clock
+        self._outbox = (notifier if isinstance(notifier, RateLimitedNotifier)
+                        else RateLimitedNotifier(notifier, clock))
+        self._schedule = PollSchedule(poll_interval, max_backoff)
+        self._lease_ttl = lease_ttl
+        self._batch_size = batch_size
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
+        self._lock = threading.Lock()  # guards the caches the workers read
+        self._estimates: dict[str, timedelta] = {}
+        self._announced: dict[str, set[Milestone]] = {}
+        self._failures: dict[str, int] = {}
+        self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
+        self._last_sweep: datetime | None = None
+
+    # ---- rounds --------------------------------------------------------------------------
+
+    def run_once(self) -> Round:
+        now = self._clock.now()
+        expired = self._service.expire_due()
+        for request in expired:
+            self._outbox.request_changed(request)
+        self._renew_held()
+        with self._uow() as uow:
+            claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl,
+                                             self._batch_size)
+            uow.commit()
+        for polled in self._pool.map(self._poll, claimed):
+            self._settle(polled)
+        # Changes made elsewhere (approvals, starts) need only be seen once a poll interval.
+        last = self._last_sweep
+        if last is None or now - last >= self._schedule.poll_interval:
+            self._sweep_unnotified(adopt_completions=last is None)
+            self._last_sweep = now
+        sent = self._deliver()
+        return Round(len(expired), len(claimed), sent)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run rounds until ``stop`` is set; the only wait is on ``stop`` itself."""
+        log.info("poller %s started", self.owner_id)
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("poller round failed; trying again")
+            stop.wait(self.next_wait().total_seconds())
+        self.close()
+
+    def next_wait(self) -> timedelta:
+        if self._outbox.backlog():
+            return BACKLOG_TICK
+        return min(self._schedule.poll_interval / 4, MAX_IDLE_TICK)
+
+    def close(self) -> None:
+        """Stop the workers and hand our leases back so another replica takes over at once."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        held, self._held = self._held, {}
+        try:
+            with self._uow() as uow:
+                for request_id, kept in held.items():
+                    uow.requests.release_lease(request_id, self.owner_id, kept.next_poll_at)
+                uow.commit()
+        except Exception:
+            log.warning("could not release %d leases; they expire on their own", len(held))
+
+    # ---- one operation (on a worker thread) ----------------------------------------------
+
+    def _poll(self, request: FailoverRequest) -> Polled:
+        # The claim may have waited in the pool's queue: make sure the lease is still ours.
+        with self._uow() as uow:
+            ours = uow.requests.renew_lease(request.id, self.owner_id,
+                                            self._clock.now() + self._lease_ttl)
+            uow.commit()
+        if not ours:
+            return Polled(request, lost=True)
+        try:
+            if request.status is RequestStatus.APPROVED:
+                # Approved but never started (the approver's process died): the service's
+                # compare-and-set makes sure only one caller ever POSTs.
+                started = self._service.start(request.id)
+                observation = Observation(started, None) if started else None
+            else:
+                observation = self._service.observe(request.id)
+        except Exception:
+            log.exception("polling %s failed", request.id)
+            return Polled(request, failed=True)
+        if observation is None or observation.request.status is not RequestStatus.RUNNING:
+            return Polled(request, observation)
+        estimate, announced = self._progress_context(observation.request)
+        return Polled(request, observation, estimate=estimate, announced=announced)
+
+    def _progress_context(self, request: FailoverRequest) -> tuple[timedelta,
+                                                                  frozenset[Milestone]]:
+        with self._lock:
+            estimate = self._estimates.get(request.id)
+            announced = self._announced.get(request.id)
+        if estimate is None or announced is None:
+            with self._uow() as uow:
+                durations = uow.requests.recent_durations(request.hub.name)
+                announced = announced_milestones(uow, request.id)
+            estimate = estimate_duration(request.device_count, durations)
+            with self._lock:
+                self._estimates[request.id] = estimate
+                announced = self._announced.setdefault(request.id, announced)
+        return estimate, frozenset(announced)
+
+    # ---- after the poll (on the round's thread) ------------------------------------------
+
+    def _settle(self, polled: Polled) -> None:
+        request_id = polled.request.id
+        if polled.lost:
+            self._held.pop(request_id, None)
+            self._outbox.forget(request_id)
+            return
+        observation = polled.observation
+        now = self._clock.now()
+        if polled.failed or observation is None:
+            self._keep_or_release(request_id, now + self._failure_delay(request_id, None))
+            return
+        request = observation.request
+        if observation.finished:
+            self._finish(observation)
+            return
+        handle_unanswered = (request.status is RequestStatus.RUNNING
+                             and request.operation_handle and observation.poll is None)
+        if handle_unanswered:
+            delay = self._failure_delay(request_id, observation.retry_after)
+        else:
+            self._failures.pop(request_id, None)
+            delay = (self._schedule.after_poll(observation.retry_after) if observation.poll
+                     else self._schedule.poll_interval)
+        if request.status is RequestStatus.RUNNING and not handle_unanswered:
+            self._report_progress(polled, request, now)
+        self._keep_or_release(request_id, now + delay)
+
+    def _report_progress(self, polled: Polled, request: FailoverRequest, now: datetime) -> None:
+        if request.started_at is None or polled.estimate is None:
+            return
+        elapsed = now - request.started_at
+        queued = {m.milestone for m in self._outbox.announcements_for(request.id) if m.milestone}
+        milestone = due_milestone(elapsed, polled.estimate, polled.announced | queued)
+        self._outbox.progress(ProgressUpdate(request, elapsed, polled.estimate, milestone))
+
+    def _finish(self, observation: Observation) -> None:
+        request = observation.request
+        self._failures.pop(request.id, None)
+        with self._lock:
+            self._estimates.pop(request.id, None)
+        if request.status in REPORTED_ENDS and not self._completion_queued(request.id):
+            self._outbox.completed(observation.report or self._service.report(request))
+        elif request.status not in REPORTED_ENDS:
+            self._outbox.request_changed(request)
+        self._keep_or_release(request.id, self._clock.now() + self._schedule.poll_interval)
+
+    def _failure_delay(self, request_id: str, retry_after: float | None) -> timedelta:
+        failures = self._failures.get(request_id, 0) + 1
+        self._failures[request_id] = failures
+        return self._schedule.after_failure(failures, retry_after, self._rng)
+
+    def _keep_or_release(self, request_id: str, next_poll_at: datetime) -> None:
+        """Keep the lease while a milestone or completion waits to be sent; else release it."""
+        keep = bool(self._outbox.announcements_for(request_id))
+        lease_until = self._clock.now() + self._lease_ttl
+        with self._uow() as uow:
+            if keep:
+                keep = uow.requests.renew_lease(request_id, self.owner_id, lease_until)
+                if keep:
+                    uow.requests.update(request_id, next_poll_at=next_poll_at)
+            else:
+                uow.requests.release_lease(request_id, self.owner_id, next_poll_at)
+            uow.commit()
+        if keep:
+            self._held[request_id] = Held(next_poll_at, lease_until)
+        else:
+            self._held.pop(request_id, None)
+
+    def _completion_queued(self, request_id: str) -> bool:
+        return any(m.kind is MessageKind.COMPLETED
+                   for m in self._outbox.announcements_for(request_id))
+
+    # ---- leases, the outbox sweep and delivery bookkeeping -------------------------------
+
+    def _renew_held(self) -> None:
+        """Renew the leases we keep once half their time has passed (not every round)."""
+        now = self._clock.now()
+        due = [rid for rid, held in self._held.items()
+               if held.lease_until - now <= self._lease_ttl / 2]
+        if not due:
+            return
+        until = now + self._lease_ttl
+        with self._uow() as uow:
+            lost = [rid for rid in due
+                    if not uow.requests.renew_lease(rid, self.owner_id, until)]
+            uow.commit()
+        for request_id in due:
+            held = self._held.pop(request_id)
+            if request_id in lost:
+                log.warning("lease on %s was taken over; leaving it to its new owner",
+                            request_id)
+                self._outbox.forget(request_id)
+            else:
+                self._held[request_id] = Held(held.next_poll_at, until)
+
+    def _sweep_unnotified(self, *, adopt_completions: bool) -> None:
+        """Announce changes nobody has announced yet (``notified_version < version``).
+
+        State edits are idempotent and coalesced, so re-queuing them is free. A completion
+        is adopted only in our first sweep: it was left by a process that died before
+        announcing it. Later ones belong to whichever replica holds their lease (a terminal
+        request cannot be claimed, so which one cannot be asked of the store yet).
+        """
+        with self._uow() as uow:
+            unnotified = uow.requests.unnotified(limit=self._batch_size)
+        for request in unnotified:
+            if request.status not in REPORTED_ENDS:
+                self._outbox.request_changed(request)
+            elif adopt_completions and not self._completion_queued(request.id):
+                self._outbox.completed(self._service.report(request))
+
+    def _deliver(self) -> int:
+        sent = self._outbox.flush()
+        if not sent:
+            return 0
+        now = self._clock.now()
+        with self._uow() as uow:
+            for message in sent:
+                self._record(uow, message, now)
+            for message in sent:
+                request_id = message.request.id
+                if request_id in self._held and not self._outbox.announcements_for(request_id):
+                    kept = self._held.pop(request_id)
+                    uow.requests.release_lease(request_id, self.owner_id, kept.next_poll_at)
+            uow.commit()
+        return len(sent)
+
+    def _record(self, uow: UnitOfWork, message: Outgoing, now: datetime) -> None:
+        request = message.request
+        if message.kind is MessageKind.MILESTONE and message.milestone is not None:
+            record_milestone(uow, request, message.milestone, now)
+            with self._lock:
+                self._announced.setdefault(request.id, set()).add(message.milestone)
+        elif message.kind in (MessageKind.COMPLETED, MessageKind.CHANGED):
+            uow.requests.update(request.id, notified_version=request.version)
+            if message.kind is MessageKind.COMPLETED:
+                with self._lock:
+                    self._announced.pop(request.id, None)

@@ -1,0 +1,1 @@
+"""The sandbox: a local Slack workspace emulator and simulated hubs, for trying the bot."""

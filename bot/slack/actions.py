@@ -1,0 +1,65 @@
+"""The Approve and Reject buttons: ack at once, decide lazily, start off the ack path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.domain.model import RequestStatus
+from bot.slack import reports
+from bot.slack.deps import Deps, guarded
+from bot.slack.messages import APPROVE, REJECT
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    app.action(APPROVE)(ack=_acknowledge, lazy=[_decide(deps, approve=True)])
+    app.action(REJECT)(ack=_acknowledge, lazy=[_decide(deps, approve=False)])
+
+
+def _acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
+    def decide(body: dict[str, Any], client: WebClient) -> None:
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        request_id = str(body["actions"][0].get("value") or "")
+
+        def tell(text: str, blocks: list[Any] | None = None) -> None:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+
+        def work() -> None:
+            actor = deps.actors.resolve(user)
+            if approve:
+                decision = deps.service.approve(actor, request_id)
+            else:
+                decision = deps.service.reject(actor, request_id)
+            if decision.refusal:
+                tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+                return
+            assert decision.request is not None
+            deps.notifier.request_changed(decision.request)
+            if decision.request.status is RequestStatus.APPROVED:
+                deps.executor.submit(start_request, deps, decision.request.id)
+
+        guarded(tell)(work)
+
+    return decide
+
+
+def start_request(deps: Deps, request_id: str) -> None:
+    """Runs in the executor: one call to Azure (the service guards against a second)."""
+    try:
+        started = deps.service.start(request_id)
+        if started is not None:
+            deps.notifier.request_changed(started)
+    except Exception:
+        log.exception("starting %s failed; the poller will pick it up if it is running",
+                      request_id)

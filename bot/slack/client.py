@@ -1,0 +1,57 @@
+"""The Slack Web API client, with retries on rate limits and dropped connections."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 30.0  # seconds; longer waits would hold a listener thread too long
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """Retries HTTP 429 after Slack's ``Retry-After`` (capped), with an injectable sleep."""
+
+    def __init__(self, max_retry_count: int = 3, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None,
+                                 error: Exception | None = None) -> None:
+        if response is None:
+            raise error or RuntimeError("rate-limit retry without a response")
+        state.next_attempt_requested = True
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"),
+                      None)
+        try:
+            wait = float(header[0] if isinstance(header, list) else header or 1)
+        except ValueError:
+            wait = 1.0
+        wait = min(max(wait, 0.0), MAX_RETRY_AFTER) + random.random() * 0.1  # noqa: S311
+        log.info("Slack rate-limited %s; retrying in %.1fs", request.url.rsplit("/", 1)[-1], wait)
+        self._sleep(wait)
+        state.increment_current_attempt()
+
+
+def make_web_client(token: str | None, base_url: str = "https://slack.com/api/", *,
+                    sleep: Callable[[float], None] = time.sleep, timeout: int = 10) -> WebClient:
+    """A WebClient for ``base_url`` (Slack, GovSlack or the sandbox) that retries politely."""
+    return WebClient(
+        token=token, base_url=base_url, timeout=timeout,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
+                        RetryAfterHandler(sleep=sleep)],
+    )

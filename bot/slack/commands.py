@@ -1,0 +1,144 @@
+"""``/iothub``, ``/failover`` and ``/failback``: ack at once, then do the work lazily."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.domain.model import OperationKind
+from bot.domain.rules import Refusal
+from bot.slack import reports
+from bot.slack.deps import Deps, failure_message, guarded
+from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
+from bot.slack.parsing import (
+    CancelRequest,
+    ListHubs,
+    RequestOperation,
+    ShowAudit,
+    ShowHelp,
+    ShowStatus,
+    Usage,
+    parse_command,
+)
+from bot.store.base import AuditQuery
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
+
+
+def register(app: App, deps: Deps) -> None:
+    for name, default in COMMANDS.items():
+        app.command(name)(ack=_acknowledge(default), lazy=[_handle(deps, default)])
+
+
+def _acknowledge(default: str | None) -> Callable[..., None]:
+    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+        parsed = parse_command(command.get("text") or "", default=default)
+        if isinstance(parsed, Usage | ShowHelp):
+            problem = parsed.problem if isinstance(parsed, Usage) else None
+            ack(text=problem or "How to use /iothub", blocks=reports.help_blocks(problem),
+                response_type="ephemeral")
+        else:
+            ack()
+
+    return acknowledge
+
+
+def _handle(deps: Deps, default: str | None) -> Callable[..., None]:
+    def handle(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        parsed = parse_command(command.get("text") or "", default=default)
+
+        def answer(text: str, blocks: list[Block] | None = None) -> None:
+            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+        user, channel = command["user_id"], command["channel_id"]
+        run = guarded(answer)
+        if isinstance(parsed, RequestOperation):
+            _open_modal(deps, client, command, parsed, answer)
+        elif isinstance(parsed, ShowStatus):
+            run(lambda: _status(deps, user, parsed, answer))
+        elif isinstance(parsed, ListHubs):
+            run(lambda: _list(deps, parsed, answer))
+        elif isinstance(parsed, ShowAudit):
+            run(lambda: _audit(deps, parsed, answer))
+        elif isinstance(parsed, CancelRequest):
+            run(lambda: _cancel(deps, user, channel, parsed, answer))
+
+    return handle
+
+
+Answer = Callable[..., None]
+
+
+def _refused(answer: Answer, refusal: Refusal) -> None:
+    answer(refusal.message, reports.refusal_blocks(refusal))
+
+
+def _status(deps: Deps, user: str, cmd: ShowStatus, answer: Answer) -> None:
+    status = deps.service.status(cmd.hub, deps.actors.resolve(user))
+    if isinstance(status, Refusal):
+        return _refused(answer, status)
+    answer(f"{status.hub.name}: active in {status.hub.active_region}",
+           reports.status_blocks(status))
+
+
+def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
+    page = deps.service.list_hubs(cmd.page)
+    if isinstance(page, Refusal):
+        return _refused(answer, page)
+    answer(f"{page.total} IoT Hubs", reports.hub_list_blocks(page))
+
+
+def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
+    size = reports.AUDIT_PAGE_SIZE
+    since = deps.service.clock.now() - cmd.since if cmd.since else None
+    kind = next(iter(cmd.kinds)) if len(cmd.kinds) == 1 else None
+    query = AuditQuery(hub=cmd.hub, user=cmd.user, kind=kind, actions=cmd.actions, since=since,
+                       limit=size + 1, offset=(cmd.page - 1) * size)
+    events = deps.service.audit(query)
+    answer(f"{min(len(events), size)} audit events",
+           reports.audit_blocks(events[:size], cmd.page, len(events) > size))
+
+
+def _cancel(deps: Deps, user: str, channel: str, cmd: CancelRequest, answer: Answer) -> None:
+    decision = deps.service.cancel(deps.actors.resolve(user), cmd.request_id)
+    if decision.refusal:
+        return _refused(answer, decision.refusal)
+    assert decision.request is not None
+    answer(f"Cancelled `{decision.request.id}`; nothing was started.")
+    deps.notifier.request_changed(decision.request)
+
+
+def _open_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,
+                answer: Answer) -> None:
+    """views.open first (the trigger id lives 3 s), then read Azure and fill the modal in."""
+    context = ModalContext(cmd.hub, cmd.kind, command["channel_id"])
+    try:
+        opened = client.views_open(trigger_id=command["trigger_id"], view=loading_modal(context))
+    except SlackApiError as exc:
+        log.warning("views.open failed: %s", exc.response.get("error"))
+        answer("Slack did not let me open the dialog in time; please run the command again.")
+        return
+    view_id = opened["view"]["id"]
+    try:
+        preview = deps.service.preview(deps.actors.resolve(command["user_id"]),
+                                       command["channel_id"], cmd.hub, OperationKind(cmd.kind))
+        if isinstance(preview, Refusal):
+            view = refusal_modal(context, preview)
+        else:
+            context = replace(context, hub=preview.hub.name, active=preview.hub.active_region)
+            view = confirm_modal(context, preview)
+    except Exception as exc:
+        view = error_modal(context, failure_message(exc))
+    try:
+        client.views_update(view_id=view_id, view=view)
+    except SlackApiError as exc:  # the user closed the dialog meanwhile
+        log.info("views.update failed: %s", exc.response.get("error"))

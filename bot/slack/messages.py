@@ -1,0 +1,161 @@
+"""Channel messages: the approval message in each of its states, progress and completion."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.domain.durations import humanize
+from bot.domain.model import FailoverRequest, OperationKind, RequestStatus
+from bot.notifications import CompletionReport, Milestone, ProgressUpdate
+from bot.service import AUTO_APPROVER
+from bot.slack.text import clip, escape, region, took, user, when
+
+APPROVE = "approve"  # action_id (contract); value = request id
+REJECT = "reject"  # action_id (contract); value = request id
+
+
+_ICONS = {
+    RequestStatus.AWAITING_APPROVAL: ":raised_hand:",
+    RequestStatus.APPROVED: ":white_check_mark:",
+    RequestStatus.RUNNING: ":arrows_counterclockwise:",
+    RequestStatus.SUCCEEDED: ":large_green_circle:",
+    RequestStatus.FAILED: ":red_circle:",
+    RequestStatus.REJECTED: ":no_entry_sign:",
+    RequestStatus.EXPIRED: ":hourglass:",
+    RequestStatus.CANCELLED: ":heavy_multiplication_x:",
+}
+
+
+def _what(request: FailoverRequest) -> str:
+    verb = "Fail over" if request.kind is OperationKind.FAILOVER else "Fail back"
+    return (f"{verb} `{request.hub.name}` from *{region(request.region_before)}* "
+            f"to *{region(request.region_target)}*")
+
+
+def request_text(request: FailoverRequest) -> str:
+    """The plain notification text (also the fallback for the blocks)."""
+    state = request.status.value.replace("_", " ")
+    return f"{request.kind.value.capitalize()} of {request.hub.name} ({request.id}): {state}"
+
+
+def request_blocks(request: FailoverRequest) -> list[Block]:
+    """The approval message; buttons only while the request awaits a decision."""
+    fields = [
+        MarkdownTextObject(text=f"*Requested by*\n{user(request.requested_by)}"),
+        MarkdownTextObject(text=f"*Request*\n`{request.id}`"),
+        MarkdownTextObject(text=f"*Requested*\n{when(request.created_at)}"),
+    ]
+    if request.device_count is not None:
+        fields.append(MarkdownTextObject(text=f"*Devices*\n{request.device_count:,}"))
+    blocks: list[Block] = [
+        SectionBlock(text=f"{_ICONS[request.status]} {_what(request)}"),
+        SectionBlock(fields=fields),
+        SectionBlock(text=clip(f"*Reason*\n{escape(request.reason) or '–'}", 3000)),
+    ]
+    if request.status is RequestStatus.AWAITING_APPROVAL:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f"Needs a second person's approval. Expires {when(request.expires_at)}. "
+                 "The Event Hub-compatible endpoint will change.")]))
+        blocks.append(ActionsBlock(block_id="decision", elements=[
+            ButtonElement(text="Approve", action_id=APPROVE, value=request.id, style="primary",
+                          confirm=ConfirmObject(
+                              title="Approve this request?",
+                              text=f"{_what(request)}. This starts at once.",
+                              confirm="Approve", deny="Not yet")),
+            ButtonElement(text="Reject", action_id=REJECT, value=request.id, style="danger",
+                          confirm=ConfirmObject(title="Reject this request?",
+                                                text="The requester will have to ask again.",
+                                                confirm="Reject", deny="Keep it")),
+        ]))
+    else:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=outcome(request))]))
+    return blocks
+
+
+def outcome(request: FailoverRequest) -> str:
+    """One line saying who decided what, and how it ended."""
+    decided = f" {when(request.decided_at)}" if request.decided_at else ""
+    status = request.status
+    if request.approved_by == AUTO_APPROVER:
+        line = "Approved automatically (BOT_REQUIRE_APPROVAL=false)."
+    elif status is RequestStatus.REJECTED:
+        return f"Rejected by {user(request.approved_by)}{decided}. Nothing was started."
+    elif status is RequestStatus.CANCELLED:
+        return f"Cancelled by {user(request.approved_by)}{decided}. Nothing was started."
+    elif status is RequestStatus.EXPIRED:
+        return f"Expired{decided} without a decision. Nothing was started."
+    else:
+        line = f"Approved by {user(request.approved_by)}{decided}."
+    if status is RequestStatus.APPROVED:
+        return f"{line} Starting…"
+    if status is RequestStatus.RUNNING:
+        since = request.started_at or request.decided_at or request.created_at
+        return f"{line} Running since {when(since)}; progress in the thread."
+    if status is RequestStatus.SUCCEEDED:
+        after = region(request.region_after or request.region_target)
+        return f"{line} Done: active in *{after}* after {took(request.duration)}."
+    if status is RequestStatus.FAILED:
+        error = request.error_message or request.error_code or "unknown error"
+        return f"{line} Failed: {escape(clip(error, 500))}"
+    return line
+
+
+def progress_text(update: ProgressUpdate) -> str:
+    request = update.request
+    return (f"{_ICONS[request.status]} {request.kind.value.capitalize()} of `{request.hub.name}` "
+            f"running for {humanize(update.elapsed)} (estimate {humanize(update.estimate)}).")
+
+
+def milestone_text(update: ProgressUpdate) -> str:
+    request = update.request
+    if update.milestone is Milestone.STARTED:
+        return (f"Azure accepted the {request.kind.value} of `{request.hub.name}` to "
+                f"{region(request.region_target)}; expect about {humanize(update.estimate)}.")
+    if update.milestone is Milestone.SLOW:
+        return (f":turtle: Taking longer than the estimate of {humanize(update.estimate)} "
+                f"({humanize(update.elapsed)} so far). Azure is still working on it.")
+    return progress_text(update)
+
+
+def completion_blocks(report: CompletionReport) -> list[Block]:
+    request = report.request
+    if request.status is not RequestStatus.SUCCEEDED:
+        error = escape(request.error_message or "Azure gave no reason.")
+        code = f" (`{escape(request.error_code)}`)" if request.error_code else ""
+        return [SectionBlock(text=clip(
+            f":red_circle: The {request.kind.value} of `{request.hub.name}` failed{code}. "
+            f"Azure said:\n> {error}\nThe hub is still served from "
+            f"{region(report.hub.active_region if report.hub else request.region_before)}.",
+            3000))]
+    active = report.hub.active_region if report.hub else request.region_after
+    fields = [
+        MarkdownTextObject(text=f"*Active region*\n{region(active)}"),
+        MarkdownTextObject(text=f"*Took*\n{took(request.duration)}"),
+        MarkdownTextObject(text=f"*{request.kind.value.capitalize()}s left today*\n"
+                                f"{report.quota_left}"),
+        MarkdownTextObject(text="*Failback possible*\n" + (
+            when(report.failback_allowed_at) if report.failback_allowed_at else "now")),
+    ]
+    endpoint = report.hub.event_hub_endpoint if report.hub else None
+    return [
+        SectionBlock(text=f":large_green_circle: The {request.kind.value} of "
+                          f"`{request.hub.name}` succeeded."),
+        SectionBlock(fields=fields),
+        SectionBlock(text=clip(":warning: New Event Hub-compatible endpoint: "
+                               f"`{endpoint or 'unknown – read it from the portal'}`; "
+                               "update downstream consumers.", 3000)),
+    ]
+
+
+def completion_text(report: CompletionReport) -> str:
+    request = report.request
+    state = "succeeded" if request.status is RequestStatus.SUCCEEDED else "failed"
+    return f"The {request.kind.value} of {request.hub.name} ({request.id}) {state}."

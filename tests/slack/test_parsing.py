@@ -1,0 +1,87 @@
+"""The `/iothub` text parser: every input is a command or usage help, never an exception."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.model import AuditAction, OperationKind
+from bot.slack.parsing import (
+    CancelRequest,
+    ListHubs,
+    RequestOperation,
+    ShowAudit,
+    ShowHelp,
+    ShowStatus,
+    Usage,
+    parse_command,
+)
+
+WORDS = st.sampled_from(["failover", "failback", "status", "list", "audit", "cancel", "help",
+                         "--user", "--since", "--status", "--kind", "--page", "--page=2",
+                         "contoso-hub", "<@U123|bob>", "7d", "0", "99999", "fr-1a2b", "&lt;",
+                         "approved,started", "failover,failback", "--", "=", ""])
+
+
+@given(st.text())
+def test_any_text_parses_or_gets_usage(text: str) -> None:
+    assert isinstance(parse_command(text), RequestOperation | ShowStatus | ListHubs | ShowAudit
+                      | CancelRequest | ShowHelp | Usage)
+
+
+@given(st.lists(WORDS | st.text(max_size=12), max_size=8),
+       st.sampled_from([None, "failover", "failback"]))
+def test_any_word_sequence_parses_or_gets_usage(words: list[str], default: str | None) -> None:
+    result = parse_command(" ".join(words), default=default)
+    if isinstance(result, Usage) and result.problem:
+        assert len(result.problem) < 400
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("failover contoso-hub", RequestOperation(OperationKind.FAILOVER, "contoso-hub")),
+    ("  FAILBACK   contoso-hub ", RequestOperation(OperationKind.FAILBACK, "contoso-hub")),
+    ("status contoso-hub", ShowStatus("contoso-hub")),
+    ("list", ListHubs(1)),
+    ("list 3", ListHubs(3)),
+    ("cancel fr-1a2b3c4d", CancelRequest("fr-1a2b3c4d")),
+    ("", ShowHelp()),
+    ("help", ShowHelp()),
+    ("audit", ShowAudit()),
+    ("audit contoso-hub --user <@U0BOB|bob> --since 7d --status approved,started "
+     "--kind failover --page 2",
+     ShowAudit(hub="contoso-hub", user="U0BOB", since=timedelta(days=7),
+               actions=frozenset({AuditAction.APPROVED, AuditAction.STARTED}),
+               kinds=frozenset({OperationKind.FAILOVER}), page=2)),
+    ("audit --user=U0BOB", ShowAudit(user="U0BOB")),
+])
+def test_commands_parse(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+def test_the_shortcut_commands_imply_their_verb() -> None:
+    assert parse_command("contoso-hub", default="failback") == \
+        RequestOperation(OperationKind.FAILBACK, "contoso-hub")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("failover", "one hub name"),
+    ("failover a b", "one hub name"),
+    ("failover no_underscores", "not a valid IoT Hub name"),
+    ("list zero", "page number"),
+    ("list 0", "page number"),
+    ("cancel 42", "request id"),
+    ("audit --since soon", "--since"),
+    ("audit --status exploded", "unknown status"),
+    ("audit --kind sideways", "--kind"),
+    ("audit --user @bob", "--user"),
+    ("audit --page", "needs a value"),
+    ("audit --colour red", "Unknown option"),
+    ("audit hub-one hub-two", "not a hub name"),
+    ("reboot everything", "don't know `reboot`"),
+])
+def test_malformed_text_says_what_is_wrong(text: str, problem: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, Usage) and result.problem and problem in result.problem

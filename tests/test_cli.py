@@ -1,0 +1,111 @@
+"""The command line as an operator uses it: ``failover-bot audit`` and start-up errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.domain.model import AuditAction, AuditEvent, OperationKind
+from bot.store.migrate import upgrade
+from bot.store.sql import unit_of_work_factory
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _seed(url: str) -> None:
+    upgrade(url)
+    events = [
+        AuditEvent(NOW - timedelta(days=10), AuditAction.REQUESTED, "U_OLD", "old-hub",
+                   "fr-00000001", OperationKind.FAILOVER),
+        AuditEvent(NOW - timedelta(hours=3), AuditAction.REQUESTED, "U_REQ", "contoso-weu",
+                   "fr-0000000a", OperationKind.FAILOVER, {"reason": "INC-7, West Europe"}),
+        AuditEvent(NOW - timedelta(hours=2), AuditAction.REFUSED, "U_REQ", "contoso-weu",
+                   "fr-0000000a", OperationKind.FAILOVER, {"reason": "self_approval"}),
+        AuditEvent(NOW - timedelta(hours=1), AuditAction.APPROVED, "U_APP", "contoso-weu",
+                   "fr-0000000a", OperationKind.FAILOVER),
+        AuditEvent(NOW - timedelta(minutes=5), AuditAction.REQUESTED, "U_REQ", "fabrikam-wus2",
+                   "fr-0000000b", OperationKind.FAILBACK),
+    ]
+    factory = unit_of_work_factory(url)
+    with factory() as uow:
+        for event in events:
+            uow.events.append(event)
+        uow.commit()
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    _seed(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def test_audit_csv_prints_the_matching_rows_newest_first(
+        seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--hub", "contoso-weu", "--since", "7d", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["action"] for r in rows] == ["approved", "refused", "requested"]
+    assert {r["request_id"] for r in rows} == {"fr-0000000a"}
+    assert rows[2]["actor"] == "U_REQ" and rows[2]["kind"] == "failover"
+    assert json.loads(rows[2]["detail"]) == {"reason": "INC-7, West Europe"}
+    assert rows[0]["at"] == (NOW - timedelta(hours=1)).isoformat()
+
+
+def test_audit_filters_by_user_status_and_kind(seeded: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    main(["audit", "--user", "U_REQ", "--status", "refused", "--format", "json"])
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["action"], e["detail"]["reason"]) for e in events] == [("refused",
+                                                                       "self_approval")]
+    main(["audit", "--kind", "failback", "--format", "table"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["AT", "ACTION", "HUB"]
+    assert len(table) == 2 and "fabrikam-wus2" in table[1]
+
+
+def test_audit_without_since_reaches_old_events(seeded: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    main(["audit", "--format", "csv"])
+    assert "old-hub" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["--since", "last tuesday"], ["--status", "exploded"]])
+def test_invalid_audit_input_is_a_clear_error_with_exit_code_2(
+        seeded: str, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert args[1] in err and ("invalid time" in err or "unknown status" in err)
+
+
+def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "SLACK_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={**clean, **env}, timeout=60, check=False)
+
+
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = _run(["serve"], tmp_path, BOT_POLL_INTERVAL="abc")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "BOT_POLL_INTERVAL" in lines[0] and "abc" in lines[0]
+
+
+def test_invalid_since_from_the_console_script_exits_2(tmp_path: Path) -> None:
+    result = _run(["audit", "--since", "yesterday-ish"], tmp_path,
+                  DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 2
+    assert "invalid time 'yesterday-ish'" in result.stderr

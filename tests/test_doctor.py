@@ -1,0 +1,125 @@
+"""``failover-bot doctor`` against the local fakes: a pass, and each kind of failure."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from azure.core.credentials import AccessToken
+
+from bot.config import Settings
+from bot.doctor import run_doctor
+from bot.domain.clock import FakeClock
+from bot.hubs.azure import AzureIotHubGateway
+from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from bot.slack.client import make_web_client
+from bot.store.migrate import upgrade
+
+FIXTURES = Path(__file__).parents[1] / "tests" / "hubs" / "fixtures"
+SUBSCRIPTION = "91d12660-3dec-467a-be2a-213b5544ddc0"
+LIST_URL = re.compile(
+    rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/providers/"
+    r"Microsoft\.Devices/IotHubs\?.*")
+
+
+class StaticCredential:
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("test-token", 4_102_444_800)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackServer]:
+    with FakeSlackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def arm() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _settings(tmp_path: Path, slack: FakeSlackServer, *, migrate: bool = True,
+              token: str = SANDBOX_TOKEN) -> Settings:
+    url = f"sqlite:///{tmp_path / 'doctor.db'}"
+    if migrate:
+        upgrade(url)
+    return Settings(_env_file=None, slack_bot_token=token, slack_signing_secret="s3cret",  # type: ignore[call-arg]
+                    slack_api_url=slack.api_url, database_url=url,
+                    azure_subscription_id=(SUBSCRIPTION,), bot_approvers=("U_APP",))
+
+
+def _doctor(settings: Settings, slack: FakeSlackServer) -> tuple[int, str]:
+    out = io.StringIO()
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    code = run_doctor(
+        settings, out, slack_client=make_web_client(token, slack.api_url),
+        gateway_for=lambda sub: AzureIotHubGateway(StaticCredential(), [sub], clock=FakeClock()))
+    return code, out.getvalue()
+
+
+def _hub_list(arm: responses.RequestsMock) -> None:
+    body = json.loads((FIXTURES / "iothub_listbysubscription.json").read_text())
+    arm.add(responses.GET, LIST_URL, json=body["responses"]["200"]["body"])
+
+
+def _line(output: str, name: str) -> str:
+    return next(line for line in output.splitlines() if f" {name}" in line)
+
+
+def test_everything_configured_passes(tmp_path: Path, slack: FakeSlackServer,
+                                      arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    assert code == 0, output
+    assert _line(output, "slack auth").startswith("PASS")
+    assert _line(output, "migrations").startswith("PASS")
+    assert re.search(rf"PASS  azure {SUBSCRIPTION}: \d+ IoT hubs visible", output)
+    assert "FAIL" not in output
+
+
+def test_unmigrated_database_fails_and_says_what_to_run(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    code, output = _doctor(_settings(tmp_path, slack, migrate=False), slack)
+    assert code == 1
+    assert _line(output, "migrations").startswith("FAIL")
+    assert "failover-bot db upgrade" in output
+
+
+def test_bad_slack_token_fails_and_is_not_printed(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    token = "xoxb-not-the-right-one"
+    code, output = _doctor(_settings(tmp_path, slack, token=token), slack)
+    assert code == 1
+    assert _line(output, "slack auth") == "FAIL  slack auth: auth.test failed: invalid_auth"
+    assert token not in output
+
+
+def test_azure_permission_problem_fails_with_azures_words(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    arm.add(responses.GET, LIST_URL, status=403, json={"error": {
+        "code": "AuthorizationFailed",
+        "message": "The client 'bot' does not have authorization to perform action "
+                   "'Microsoft.Devices/IotHubs/read' over scope '/subscriptions/x'."}})
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    assert code == 1
+    line = _line(output, f"azure {SUBSCRIPTION}")
+    assert line.startswith("FAIL") and "AuthorizationFailed" in line
+    assert "Microsoft.Devices/IotHubs/read" in line
+
+
+def test_missing_settings_fail(tmp_path: Path, slack: FakeSlackServer) -> None:
+    settings = _settings(tmp_path, slack).model_copy(
+        update={"azure_subscription_id": (), "slack_signing_secret": None})
+    code, output = _doctor(settings, slack)
+    assert code == 1
+    assert "FAIL  slack settings: SLACK_SIGNING_SECRET not set" in output
+    assert "FAIL  azure settings: AZURE_SUBSCRIPTION_ID not set" in output
