@@ -3,7 +3,9 @@
 Two servers run in child processes, each uvicorn on 127.0.0.1 serving the bot's Starlette app
 (``create_web_app``): the real bot from ``bootstrap`` + ``build_runtime`` (simulated fleet,
 SQLite store, the fake Slack Web API in this process), and a bare Bolt app whose only listener
-acks ``/iothub``. This process plays Slack: signed ``/iothub status <hub>`` and
+acks ``/iothub``; the fake Slack Web API runs in a third child process, so that serving the
+bot's Web API calls does not slow this process's clocks during the bot's phases only. This
+process plays Slack: signed ``/iothub status <hub>`` and
 ``/iothub failover <hub>`` commands from 20, 50 and 100 concurrent keep-alive connections,
 a bounded number per level, the two servers measured alternately (bare, bot, bare, bot).
 Latency is from sending the request to reading the whole answer. Target: at every level the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import json
 import logging
 import os
 import socket
@@ -30,12 +33,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 import _common
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
-from bot.sandbox.slack_api import FakeSlack, FakeSlackServer
+from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
 
 SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
@@ -49,6 +53,47 @@ PHASE_TIMEOUT_S = 120.0
 
 
 # -- the servers (child processes) --------------------------------------------------------------
+
+class CountingSlack(FakeSlack):
+    """The fake workspace, plus a ``bench.counts`` method for the parent process to read."""
+
+    def call(self, method: str, params: dict[str, object], token: str | None) -> Reply:
+        if method == "bench.counts":
+            return Reply(200, {"ok": True, "seen": len(self.calls()) + len(self.responses),
+                               "responses": len(self.responses),
+                               "views_open": len(self.calls("views.open"))})
+        return super().call(method, params, token)
+
+
+def serve_slack() -> None:
+    """The fake Slack Web API in its own process; prints its URL, serves until terminated."""
+    slack = CountingSlack()
+    slack.add_user(USER, "alice")
+    slack.add_user("U0BOB", "bob")
+    slack.add_channel(CHANNEL, "incident")
+    server = FakeSlackServer(slack).start()
+    print(server.url, flush=True)
+    threading.Event().wait()
+
+
+@contextmanager
+def slack_process() -> Iterator[str]:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", "slack"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        yield child.stdout.readline().strip()
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def slack_counts(url: str) -> dict[str, int]:
+    request = Request(url + "api/bench.counts",
+                      headers={"Authorization": f"Bearer {FakeSlack().bot_token}"})
+    with urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
 
 def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
     import uvicorn
@@ -134,8 +179,8 @@ def healthy(port: int) -> bool:
 class Commands:
     """Signed slash-command bodies, alternating status and failover over a few hubs."""
 
-    def __init__(self, slack: FakeSlackServer) -> None:
-        self._slack = slack
+    def __init__(self, slack_url: str) -> None:
+        self._slack_url = slack_url
         self._seq = itertools.count()
         self._verifier = SignatureVerifier(SECRET)
 
@@ -146,7 +191,7 @@ class Commands:
             "token": "unused", "team_id": "T0SANDBOX", "channel_id": CHANNEL,
             "channel_name": "incident", "user_id": USER, "user_name": "alice",
             "command": "/iothub", "text": f"{verb} {HUBS[i % len(HUBS)]}",
-            "api_app_id": "A0BOT", "response_url": self._slack.response_url(f"r{i}"),
+            "api_app_id": "A0BOT", "response_url": f"{self._slack_url}response/r{i}",
             "trigger_id": f"{i}.{int(time.time())}.bench-trigger",
         })
         ts = str(int(time.time()))
@@ -192,12 +237,12 @@ def load(port: int, commands: Commands, concurrency: int, total: int) -> tuple[l
     return latencies, errors[0]
 
 
-def settle(slack: FakeSlack) -> None:
+def settle(slack_url: str) -> None:
     """Let the bot finish the work it queued after its acks before the next phase."""
     last, stable_since = -1, time.monotonic()
     deadline = time.monotonic() + PHASE_TIMEOUT_S
     while time.monotonic() < deadline:
-        seen = len(slack.calls()) + len(slack.responses)
+        seen = slack_counts(slack_url)["seen"]
         if seen != last:
             last, stable_since = seen, time.monotonic()
         elif time.monotonic() - stable_since > 1.0:
@@ -208,11 +253,14 @@ def settle(slack: FakeSlack) -> None:
 def main_serve(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slack-url", required=True)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--slack-url")
+    parser.add_argument("--db")
     args = parser.parse_args(argv)
-    serve(args.serve, args.port, args.slack_url, args.db)
+    if args.serve == "slack":
+        serve_slack()
+    else:
+        serve(args.serve, args.port, args.slack_url, args.db)
 
 
 def main() -> int:
@@ -222,25 +270,23 @@ def main() -> int:
     print(f"   {per_level:,} commands per level and app in {ROUNDS} alternating rounds")
     results: dict[tuple[str, int], list[float]] = {}
     errors: dict[str, int] = {"bare": 0, "bot": 0}
-    with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp, FakeSlackServer() as slack:
-        slack.slack.add_user(USER, "alice")
-        slack.slack.add_user("U0BOB", "bob")
-        slack.slack.add_channel(CHANNEL, "incident")
-        commands = Commands(slack)
-        with server("bare", slack.api_url, str(Path(tmp) / "unused.db")) as bare_port, \
-                server("bot", slack.api_url, str(Path(tmp) / "bot.db")) as bot_port:
+    with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp, slack_process() as slack_url:
+        api_url = slack_url + "api/"
+        commands = Commands(slack_url)
+        with server("bare", api_url, str(Path(tmp) / "unused.db")) as bare_port, \
+                server("bot", api_url, str(Path(tmp) / "bot.db")) as bot_port:
             ports = {"bare": bare_port, "bot": bot_port}
             for level in LEVELS:
                 for app in ("bare", "bot") * ROUNDS:
                     # A short warm-up per phase (connections, caches), not measured.
                     load(ports[app], commands, level, level)
-                    settle(slack.slack)
+                    settle(slack_url)
                     latencies, failed = load(ports[app], commands, level, per_level // ROUNDS)
                     results.setdefault((app, level), []).extend(latencies)
                     errors[app] += failed
-                    settle(slack.slack)
-        answered = len(slack.slack.responses)
-        modals = len(slack.slack.calls("views.open"))
+                    settle(slack_url)
+        counts = slack_counts(slack_url)
+        answered, modals = counts["responses"], counts["views_open"]
     rows, failures = [], []
     for level in LEVELS:
         bare, bot = results[("bare", level)], results[("bot", level)]

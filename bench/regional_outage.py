@@ -2,20 +2,22 @@
 
 The simulated fleet (``generate_fleet``) behind a wrapper that adds Azure's latency to every
 call (100–300 ms a read, ~500 ms a start, real ``time.sleep``), the real service, the SQLite
-store and the real poller (``run_forever``, default 8 workers, 30 s poll interval). Time is real
+store and the real poller (``run_forever``, 64 workers, 30 s poll interval). Time is real
 except that failovers run ``SPEED``× faster than Azure's documented durations, so a 2M-device
 hub is done in a couple of minutes. Starts are issued by 32 threads (approvals arriving at once).
 
 Measured: the delay from Azure finishing to the bot recording it (detection) and to the
-completion being handed to Slack (notice), Azure reads per operation, Slack calls per minute at
+completion being handed to Slack (notice), Azure status polls (and all reads) per operation,
+Slack calls per minute at
 the notifier, CPU time and peak RSS of the process. Baselines, stated: detection is judged
-against one poll interval + 2 s (the design bar); reads per operation against the theoretical
-minimum of one read per poll interval of each operation's own duration; notices against the
+against one poll interval + 2 s (the design bar); status polls per operation against the
+theoretical minimum of one per poll interval of each operation's own duration; notices against the
 fastest drain Slack's limits allow (50 chat.update a minute, each completion costs one).
 """
 
 from __future__ import annotations
 
+import math
 import random
 import resource
 import sys
@@ -42,6 +44,8 @@ from bot.store.sql import make_engine, unit_of_work_factory
 
 SPEED = 40.0
 POLL_INTERVAL = timedelta(seconds=30)
+# BOT_POLL_WORKERS sized for a fleet-wide outage: 500 polls of ~200 ms each fit in 2 s.
+WORKERS = 64
 DETECTION_SLACK = timedelta(seconds=2)
 UPDATES_PER_MINUTE = 50
 CHANNELS = [f"C0INC{i}" for i in range(5)]
@@ -54,7 +58,8 @@ class LatentGateway:
         self.inner = inner
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.reads: Counter[str] = Counter()
+        self.reads: Counter[str] = Counter()  # every read, by hub
+        self.polls: Counter[str] = Counter()  # reads of the operation's status, by hub
 
     def _wait(self, low: float, high: float) -> None:
         with self._lock:
@@ -82,6 +87,7 @@ class LatentGateway:
         self._wait(0.1, 0.3)
         with self._lock:
             self.reads[ref.name] += 1
+            self.polls[ref.name] += 1
         return self.inner.poll(ref, handle)
 
 
@@ -153,7 +159,7 @@ def main() -> int:
             return started.id
 
         poller = Poller(service, uow, meter, clock, poll_interval=POLL_INTERVAL,
-                        max_workers=8, batch_size=100)
+                        max_workers=WORKERS, batch_size=100)
         stop = threading.Event()
         worker = threading.Thread(target=poller.run_forever, args=(stop,), daemon=True)
         worker.start()
@@ -183,8 +189,10 @@ def main() -> int:
     offset = datetime.now(clock.now().tzinfo).timestamp() - time.monotonic()
     notice = [meter.completions[r.id] + offset - azure_end[r.hub.name].timestamp()
               for r in done if r.id in meter.completions]
-    ideal_reads = [max(1.0, (azure_end[r.hub.name] - r.started_at).total_seconds()
-                       / POLL_INTERVAL.total_seconds()) for r in done if r.started_at]
+    # The floor: one status read per poll interval of the operation's own duration.
+    ideal_polls = [math.ceil((azure_end[r.hub.name] - r.started_at) / POLL_INTERVAL)
+                   for r in done if r.started_at]
+    polls = [gateway.polls[r.hub.name] for r in done]
     reads = [gateway.reads[r.hub.name] for r in done]
     updates = [at for at, kind, _ in meter.calls if kind == "update"]
     posts_by_channel: dict[str, list[float]] = {}
@@ -198,8 +206,10 @@ def main() -> int:
         ["Azure POSTs", sim.calls["start_failover"], f"{hubs} (one each)"],
         ["detection delay p50 / max s", f"{_common.median(detection):.1f} / {max(detection):.1f}",
          f"<= {bar:.0f} (poll interval + 2 s)"],
-        ["Azure reads per operation (mean)", f"{sum(reads) / len(reads):.2f}",
-         f"{sum(ideal_reads) / len(ideal_reads):.2f} (1 per interval)"],
+        ["Azure status polls per operation", f"{sum(polls) / len(polls):.2f}",
+         f"{sum(ideal_polls) / len(ideal_polls):.2f} (1 per interval)"],
+        ["Azure reads per operation, all", f"{sum(reads) / len(reads):.2f}",
+         "+ submit, pre-start check, final re-read"],
         ["notice delay p50 / max s", f"{_common.median(notice):.1f} / {max(notice):.1f}",
          f"drain >= {drain_min:.0f} s at {UPDATES_PER_MINUTE} updates/min"],
         ["Slack chat.update in any minute", most_in_window(updates, 60),
@@ -209,7 +219,7 @@ def main() -> int:
         ["CPU time s (user+sys) / wall s",
          f"{cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime:.1f} / {wall:.0f}", ""],
         ["peak RSS MiB", f"{cpu1.ru_maxrss / 1024:.0f}", ""],
-        ["threads (poller workers)", "8", "not one per operation"],
+        ["threads (poller workers)", str(WORKERS), "not one per operation"],
     ]
     print(_common.table(["figure", "measured", "baseline / bar"], rows))
     if len(done) != hubs:
@@ -222,11 +232,11 @@ def main() -> int:
         failures.append(f"{len(done) - len(notice)} completions never reached Slack")
     if most_in_window(updates, 60) > UPDATES_PER_MINUTE:
         failures.append("Slack's chat.update budget was exceeded")
-    reads_ratio = (sum(reads) / len(reads)) / (sum(ideal_reads) / len(ideal_reads))
+    reads_ratio = sum(polls) / sum(ideal_polls)
     if reads_ratio > 1.5:
-        failures.append(f"{reads_ratio:.2f}x the minimum Azure reads")
+        failures.append(f"{reads_ratio:.2f}x the minimum Azure status polls")
     return _common.verdict(failures, f"{hubs} hubs: detection max {max(detection):.1f} s "
-                                     f"(<= {bar:.0f}), reads {reads_ratio:.2f}x the minimum, "
+                                     f"(<= {bar:.0f}), polls {reads_ratio:.2f}x the minimum, "
                                      f"notices max {max(notice):.0f} s (drain floor "
                                      f"{drain_min:.0f} s)")
 

@@ -435,9 +435,11 @@ class FailoverService:
 
     def _mark_approved(self, uow: UnitOfWork, request: FailoverRequest,
                        approver: str) -> FailoverRequest | None:
+        # next_poll_at: should the approver's process die before starting it, the poller will.
         approved = uow.requests.transition(
             request.id, {RequestStatus.AWAITING_APPROVAL}, RequestStatus.APPROVED,
-            approved_by=approver, decided_at=self.clock.now())
+            approved_by=approver, decided_at=self.clock.now(),
+            next_poll_at=self.clock.now() + self.poll_interval)
         if approved:
             uow.events.append(self._event(AuditAction.APPROVED, approver, approved))
         return approved

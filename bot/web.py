@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from slack_bolt import App, BoltRequest
 from starlette.applications import Starlette
@@ -16,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.slack.priority import AckGate
+
 log = logging.getLogger(__name__)
 
 MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
@@ -23,7 +26,8 @@ MAX_BODY = 1_000_000  # Slack payloads are a few kB; refuse anything absurd befo
 
 
 def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
-                   metrics_renderer: MetricsRenderer | None = None) -> Starlette:
+                   metrics_renderer: MetricsRenderer | None = None,
+                   gate: AckGate | None = None) -> Starlette:
     """``database_ok`` answers whether the audit database is reachable (for /healthz);
     ``metrics_renderer(accept_header)`` returns the body and content type of /metrics."""
 
@@ -34,7 +38,8 @@ def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
         bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"),
                                    query=request.url.query,
                                    headers={k: [v] for k, v in request.headers.items()})
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        with gate.answering() if gate else nullcontext():
+            bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         response = Response(bolt_response.body, status_code=bolt_response.status)
         for key, values in bolt_response.headers.items():
             for value in values:

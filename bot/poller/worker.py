@@ -35,6 +35,8 @@ from bot.store.base import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
+# How long the listener that recorded a request has to announce it before a sweep does.
+ANNOUNCE_GRACE = timedelta(seconds=60)
 # How often run_forever looks while messages wait for Slack's per-second budget.
 BACKLOG_TICK = timedelta(seconds=1)
 MAX_IDLE_TICK = timedelta(seconds=5)
@@ -111,7 +113,7 @@ class Poller:
         # Changes made elsewhere (approvals, starts) need only be seen once a poll interval.
         last = self._last_sweep
         if last is None or now - last >= self._schedule.poll_interval:
-            self._sweep_unnotified(adopt_completions=last is None)
+            self._sweep_unnotified(now)
             self._last_sweep = now
         sent = self._deliver()
         return Round(len(expired), len(claimed), sent)
@@ -120,11 +122,13 @@ class Poller:
         """Run rounds until ``stop`` is set; the only wait is on ``stop`` itself."""
         log.info("poller %s started", self.owner_id)
         while not stop.is_set():
+            full = False
             try:
-                self.run_once()
+                full = self.run_once().polled >= self._batch_size
             except Exception:
                 log.exception("poller round failed; trying again")
-            stop.wait(self.next_wait().total_seconds())
+            # A full batch means more are due now: go on at once.
+            stop.wait(0 if full else self.next_wait().total_seconds())
         self.close()
 
     def next_wait(self) -> timedelta:
@@ -282,21 +286,23 @@ class Poller:
             else:
                 self._held[request_id] = Held(held.next_poll_at, until)
 
-    def _sweep_unnotified(self, *, adopt_completions: bool) -> None:
-        """Announce changes nobody has announced yet (``notified_version < version``).
+    def _sweep_unnotified(self, now: datetime) -> None:
+        """Announce state changes nobody has announced yet (``notified_version < version``).
 
-        State edits are idempotent and coalesced, so re-queuing them is free. A completion
-        is adopted only in our first sweep: it was left by a process that died before
-        announcing it. Later ones belong to whichever replica holds their lease (a terminal
-        request cannot be claimed, so which one cannot be asked of the store yet).
+        State edits are idempotent and coalesced, so re-queuing them is free. Completions are
+        not announced here: a finished, unannounced request is claimed through its lease
+        (``claim_due``), so exactly one replica owns its notice. A request just recorded is
+        left to the listener that recorded it for ``ANNOUNCE_GRACE``, so that a replica's
+        sweep does not post its approval message a second time.
         """
         with self._uow() as uow:
             unnotified = uow.requests.unnotified(limit=self._batch_size)
         for request in unnotified:
-            if request.status not in REPORTED_ENDS:
+            if request.status in REPORTED_ENDS:
+                continue
+            fresh = request.message_ts is None and now - request.created_at < ANNOUNCE_GRACE
+            if not fresh:
                 self._outbox.request_changed(request)
-            elif adopt_completions and not self._completion_queued(request.id):
-                self._outbox.completed(self._service.report(request))
 
     def _deliver(self) -> int:
         sent = self._outbox.flush()

@@ -36,34 +36,44 @@ COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
 
 def register(app: App, deps: Deps) -> None:
     for name, default in COMMANDS.items():
-        app.command(name)(ack=_acknowledge(default), lazy=[_handle(deps, default)])
+        app.command(name)(_acknowledge(deps, default))
 
 
-def _acknowledge(default: str | None) -> Callable[..., None]:
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+def _acknowledge(deps: Deps, default: str | None) -> Callable[..., None]:
+    """Parse and ack; anything that reads Azure or the database goes to the work pool."""
+    handle = _handle(deps, default)
+
+    def acknowledge(ack: Ack, command: dict[str, Any], respond: Respond,
+                    client: WebClient) -> None:
         parsed = parse_command(command.get("text") or "", default=default)
         if isinstance(parsed, Usage | ShowHelp):
             problem = parsed.problem if isinstance(parsed, Usage) else None
             ack(text=problem or "How to use /iothub", blocks=reports.help_blocks(problem),
                 response_type="ephemeral")
-        else:
-            ack()
+            return
+        ack()
+        if isinstance(parsed, RequestOperation):
+            deps.urgent.submit(_open_modal, deps, client, command, parsed, respond)
+            return
+        deps.executor.submit(handle, command, respond, client)
 
     return acknowledge
+
+
+def _answerer(respond: Respond) -> Answer:
+    def answer(text: str, blocks: list[Block] | None = None) -> None:
+        respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    return answer
 
 
 def _handle(deps: Deps, default: str | None) -> Callable[..., None]:
     def handle(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         parsed = parse_command(command.get("text") or "", default=default)
-
-        def answer(text: str, blocks: list[Block] | None = None) -> None:
-            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
+        answer = _answerer(respond)
         user, channel = command["user_id"], command["channel_id"]
         run = guarded(answer)
-        if isinstance(parsed, RequestOperation):
-            _open_modal(deps, client, command, parsed, answer)
-        elif isinstance(parsed, ShowStatus):
+        if isinstance(parsed, ShowStatus):
             run(lambda: _status(deps, user, parsed, answer))
         elif isinstance(parsed, ListHubs):
             run(lambda: _list(deps, parsed, answer))
@@ -118,16 +128,28 @@ def _cancel(deps: Deps, user: str, channel: str, cmd: CancelRequest, answer: Ans
 
 
 def _open_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,
-                answer: Answer) -> None:
-    """views.open first (the trigger id lives 3 s), then read Azure and fill the modal in."""
+                respond: Respond) -> None:
+    opened = _open_loading(client, command, cmd, _answerer(respond))
+    if opened:
+        deps.executor.submit(_fill_modal, deps, client, command, cmd, *opened)
+
+
+def _open_loading(client: WebClient, command: dict[str, Any], cmd: RequestOperation,
+                  answer: Answer) -> tuple[ModalContext, str] | None:
+    """views.open before anything slow: the trigger id lives 3 s and works once."""
     context = ModalContext(cmd.hub, cmd.kind, command["channel_id"])
     try:
         opened = client.views_open(trigger_id=command["trigger_id"], view=loading_modal(context))
     except SlackApiError as exc:
         log.warning("views.open failed: %s", exc.response.get("error"))
         answer("Slack did not let me open the dialog in time; please run the command again.")
-        return
-    view_id = opened["view"]["id"]
+        return None
+    return context, str(opened["view"]["id"])
+
+
+def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,
+                context: ModalContext, view_id: str) -> None:
+    """In the work pool: read Azure and the quota, then fill the opened dialog in."""
     try:
         preview = deps.service.preview(deps.actors.resolve(command["user_id"]),
                                        command["channel_id"], cmd.hub, OperationKind(cmd.kind))

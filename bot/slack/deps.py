@@ -23,7 +23,8 @@ class Deps:
     service: FailoverService
     actors: ActorResolver
     notifier: SlackNotifier
-    executor: Executor
+    executor: Executor  # work after an ack
+    urgent: Executor  # work that must start within Slack's 3 s (opening a dialog)
 
 
 def failure_message(exc: BaseException) -> str:

@@ -90,9 +90,11 @@ class RequestRepository(Protocol):
 
     def claim_due(self, owner: str, now: datetime, lease: timedelta,
                   limit: int) -> list[FailoverRequest]:
-        """Lease up to ``limit`` running (or approved) requests whose poll is due.
+        """Lease up to ``limit`` requests that need the poller.
 
-        Due: ``next_poll_at <= now`` and no live lease by another owner. Claiming sets
+        Those are running (or approved) requests whose ``next_poll_at <= now``, and finished
+        ones whose end was never announced (``notified_version < version``), in both cases
+        with no live lease by another owner. Claiming sets
         ``lease_owner=owner`` and ``lease_expires_at=now+lease`` atomically, so two workers
         never hold one request (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
         """

@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
-from sqlalchemy import Engine, case, create_engine, event, or_, text, update
+from sqlalchemy import Engine, and_, case, create_engine, event, or_, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -37,6 +37,7 @@ from bot.store.tables import (
 Row = FailoverRequestRow
 SQLITE_BUSY_TIMEOUT_S = 30
 POLLED_STATUSES = (RequestStatus.APPROVED.value, RequestStatus.RUNNING.value)
+ENDED_STATUSES = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value)
 _OPEN_HUB_INDEX = "uq_failover_request_open_hub"
 # Columns a caller may set through update()/transition(): everything but identity and state.
 _SETTABLE = frozenset(Row.model_fields) - {
@@ -266,21 +267,26 @@ class SqlRequestRepository:
                   limit: int) -> list[FailoverRequest]:
         claimable = or_(col(Row.lease_owner).is_(None), col(Row.lease_owner) == owner,
                         col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now)
-        candidates = (
-            select(Row.id)
-            .where(col(Row.status).in_(POLLED_STATUSES), col(Row.next_poll_at) <= now, claimable)
-            .order_by(col(Row.next_poll_at)).limit(limit)
-        )
+        due = and_(col(Row.status).in_(POLLED_STATUSES), col(Row.next_poll_at) <= now)
+        # A finished request whose end was never announced is owed a notice; one whose lease
+        # we hold is already queued with us, so only free or lapsed leases are taken.
+        owed = and_(col(Row.status).in_(ENDED_STATUSES),
+                    col(Row.notified_version) < col(Row.version),
+                    or_(col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now))
+        queries = [
+            select(Row.id).where(due, claimable).order_by(col(Row.next_poll_at)).limit(limit),
+            select(Row.id).where(owed).order_by(col(Row.id)).limit(limit),
+        ]
         if self._dialect == "postgresql":
             # Rows another worker is claiming right now are skipped, not waited for.
-            candidates = candidates.with_for_update(skip_locked=True)
+            queries = [q.with_for_update(skip_locked=True) for q in queries]
+        candidates = [i for q in queries for i in self._session.exec(q)][:limit]
         claimed = []
-        for request_id in list(self._session.exec(candidates)):
+        for request_id in candidates:
             # Conditional per row: on SQLite the lease check itself is the lock.
             statement = (
                 update(Row)
-                .where(col(Row.id) == request_id, col(Row.status).in_(POLLED_STATUSES),
-                       claimable)
+                .where(col(Row.id) == request_id, or_(and_(due, claimable), owed))
                 .values(lease_owner=owner, lease_expires_at=now + lease)
             )
             request = self._update_returning(statement)

@@ -136,3 +136,16 @@ def test_run_forever_runs_rounds_until_stopped_and_hands_its_leases_back(
     bench.poller("pod-2").run_once()
     assert len(bench.gateway.polls) == 2
     assert bench.slack.milestones(request_id) == [Milestone.STARTED]
+
+
+def test_a_full_batch_is_followed_by_the_next_round_at_once(bench: Bench) -> None:
+    """With more operations due than one batch holds, the poller must not idle between them."""
+    for name in ("hub-one", "hub-two", "hub-three"):
+        bench.start(bench.hub(name, devices=500_000))
+    bench.clock.advance(POLL_INTERVAL)
+    stop = OneRound()
+
+    bench.poller("pod-1", batch_size=2).run_forever(stop)
+
+    assert stop.waited == 0
+    assert len(bench.gateway.polls) == 2

@@ -38,6 +38,7 @@ def test_only_approved_or_running_requests_whose_poll_is_due_are_claimed(
         add_polled(uow, later, T0 + timedelta(seconds=1))
         add_polled(uow, awaiting, T0)
         add_polled(uow, done, T0)
+        uow.requests.update(done.id, notified_version=done.version)  # its end was announced
         uow.requests.add(unscheduled)
         uow.commit()
 
@@ -91,3 +92,19 @@ def test_releasing_a_lease_schedules_the_next_poll(uow_factory: UowFactory,
 
     assert claim(uow_factory, "worker-2", next_poll - timedelta(seconds=1)) == []
     assert claim(uow_factory, "worker-2", next_poll) == [request.id]
+
+
+def test_a_finished_request_whose_end_was_never_announced_is_claimed_by_one_worker(
+        uow_factory: UowFactory, new_request: NewRequest) -> None:
+    owed = new_request(hub="hub-a", status=RequestStatus.SUCCEEDED)
+    told = new_request(hub="hub-b", status=RequestStatus.FAILED)
+    with uow_factory() as uow:
+        uow.requests.add(owed)
+        uow.requests.add(told)
+        uow.requests.update(told.id, notified_version=told.version)
+        uow.commit()
+
+    assert claim(uow_factory, "worker-1", T0) == [owed.id]
+    assert claim(uow_factory, "worker-2", T0) == []  # worker-1's lease is live
+    assert claim(uow_factory, "worker-1", T0) == []  # already queued with its holder
+    assert claim(uow_factory, "worker-2", T0 + LEASE) == [owed.id]  # the lease lapsed
