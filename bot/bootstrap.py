@@ -13,6 +13,7 @@ from typing import Any
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.hubs.gateway import IotHubGateway
+from bot.hubs.metered import MeteredGateway
 from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
@@ -61,12 +62,13 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
               metrics: Metrics | None = None) -> Components:
     """Wire the bot; anything passed in (a fake clock, a simulated gateway) is used as is."""
     clock = clock or SystemClock()
-    gateway = gateway or azure_gateway(settings, clock)
-    uow = uow or sql_unit_of_work(settings.database_url.get_secret_value())
     metrics = metrics or Metrics()
+    gateway = MeteredGateway(gateway or azure_gateway(settings, clock), metrics)
+    uow = uow or sql_unit_of_work(settings.database_url.get_secret_value())
     service = FailoverService(
         uow=uow, gateway=gateway, clock=clock, limits=settings.limits, access=settings.access,
         request_ttl=settings.bot_request_ttl, poll_interval=settings.bot_poll_interval,
+        metrics=metrics,
     )
     return Components(settings, clock, gateway, uow, service, metrics)
 
@@ -113,13 +115,20 @@ def build_runtime(components: Components, *, client: Any, executor: Executor | N
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
         verify_token=verify_token, gate=gate)
-    poller = Poller(service, components.uow, notifier, components.clock, owner_id=owner_id,
-                    poll_interval=settings.bot_poll_interval, lease_ttl=settings.bot_lease_ttl,
-                    max_workers=settings.bot_poll_workers)
+    poller = make_poller(components, notifier, owner_id=owner_id)
     web_app = create_web_app(
         bolt_app, database_ok=lambda: _database_ok(components), gate=gate,
         metrics_renderer=lambda accept: render_latest(components.metrics, accept))
     return Runtime(components, bolt_app, web_app, poller, notifier)
+
+
+def make_poller(components: Components, notifier: Notifier, *,
+                owner_id: str | None = None) -> Poller:
+    settings = components.settings
+    return Poller(components.service, components.uow, notifier, components.clock,
+                  owner_id=owner_id, poll_interval=settings.bot_poll_interval,
+                  lease_ttl=settings.bot_lease_ttl, max_workers=settings.bot_poll_workers,
+                  metrics=components.metrics)
 
 
 def _database_ok(components: Components) -> bool:
@@ -153,12 +162,15 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     _require(settings, "SLACK_BOT_TOKEN")
     if not settings.socket_mode:
         _require(settings, "SLACK_SIGNING_SECRET")
+    if not settings.azure_subscription_id:
+        azure_gateway(settings, SystemClock())  # raises the one-line ConfigError
     components = _prepare(settings)
     from bot.slack.client import make_web_client
     from bot.web import run_http, run_socket_mode
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    runtime = build_runtime(components, client=make_web_client(token, settings.slack_api_url))
+    client = make_web_client(token, settings.slack_api_url, metrics=components.metrics)
+    runtime = build_runtime(components, client=client)
     if with_worker:
         runtime.start_poller()
     port = port or settings.port
@@ -183,11 +195,10 @@ def run_worker(settings: Settings) -> int:
     from bot.slack.notifier import SlackNotifier
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    notifier = SlackNotifier(make_web_client(token, settings.slack_api_url), components.service,
+    client = make_web_client(token, settings.slack_api_url, metrics=components.metrics)
+    notifier = SlackNotifier(client, components.service,
                              audit_channel=settings.bot_audit_channel)
-    poller = Poller(components.service, components.uow, notifier, components.clock,
-                    poll_interval=settings.bot_poll_interval, lease_ttl=settings.bot_lease_ttl,
-                    max_workers=settings.bot_poll_workers)
+    poller = make_poller(components, notifier)
     stop = threading.Event()
     try:
         poller.run_forever(stop)

@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
 from bot.store.base import AuditQuery, StoreUnavailable, events_of
+from bot.store.migrate import SchemaOutdated
 
 PROG = "failover-bot"
 
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _dispatch(args, settings)
+    except (ConfigError, SchemaOutdated) as exc:
+        print(f"{PROG}: configuration error: {exc}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"{PROG}: the database is unavailable: {exc}", file=sys.stderr)
         return 1
@@ -129,10 +133,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.store.migrate import ensure_schema
+    from bot.store.migrate import ensure_schema, missing_sqlite_file
     from bot.store.sql import SqlUnitOfWork, session_factory
 
     url = settings.database_url.get_secret_value()
+    missing = missing_sqlite_file(url)
+    if missing:  # reading must not create an empty database where one was expected
+        print(f"{PROG}: no audit database at {missing} (set DATABASE_URL)", file=sys.stderr)
+        return 1
     ensure_schema(url)
     query = AuditQuery(
         hub=args.hub, user=args.user, since=args.since, until=args.until,

@@ -50,15 +50,3 @@ class Notifier(Protocol):
         """Report the end of an operation; must not be silently dropped."""
         ...
 
-
-class NullNotifier:
-    """For the CLI and tests that do not look at chat."""
-
-    def request_changed(self, request: FailoverRequest) -> None:
-        return None
-
-    def progress(self, update: ProgressUpdate) -> None:
-        return None
-
-    def completed(self, report: CompletionReport) -> None:
-        return None

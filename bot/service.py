@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.durations import humanize
 from bot.domain.model import (
     AuditAction,
     AuditEvent,
@@ -44,12 +45,15 @@ from bot.hubs.gateway import (
     GatewayError,
     HubNotFound,
     IotHubGateway,
+    OperationConflict,
     OperationPoll,
     OperationState,
     Throttled,
+    TransientError,
 )
 from bot.notifications import CompletionReport
 from bot.store.base import AuditQuery, HubLocked, StoreUnavailable, UnitOfWork
+from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,7 @@ class FailoverService:
     access: AccessPolicy = field(default_factory=AccessPolicy)
     request_ttl: timedelta = timedelta(minutes=30)
     poll_interval: timedelta = timedelta(seconds=30)
+    metrics: Metrics | None = None
 
     # ---- asking -------------------------------------------------------------------------
 
@@ -220,27 +225,11 @@ class FailoverService:
 
     def approve(self, actor: Actor, request_id: str) -> Decision:
         """Approve, after re-checking policy, quota and cool-down; at most one approval wins."""
-        with self.uow() as uow:
-            request = uow.requests.get(request_id)
-            if request is None:
-                refusal = None
-            else:
-                refusal = (check_decidable(request, self.clock.now())
-                           or self.access.check_approver(actor, request)
-                           or self._quota_refusal(uow, request.hub.name, request.kind))
-            if request is not None and refusal is None:
-                approved = self._mark_approved(uow, request, actor.user_id)
-                if approved is not None:
-                    uow.commit()
-                    return Decision(approved)
-                request = uow.requests.get(request_id) or request
-                refusal = check_decidable(request, self.clock.now())
-        # Refusals are audited in a unit of work of their own, after this one is closed.
-        if request is None:
-            return self._not_found(actor, request_id)
-        assert refusal is not None
-        self._refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
-        return Decision(request, refusal)
+        return self._decide(
+            actor, request_id,
+            check=lambda uow, r: (self.access.check_approver(actor, r)
+                                  or self._quota_refusal(uow, r.hub.name, r.kind)),
+            act=lambda uow, r: self._mark_approved(uow, r, actor.user_id))
 
     def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
         """An approver (never the requester) turns the request down."""
@@ -264,7 +253,7 @@ class FailoverService:
                     uow.events.append(self._event(AuditAction.EXPIRED, SYSTEM, done))
                     expired.append(done)
             uow.commit()
-        return expired
+        return [self._counted(r) for r in expired]
 
     # ---- running ------------------------------------------------------------------------
 
@@ -278,10 +267,16 @@ class FailoverService:
             request = uow.requests.get(request_id)
         if request is None or request.status is not RequestStatus.APPROVED:
             return request
-        problem = self._start_blocker(request)
+        try:
+            problem = self._start_blocker(request)
+        except (Throttled, TransientError) as exc:
+            return self._start_later(request, exc)
         now = self.clock.now()
         with self.uow() as uow:
-            if problem:
+            # A hub busy after our own postponed start: Azure took that POST after all.
+            follow = (problem is not None and problem.reason is RefusalReason.HUB_NOT_READY
+                      and _postponed_before(uow, request.id))
+            if problem and not follow:
                 failed = uow.requests.transition(
                     request.id, {RequestStatus.APPROVED}, RequestStatus.FAILED,
                     completed_at=now, error_code=problem.reason.value,
@@ -290,7 +285,7 @@ class FailoverService:
                     uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed,
                                                   error=problem.message))
                 uow.commit()
-                return failed
+                return self._counted(failed) if failed else None
             running = uow.requests.transition(
                 request.id, {RequestStatus.APPROVED}, RequestStatus.RUNNING, started_at=now,
                 next_poll_at=now + self.poll_interval)
@@ -298,15 +293,22 @@ class FailoverService:
                 return uow.requests.get(request.id)
             uow.events.append(self._event(AuditAction.STARTED, SYSTEM, running,
                                           region_before=running.region_before,
-                                          region_target=running.region_target))
+                                          region_target=running.region_target,
+                                          following_hub=follow or None))
             uow.commit()
+        if follow:
+            return running  # observe() follows the hub; no second POST
         try:
             handle = self.gateway.start_failover(running.hub, running.region_target)
+        except (Throttled, TransientError) as exc:
+            # Azure did not take it (the gateway re-reads the hub before saying so).
+            return self._start_later(running, exc)
         except GatewayError as exc:
-            if exc.code == OUTCOME_UNKNOWN:
-                # Azure may have started it: stay running without a handle; observe() then
-                # decides from the hub's own state, and nothing is ever POSTed again.
-                log.warning("failover of %s: Azure's answer was lost", running.id)
+            if exc.code == OUTCOME_UNKNOWN or isinstance(exc, OperationConflict):
+                # Azure may be running it (an earlier answer was lost, or Azure says an
+                # operation is already under way): stay running without a handle; observe()
+                # then decides from the hub's own state, and nothing is POSTed again.
+                log.warning("failover of %s: %s; following the hub", running.id, exc.code)
                 return running
             return self._finish_failed(running, exc.code or type(exc).__name__, exc.message)
         with self.uow() as uow:
@@ -326,11 +328,16 @@ class FailoverService:
             return self._observe_without_handle(request)
         try:
             poll = self.gateway.poll(request.hub, request.operation_handle)
-        except Throttled as exc:
-            return Observation(request, None, retry_after=exc.retry_after)
-        except GatewayError as exc:
+        except (Throttled, TransientError) as exc:
             log.warning("poll of %s failed: %s", request.id, exc.code)
             return Observation(request, None, retry_after=exc.retry_after)
+        except GatewayError as exc:
+            # The operation cannot be looked at (gone, or a handle Azure no longer knows):
+            # follow the hub itself instead of polling a dead handle for ever.
+            log.warning("operation of %s unreadable (%s): following the hub", request.id,
+                        exc.code)
+            return self._observe_without_handle(request, lost=f"Azure no longer knows the "
+                                                f"operation ({exc.code}: {exc.message})")
         if poll.state is OperationState.RUNNING:
             return Observation(request, poll, retry_after=poll.retry_after)
         if poll.state is OperationState.FAILED:
@@ -393,6 +400,12 @@ class FailoverService:
             uow.requests.update(request_id, **changes)
             uow.commit()
 
+    def mark_notified(self, request_id: str, version: int) -> None:
+        """People have seen the request as of ``version`` (the store never goes backwards)."""
+        with self.uow() as uow:
+            uow.requests.update(request_id, notified_version=version)
+            uow.commit()
+
     def record_refusal(self, refusal: Refusal, user: str, hub: str | None = None) -> Refusal:
         """For refusals decided at the edge (e.g. unparseable input): audit them too."""
         return self._refuse(refusal, user, hub, None)
@@ -446,20 +459,35 @@ class FailoverService:
 
     def _close(self, actor: Actor, request_id: str, status: RequestStatus, action: AuditAction,
                check: Callable[[Actor, FailoverRequest], Refusal | None], note: str) -> Decision:
+        def close(uow: UnitOfWork, request: FailoverRequest) -> FailoverRequest | None:
+            closed = uow.requests.transition(
+                request.id, {RequestStatus.AWAITING_APPROVAL}, status,
+                approved_by=actor.user_id, decided_at=self.clock.now())
+            if closed:
+                uow.events.append(self._event(action, actor.user_id, closed, note=note))
+            return closed
+
+        decision = self._decide(actor, request_id, check=lambda _, r: check(actor, r), act=close)
+        if decision.ok and decision.request is not None:
+            self._counted(decision.request)
+        return decision
+
+    def _decide(self, actor: Actor, request_id: str,
+                check: Callable[[UnitOfWork, FailoverRequest], Refusal | None],
+                act: Callable[[UnitOfWork, FailoverRequest], FailoverRequest | None]) -> Decision:
+        """Check, then compare-and-set; the loser of a race is told what happened instead."""
         with self.uow() as uow:
             request = uow.requests.get(request_id)
             refusal = None if request is None else (
-                check_decidable(request, self.clock.now()) or check(actor, request))
+                check_decidable(request, self.clock.now()) or check(uow, request))
             if request is not None and refusal is None:
-                closed = uow.requests.transition(
-                    request.id, {RequestStatus.AWAITING_APPROVAL}, status,
-                    approved_by=actor.user_id, decided_at=self.clock.now())
-                if closed:
-                    uow.events.append(self._event(action, actor.user_id, closed, note=note))
+                done = act(uow, request)
+                if done is not None:
                     uow.commit()
-                    return Decision(closed)
+                    return Decision(done)
                 request = uow.requests.get(request_id) or request
                 refusal = check_decidable(request, self.clock.now())
+        # Refusals are audited in a unit of work of their own, after this one is closed.
         if request is None:
             return self._not_found(actor, request_id)
         assert refusal is not None
@@ -467,9 +495,14 @@ class FailoverService:
         return Decision(request, refusal)
 
     def _start_blocker(self, request: FailoverRequest) -> Refusal | None:
-        """The hub must still be where it was when the request was approved."""
+        """The hub must still be where it was when the request was approved.
+
+        Raises Throttled/TransientError: Azure may well answer later.
+        """
         try:
             hub = self.gateway.get_state(request.hub, with_device_count=False)
+        except (Throttled, TransientError):
+            raise
         except GatewayError as exc:
             return _azure_refusal(exc)
         if not same_region(hub.active_region, request.region_before):
@@ -477,8 +510,33 @@ class FailoverService:
                            f"The hub is now active in {hub.active_display}; nothing was started.")
         return check_direction(request.kind, hub) or check_ready(hub)
 
-    def _observe_without_handle(self, request: FailoverRequest) -> Observation:
-        """A crash between the audit row and Azure's answer: look at the hub, never re-POST."""
+    def _start_later(self, request: FailoverRequest, exc: GatewayError) -> FailoverRequest:
+        """Azure was busy or unreachable and nothing started: leave the request approved for
+        the poller to try again, unless it has waited longer than a request may."""
+        now = self.clock.now()
+        approved_at = request.decided_at or request.created_at
+        if now - approved_at > self.request_ttl:
+            waited = humanize(self.request_ttl)
+            return self._finish_failed(request, exc.code or type(exc).__name__,
+                                       f"Azure could not take the request for {waited} after "
+                                       f"the approval: {exc.message}")
+        delay = max(self.poll_interval.total_seconds(), exc.retry_after or 0)
+        with self.uow() as uow:
+            again = uow.requests.transition(
+                request.id, {RequestStatus.APPROVED, RequestStatus.RUNNING},
+                RequestStatus.APPROVED, started_at=None,
+                next_poll_at=now + timedelta(seconds=delay))
+            if again:
+                uow.events.append(self._event(AuditAction.PROGRESS, SYSTEM, again,
+                                              start_postponed=exc.code, error=exc.message))
+            uow.commit()
+        log.warning("start of %s postponed %.0fs: %s", request.id, delay, exc.code)
+        return again or request
+
+    def _observe_without_handle(self, request: FailoverRequest,
+                                lost: str | None = None) -> Observation:
+        """No usable handle (a crash before Azure answered, or an operation Azure forgot):
+        decide from the hub's own state, and never POST again."""
         try:
             hub = self.gateway.get_state(request.hub, with_device_count=False)
         except GatewayError as exc:
@@ -489,10 +547,11 @@ class FailoverService:
         started_long_ago = (request.started_at is not None and self.clock.now()
                             - request.started_at > 4 * self.poll_interval)
         if hub.is_ready and started_long_ago:
+            why = lost or "The bot stopped before Azure confirmed the request"
             failed = self._finish_failed(
                 request, "NotStarted",
-                "The bot stopped before Azure confirmed the request and the hub shows no "
-                "failover; nothing is running. Request it again if it is still needed.")
+                f"{why}, and the hub shows no failover: nothing is running. "
+                "Request it again if it is still needed.")
             return Observation(failed, None, report=self.report(failed))
         return Observation(request, None)
 
@@ -517,6 +576,7 @@ class FailoverService:
                 duration_s=int(done.duration.total_seconds()) if done.duration else None,
                 event_hub_endpoint=hub.event_hub_endpoint if hub else None))
             uow.commit()
+        self._counted(done)
         return Observation(done, poll, report=self.report(done, hub))
 
     def _finish_failed(self, request: FailoverRequest, code: str,
@@ -531,14 +591,26 @@ class FailoverService:
             uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed, error_code=code,
                                           error=message))
             uow.commit()
-        return failed
+        return self._counted(failed)
 
     def _not_found(self, actor: Actor, request_id: str) -> Decision:
         refusal = Refusal(RefusalReason.NOT_FOUND, f"There is no request `{request_id[:40]}`.")
         return Decision(None, self._refuse(refusal, actor.user_id, None, None, None))
 
+    def _counted(self, request: FailoverRequest) -> FailoverRequest:
+        """Count a request that reached an end (and its operation's duration, if it ran)."""
+        if self.metrics is not None:
+            self.metrics.requests_total.labels(outcome=request.status.value).inc()
+            if request.duration is not None:
+                self.metrics.operation_duration_seconds.labels(
+                    kind=request.kind.value, outcome=request.status.value,
+                ).observe(request.duration.total_seconds())
+        return request
+
     def _refuse(self, refusal: Refusal, user: str, hub: str | None, kind: OperationKind | None,
                 request_id: str | None = None) -> Refusal:
+        if self.metrics is not None:
+            self.metrics.refusals_total.labels(reason=refusal.reason.value).inc()
         detail = {"reason": refusal.reason.value, "message": refusal.message}
         if refusal.allowed_at:
             detail["allowed_at"] = refusal.allowed_at.isoformat()
@@ -564,3 +636,9 @@ class FailoverService:
 def _azure_refusal(exc: GatewayError) -> Refusal:
     code = f" ({exc.code})" if exc.code else ""
     return Refusal(RefusalReason.AZURE_ERROR, f"Azure said{code}: {exc.message}")
+
+
+def _postponed_before(uow: UnitOfWork, request_id: str) -> bool:
+    events = uow.events.search(AuditQuery(request_id=request_id,
+                                          actions=frozenset({AuditAction.PROGRESS})))
+    return any("start_postponed" in e.detail for e in events)

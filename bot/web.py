@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.slack.priority import AckGate
+from bot.telemetry import bind_request_id
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
         bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"),
                                    query=request.url.query,
                                    headers={k: [v] for k, v in request.headers.items()})
-        with gate.answering() if gate else nullcontext():
+        with bind_request_id(), gate.answering() if gate else nullcontext():
+            # The thread pool copies the context, so Bolt's logs carry the request id.
             bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         response = Response(bolt_response.body, status_code=bolt_response.status)
         for key, values in bolt_response.headers.items():

@@ -109,3 +109,28 @@ def test_invalid_since_from_the_console_script_exits_2(tmp_path: Path) -> None:
                   DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
     assert result.returncode == 2
     assert "invalid time 'yesterday-ish'" in result.stderr
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "AZURE_SUBSCRIPTION_ID"),
+    ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+    ({"BOT_LOG_LEVEL": "chatty"}, "BOT_LOG_LEVEL"),
+])
+def test_missing_or_bad_settings_for_serve_are_one_line_and_exit_2(
+        tmp_path: Path, env: dict[str, str], variable: str) -> None:
+    result = _run(["serve"], tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+                  AZURE_SUBSCRIPTION_ID="", **env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0]
+    assert not (tmp_path / "x.db").exists()  # nothing was touched before the check
+
+
+def test_audit_of_a_database_that_does_not_exist_says_so_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'nowhere.db'}")
+    assert main(["audit"]) == 1
+    assert "no audit database at" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere.db").exists()

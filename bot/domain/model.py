@@ -133,6 +133,7 @@ class FailoverRequest:
     error_message: str | None = None
     message_ts: str | None = None
     status_message_ts: str | None = None
+    next_poll_at: datetime | None = None  # when the poller should look next
     version: int = 1
 
     def is_expired(self, now: datetime) -> bool:

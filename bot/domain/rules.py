@@ -20,6 +20,7 @@ HUB_NAME = re.compile(r"[A-Za-z0-9-]{3,50}")
 
 
 class RefusalReason(StrEnum):
+    MALFORMED_COMMAND = "malformed_command"
     INVALID_HUB_NAME = "invalid_hub_name"
     HUB_NOT_FOUND = "hub_not_found"
     HUB_AMBIGUOUS = "hub_ambiguous"

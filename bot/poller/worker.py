@@ -31,6 +31,7 @@ from bot.poller.milestones import announced_milestones, due_milestone, record_mi
 from bot.poller.ratelimit import MessageKind, Outgoing, RateLimitedNotifier
 from bot.service import FailoverService, Observation
 from bot.store.base import UnitOfWork, UnitOfWorkFactory
+from bot.telemetry import Metrics, bind_request_id
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ class Poller:
                  poll_interval: timedelta = timedelta(seconds=30),
                  lease_ttl: timedelta = timedelta(minutes=2), max_workers: int = 8,
                  batch_size: int = 100, rng: random.Random | None = None,
-                 max_backoff: timedelta = timedelta(minutes=5)) -> None:
+                 max_backoff: timedelta = timedelta(minutes=5),
+                 metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
         self.owner_id = owner_id or f"poller-{secrets.token_hex(4)}"
         self._service = service
         self._uow = uow_factory
@@ -151,6 +154,10 @@ class Poller:
     # ---- one operation (on a worker thread) ----------------------------------------------
 
     def _poll(self, request: FailoverRequest) -> Polled:
+        with bind_request_id(request.id):  # every log line of this poll names the request
+            return self._poll_bound(request)
+
+    def _poll_bound(self, request: FailoverRequest) -> Polled:
         # The claim may have waited in the pool's queue: make sure the lease is still ours.
         with self._uow() as uow:
             ours = uow.requests.renew_lease(request.id, self.owner_id,
@@ -158,6 +165,8 @@ class Poller:
             uow.commit()
         if not ours:
             return Polled(request, lost=True)
+        if self._metrics is not None and request.next_poll_at is not None:
+            self._metrics.poll_ran((self._clock.now() - request.next_poll_at).total_seconds())
         try:
             if request.status is RequestStatus.APPROVED:
                 # Approved but never started (the approver's process died): the service's
@@ -297,6 +306,8 @@ class Poller:
         """
         with self._uow() as uow:
             unnotified = uow.requests.unnotified(limit=self._batch_size)
+            if self._metrics is not None:
+                self._metrics.operations_running.set(uow.requests.count_running())
         for request in unnotified:
             if request.status in REPORTED_ENDS:
                 continue

@@ -151,8 +151,8 @@ class Sandbox:
                                     poll_interval=self._poll_interval)
         self.settings = settings
         components = bootstrap(settings, gateway=self.gateway)
-        self.runtime = build_runtime(components,
-                                     client=make_web_client(SANDBOX_TOKEN, api.api_url))
+        client = make_web_client(SANDBOX_TOKEN, api.api_url, metrics=components.metrics)
+        self.runtime = build_runtime(components, client=client)
         self._started.append(self.runtime)
         self.runtime.start_poller()
         bot = _Served(self.runtime.web_app, self.bot_port, "bot's HTTP server")

@@ -50,9 +50,11 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
                 tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
                 return
             assert decision.request is not None
-            deps.notifier.request_changed(decision.request)
+            # Start first: an error while editing the message must not be read as "nothing
+            # was started" by anybody.
             if decision.request.status is RequestStatus.APPROVED:
                 deps.executor.submit(start_request, deps, decision.request.id)
+            deps.notifier.request_changed(decision.request)
 
         guarded(tell)(work)
 

@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -15,6 +16,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
+
+from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +51,27 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class MeteredWebClient(WebClient):
+    """A WebClient that times every Web API call and counts Slack's errors."""
+
+    def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metrics = metrics
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        with self._metrics.slack_call(api_method):
+            return super().api_call(api_method, **kwargs)
+
+
 def make_web_client(token: str | None, base_url: str = "https://slack.com/api/", *,
-                    sleep: Callable[[float], None] = time.sleep, timeout: int = 10) -> WebClient:
+                    sleep: Callable[[float], None] = time.sleep, timeout: int = 10,
+                    metrics: Metrics | None = None) -> WebClient:
     """A WebClient for ``base_url`` (Slack, GovSlack or the sandbox) that retries politely."""
-    return WebClient(
-        token=token, base_url=base_url, timeout=timeout,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                        RetryAfterHandler(sleep=sleep)],
-    )
+    options: dict[str, Any] = {
+        "token": token, "base_url": base_url, "timeout": timeout,
+        "retry_handlers": [ConnectionErrorRetryHandler(max_retry_count=2),
+                           RetryAfterHandler(sleep=sleep)],
+    }
+    if metrics is not None:
+        return MeteredWebClient(metrics=metrics, **options)
+    return WebClient(**options)

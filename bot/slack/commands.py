@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.domain.model import OperationKind
-from bot.domain.rules import Refusal
+from bot.domain.rules import Refusal, RefusalReason
 from bot.slack import reports
 from bot.slack.deps import Deps, failure_message, guarded
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
@@ -50,6 +50,11 @@ def _acknowledge(deps: Deps, default: str | None) -> Callable[..., None]:
             problem = parsed.problem if isinstance(parsed, Usage) else None
             ack(text=problem or "How to use /iothub", blocks=reports.help_blocks(problem),
                 response_type="ephemeral")
+            if problem:  # bad input is a refusal like any other: it goes in the audit log
+                refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
+                                  f"{command.get('command', '/iothub')} "
+                                  f"{(command.get('text') or '')[:200]}: {problem}")
+                deps.executor.submit(deps.service.record_refusal, refusal, command["user_id"])
             return
         ack()
         if isinstance(parsed, RequestOperation):

@@ -24,11 +24,19 @@ from bot.slack.messages import (
 
 log = logging.getLogger(__name__)
 
+# Ends reached without an operation: nothing more will be said about these requests.
+CLOSED_UNRUN = frozenset({RequestStatus.REJECTED, RequestStatus.EXPIRED, RequestStatus.CANCELLED})
+REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
+
 
 class MessageLedger(Protocol):
     def attach_message(self, request_id: str, *, message_ts: str | None = None,
                        status_message_ts: str | None = None) -> None:
         """Remember where a request was announced (``FailoverService.attach_message``)."""
+        ...
+
+    def mark_notified(self, request_id: str, version: int) -> None:
+        """Record that people have seen the request as of ``version``."""
         ...
 
 
@@ -63,10 +71,18 @@ class SlackNotifier:
                 response = self._client.chat_postMessage(channel=request.channel_id,
                                                          blocks=blocks, text=text)
                 ts = str(response["ts"])
+                with self._lock:  # remembered before it is stored: a failed write must not
+                    self._message_ts[request.id] = ts  # make a retry post a second message
                 self._ledger.attach_message(request.id, message_ts=ts)
             with self._lock:
                 self._message_ts[request.id] = ts
         self._mirror_request(request)
+        if request.status not in REPORTED_ENDS:
+            # Shown: the poller's sweep need not announce this state again. (An end that ran
+            # in Azure is marked only once its completion reply is out, by the poller.)
+            self._ledger.mark_notified(request.id, request.version)
+        if request.status in CLOSED_UNRUN:
+            self._forget(request.id)
 
     def _announcing(self, request_id: str) -> threading.Lock:
         with self._lock:
@@ -87,6 +103,15 @@ class SlackNotifier:
         self._set_status(request, text)
         self._reply(request, text, completion_blocks(report), broadcast=True)
         self._mirror(request, text)
+        self._forget(request.id)
+
+    def _forget(self, request_id: str) -> None:
+        """A finished request needs none of the per-request state: the process runs for months."""
+        with self._lock:
+            self._message_ts.pop(request_id, None)
+            self._status_ts.pop(request_id, None)
+            self._announce_locks.pop(request_id, None)
+            self._mirrored = {key for key in self._mirrored if key[0] != request_id}
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -102,9 +127,9 @@ class SlackNotifier:
         response = self._client.chat_postMessage(channel=request.channel_id, text=text,
                                                  thread_ts=self._thread(request))
         ts = str(response["ts"])
-        self._ledger.attach_message(request.id, status_message_ts=ts)
         with self._lock:
             self._status_ts[request.id] = ts
+        self._ledger.attach_message(request.id, status_message_ts=ts)
 
     def _reply(self, request: FailoverRequest, text: str, blocks: list[Block] | None = None,
                *, broadcast: bool = False) -> None:

@@ -108,6 +108,10 @@ class RequestRepository(Protocol):
         """Give up our lease and say when the request should next be polled."""
         ...
 
+    def count_running(self) -> int:
+        """How many operations are running in Azure right now (all replicas)."""
+        ...
+
     def unnotified(self, limit: int = 100) -> list[FailoverRequest]:
         """Requests whose status changed after their last successful chat notification."""
         ...

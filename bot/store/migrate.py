@@ -114,3 +114,12 @@ def _ahead_message(current: str, head: str | None) -> str:
         f"the database schema is at revision {current}, which this version of failover-bot "
         f"does not know (it expects {head}); the database was migrated by a newer version"
     )
+
+
+def missing_sqlite_file(url: str | URL) -> str | None:
+    """The path of a SQLite database file that does not exist yet, else ``None``."""
+    parsed = database_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return None if Path(path).exists() else path

@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
 
-from sqlalchemy import Engine, and_, case, create_engine, event, or_, text, update
+from sqlalchemy import Engine, and_, case, create_engine, event, func, or_, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
@@ -311,6 +311,12 @@ class SqlRequestRepository:
             .values(lease_owner=None, lease_expires_at=None, next_poll_at=next_poll_at)
         )
         self._update_returning(statement)
+
+    @_translating
+    def count_running(self) -> int:
+        statement = select(func.count()).select_from(Row).where(
+            col(Row.status) == RequestStatus.RUNNING.value)
+        return int(self._session.exec(statement).one())
 
     @_translating
     def unnotified(self, limit: int = 100) -> list[FailoverRequest]:

@@ -315,3 +315,71 @@ def test_unknown_request_id_is_refused_and_audited(world: World, decide: str) ->
     events = world.service.audit(AuditQuery(user=APPROVER.user_id))
     assert [(e.action, e.detail["reason"]) for e in events] == [
         (AuditAction.REFUSED, RefusalReason.NOT_FOUND.value)]
+
+
+def test_azure_busy_at_start_postpones_instead_of_failing(world: World) -> None:
+    request_id = world.request_id()
+    assert world.service.approve(APPROVER, request_id).ok
+    world.gateway.inject(HUB, drop_start=True)  # the POST never reaches Azure
+    postponed = world.service.start(request_id)
+    assert postponed is not None and postponed.status is RequestStatus.APPROVED
+    assert world.gateway.calls["start_failover"] == 1
+    world.gateway.clear_faults()
+    world.clock.advance(timedelta(minutes=1))
+    assert world.service.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.actions(request_id=request_id).count(AuditAction.STARTED) == 2
+
+
+def test_an_operation_azure_forgot_is_followed_through_the_hub(world: World) -> None:
+    request_id = world.request_id()
+    world.run_to_end(request_id)  # sanity: a normal run works
+    world.clock.advance(timedelta(hours=1))
+    back = world.request_id(OperationKind.FAILBACK)
+    assert world.service.approve(APPROVER, back).ok
+    assert world.service.start(back).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    with world.service.uow() as uow:  # a handle Azure no longer knows
+        uow.requests.update(back, operation_handle="sim:forgotten")
+        uow.commit()
+    for _ in range(200):
+        world.clock.advance(timedelta(minutes=1))
+        seen = world.service.observe(back)
+        if seen is not None and seen.finished:
+            break
+    done = world.service.get_request(back)
+    assert done is not None and done.status is RequestStatus.SUCCEEDED
+    assert done.region_after and done.region_after.replace(" ", "").lower() == "northeurope"
+
+
+def test_a_start_azure_took_despite_a_lost_answer_is_followed_not_failed(world: World) -> None:
+    """The answer was lost and the hub looked untouched, so the start was retried: Azure's
+    409 then means our failover is running, and the hub's state tells how it ends."""
+    request_id = world.request_id()
+    assert world.service.approve(APPROVER, request_id).ok
+    world.gateway.inject(HUB, timeout_on_start=True, slow_start=120)
+    assert world.service.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
+    world.clock.advance(timedelta(seconds=30))
+    assert world.service.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    for _ in range(200):
+        world.clock.advance(timedelta(minutes=1))
+        if world.service.observe(request_id).finished:  # type: ignore[union-attr]
+            break
+    done = world.service.get_request(request_id)
+    assert done is not None and done.status is RequestStatus.SUCCEEDED
+    assert world.gateway.calls["start_failover"] == 2  # the second was refused by Azure
+
+
+def test_a_hub_busy_after_a_postponed_start_is_followed_not_failed(world: World) -> None:
+    """Azure took the POST whose answer was lost: at the retry the hub is failing over."""
+    request_id = world.request_id()
+    assert world.service.approve(APPROVER, request_id).ok
+    world.gateway.inject(HUB, timeout_on_start=True, slow_start=20)
+    assert world.service.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
+    world.clock.advance(timedelta(seconds=30))
+    assert world.service.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.gateway.calls["start_failover"] == 1
+    for _ in range(200):
+        world.clock.advance(timedelta(minutes=1))
+        if world.service.observe(request_id).finished:  # type: ignore[union-attr]
+            break
+    assert world.service.get_request(request_id).status is RequestStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert world.gateway.calls["start_failover"] == 1

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.service import FailoverService
+from bot.store.base import AuditQuery
 from bot.store.sql import unit_of_work_factory
 
 from .conftest import APPROVER, CHANNEL, HUB, REQUESTER, Bot
@@ -81,6 +82,15 @@ def test_audit_lists_events_newest_first_with_filters(bot: Bot) -> None:
 def test_audit_with_a_bad_option_gets_usage(bot: Bot) -> None:
     body = json.loads(bot.command("audit --since yesterday").body)
     assert "--since" in _dumps(body["blocks"])
+
+
+def test_malformed_commands_are_refusals_in_the_audit_log(bot: Bot) -> None:
+    bot.command("failover bad_name!")
+    bot.command("help")  # asking for help is not a refusal
+    events = bot.service.audit(AuditQuery(user=REQUESTER))
+    assert [(e.action.value, e.detail["reason"]) for e in events] == [
+        ("refused", "malformed_command")]
+    assert "bad_name!" in events[0].detail["message"]
 
 
 def test_the_requester_can_cancel_and_the_message_says_so(bot: Bot) -> None:

@@ -10,7 +10,7 @@ from bot.domain.model import RequestStatus
 from bot.notifications import Milestone, ProgressUpdate
 from bot.slack.notifier import SlackNotifier
 
-from .conftest import AUDIT_CHANNEL, CHANNEL, Bot, MakeBot
+from .conftest import APPROVER, AUDIT_CHANNEL, CHANNEL, Bot, MakeBot
 
 
 def _run_to_completion(bot: Bot, request_id: str) -> None:
@@ -107,3 +107,10 @@ def test_concurrent_announcements_of_a_new_request_post_one_message(bot: Bot) ->
     for thread in threads:
         thread.join()
     assert len(bot.slack.calls("chat.postMessage")) == posted_before + 1
+
+
+def test_what_the_listeners_show_is_not_announced_again_by_the_sweep(bot: Bot) -> None:
+    request_id = bot.request_and_submit()
+    bot.click("reject", request_id, user=APPROVER)
+    with bot.service.uow() as uow:
+        assert [r.id for r in uow.requests.unnotified()] == []
