@@ -21,14 +21,14 @@ from bot.domain.model import OperationKind, RequestStatus
 from bot.domain.policy import Actor
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
-from bot.service import Submitted, SubmitFailover
+from bot.service import SubmitFailover, Submitted
 from bot.slack.client import make_web_client
 from bot.store.migrate import upgrade
 from bot.telemetry import configure_logging
 
 HUB = "contoso-weu"
 CHANNEL = "C_INCIDENT"
-SIGNING_SECRET = "observability-signing-secret"  # noqa: S105 - a made-up test secret
+SIGNING_SECRET = "observability-signing-secret"
 
 
 class SyncExecutor:

@@ -14,6 +14,7 @@ dies, the lease expires and another replica takes the request over.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import secrets
@@ -98,6 +99,7 @@ class Poller:
         self._failures: dict[str, int] = {}
         self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
         self._last_sweep: datetime | None = None
+        self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
 
     # ---- rounds --------------------------------------------------------------------------
 
@@ -135,9 +137,16 @@ class Poller:
         self.close()
 
     def next_wait(self) -> timedelta:
-        if self._outbox.backlog():
-            return BACKLOG_TICK
-        return min(self._schedule.poll_interval / 4, MAX_IDLE_TICK)
+        """Until the next poll we scheduled is due (so Azure's end is seen on time), at most
+        an idle tick (work may arrive from other replicas and listeners)."""
+        idle = BACKLOG_TICK if self._outbox.backlog() else min(self._schedule.poll_interval / 4,
+                                                                MAX_IDLE_TICK)
+        now = self._clock.now()
+        with self._lock:
+            while self._due and self._due[0] <= now:
+                heapq.heappop(self._due)
+            soonest = self._due[0] - now if self._due else idle
+        return min(idle, soonest)
 
     def close(self) -> None:
         """Stop the workers and hand our leases back so another replica takes over at once."""
@@ -253,6 +262,8 @@ class Poller:
 
     def _keep_or_release(self, request_id: str, next_poll_at: datetime) -> None:
         """Keep the lease while a milestone or completion waits to be sent; else release it."""
+        with self._lock:
+            heapq.heappush(self._due, next_poll_at)
         keep = bool(self._outbox.announcements_for(request_id))
         lease_until = self._clock.now() + self._lease_ttl
         with self._uow() as uow:

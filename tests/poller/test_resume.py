@@ -149,3 +149,12 @@ def test_a_full_batch_is_followed_by_the_next_round_at_once(bench: Bench) -> Non
 
     assert stop.waited == 0
     assert len(bench.gateway.polls) == 2
+
+
+def test_the_poller_wakes_when_its_next_poll_is_due_not_a_tick_later(bench: Bench) -> None:
+    bench.start(bench.hub("contoso-weu", devices=500_000))
+    poller = bench.poller("pod-1")
+    bench.clock.advance(POLL_INTERVAL)
+    poller.run_once()  # polls, and schedules the next poll one interval later
+    bench.clock.advance(POLL_INTERVAL - timedelta(seconds=2))
+    assert poller.next_wait() == timedelta(seconds=2)
