@@ -20,7 +20,7 @@ import random
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
@@ -54,6 +54,7 @@ class Polled:
     lost: bool = False
     estimate: timedelta | None = None
     announced: frozenset[Milestone] = frozenset()
+    polled_at: datetime | None = None  # when Azure was asked
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,9 @@ class Poller:
     # ---- one operation (on a worker thread) ----------------------------------------------
 
     def _poll(self, request: FailoverRequest) -> Polled:
+        asked_at = self._clock.now()
         with bind_request_id(request.id):  # every log line of this poll names the request
-            return self._poll_bound(request)
+            return replace(self._poll_bound(request), polled_at=asked_at)
 
     def _poll_bound(self, request: FailoverRequest) -> Polled:
         # The claim may have waited in the pool's queue: make sure the lease is still ours.
@@ -234,7 +236,8 @@ class Poller:
                      else self._schedule.poll_interval)
         if request.status is RequestStatus.RUNNING and not handle_unanswered:
             self._report_progress(polled, request, now)
-        self._keep_or_release(request_id, now + delay)
+        # From when Azure was asked, not from now: a busy round must not stretch the interval.
+        self._keep_or_release(request_id, (polled.polled_at or now) + delay)
 
     def _report_progress(self, polled: Polled, request: FailoverRequest, now: datetime) -> None:
         if request.started_at is None or polled.estimate is None:
