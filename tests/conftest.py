@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
+from bot.store.migrate import upgrade
+from bot.store.sql import SqlUnitOfWork, database_url, make_engine, unit_of_work_factory
+
 # The machines that run this suite are shared and noisy: no per-example deadline, and no
 # failure because generating examples was slow. Health checks on filtering stay on.
 settings.register_profile("noisy-machine", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("noisy-machine")
-
-from bot.store.migrate import upgrade
-from bot.store.sql import SqlUnitOfWork, database_url, make_engine, unit_of_work_factory
 
 POSTGRES_TEST_URL = "POSTGRES_TEST_URL"
 
