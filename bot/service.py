@@ -185,7 +185,8 @@ class FailoverService:
         refusal = self.access.check_requester(cmd.actor, cmd.channel_id)
         if refusal:
             return self._refuse(refusal, cmd.actor.user_id, cmd.hub_name, cmd.kind)
-        hub = self._live_hub(cmd.hub_name, with_device_count=False)
+        # With the device count: the approval message shows it and the estimate rests on it.
+        hub = self._live_hub(cmd.hub_name)
         if isinstance(hub, Refusal):
             return self._refuse(hub, cmd.actor.user_id, cmd.hub_name, cmd.kind)
         if not same_region(hub.active_region, cmd.expected_active_region):

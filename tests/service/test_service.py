@@ -383,3 +383,9 @@ def test_a_hub_busy_after_a_postponed_start_is_followed_not_failed(world: World)
             break
     assert world.service.get_request(request_id).status is RequestStatus.SUCCEEDED  # type: ignore[union-attr]
     assert world.gateway.calls["start_failover"] == 1
+
+
+def test_a_request_records_the_device_count_its_estimate_rests_on(world: World) -> None:
+    result = world.submit()
+    assert isinstance(result, Submitted)
+    assert result.request.device_count == 50_000
