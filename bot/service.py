@@ -443,9 +443,8 @@ class FailoverService:
 
     def _failback_allowed_at(self, uow: UnitOfWork, hub: str) -> datetime | None:
         last = uow.requests.last_completed(hub, OperationKind.FAILOVER)
-        if last is None or last + self.limits.failback_cooldown <= self.clock.now():
-            return None
-        return last + self.limits.failback_cooldown
+        cooling = check_cooldown(OperationKind.FAILBACK, last, self.clock.now(), self.limits)
+        return cooling.allowed_at if cooling else None
 
     def _mark_approved(self, uow: UnitOfWork, request: FailoverRequest,
                        approver: str) -> FailoverRequest | None:

@@ -60,7 +60,7 @@ def _acknowledge(deps: Deps, default: str | None) -> Callable[..., None]:
         if isinstance(parsed, RequestOperation):
             deps.urgent.submit(_open_modal, deps, client, command, parsed, respond)
             return
-        deps.executor.submit(handle, command, respond, client)
+        deps.executor.submit(handle, command, respond)
 
     return acknowledge
 
@@ -73,7 +73,7 @@ def _answerer(respond: Respond) -> Answer:
 
 
 def _handle(deps: Deps, default: str | None) -> Callable[..., None]:
-    def handle(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def handle(command: dict[str, Any], respond: Respond) -> None:
         parsed = parse_command(command.get("text") or "", default=default)
         answer = _answerer(respond)
         user, channel = command["user_id"], command["channel_id"]

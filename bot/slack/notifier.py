@@ -64,6 +64,7 @@ class SlackNotifier:
         # look-up, post and remember happen under the request's own lock, so one posts.
         with self._announcing(request.id):
             ts = request.message_ts or self._message_ts.get(request.id)
+            posted = not ts
             if ts:
                 self._client.chat_update(channel=request.channel_id, ts=ts, blocks=blocks,
                                          text=text)
@@ -71,11 +72,11 @@ class SlackNotifier:
                 response = self._client.chat_postMessage(channel=request.channel_id,
                                                          blocks=blocks, text=text)
                 ts = str(response["ts"])
-                with self._lock:  # remembered before it is stored: a failed write must not
-                    self._message_ts[request.id] = ts  # make a retry post a second message
-                self._ledger.attach_message(request.id, message_ts=ts)
+            # Remembered before it is stored: a failed write must not make a retry post twice.
             with self._lock:
                 self._message_ts[request.id] = ts
+            if posted:
+                self._ledger.attach_message(request.id, message_ts=ts)
         self._mirror_request(request)
         if request.status not in REPORTED_ENDS:
             # Shown: the poller's sweep need not announce this state again. (An end that ran
