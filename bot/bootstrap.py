@@ -140,14 +140,19 @@ def _database_ok(components: Components) -> bool:
         return False
 
 
-def _prepare(settings: Settings) -> Components:
+GatewayFactory = Callable[[Settings, Clock], IotHubGateway]
+
+
+def _prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
     configure_logging(settings.bot_log_level, secrets=(
         settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
         settings.database_url))
     from bot.store.migrate import ensure_schema
 
+    clock = SystemClock()
+    gateway = gateway_factory(settings, clock)  # a missing Azure setting fails before migrating
     ensure_schema(settings.database_url.get_secret_value())
-    return bootstrap(settings)
+    return bootstrap(settings, clock=clock, gateway=gateway)
 
 
 def _require(settings: Settings, *names: str) -> None:
@@ -157,14 +162,17 @@ def _require(settings: Settings, *names: str) -> None:
                               "(try `failover-bot sandbox` to run without Slack)")
 
 
-def serve(settings: Settings, *, port: int | None = None, with_worker: bool = True) -> int:
-    """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP)."""
+def serve(settings: Settings, *, port: int | None = None, with_worker: bool = True,
+          gateway_factory: GatewayFactory = azure_gateway) -> int:
+    """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP).
+
+    ``gateway_factory`` builds the hub gateway (Azure unless a drill or a test says otherwise);
+    it must be a module-level function, as worker processes build their own.
+    """
     _require(settings, "SLACK_BOT_TOKEN")
     if not settings.socket_mode:
         _require(settings, "SLACK_SIGNING_SECRET")
-    if not settings.azure_subscription_id:
-        azure_gateway(settings, SystemClock())  # raises the one-line ConfigError
-    components = _prepare(settings)
+    components = _prepare(settings, gateway_factory)
     from bot.slack.client import make_web_client
     from bot.web import run_http, run_socket_mode
 
