@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-import sys
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
@@ -20,9 +22,13 @@ from bot.service import FailoverService
 from bot.store.base import StoreUnavailable, UnitOfWork
 from bot.telemetry import Metrics, configure_logging, render_latest
 
+if TYPE_CHECKING:
+    from bot.slack.lazy import LazyJob
+
 log = logging.getLogger(__name__)
 
-GIL_SWITCH_INTERVAL = 0.0005  # seconds
+GatewayFactory = Callable[[Settings, Clock], IotHubGateway]
+MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 
 
 @dataclass
@@ -48,6 +54,14 @@ def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
     return AzureIotHubGateway(credential=credential,
                               subscription_ids=settings.azure_subscription_id, cloud=cloud,
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock)
+
+
+def simulated_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
+    """The simulated fleet (a gateway factory for benchmarks and drills; no Azure needed).
+    Each process that calls it has a fleet of its own."""
+    from bot.hubs.simulated import SimulatedIotHubGateway
+
+    return SimulatedIotHubGateway.default_fleet(clock)
 
 
 def sql_unit_of_work(database_url: str) -> Callable[[], UnitOfWork]:
@@ -97,29 +111,41 @@ class Runtime:
 
 
 def build_runtime(components: Components, *, client: Any, executor: Executor | None = None,
-                  verify_token: bool = True, owner_id: str | None = None) -> Runtime:
-    """The Slack side and the poller around a wired service (used by serve and the sandbox)."""
+                  verify_token: bool = True, owner_id: str | None = None,
+                  hand_over: Callable[[LazyJob], None] | None = None,
+                  verify_requests: bool = True,
+                  metrics_renderer: MetricsRenderer | None = None,
+                  worker_ok: Callable[[], bool] | None = None,
+                  answering: Callable[[], AbstractContextManager[object]] | None = None,
+                  ) -> Runtime:
+    """The Slack side and the poller around a wired service (serve, its work process, and
+    the sandbox). With ``hand_over`` the lazy halves of listeners go there (to the work
+    process); ``metrics_renderer``, ``worker_ok`` and ``answering`` then come from it too."""
     from bot.slack.actors import SlackActorResolver
     from bot.slack.app import create_app
     from bot.slack.notifier import SlackNotifier
-    from bot.slack.priority import AckGate
     from bot.web import create_web_app
 
     settings, service = components.settings, components.service
-    # Acks wait for the GIL behind the work that follows other acks; a shorter switch
-    # interval than CPython's 5 ms keeps their latency close to a bare Bolt app's.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
-    gate = AckGate()
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
-        verify_token=verify_token, gate=gate)
+        verify_token=verify_token, hand_over=hand_over, verify_requests=verify_requests)
     poller = make_poller(components, notifier, owner_id=owner_id)
     web_app = create_web_app(
-        bolt_app, database_ok=lambda: _database_ok(components), gate=gate,
-        metrics_renderer=lambda accept: render_latest(components.metrics, accept))
+        bolt_app, database_ok=lambda: _database_ok(components), worker_ok=worker_ok,
+        answering=answering,
+        metrics_renderer=metrics_renderer or (
+            lambda accept: render_latest(components.metrics, accept)))
     return Runtime(components, bolt_app, web_app, poller, notifier)
+
+
+def slack_client(settings: Settings, metrics: Metrics) -> Any:
+    from bot.slack.client import make_web_client
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return make_web_client(token, settings.slack_api_url, metrics=metrics)
 
 
 def make_poller(components: Components, notifier: Notifier, *,
@@ -140,10 +166,7 @@ def _database_ok(components: Components) -> bool:
         return False
 
 
-GatewayFactory = Callable[[Settings, Clock], IotHubGateway]
-
-
-def _prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
+def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
     configure_logging(settings.bot_log_level, secrets=(
         settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
         settings.database_url))
@@ -166,22 +189,30 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
           gateway_factory: GatewayFactory = azure_gateway) -> int:
     """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP).
 
+    This process is the front: it acks. The work after each ack, and the poller unless
+    ``with_worker`` is false, run in a work process it starts (``bot.work_process``).
     ``gateway_factory`` builds the hub gateway (Azure unless a drill or a test says otherwise);
-    it must be a module-level function, as worker processes build their own.
+    it must be a module-level function, as the work process builds its own.
     """
     _require(settings, "SLACK_BOT_TOKEN")
     if not settings.socket_mode:
         _require(settings, "SLACK_SIGNING_SECRET")
-    components = _prepare(settings, gateway_factory)
-    from bot.slack.client import make_web_client
+    components = prepare(settings, gateway_factory)
     from bot.web import run_http, run_socket_mode
+    from bot.work_process import WorkProcess, WorkSpec
 
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = make_web_client(token, settings.slack_api_url, metrics=components.metrics)
-    runtime = build_runtime(components, client=client)
-    if with_worker:
-        runtime.start_poller()
+    # uvicorn re-raises SIGTERM once it has shut down: make that an exception, so the
+    # `finally` below lets the work process finish what it holds.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
+    runtime = build_runtime(components, client=slack_client(settings, components.metrics),
+                            hand_over=work.send,
+                            metrics_renderer=work.render_metrics, worker_ok=work.running,
+                            answering=work.in_flight.answering)
     port = port or settings.port
+    # What start-up built lives as long as the process: keep it out of every full garbage
+    # collection, which would otherwise pause the acks for tens of milliseconds.
+    gc.freeze()
     try:
         if settings.slack_app_token is not None:
             threading.Thread(target=run_http, args=(runtime.web_app, port), daemon=True,
@@ -191,19 +222,21 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
             log.info("serving Slack on port %d", port)
             run_http(runtime.web_app, port)
     finally:
-        runtime.stop()
+        work.stop()
     return 0
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run_worker(settings: Settings) -> int:
     """Only the poller: for deployments that scale it apart from the HTTP front."""
     _require(settings, "SLACK_BOT_TOKEN")
-    components = _prepare(settings)
-    from bot.slack.client import make_web_client
+    components = prepare(settings)
     from bot.slack.notifier import SlackNotifier
 
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = make_web_client(token, settings.slack_api_url, metrics=components.metrics)
+    client = slack_client(settings, components.metrics)
     notifier = SlackNotifier(client, components.service,
                              audit_channel=settings.bot_audit_channel)
     poller = make_poller(components, notifier)

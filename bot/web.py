@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 
 from slack_bolt import App, BoltRequest
 from starlette.applications import Starlette
@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack.priority import AckGate
 from bot.telemetry import bind_request_id
 
 log = logging.getLogger(__name__)
@@ -28,9 +27,13 @@ MAX_BODY = 1_000_000  # Slack payloads are a few kB; refuse anything absurd befo
 
 def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
                    metrics_renderer: MetricsRenderer | None = None,
-                   gate: AckGate | None = None) -> Starlette:
-    """``database_ok`` answers whether the audit database is reachable (for /healthz);
-    ``metrics_renderer(accept_header)`` returns the body and content type of /metrics."""
+                   worker_ok: Callable[[], bool] | None = None,
+                   answering: Callable[[], AbstractContextManager[object]] | None = None,
+                   ) -> Starlette:
+    """``database_ok`` answers whether the audit database is reachable and ``worker_ok``
+    whether the worker process is running (for /healthz); ``metrics_renderer(accept_header)``
+    returns the body and content type of /metrics. ``answering()`` is entered while a Slack
+    request is being answered (the work process holds new work back meanwhile)."""
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
@@ -39,7 +42,7 @@ def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
         bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"),
                                    query=request.url.query,
                                    headers={k: [v] for k, v in request.headers.items()})
-        with bind_request_id(), gate.answering() if gate else nullcontext():
+        with bind_request_id(), answering() if answering else nullcontext():
             # The thread pool copies the context, so Bolt's logs carry the request id.
             bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         response = Response(bolt_response.body, status_code=bolt_response.status)
@@ -55,15 +58,23 @@ def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
         except Exception:
             log.exception("health check of the database failed")
             reachable = False
-        # Always 200 while the process serves: a database outage must not get pods restarted;
-        # the body tells monitors whether the audit log is reachable.
-        return JSONResponse({"status": "ok" if reachable else "degraded",
-                             "database": "reachable" if reachable else "unreachable"})
+        health = {"database": "reachable" if reachable else "unreachable"}
+        if worker_ok is not None:
+            health["worker"] = "running" if worker_ok() else "restarting"
+        degraded = not reachable or health.get("worker") == "restarting"
+        # Always 200 while the process serves: a database outage must not get pods restarted
+        # (and the front restarts its own worker); the body tells monitors what is wrong.
+        return JSONResponse({"status": "degraded" if degraded else "ok", **health})
 
     async def metrics(request: Request) -> Response:
         if metrics_renderer is None:
             return Response("metrics are not enabled\n", status_code=404)
-        body, content_type = metrics_renderer(request.headers.get("accept"))
+        try:
+            body, content_type = await run_in_threadpool(metrics_renderer,
+                                                         request.headers.get("accept"))
+        except Exception as exc:  # e.g. the work process is restarting
+            log.warning("metrics unavailable: %s", exc)
+            return Response("metrics are unavailable right now\n", status_code=503)
         return Response(body, media_type=content_type)
 
     return Starlette(routes=[

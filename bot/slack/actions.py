@@ -1,4 +1,4 @@
-"""The Approve and Reject buttons: ack at once, decide lazily, start off the ack path."""
+"""The Approve and Reject buttons: ack at once, decide in the lazy half, then start."""
 
 from __future__ import annotations
 
@@ -18,17 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    app.action(APPROVE)(_acknowledge(deps, _decide(deps, approve=True)))
-    app.action(REJECT)(_acknowledge(deps, _decide(deps, approve=False)))
+    # Ack the click at once; deciding reads the database, so it is the lazy half.
+    app.action(APPROVE)(ack=_acknowledge, lazy=[_decide(deps, approve=True)])
+    app.action(REJECT)(ack=_acknowledge, lazy=[_decide(deps, approve=False)])
 
 
-def _acknowledge(deps: Deps, decide: Callable[..., None]) -> Callable[..., None]:
-    """Ack the click at once; deciding reads the database, so it goes to the work pool."""
-    def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        deps.executor.submit(decide, body, client)
-
-    return acknowledge
+def _acknowledge(ack: Ack) -> None:
+    ack()
 
 
 def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:

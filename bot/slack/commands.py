@@ -1,4 +1,5 @@
-"""``/iothub``, ``/failover`` and ``/failback``: ack at once, then do the work lazily."""
+"""``/iothub``, ``/failover`` and ``/failback``: ack at once; the lazy halves do the work
+(in a worker process when the bot serves Slack, see ``bot.slack.lazy``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.slack.deps import Deps, failure_message, guarded
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
 from bot.slack.parsing import (
     CancelRequest,
+    Command,
     ListHubs,
     RequestOperation,
     ShowAudit,
@@ -36,33 +38,52 @@ COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
 
 def register(app: App, deps: Deps) -> None:
     for name, default in COMMANDS.items():
-        app.command(name)(_acknowledge(deps, default))
+        app.command(name)(ack=_acknowledge(default),
+                          lazy=[_open_dialog(deps, default), _answer(deps, default)])
 
 
-def _acknowledge(deps: Deps, default: str | None) -> Callable[..., None]:
-    """Parse and ack; anything that reads Azure or the database goes to the work pool."""
-    handle = _handle(deps, default)
+def _acknowledge(default: str | None) -> Callable[..., None]:
+    """Parse and ack, nothing else: help and usage errors are answered in the ack itself."""
 
-    def acknowledge(ack: Ack, command: dict[str, Any], respond: Respond,
-                    client: WebClient) -> None:
+    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
         parsed = parse_command(command.get("text") or "", default=default)
         if isinstance(parsed, Usage | ShowHelp):
             problem = parsed.problem if isinstance(parsed, Usage) else None
             ack(text=problem or "How to use /iothub", blocks=reports.help_blocks(problem),
                 response_type="ephemeral")
-            if problem:  # bad input is a refusal like any other: it goes in the audit log
-                refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
-                                  f"{command.get('command', '/iothub')} "
-                                  f"{(command.get('text') or '')[:200]}: {problem}")
-                deps.executor.submit(deps.service.record_refusal, refusal, command["user_id"])
             return
         ack()
-        if isinstance(parsed, RequestOperation):
-            deps.urgent.submit(_open_modal, deps, client, command, parsed, respond)
-            return
-        deps.executor.submit(handle, command, respond)
 
     return acknowledge
+
+
+def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
+    """After the ack, for failover and failback: its own lazy half, so that it can be run
+    ahead of other work (the trigger id lives 3 s and works once)."""
+
+    def open_dialog(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        parsed = parse_command(command.get("text") or "", default=default)
+        if isinstance(parsed, RequestOperation):
+            _open_modal(deps, client, command, parsed, respond)
+
+    return open_dialog
+
+
+def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
+    """After the ack: everything that reads Azure or the database, answered via response_url."""
+
+    def answer(command: dict[str, Any], respond: Respond) -> None:
+        parsed = parse_command(command.get("text") or "", default=default)
+        if isinstance(parsed, Usage) and parsed.problem:
+            # Bad input is a refusal like any other: it goes in the audit log.
+            refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
+                              f"{command.get('command', '/iothub')} "
+                              f"{(command.get('text') or '')[:200]}: {parsed.problem}")
+            deps.service.record_refusal(refusal, command["user_id"])
+        elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
+            _handle(deps, parsed, command, respond)
+
+    return answer
 
 
 def _answerer(respond: Respond) -> Answer:
@@ -72,22 +93,18 @@ def _answerer(respond: Respond) -> Answer:
     return answer
 
 
-def _handle(deps: Deps, default: str | None) -> Callable[..., None]:
-    def handle(command: dict[str, Any], respond: Respond) -> None:
-        parsed = parse_command(command.get("text") or "", default=default)
-        answer = _answerer(respond)
-        user, channel = command["user_id"], command["channel_id"]
-        run = guarded(answer)
-        if isinstance(parsed, ShowStatus):
-            run(lambda: _status(deps, user, parsed, answer))
-        elif isinstance(parsed, ListHubs):
-            run(lambda: _list(deps, parsed, answer))
-        elif isinstance(parsed, ShowAudit):
-            run(lambda: _audit(deps, parsed, answer))
-        elif isinstance(parsed, CancelRequest):
-            run(lambda: _cancel(deps, user, channel, parsed, answer))
-
-    return handle
+def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+    answer = _answerer(respond)
+    user, channel = command["user_id"], command["channel_id"]
+    run = guarded(answer)
+    if isinstance(parsed, ShowStatus):
+        run(lambda: _status(deps, user, parsed, answer))
+    elif isinstance(parsed, ListHubs):
+        run(lambda: _list(deps, parsed, answer))
+    elif isinstance(parsed, ShowAudit):
+        run(lambda: _audit(deps, parsed, answer))
+    elif isinstance(parsed, CancelRequest):
+        run(lambda: _cancel(deps, user, channel, parsed, answer))
 
 
 Answer = Callable[..., None]

@@ -23,8 +23,7 @@ class Deps:
     service: FailoverService
     actors: ActorResolver
     notifier: SlackNotifier
-    executor: Executor  # work after an ack
-    urgent: Executor  # work that must start within Slack's 3 s (opening a dialog)
+    executor: Executor  # work that follows work (filling a dialog in, starting a failover)
 
 
 def failure_message(exc: BaseException) -> str:

@@ -31,12 +31,10 @@ STALE = "This dialog is out of date; close it and run the command again."
 
 
 def register(app: App, deps: Deps) -> None:
-    def acknowledge(ack: Ack, view: dict[str, Any], body: dict[str, Any],
-                    client: WebClient) -> None:
-        _acknowledge(ack, view)
-        deps.executor.submit(_submit, deps, body, client)
+    def submit(body: dict[str, Any], client: WebClient) -> None:
+        _submit(deps, body, client)
 
-    app.view(CALLBACK_ID)(acknowledge)
+    app.view(CALLBACK_ID)(ack=_acknowledge, lazy=[submit])
 
 
 def _value(view: dict[str, Any], block_id: str) -> str:

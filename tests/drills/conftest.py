@@ -4,7 +4,7 @@ simulated fleet and the fake Slack Web API, on an injected clock."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -107,3 +107,22 @@ def ground(db_file: str) -> Iterator[Ground]:
         client = make_web_client(server.slack.bot_token, server.api_url, sleep=lambda _: None)
         yield Ground(clock, gateway, uow, server, service, SlackNotifier(client, service))
     engine.dispose()
+
+
+# ---- process drills (test_kill9.py): the marker, and each test's outcome for its fixtures ----
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "process_drill: a fault drill on a real bot process (subprocess, kill -9)")
+
+
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the item: a fixture prints the bot's logs on failure."""
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report

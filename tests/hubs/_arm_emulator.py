@@ -86,9 +86,13 @@ class Injected:
 
 
 class ArmEmulator:
-    """Emulates IoT Hubs in one Azure cloud; ``requests`` counts what the gateway sent."""
+    """Emulates IoT Hubs in one Azure cloud; ``requests`` counts what the gateway sent.
 
-    def __init__(self, rsps: responses.RequestsMock, clock: FakeClock, *,
+    With ``rsps`` it answers through ``responses``; with ``None`` another server calls
+    :meth:`answer` (``tests/drills/arm_server.py`` serves it over real HTTP).
+    """
+
+    def __init__(self, rsps: responses.RequestsMock | None, clock: FakeClock, *,
                  base_url: str = PUBLIC_ARM, page_size: int = 100,
                  operation_time: timedelta = timedelta(minutes=10)) -> None:
         self.clock = clock
@@ -101,10 +105,11 @@ class ArmEmulator:
         self.post_bodies: list[dict[str, Any]] = []
         self.hosts: set[str] = set()
         self.injected = Injected()
-        host = re.escape(base_url)
-        for method in (responses.GET, responses.POST):
-            rsps.add_callback(method, re.compile(host + r"/.*"), callback=self._handle,
-                              content_type="application/json")
+        if rsps is not None:
+            host = re.escape(base_url)
+            for method in (responses.GET, responses.POST):
+                rsps.add_callback(method, re.compile(host + r"/.*"), callback=self.answer,
+                                  content_type="application/json")
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -153,7 +158,9 @@ class ArmEmulator:
 
     # -- HTTP ------------------------------------------------------------------------
 
-    def _handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], Any]:
+    def answer(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, body) for one request; status 0: the answer is lost (body is
+        the exception)."""
         url = urlparse(request.url or "")
         self.hosts.add(url.hostname or "")
         if not str(request.headers.get("Authorization") or "").startswith("Bearer "):

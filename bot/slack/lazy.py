@@ -1,0 +1,85 @@
+"""Lazy halves of listeners, handed from the process that acks to the one that works.
+
+In one Python process the acks and the work after them share the GIL: under a burst of
+commands (an outage brings many at once) the work slows every later ack towards Slack's
+3-second limit. So the HTTP front only verifies, acks and hands each lazy half over as a
+:class:`LazyJob`; the work process dispatches it through its own Bolt app, which runs
+just that half (Bolt's lazy-only request, as its FaaS adapters use).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+from slack_bolt.listener.thread_runner import ThreadListenerRunner
+from slack_bolt.util.utils import get_name_for_callable
+
+from bot.telemetry import bind_request_id, current_request_id
+
+log = logging.getLogger(__name__)
+
+# Halves that must start at once: views.open needs a trigger id, which lives 3 s.
+URGENT = frozenset({"open_dialog"})
+
+
+@dataclass(frozen=True)
+class LazyJob:
+    """One lazy half of one Slack request: plain data, so it crosses a process boundary."""
+
+    function: str
+    body: str | dict[str, Any]  # the raw body over HTTP, the parsed one in Socket Mode
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    mode: str = "http"
+    request_id: str | None = None
+
+    @property
+    def urgent(self) -> bool:
+        return self.function in URGENT
+
+
+class HandOverListenerRunner(ThreadListenerRunner):
+    """Bolt's listener runner, except that each lazy half goes to ``send`` as a LazyJob.
+
+    Bolt's own runner deep-copies the whole request (context, client and all) for every lazy
+    half before a LazyListenerRunner sees it: a fifth of the front's CPU under load, for
+    data a job does not need.
+    """
+
+    def __init__(self, runner: ThreadListenerRunner, send: Callable[[LazyJob], None]) -> None:
+        super().__init__(
+            logger=runner.logger, process_before_response=runner.process_before_response,
+            listener_error_handler=runner.listener_error_handler,
+            listener_start_handler=runner.listener_start_handler,
+            listener_completion_handler=runner.listener_completion_handler,
+            listener_executor=runner.listener_executor,
+            lazy_listener_runner=runner.lazy_listener_runner)
+        self._send = send
+
+    def _start_lazy_function(self, lazy_func: Callable[..., None],
+                             request: BoltRequest) -> None:
+        body = request.raw_body if request.mode == "http" else request.body
+        self._send(LazyJob(function=get_name_for_callable(lazy_func), body=body,
+                           headers={k: list(v) for k, v in request.headers.items()},
+                           mode=request.mode, request_id=current_request_id()))
+
+
+def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
+    """Make ``app`` send its lazy halves to ``send`` (call once its listeners are set up).
+
+    Bolt offers no public hook before its copy, so this replaces the app's runner.
+    """
+    app._listener_runner = HandOverListenerRunner(app.listener_runner, send)
+
+
+def run_job(app: App, job: LazyJob) -> None:
+    """In the worker: run ``job``'s half through ``app``, under the front's request id."""
+    headers: dict[str, str | Sequence[str]] = {**job.headers, "x-slack-bolt-lazy-only": ["1"],
+               "x-slack-bolt-lazy-function-name": [job.function]}
+    with bind_request_id(job.request_id):
+        response = app.dispatch(BoltRequest(body=job.body, headers=headers, mode=job.mode))
+    if response.status != 200:
+        log.error("lazy %s was not run (status %d)", job.function, response.status)

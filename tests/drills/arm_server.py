@@ -1,0 +1,200 @@
+"""The ARM emulator of ``tests/hubs`` served over real HTTP, for a bot in another process.
+
+It lives in the test process, so Azure's state (a hub failing over, its operation) outlives the
+bot when the bot is killed. Requests arrive as the SDK addressed them to
+``https://management.azure.com`` (see ``bot_process.py``) and are answered by the same
+:class:`ArmEmulator` the gateway tests use. The drill can:
+
+- **hold** the next answer to a route: Azure acts on the request (a POSTed failover starts)
+  but the answer waits until :meth:`Hold.release`, so the bot can be killed in that window;
+- **finish** an operation when it says so (the emulator's clock is a FakeClock);
+- count failover POSTs per hub, and how often each route was served.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.domain.clock import FakeClock
+
+_HUB_TESTS = str(Path(__file__).resolve().parents[1] / "hubs")
+if _HUB_TESTS not in sys.path:  # the emulator imports its neighbours as pytest puts them
+    sys.path.insert(0, _HUB_TESTS)
+from _arm_emulator import PUBLIC_ARM, ArmEmulator  # noqa: E402
+from _azure_fakes import SUBSCRIPTION  # noqa: E402
+
+__all__ = ["PUBLIC_ARM", "SUBSCRIPTION", "ArmServer", "Hold"]
+
+_FAILOVER = re.compile(r"/IotHubs/([^/?]+)/failover", re.IGNORECASE)
+HOLD_TIMEOUT = 60.0  # seconds; a hold never outlives a drill
+
+
+class Hold:
+    """One request Azure has acted on, whose answer is not sent until :meth:`release`."""
+
+    def __init__(self, route: str) -> None:
+        self.route = route
+        self._arrived = threading.Event()
+        self._released = threading.Event()
+
+    def wait_arrived(self, timeout: float) -> None:
+        if not self._arrived.wait(timeout):
+            raise AssertionError(f"no {self.route} request reached the fake ARM in {timeout}s")
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _keep_waiting(self) -> None:
+        """On the server's thread: say it arrived, then wait (bounded) to be released."""
+        self._arrived.set()
+        self._released.wait(HOLD_TIMEOUT)
+
+
+class ArmServer:
+    """``with ArmServer() as arm:`` the bot process talks to ``arm.url``."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.emulator = ArmEmulator(None, self.clock)
+        self._lock = threading.Lock()  # the emulator is not thread-safe
+        self._holds: list[Hold] = []
+        self._failover_posts: Counter[str] = Counter()
+        self._server: _Server | None = None
+
+    # ---- the drill's controls ------------------------------------------------------------
+
+    def add_hub(self, name: str, home: str, secondary: str, devices: int = 0) -> None:
+        with self._lock:
+            self.emulator.add_hub(name, home, secondary, devices)
+
+    def hold_next(self, route: str) -> Hold:
+        """Hold the answer to the next ``route`` request (``failover``, ``operation``,
+        ``get``…, as the emulator names its routes)."""
+        hold = Hold(route)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def finish_operation(self, hub: str) -> None:
+        """The hub's running failover ends now: the next request sees it succeeded."""
+        with self._lock:
+            operation = self.emulator.hub(hub).operation
+            assert operation is not None, f"{hub} has no operation running"
+            operation.ends_at = self.clock.now()
+
+    def hub_state(self, hub: str) -> str:
+        with self._lock:
+            return self.emulator.hub(hub).state
+
+    def active_region(self, hub: str) -> str:
+        with self._lock:
+            return self.emulator.hub(hub).active
+
+    def failover_posts(self, hub: str) -> int:
+        with self._lock:
+            return self._failover_posts[hub.lower()]
+
+    def served(self, route: str) -> int:
+        with self._lock:
+            return self.emulator.requests[route]
+
+    # ---- serving -------------------------------------------------------------------------
+
+    def answer(self, method: str, path: str, headers: dict[str, str],
+               body: bytes | None) -> tuple[int, dict[str, str], Any, Hold | None]:
+        request = requests.Request(method, PUBLIC_ARM + path, headers=headers,
+                                   data=body).prepare()
+        with self._lock:
+            before = Counter(self.emulator.requests)
+            status, answer_headers, payload = self.emulator.answer(request)
+            served = {route for route, n in self.emulator.requests.items()
+                      if n > before[route]}
+            posted = _FAILOVER.search(path)
+            if method == "POST" and posted:
+                self._failover_posts[posted.group(1).lower()] += 1
+            hold = next((h for h in self._holds if h.route in served), None)
+            if hold is not None:
+                self._holds.remove(hold)
+        return status, answer_headers, payload, hold
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake ARM is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ArmServer:
+        self._server = _Server(self)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-arm",
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            for hold in self._holds:
+                hold.release()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> ArmServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as ARM: the SDK reuses its connections
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        status, headers, payload, hold = self.server.arm.answer(
+            self.command, self.path, dict(self.headers.items()), body)
+        if hold is not None:
+            hold._keep_waiting()
+        if status == 0:  # the emulator lost this answer: the connection just closes
+            self.close_connection = True
+            return
+        data = payload.encode() if isinstance(payload, str) else bytes(payload or b"")
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:  # the bot that asked was killed while its answer was held
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the drill counts
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, arm: ArmServer) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.arm = arm

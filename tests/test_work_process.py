@@ -1,0 +1,170 @@
+"""``serve``'s split: the front acks, its work process does the rest (``bot.work_process``).
+
+Real processes: the front's runtime here, the work process spawned as in production (with the
+simulated fleet as its gateway), the fake Slack Web API in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from starlette.testclient import TestClient
+
+from bot.bootstrap import Runtime, bootstrap, build_runtime, simulated_gateway, slack_client
+from bot.config import load_settings
+from bot.domain.clock import SystemClock
+from bot.sandbox.slack_api import FakeSlackServer
+from bot.store.migrate import upgrade
+from bot.work_process import InFlight, WorkProcess, WorkSpec
+
+SECRET = "work-process-test-secret"  # made up
+CHANNEL, USER = "C0INCIDENT", "U0ALICE"
+HUB = "contoso-prod-weu"  # in the simulated default fleet
+WAIT_S = 60.0  # an upper bound for a spawn on a loaded machine, not a pause
+
+
+def signed(body: str) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
+    return {"content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": timestamp, "x-slack-signature": signature or ""}
+
+
+def wait_for(what: str, condition: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Front:
+    client: TestClient
+    work: WorkProcess
+    slack: FakeSlackServer
+    runtime: Runtime
+
+    def command(self, text: str, response_id: str) -> int:
+        body = urlencode({
+            "token": "unused", "team_id": self.slack.slack.team_id, "channel_id": CHANNEL,
+            "user_id": USER, "user_name": "alice", "command": "/iothub", "text": text,
+            "api_app_id": "A0BOT", "response_url": self.slack.response_url(response_id),
+            "trigger_id": self.slack.slack.new_trigger()})
+        return self.client.post("/slack/events", content=body, headers=signed(body)
+                                ).status_code
+
+    def answered(self, response_id: str) -> str | None:
+        for post in self.slack.slack.responses:
+            if post.token == response_id:
+                return str(post.body.get("text"))
+        return None
+
+    def health(self) -> dict[str, str]:
+        return dict(self.client.get("/healthz").json())
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[Front]:
+    with FakeSlackServer() as server:
+        server.slack.add_user(USER, "alice")
+        server.slack.add_channel(CHANNEL, "incident")
+        database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+        upgrade(database_url)
+        settings = load_settings(
+            slack_signing_secret=SECRET, slack_bot_token=server.slack.bot_token,
+            slack_api_url=server.api_url, database_url=database_url,
+            bot_allowed_channels=CHANNEL, bot_log_level="WARNING")
+        clock = SystemClock()
+        components = bootstrap(settings, clock=clock, gateway=simulated_gateway(settings, clock))
+        work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False)).start()
+        try:
+            runtime = build_runtime(
+                components, client=slack_client(settings, components.metrics),
+                hand_over=work.send, metrics_renderer=work.render_metrics,
+                worker_ok=work.running, answering=work.in_flight.answering)
+            with TestClient(runtime.web_app) as client:
+                front = Front(client, work, server, runtime)
+                wait_for("the work process", work.running)
+                yield front
+        finally:
+            work.stop(timeout=10)
+
+
+def test_the_front_acks_and_the_work_process_answers(front: Front) -> None:
+    assert front.command(f"status {HUB}", "r1") == 200
+    answer = wait_for("the status answer", lambda: front.answered("r1"))
+    assert HUB in answer and "active in" in answer
+    assert front.health() == {"status": "ok", "database": "reachable", "worker": "running"}
+
+
+def test_metrics_on_the_front_are_the_work_processs(front: Front) -> None:
+    assert front.command(f"status {HUB}", "r1") == 200
+    wait_for("the status answer", lambda: front.answered("r1"))
+    metrics = front.client.get("/metrics")
+    assert metrics.status_code == 200
+    # The front made no Azure call: these were counted in the work process.
+    reads = [line for line in metrics.text.splitlines()
+             if line.startswith("failover_bot_azure_call_seconds_count")
+             and 'method="get_state"' in line]
+    assert reads and float(reads[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_a_killed_work_process_is_restarted_and_work_sent_meanwhile_is_done(
+        front: Front) -> None:
+    process = front.work._process
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    wait_for("the death to be seen", lambda: front.health()["worker"] == "restarting")
+    assert front.health()["status"] == "degraded"
+    assert front.command(f"status {HUB}", "while-down") == 200  # acked even now
+
+    wait_for("the restart", lambda: front.health()["worker"] == "running")
+    assert front.work.restarts == 1
+    assert HUB in wait_for("the answer sent while it was down",
+                           lambda: front.answered("while-down"))
+
+
+def test_the_work_process_exits_when_the_front_is_gone(front: Front) -> None:
+    process = front.work._process
+    assert process is not None
+    front.work._channels.control.close()  # as a kill -9 of the front closes it
+    process.join(WAIT_S)
+    assert not process.is_alive()
+
+
+def test_work_waits_for_a_quiet_spell_after_the_last_answer() -> None:
+    in_flight = InFlight(multiprocessing.get_context("spawn"))
+    returned: list[float] = []
+
+    def wait() -> None:
+        in_flight.wait_quiet(WAIT_S)
+        returned.append(time.monotonic())
+
+    with in_flight.answering():
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+    answered = time.monotonic()
+    waiter.join(WAIT_S)
+    assert returned and returned[0] >= answered + InFlight.QUIET_S * 0.9
+
+
+def test_work_is_held_back_for_a_bounded_time_only() -> None:
+    in_flight = InFlight(multiprocessing.get_context("spawn"))
+    with in_flight.answering():  # an answer that never ends
+        waiter = threading.Thread(target=in_flight.wait_quiet, args=(0.05,))
+        waiter.start()
+        waiter.join(WAIT_S)
+        assert not waiter.is_alive()
