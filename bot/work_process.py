@@ -80,12 +80,26 @@ class InFlight:
                 self._count.value -= 1
                 self._last_answer.value = time.monotonic()
 
+    def is_quiet(self) -> bool:
+        # Lock-free reads: the work process, at a low priority, must never hold the lock that
+        # the front's acks take (a preempted holder would stall them).
+        return (self._count.get_obj().value == 0
+                and time.monotonic() - self._last_answer.get_obj().value >= self.QUIET_S)
+
     def wait_quiet(self, max_wait: float) -> None:
         deadline = time.monotonic() + max_wait
-        while time.monotonic() < deadline and (
-                self._count.value > 0
-                or time.monotonic() - self._last_answer.value < self.QUIET_S):
+        while time.monotonic() < deadline and not self.is_quiet():
             time.sleep(self.POLL_S)
+
+
+def _watch(in_flight: InFlight, quiet: threading.Event) -> None:
+    """One thread watches the front, so the work threads wait on an event, not by polling."""
+    while True:
+        if in_flight.is_quiet():
+            quiet.set()
+        else:
+            quiet.clear()
+        time.sleep(InFlight.POLL_S)
 
 
 @dataclass
@@ -224,18 +238,21 @@ def _main(spec: WorkSpec, jobs: Queue[LazyJob | None], control: Connection,
 
 
 def _work(runtime: Runtime, jobs: Queue[LazyJob | None], in_flight: InFlight) -> None:
+    quiet = threading.Event()
+    threading.Thread(target=_watch, args=(in_flight, quiet), name="front-watch",
+                     daemon=True).start()
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
     while (job := jobs.get()) is not None:
-        (urgent if job.urgent else work).submit(_run, runtime.bolt_app, job, in_flight)
+        (urgent if job.urgent else work).submit(_run, runtime.bolt_app, job, quiet)
     runtime.stop()
     urgent.shutdown(wait=True)
     work.shutdown(wait=True)
 
 
-def _run(app: Any, job: LazyJob, in_flight: InFlight) -> None:
+def _run(app: Any, job: LazyJob, quiet: threading.Event) -> None:
     try:
-        in_flight.wait_quiet(URGENT_MAX_WAIT_S if job.urgent else WORK_MAX_WAIT_S)
+        quiet.wait(URGENT_MAX_WAIT_S if job.urgent else WORK_MAX_WAIT_S)
         run_job(app, job)
     except Exception:
         log.exception("lazy %s failed", job.function)
