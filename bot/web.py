@@ -58,13 +58,14 @@ def create_web_app(bolt_app: App, *, database_ok: Callable[[], bool],
         except Exception:
             log.exception("health check of the database failed")
             reachable = False
-        health = {"database": "reachable" if reachable else "unreachable"}
+        working = worker_ok() if worker_ok is not None else True
+        health = {"status": "ok" if reachable and working else "degraded",
+                  "database": "reachable" if reachable else "unreachable"}
         if worker_ok is not None:
-            health["worker"] = "running" if worker_ok() else "restarting"
-        degraded = not reachable or health.get("worker") == "restarting"
+            health["worker"] = "running" if working else "restarting"
         # Always 200 while the process serves: a database outage must not get pods restarted
         # (and the front restarts its own worker); the body tells monitors what is wrong.
-        return JSONResponse({"status": "degraded" if degraded else "ok", **health})
+        return JSONResponse(health)
 
     async def metrics(request: Request) -> Response:
         if metrics_renderer is None:

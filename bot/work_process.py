@@ -67,7 +67,8 @@ class InFlight:
 
     def __init__(self, context: Any) -> None:
         self._count = context.Value("i", 0)
-        self._last_answer = context.Value("d", 0.0)  # time.monotonic() is system-wide
+        # Written under the count's lock; time.monotonic() is system-wide.
+        self._last_answer = context.Value("d", 0.0, lock=False)
 
     @contextmanager
     def answering(self) -> Iterator[None]:
@@ -84,22 +85,24 @@ class InFlight:
         # Lock-free reads: the work process, at a low priority, must never hold the lock that
         # the front's acks take (a preempted holder would stall them).
         return (self._count.get_obj().value == 0
-                and time.monotonic() - self._last_answer.get_obj().value >= self.QUIET_S)
-
-    def wait_quiet(self, max_wait: float) -> None:
-        deadline = time.monotonic() + max_wait
-        while time.monotonic() < deadline and not self.is_quiet():
-            time.sleep(self.POLL_S)
+                and time.monotonic() - self._last_answer.value >= self.QUIET_S)
 
 
-def _watch(in_flight: InFlight, quiet: threading.Event) -> None:
-    """One thread watches the front, so the work threads wait on an event, not by polling."""
-    while True:
-        if in_flight.is_quiet():
-            quiet.set()
-        else:
-            quiet.clear()
-        time.sleep(InFlight.POLL_S)
+def watch(in_flight: InFlight) -> threading.Event:
+    """An event set while the front is quiet. One thread watches, so the work threads wait
+    on the event rather than each polling the shared memory."""
+    quiet = threading.Event()
+
+    def keep_watching() -> None:
+        while True:
+            if in_flight.is_quiet():
+                quiet.set()
+            else:
+                quiet.clear()
+            time.sleep(InFlight.POLL_S)
+
+    threading.Thread(target=keep_watching, name="front-watch", daemon=True).start()
+    return quiet
 
 
 @dataclass
@@ -172,12 +175,6 @@ class WorkProcess:
             process.terminate()
             process.join(5)
 
-    def __enter__(self) -> WorkProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _open_channels(self) -> _Channels:
         control, child_control = self._context.Pipe()
         return _Channels(self._context.Queue(), control, child_control, self._context.Event())
@@ -238,19 +235,18 @@ def _main(spec: WorkSpec, jobs: Queue[LazyJob | None], control: Connection,
 
 
 def _work(runtime: Runtime, jobs: Queue[LazyJob | None], in_flight: InFlight) -> None:
-    quiet = threading.Event()
-    threading.Thread(target=_watch, args=(in_flight, quiet), name="front-watch",
-                     daemon=True).start()
+    quiet = watch(in_flight)
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
     while (job := jobs.get()) is not None:
-        (urgent if job.urgent else work).submit(_run, runtime.bolt_app, job, quiet)
+        (urgent if job.urgent else work).submit(run_after_acks, runtime.bolt_app, job, quiet)
     runtime.stop()
     urgent.shutdown(wait=True)
     work.shutdown(wait=True)
 
 
-def _run(app: Any, job: LazyJob, quiet: threading.Event) -> None:
+def run_after_acks(app: Any, job: LazyJob, quiet: threading.Event) -> None:
+    """Run ``job`` once the front is ``quiet``, or after its lane's bound."""
     try:
         quiet.wait(URGENT_MAX_WAIT_S if job.urgent else WORK_MAX_WAIT_S)
         run_job(app, job)

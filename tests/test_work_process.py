@@ -18,15 +18,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from slack_bolt import BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.testclient import TestClient
 
-from bot.bootstrap import Runtime, bootstrap, build_runtime, simulated_gateway, slack_client
+from bot.bootstrap import bootstrap, build_runtime, simulated_gateway, slack_client
 from bot.config import load_settings
 from bot.domain.clock import SystemClock
 from bot.sandbox.slack_api import FakeSlackServer
+from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
-from bot.work_process import InFlight, WorkProcess, WorkSpec
+from bot.work_process import InFlight, WorkProcess, WorkSpec, run_after_acks, watch
 
 SECRET = "work-process-test-secret"  # made up
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
@@ -55,7 +57,6 @@ class Front:
     client: TestClient
     work: WorkProcess
     slack: FakeSlackServer
-    runtime: Runtime
 
     def command(self, text: str, response_id: str) -> int:
         body = urlencode({
@@ -96,7 +97,7 @@ def front(tmp_path: Path) -> Iterator[Front]:
                 hand_over=work.send, metrics_renderer=work.render_metrics,
                 worker_ok=work.running, answering=work.in_flight.answering)
             with TestClient(runtime.web_app) as client:
-                front = Front(client, work, server, runtime)
+                front = Front(client, work, server)
                 wait_for("the work process", work.running)
                 yield front
         finally:
@@ -147,24 +148,32 @@ def test_the_work_process_exits_when_the_front_is_gone(front: Front) -> None:
 
 def test_work_waits_for_a_quiet_spell_after_the_last_answer() -> None:
     in_flight = InFlight(multiprocessing.get_context("spawn"))
-    returned: list[float] = []
-
-    def wait() -> None:
-        in_flight.wait_quiet(WAIT_S)
-        returned.append(time.monotonic())
-
     with in_flight.answering():
-        waiter = threading.Thread(target=wait)
-        waiter.start()
+        quiet = watch(in_flight)
+        assert not quiet.wait(InFlight.QUIET_S * 2)  # never while an answer is going on
     answered = time.monotonic()
-    waiter.join(WAIT_S)
-    assert returned and returned[0] >= answered + InFlight.QUIET_S * 0.9
+    assert quiet.wait(WAIT_S)
+    assert time.monotonic() >= answered + InFlight.QUIET_S * 0.9
+
+
+class RecordingApp:
+    """Stands in for the work process's Bolt app: records which lazy halves were run."""
+
+    def __init__(self) -> None:
+        self.ran: list[str | None] = []
+
+    def dispatch(self, request: BoltRequest) -> BoltResponse:
+        self.ran.append(request.lazy_function_name)
+        return BoltResponse(status=200)
 
 
 def test_work_is_held_back_for_a_bounded_time_only() -> None:
     in_flight = InFlight(multiprocessing.get_context("spawn"))
+    app = RecordingApp()
     with in_flight.answering():  # an answer that never ends
-        waiter = threading.Thread(target=in_flight.wait_quiet, args=(0.05,))
-        waiter.start()
-        waiter.join(WAIT_S)
-        assert not waiter.is_alive()
+        quiet = watch(in_flight)
+        job = LazyJob("open_dialog", body="command=%2Fiothub")
+        runner = threading.Thread(target=run_after_acks, args=(app, job, quiet))
+        runner.start()
+        runner.join(WAIT_S)
+        assert app.ran == ["open_dialog"]

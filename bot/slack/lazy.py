@@ -77,8 +77,9 @@ def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
 
 def run_job(app: App, job: LazyJob) -> None:
     """In the worker: run ``job``'s half through ``app``, under the front's request id."""
-    headers: dict[str, str | Sequence[str]] = {**job.headers, "x-slack-bolt-lazy-only": ["1"],
-               "x-slack-bolt-lazy-function-name": [job.function]}
+    headers: dict[str, str | Sequence[str]] = {
+        **job.headers, "x-slack-bolt-lazy-only": ["1"],
+        "x-slack-bolt-lazy-function-name": [job.function]}
     with bind_request_id(job.request_id):
         response = app.dispatch(BoltRequest(body=job.body, headers=headers, mode=job.mode))
     if response.status != 200:
