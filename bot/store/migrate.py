@@ -19,8 +19,9 @@ from bot.store.base import StoreUnavailable
 from bot.store.sql import database_url, make_engine
 
 MIGRATIONS_DIR_ENV = "BOT_MIGRATIONS_DIR"
-# bot/store/migrate.py -> the repository (or source tree) holding migrations/.
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# Shipped inside the package (package data), so an installed wheel finds them from anywhere;
+# the environment variable only overrides it.
+_PACKAGED = Path(__file__).resolve().parent / "migrations"
 
 
 class SchemaOutdated(Exception):
@@ -29,11 +30,11 @@ class SchemaOutdated(Exception):
 
 def migrations_dir() -> Path:
     configured = os.environ.get(MIGRATIONS_DIR_ENV)
-    directory = Path(configured) if configured else _SOURCE_ROOT / "migrations"
+    directory = Path(configured) if configured else _PACKAGED
     if not (directory / "env.py").is_file():
         raise FileNotFoundError(
-            f"no Alembic migrations in {directory}; set {MIGRATIONS_DIR_ENV} to the "
-            "failover-bot migrations folder"
+            f"no Alembic migrations in {directory}: {MIGRATIONS_DIR_ENV} must name a "
+            "failover-bot migrations folder (leave it unset to use the packaged one)"
         )
     return directory
 

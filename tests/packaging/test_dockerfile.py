@@ -152,7 +152,7 @@ def test_build_context_leaves_out(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "bot/config.py", "bot/telemetry/metrics.py", "migrations/env.py", "pyproject.toml",
+    "bot/config.py", "bot/telemetry/metrics.py", "bot/store/migrations/env.py", "pyproject.toml",
     "README.md", "requirements.lock",
 ])
 def test_build_context_keeps_what_the_dockerfile_copies(path: str) -> None:
