@@ -8,6 +8,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from bot.slack.notifier import SlackNotifier
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade
 from bot.store.sql import SqlUnitOfWork, make_engine, unit_of_work_factory
+
+if TYPE_CHECKING:
+    from .serve_harness import Drill
 
 CHANNEL = "C0INCIDENT"
 POLL_INTERVAL = timedelta(seconds=10)
@@ -126,3 +130,12 @@ def pytest_runtest_makereport(item: pytest.Item
     report = yield
     item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
     return report
+
+
+@pytest.fixture
+def drill(request: pytest.FixtureRequest, tmp_path: Path, db_file: str) -> Iterator[Drill]:
+    """The real ``serve`` processes against a fake ARM and a fake Slack (``serve_harness``)."""
+    from .serve_harness import running_drill
+
+    with running_drill(request, tmp_path, db_file) as ground:
+        yield ground

@@ -1,0 +1,252 @@
+"""The harness for drills on the real ``serve`` processes (kill -9, faults, slow Azure).
+
+The bot is ``bot.bootstrap.serve`` in a process of its own (``bot_process.py``), with its
+production gateway and SDK talking HTTP to a fake Azure Resource Manager and a fake Slack, both
+in this process so that they outlive it. People act as in Slack: a signed slash command, the
+confirmation modal with the typed hub name, and a second person's Approve click. The fake ARM
+holds an answer so that the kill lands exactly where the drill means it to; its time moves
+only when the drill finishes the operation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+from sqlmodel import Session, col, select
+
+from bot.domain.model import AuditAction
+from bot.sandbox.console import Channel, Console, Person
+from bot.sandbox.slack_api import FakeSlackServer, Message
+from bot.sandbox.workspace import SandboxWorkspace
+from bot.slack.messages import APPROVE
+from bot.slack.modals import NAME_INPUT, REASON_INPUT
+from bot.store.sql import make_engine
+from bot.store.tables import AuditEventRow, FailoverRequestRow
+
+from .arm_server import SUBSCRIPTION, ArmServer
+from .bot_process import ARM_URL_VARIABLE
+from .conftest import HUB, PHASE_REPORTS
+
+REPO = Path(__file__).resolve().parents[2]
+CHANNEL = Channel("C0INCIDENT", "incident", "regional outage")
+ALICE = Person("U0ALICE", "Alice", "on call", "alice")
+BOB = Person("U0BOB", "Bob", "incident lead", "bob")
+SIGNING_SECRET = "drill-signing-secret"  # made up: the fake Slack and the bot share it
+WAIT = 45.0  # seconds: an upper bound for a loaded 2-core machine, not a pause
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Drill:
+    """The bot's processes, the people in Slack, and what the drill reads back."""
+
+    def __init__(self, tmp_path: Path, arm: ArmServer, slack: FakeSlackServer,
+                 workspace: SandboxWorkspace, db_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.arm = arm
+        self.slack = slack
+        self.workspace = workspace
+        self.db_url = db_url
+        self.engine = make_engine(db_url)
+        self.bot: Running | None = None
+        self.logs: list[Path] = []
+
+    # ---- the bot process -----------------------------------------------------------------
+
+    def start_bot(self) -> None:
+        assert self.bot is None, "one bot at a time"
+        port = free_port()
+        log = self.tmp_path / f"bot-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SLACK_", "BOT_", "AZURE_", "DATABASE_", "DRILL_"))}
+        env.update({
+            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+            ARM_URL_VARIABLE: self.arm.url,
+            "SLACK_BOT_TOKEN": self.workspace.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": self.slack.api_url, "DATABASE_URL": self.db_url,
+            "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION, "BOT_REQUIRE_APPROVAL": "true",
+            # Short, so that the drill is quick: a poll a second, a lease a kill outlives.
+            "BOT_POLL_INTERVAL": "1s", "BOT_LEASE_TTL": "5s", "BOT_LOG_LEVEL": "INFO",
+        })
+        with log.open("wb") as stderr:
+            # A session of its own: the kill takes the whole process group, as a pod kill does
+            # (the bot may have worker children). cwd: no stray .env is read.
+            process = subprocess.Popen(
+                [sys.executable, "-m", "tests.drills.bot_process", "--port", str(port)],
+                cwd=self.tmp_path, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        self.bot = Running(process, port)
+        self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
+
+    def _healthy(self) -> bool:
+        assert self.bot is not None
+        try:
+            health = requests.get(self.bot.url + "/healthz", timeout=2)
+        except requests.RequestException:
+            return False
+        # "ok": the database is reachable and the work process (lazy work, poller) is up.
+        return health.status_code == 200 and health.json().get("status") == "ok"
+
+    def kill_bot(self) -> None:
+        """``kill -9`` on the bot's whole process group: no cleanup of any kind runs."""
+        assert self.bot is not None
+        group = self.bot.process.pid  # its own session: the group id is the leader's pid
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(group, signal.SIGKILL)
+        self.bot.process.wait(timeout=WAIT)
+        self.bot = None
+        # Its work process too: nothing of the old bot may act once the drill goes on.
+        self.wait_for("the bot's process group to die", lambda: not _living_in_group(group))
+
+    def close(self) -> None:
+        if self.bot is not None:
+            self.kill_bot()
+        self.engine.dispose()
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float = WAIT, *,
+                 check_alive: bool = True) -> T:
+        """Poll ``check`` until it is truthy; fail at the deadline or when the bot dies."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if check_alive and self.bot is not None and self.bot.process.poll() is not None:
+                raise AssertionError(f"the bot exited ({self.bot.process.returncode}) while "
+                                     f"waiting for {what}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.05)  # the poll step of the wait, not a wait for an outcome
+
+    # ---- people in Slack ---------------------------------------------------------------------
+
+    def console(self) -> Console:
+        assert self.bot is not None
+        return Console(self.workspace, response_url=self.slack.response_url,
+                       bot_url=self.bot.url + "/slack/events", signing_secret=SIGNING_SECRET,
+                       channel=CHANNEL, people=[ALICE, BOB])
+
+    def request_failover(self) -> Message:
+        """Alice runs the command, types the hub's name in the modal and submits it; returns
+        the approval message the bot posts in the channel."""
+        console = self.console()
+        assert console.slash_command(ALICE.id, f"/iothub failover {HUB}")["ok"]
+        view = self.wait_for("the confirmation modal", self._confirmation_modal)
+        submitted = console.submit(ALICE.id, view["id"], {
+            NAME_INPUT: {NAME_INPUT: HUB}, REASON_INPUT: {REASON_INPUT: "INC-9 regional outage"}})
+        assert submitted["ok"], submitted
+        return self.wait_for("the approval message", self._approval_message)
+
+    def _confirmation_modal(self) -> dict[str, Any] | None:
+        for modal in self.workspace.snapshot()["views"]:
+            blocks = modal["view"].get("blocks") or []
+            if (modal["user"] == ALICE.id and not modal["closed"]
+                    and any(b.get("block_id") == NAME_INPUT for b in blocks)):
+                return dict(modal["view"])
+        return None
+
+    def _approval_message(self) -> Message | None:
+        return next((m for m in self.workspace.messages(CHANNEL.id, top_level=True)
+                     if approve_button(m)), None)
+
+    def approve(self, message: Message) -> None:
+        """Bob clicks Approve under Alice's request."""
+        button = approve_button(message)
+        assert button is not None
+        clicked = self.console().click(BOB.id, message.ts, button)
+        assert clicked["ok"], clicked
+
+    def completion_posts(self, approval: Message) -> list[Message]:
+        """Completion replies: the only thread replies broadcast to the channel."""
+        return [m for m in self.workspace.thread(CHANNEL.id, approval.ts) if m.reply_broadcast]
+
+    # ---- the database ------------------------------------------------------------------------
+
+    def row(self, request_id: str) -> FailoverRequestRow:
+        """The request as stored, with the poller's bookkeeping (lease, notified version)."""
+        with Session(self.engine) as session:
+            row = session.get(FailoverRequestRow, request_id)
+            assert row is not None, request_id
+            return row
+
+    def audit(self, request_id: str) -> list[AuditAction]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(AuditEventRow).where(
+                AuditEventRow.request_id == request_id).order_by(col(AuditEventRow.id)))
+            return [AuditAction(r.action) for r in rows]
+
+
+def _living_in_group(group: int) -> list[int]:
+    """Processes of ``group`` that are not zombies (an orphan's zombie waits for its reaper)."""
+    living = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+                living.append(int(stat.parent.name))
+    return living
+
+
+def approve_button(message: Message) -> dict[str, Any] | None:
+    for block in message.blocks:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == APPROVE:
+                return {"action_id": APPROVE, "block_id": block.get("block_id") or "",
+                        "value": element.get("value"), "text": "Approve"}
+    return None
+
+
+@contextlib.contextmanager
+def running_drill(request: pytest.FixtureRequest, tmp_path: Path,
+                  db_url: str) -> Iterator[Drill]:
+    """A drill ground with one hub; prints the bot's logs when the test fails."""
+    workspace = SandboxWorkspace()
+    workspace.add_channel(CHANNEL.id, CHANNEL.name)
+    for person in (ALICE, BOB):
+        workspace.add_user(person.id, person.handle)
+    with ArmServer() as arm, FakeSlackServer(workspace) as slack:
+        arm.add_hub(HUB, "westeurope", "northeurope", devices=20_000)
+        ground = Drill(tmp_path, arm, slack, workspace, db_url)
+        try:
+            yield ground
+        finally:
+            ground.close()
+            reports = request.node.stash.get(PHASE_REPORTS, {})
+            if any(r.failed for r in reports.values()):
+                for log in ground.logs:
+                    print(f"----- {log.name} -----\n{log.read_text(errors='replace')[-20_000:]}")
+
+
+def request_id_of(approval: Message) -> str:
+    button = approve_button(approval)
+    assert button is not None
+    return str(button["value"])
