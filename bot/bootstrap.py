@@ -173,7 +173,11 @@ def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway)
     from bot.store.migrate import ensure_schema
 
     clock = SystemClock()
-    gateway = gateway_factory(settings, clock)  # a missing Azure setting fails before migrating
+    try:  # a missing Azure setting fails before migrating
+        gateway = gateway_factory(settings, clock)
+    except (ValueError, OSError) as exc:  # azure-identity: a bad tenant, a missing certificate
+        raise ConfigError(f"the azure-identity variables (AZURE_TENANT_ID, AZURE_CLIENT_ID, …) "
+                          f"do not make a credential: {exc}") from None
     ensure_schema(settings.database_url.get_secret_value())
     return bootstrap(settings, clock=clock, gateway=gateway)
 
@@ -198,14 +202,19 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     if not settings.socket_mode:
         _require(settings, "SLACK_SIGNING_SECRET")
     components = prepare(settings, gateway_factory)
+    from bot.slack.client import check_auth
     from bot.web import run_http, run_socket_mode
     from bot.work_process import WorkProcess, WorkSpec
 
     # uvicorn re-raises SIGTERM once it has shut down: make that an exception, so the
     # `finally` below lets the work process finish what it holds.
     signal.signal(signal.SIGTERM, _exit_quietly)
+    client = slack_client(settings, components.metrics)
+    # Slack once, before anything is spawned: a bad token or no Slack is one line and an exit
+    # code; Bolt's own check (an uncaught BoltError) is then not needed here.
+    check_auth(client, settings.slack_api_url)
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
-    runtime = build_runtime(components, client=slack_client(settings, components.metrics),
+    runtime = build_runtime(components, client=client, verify_token=False,
                             hand_over=work.send,
                             metrics_renderer=work.render_metrics, worker_ok=work.running,
                             answering=work.in_flight.answering)

@@ -1,22 +1,29 @@
-"""``failover-bot serve | worker | sandbox | audit | db upgrade | doctor``."""
+"""failover-bot: Slack chat-ops for Azure IoT Hub manual failover.
+
+Exit status: 0 done, 1 a dependency (database, Slack) could not be reached, 2 bad input or
+configuration. Every failure is one line on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_database_url, load_settings
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
 from bot.store.base import AuditQuery, StoreUnavailable, events_of
 from bot.store.migrate import SchemaOutdated
+from bot.telemetry.redaction import Redactor, SecretLike
 
 PROG = "failover-bot"
+log = logging.getLogger(__name__)
 
 
 def _since(text: str) -> datetime:
@@ -41,8 +48,16 @@ def _statuses(text: str) -> frozenset[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _database(text: str) -> str:
+    try:
+        return check_database_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
@@ -57,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8000, help="web console port (default 8000)")
     sandbox.add_argument("--speed", type=float, default=60.0,
                          help="how many times faster than real Azure the fleet fails over")
-    sandbox.add_argument("--database", default=None,
+    sandbox.add_argument("--database", default=None, type=_database,
                          help="SQLAlchemy URL (default: a SQLite file in a temporary folder)")
     sandbox.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
@@ -83,22 +98,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. A failure is one line on stderr and an exit status, never a traceback:
+    2 for bad configuration (the line names the variable), 1 for a dependency that did not
+    answer (the line names it and the cause)."""
+    from bot.slack.client import SlackUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"{PROG}: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"configuration error: {exc}", 2)
+    secrets = (settings.slack_bot_token, settings.slack_signing_secret,
+               settings.slack_app_token, settings.database_url)
     try:
         return _dispatch(args, settings)
-    except (ConfigError, SchemaOutdated) as exc:
-        print(f"{PROG}: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except StoreUnavailable as exc:
-        print(f"{PROG}: the database is unavailable: {exc}", file=sys.stderr)
-        return 1
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}", 2, secrets)
+    except SchemaOutdated as exc:
+        return _fail(str(exc), 2, secrets)
+    except (StoreUnavailable, SlackUnavailable) as exc:
+        return _fail(str(exc), 1, secrets)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an unforeseen failure: still one line
+        log.debug("unexpected failure", exc_info=True)  # the traceback, for BOT_LOG_LEVEL=DEBUG
+        return _fail(f"unexpected error: {type(exc).__name__}: {exc}", 1, secrets)
+
+
+def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
+    line = " ".join(message.split())  # drivers' messages span lines
+    print(f"{PROG}: {Redactor(secrets).redact(line)}", file=sys.stderr)
+    return status
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,7 +163,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from bot.store.migrate import ensure_schema, missing_sqlite_file
+    from bot.store.migrate import missing_sqlite_file, require_schema
     from bot.store.sql import SqlUnitOfWork, session_factory
 
     url = settings.database_url.get_secret_value()
@@ -141,7 +171,7 @@ def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if missing:  # reading must not create an empty database where one was expected
         print(f"{PROG}: no audit database at {missing} (set DATABASE_URL)", file=sys.stderr)
         return 1
-    ensure_schema(url)
+    require_schema(url)  # reading never migrates: that is `db upgrade`'s job
     query = AuditQuery(
         hub=args.hub, user=args.user, since=args.since, until=args.until,
         kind=OperationKind(args.kind) if args.kind else None,

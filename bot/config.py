@@ -5,19 +5,27 @@ Built once in ``main()``; a bad value stops start-up with one line naming the va
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.domain.durations import parse_duration
 from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Limits, QuotaWindow
 
 DEFAULT_DATABASE_URL = "sqlite:///failover-bot.db"
+# The databases the bot is tested on, and the Python module each one needs.
+_DRIVERS = {"sqlite": "sqlite3", "sqlite+pysqlite": "sqlite3",
+            "postgresql": "psycopg", "postgres": "psycopg", "postgresql+psycopg": "psycopg"}
+ACCEPTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database"
 
 
 class AzureCloud(StrEnum):
@@ -108,6 +116,12 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database(cls, value: SecretStr) -> SecretStr:
+        check_database_url(value.get_secret_value())
+        return value
+
     @property
     def limits(self) -> Limits:
         return Limits(
@@ -129,6 +143,29 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+
+def check_database_url(url: str) -> str:
+    """``url`` if the bot can use it, else ValueError saying what is accepted (never the URL:
+    it may hold a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; use {ACCEPTED_DATABASES}") from None
+    module = _DRIVERS.get(parsed.drivername)
+    if module is None:
+        raise ValueError(f"{parsed.drivername!r} databases are not supported; "
+                         f"use {ACCEPTED_DATABASES}")
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"the {parsed.drivername} driver ({module}) is not installed")
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
+            and not path.startswith("file:"):
+        folder = Path(path).absolute().parent
+        if not folder.is_dir():
+            # Creating it would hide a typo, or a volume that is not mounted.
+            raise ValueError(f"the SQLite file's folder {folder} does not exist")
+    return url
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -20,6 +20,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warn: bool = False  # passes, but an operator should look at it
+
+    @property
+    def label(self) -> str:
+        return "FAIL" if not self.ok else "WARN" if self.warn else "PASS"
 
 
 def check_config(settings: Settings) -> Iterator[Check]:
@@ -33,26 +38,32 @@ def check_config(settings: Settings) -> Iterator[Check]:
         yield Check("slack settings", False, f"{', '.join(missing)} not set")
     if not settings.azure_subscription_id:
         yield Check("azure settings", False, "AZURE_SUBSCRIPTION_ID not set")
-    if not settings.bot_approvers:
+    if not settings.bot_approvers and settings.bot_require_approval:
         yield Check("approvers", True,
-                    "BOT_APPROVERS is empty: anyone but the requester may approve")
+                    "BOT_APPROVERS is empty: anyone but the requester may approve", warn=True)
 
 
 def check_database(url: str) -> Iterator[Check]:
     from bot.store import migrate
 
-    try:
-        current = migrate.current_revision(url)
-        head = migrate.head_revision()
-    except StoreUnavailable as exc:
-        yield Check("database", False, f"cannot connect: {exc}")
-        return
-    yield Check("database", True, "connected")
+    head = migrate.head_revision()
+    missing = migrate.missing_sqlite_file(url)
+    if missing:  # connecting would create it: a check changes nothing
+        yield Check("database", True, f"no SQLite file at {missing} yet", warn=True)
+        current = None
+    else:
+        try:
+            current = migrate.current_revision(url)
+        except StoreUnavailable as exc:
+            yield Check("database", False, f"cannot connect: {exc}")
+            return
+        yield Check("database", True, "connected")
     if current == head:
         yield Check("migrations", True, f"at {head}")
     else:
+        applied = f"at {current}" if current else "no migrations applied yet"
         yield Check("migrations", False,
-                    f"at {current or 'nothing'}, newest is {head}: run `failover-bot db upgrade`")
+                    f"{applied}, newest is {head}: run `failover-bot db upgrade`")
 
 
 def check_slack(client: Any, group_ids: frozenset[str]) -> Iterator[Check]:
@@ -109,9 +120,11 @@ def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,
     checks += check_azure(settings.azure_subscription_id,
                           gateway_for or _azure_gateway_for(settings))
     for check in checks:
-        out.write(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}\n")
+        out.write(f"{check.label}  {check.name}: {check.detail}\n")
     failed = sum(not c.ok for c in checks)
-    out.write(f"doctor: {len(checks) - failed} of {len(checks)} checks passed\n")
+    warnings = sum(c.ok and c.warn for c in checks)
+    out.write(f"doctor: {len(checks) - failed} of {len(checks)} checks passed"
+              f"{f' ({warnings} with a warning)' if warnings else ''}\n")
     return 1 if failed else 0
 
 

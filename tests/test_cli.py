@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from bot.cli import main
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
-from bot.store.migrate import upgrade
+from bot.store.migrate import current_revision, upgrade
 from bot.store.sql import unit_of_work_factory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -134,3 +135,16 @@ def test_audit_of_a_database_that_does_not_exist_says_so_and_creates_nothing(
     assert main(["audit"]) == 1
     assert "no audit database at" in capsys.readouterr().err
     assert not (tmp_path / "nowhere.db").exists()
+
+
+def test_audit_reads_an_old_schema_without_migrating_and_says_what_to_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    sqlite3.connect(tmp_path / "old.db").close()  # a database nobody migrated
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["audit"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run `failover-bot db upgrade`" in err[0]
+    assert current_revision(url) is None  # untouched

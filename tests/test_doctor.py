@@ -123,3 +123,27 @@ def test_missing_settings_fail(tmp_path: Path, slack: FakeSlackServer) -> None:
     assert code == 1
     assert "FAIL  slack settings: SLACK_SIGNING_SECRET not set" in output
     assert "FAIL  azure settings: AZURE_SUBSCRIPTION_ID not set" in output
+
+
+def test_a_missing_database_file_is_reported_and_not_created(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    code, output = _doctor(_settings(tmp_path, slack, migrate=False), slack)
+    assert code == 1
+    assert _line(output, "database").startswith("WARN")
+    assert _line(output, "migrations").startswith(
+        "FAIL  migrations: no migrations applied yet, newest is ")
+    assert not (tmp_path / "doctor.db").exists()
+
+
+def test_no_approvers_while_approval_is_required_is_a_warning(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    settings = _settings(tmp_path, slack).model_copy(update={"bot_approvers": ()})
+    code, output = _doctor(settings, slack)
+    assert code == 0, output
+    assert _line(output, "approvers").startswith("WARN  approvers: BOT_APPROVERS is empty")
+    assert "(1 with a warning)" in output.splitlines()[-1]
+
+    no_approval = settings.model_copy(update={"bot_require_approval": False})
+    assert "approvers" not in _doctor(no_approval, slack)[1]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -18,6 +19,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
+from bot.config import ConfigError
 from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -75,3 +77,29 @@ def make_web_client(token: str | None, base_url: str = "https://slack.com/api/",
     if metrics is not None:
         return MeteredWebClient(metrics=metrics, **options)
     return WebClient(**options)
+
+
+class SlackUnavailable(Exception):
+    """Slack's Web API could not be reached, or did not answer ``auth.test`` usefully."""
+
+
+# auth.test errors that mean the token itself is wrong: the operator's configuration.
+_BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                        "token_expired", "not_allowed_token_type"})
+
+
+def check_auth(client: WebClient, api_url: str) -> None:
+    """Call ``auth.test`` once. A refused token is a ConfigError naming SLACK_BOT_TOKEN; no
+    answer is SlackUnavailable naming SLACK_API_URL and the cause."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        if error in _BAD_TOKEN:
+            raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused the token ({error})") from None
+        raise SlackUnavailable(f"Slack at SLACK_API_URL={api_url} answered auth.test with "
+                               f"{error or exc.response.status_code}") from None
+    except OSError as exc:  # URLError, timeouts, refused connections
+        cause = getattr(exc, "reason", None) or exc
+        raise SlackUnavailable(
+            f"cannot reach Slack at SLACK_API_URL={api_url}: {cause}") from None

@@ -59,7 +59,8 @@ def _connect(url: str | URL) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
     except (OperationalError, InterfaceError) as exc:
-        raise StoreUnavailable(f"the database is unavailable: {exc.orig}") from exc
+        cause = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
+        raise StoreUnavailable(f"the database is unavailable: {cause[0]}") from exc
     finally:
         engine.dispose()
 
@@ -102,6 +103,21 @@ def ensure_schema(url: str | URL) -> None:
     raise SchemaOutdated(
         f"the database schema is at revision {current or '(none)'} but this version needs "
         f"{head}; run `failover-bot db upgrade` first"
+    )
+
+
+def require_schema(url: str | URL) -> None:
+    """For readers: SchemaOutdated unless the schema is exactly this version's. Changes
+    nothing."""
+    head = head_revision()
+    current = current_revision(url)
+    if current == head:
+        return
+    if current is not None and not _known(current):
+        raise SchemaOutdated(_ahead_message(current, head))
+    raise SchemaOutdated(
+        f"the database schema is at revision {current or '(none: no migrations applied yet)'} "
+        f"but this version needs {head}; run `failover-bot db upgrade`"
     )
 
 
