@@ -20,7 +20,7 @@ from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
 from bot.store.base import StoreUnavailable, UnitOfWork
-from bot.telemetry import Metrics, configure_logging, render_latest
+from bot.telemetry import Metrics, configure_logging, release_start_up_logs, render_latest
 
 if TYPE_CHECKING:
     from bot.slack.lazy import LazyJob
@@ -213,6 +213,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     # Slack once, before anything is spawned: a bad token or no Slack is one line and an exit
     # code; Bolt's own check (an uncaught BoltError) is then not needed here.
     check_auth(client, settings.slack_api_url)
+    release_start_up_logs()  # start-up checks passed: what they logged is written now
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
     runtime = build_runtime(components, client=client, verify_token=False,
                             hand_over=work.send,

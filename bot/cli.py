@@ -20,6 +20,7 @@ from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
 from bot.store.base import AuditQuery, StoreUnavailable, events_of
 from bot.store.migrate import SchemaOutdated
+from bot.telemetry import hold_start_up_logs, release_start_up_logs
 from bot.telemetry.redaction import Redactor, SecretLike
 
 PROG = "failover-bot"
@@ -110,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"configuration error: {exc}", 2)
     secrets = (settings.slack_bot_token, settings.slack_signing_secret,
                settings.slack_app_token, settings.database_url)
+    if args.command == "serve":
+        hold_start_up_logs()  # serve releases them once its start-up checks have passed
     try:
         return _dispatch(args, settings)
     except ConfigError as exc:
@@ -126,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
+    # What led to a failed start-up is only worth the terminal when asked for (DEBUG).
+    release_start_up_logs(emit=logging.getLogger().isEnabledFor(logging.DEBUG))
     line = " ".join(message.split())  # drivers' messages span lines
     print(f"{PROG}: {Redactor(secrets).redact(line)}", file=sys.stderr)
     return status

@@ -5,7 +5,13 @@ Nothing here opens a connection or builds a global registry at import; ``Metrics
 """
 
 from bot.telemetry.context import bind_request_id, current_request_id
-from bot.telemetry.logs import JsonFormatter, RedactingFilter, configure_logging
+from bot.telemetry.logs import (
+    JsonFormatter,
+    RedactingFilter,
+    configure_logging,
+    hold_start_up_logs,
+    release_start_up_logs,
+)
 from bot.telemetry.metrics import Metrics, render_latest
 from bot.telemetry.redaction import Redactor
 
@@ -17,5 +23,7 @@ __all__ = [
     "bind_request_id",
     "configure_logging",
     "current_request_id",
+    "hold_start_up_logs",
+    "release_start_up_logs",
     "render_latest",
 ]

@@ -90,8 +90,50 @@ def configure_logging(
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactingFilter(Redactor(secrets)))
     handler._failover_bot = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+    hold = _start_up_hold()
+    if hold is not None:
+        hold.target = handler  # goes live when start-up is over
+    else:
+        root.addHandler(handler)
     return handler
+
+
+class _StartUpHold(logging.Handler):
+    """Keeps the records of a start-up until it has succeeded (see ``hold_start_up_logs``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.target: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def hold_start_up_logs() -> None:
+    """Hold log records back until ``release_start_up_logs``: a start-up that fails is then
+    one line on stderr (the caller's), not that line after the JSON lines of what led to it."""
+    if _start_up_hold() is None:
+        logging.getLogger().addHandler(_StartUpHold())
+
+
+def release_start_up_logs(*, emit: bool = True) -> None:
+    """Start-up is over: the handler ``configure_logging`` installed goes live, and writes the
+    held records first (``emit=False`` drops them: the failure was said in one line)."""
+    hold = _start_up_hold()
+    if hold is None:
+        return
+    root = logging.getLogger()
+    root.removeHandler(hold)
+    if hold.target is not None:
+        if emit:
+            for record in hold.records:
+                hold.target.handle(record)
+        root.addHandler(hold.target)
+
+
+def _start_up_hold() -> _StartUpHold | None:
+    return next((h for h in logging.getLogger().handlers if isinstance(h, _StartUpHold)), None)
 
 
 def _level(level: str | int) -> int:
