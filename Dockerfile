@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 
-# ---- builder: a virtualenv with the exact pins of requirements.lock, then the bot itself ----
+# ---- builder: a virtualenv with the exact pins of requirements.lock, then the bot's wheel ----
 FROM python:3.11.13-slim-bookworm AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -14,12 +14,15 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps -r requirements.lock
 
-COPY pyproject.toml README.md ./
+# The same artifact as `pip install` users get (and tests/packaging/test_wheel.py runs):
+# a wheel, with the migrations and the sandbox's static files inside it.
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
-RUN pip install --no-cache-dir --no-deps . \
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
+    && pip install --no-cache-dir --no-deps /dist/failover_bot-*.whl \
     && pip check
 
-# ---- runtime: the virtualenv, the migrations, a non-root user; no compilers, no pip cache ----
+# ---- runtime: the virtualenv (the bot and its migrations), a non-root user; no pip cache ----
 FROM python:3.11.13-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="failover-bot" \
@@ -30,7 +33,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH="/opt/venv/bin:${PATH}" \
     PORT=3000 \
-    BOT_MIGRATIONS_DIR=/app/migrations \
     DATABASE_URL=sqlite:////data/failover-bot.db
 
 # Numeric IDs, so Kubernetes can verify runAsNonRoot without resolving a user name.
@@ -42,7 +44,6 @@ RUN groupadd --system --gid 10001 bot \
 
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
-COPY migrations ./migrations
 
 # Only the SQLite fallback writes here; production sets DATABASE_URL to PostgreSQL.
 VOLUME ["/data"]

@@ -86,7 +86,9 @@ def test_dependencies_come_only_from_the_lock_file() -> None:
     runs = [arguments for stage in stages() for kw, arguments in stage if kw == "RUN"]
     installs = [run for run in runs if "pip install" in run]
     assert any("--no-deps -r requirements.lock" in run for run in installs)
-    assert any(re.search(r"pip install [^&]*--no-deps \.(\s|$)", run) for run in installs)
+    # The bot itself: the wheel built from the tree (what pip users get), nothing else.
+    assert any(re.search(r"pip wheel [^&]*--no-deps [^&]*\.(\s|$)", run) for run in runs)
+    assert any(re.search(r"pip install [^&]*--no-deps \S+\.whl(\s|$)", run) for run in installs)
     assert all("--no-deps" in run for run in installs), installs
 
 
@@ -107,14 +109,15 @@ def test_starts_the_bot_and_checks_its_health_endpoint() -> None:
     assert "curl" not in healthcheck and "python" in healthcheck
 
 
-def test_environment_and_migrations() -> None:
+def test_environment_and_migrations_come_with_the_package() -> None:
     stage = final_stage()
     env = " ".join(values(stage, "ENV"))
-    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
-                    "BOT_MIGRATIONS_DIR=/app/migrations"):
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"):
         assert setting in env
     assert values(stage, "WORKDIR")[-1] == "/app"
-    assert any(copy.startswith("migrations ") for copy in values(stage, "COPY"))
+    # The migrations ship inside the wheel: no override, no copy of the repository's folder.
+    assert "BOT_MIGRATIONS_DIR" not in " ".join(arguments for _, arguments in instructions())
+    assert not any("migrations" in copy for copy in values(stage, "COPY"))
 
 
 def dockerignored(path: str) -> bool:
@@ -153,7 +156,7 @@ def test_build_context_leaves_out(path: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "bot/config.py", "bot/telemetry/metrics.py", "bot/store/migrations/env.py", "pyproject.toml",
-    "README.md", "requirements.lock",
+    "README.md", "requirements.lock", "LICENSE",
 ])
 def test_build_context_keeps_what_the_dockerfile_copies(path: str) -> None:
     assert not dockerignored(path)
