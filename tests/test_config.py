@@ -241,3 +241,26 @@ def test_a_bad_secret_is_named_but_not_quoted(
     assert message.startswith(f"{variable}: ")
     assert "xoxb-leaked" not in message
     assert DB_PASSWORD not in message
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("garbage", "not a database URL"),
+    (f"mysql://bot:{DB_PASSWORD}@db.internal/bot", "'mysql' databases are not supported"),
+    (f"postgresql+asyncpg://bot:{DB_PASSWORD}@db.internal/bot", "not supported"),
+    ("sqlite:///no-such-folder/bot.db", "folder"),
+])
+def test_an_unusable_database_url_names_the_variable_and_what_is_accepted(
+        monkeypatch: pytest.MonkeyPatch, url: str, says: str) -> None:
+    message = config_error(monkeypatch, "DATABASE_URL", url)
+    assert message.startswith("DATABASE_URL: ") and says in message
+    assert DB_PASSWORD not in message
+
+
+@pytest.mark.parametrize("url", [
+    DATABASE_URL, "postgresql://bot@db/bot", "postgres://bot@db/bot", "sqlite:///bot.db",
+    "sqlite://", "sqlite:///:memory:",
+])
+def test_sqlite_and_postgresql_urls_are_accepted(monkeypatch: pytest.MonkeyPatch,
+                                                 url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load_settings().database_url.get_secret_value() == url

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from bot.telemetry import bind_request_id, configure_logging, current_request_id
+from bot.telemetry import (
+    bind_request_id,
+    configure_logging,
+    current_request_id,
+    hold_start_up_logs,
+    release_start_up_logs,
+)
 
 BOT_TOKEN = "xoxb-1111111111-2222222222-AbCdEfGhIjKlMnOpQrStUvWx"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -132,3 +138,19 @@ def test_configuring_twice_does_not_duplicate_lines() -> None:
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="VERBOSE"):
         configure_logging("VERBOSE", io.StringIO())
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_start_up_logs_wait_for_the_start_and_a_failed_one_drops_them(started: bool) -> None:
+    stream = io.StringIO()
+    hold_start_up_logs()
+    handler = configure_logging("INFO", stream)
+    try:
+        logging.getLogger("bot").info("checking Slack")
+        assert stream.getvalue() == ""  # nothing before start-up is over
+        release_start_up_logs(emit=started)
+        logging.getLogger("bot").info("serving")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    expected = ["checking Slack", "serving"] if started else ["serving"]
+    assert [r["message"] for r in lines(stream)] == expected
