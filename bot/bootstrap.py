@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -189,6 +190,18 @@ def _require(settings: Settings, *names: str) -> None:
                               "(try `failover-bot sandbox` to run without Slack)")
 
 
+def _can_listen(port: int) -> None:
+    """Before anything starts: uvicorn would find a taken port only after the work process
+    was spawned, and exit with its own status."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where serve listens
+        except OSError as exc:
+            raise ConfigError(f"PORT: cannot listen on port {port}: {exc.strerror} "
+                              "(set PORT or --port)") from None
+
+
 def serve(settings: Settings, *, port: int | None = None, with_worker: bool = True,
           gateway_factory: GatewayFactory = azure_gateway) -> int:
     """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP).
@@ -213,6 +226,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     # Slack once, before anything is spawned: a bad token or no Slack is one line and an exit
     # code; Bolt's own check (an uncaught BoltError) is then not needed here.
     check_auth(client, settings.slack_api_url)
+    _can_listen(port or settings.port)
     release_start_up_logs()  # start-up checks passed: what they logged is written now
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
     runtime = build_runtime(components, client=client, verify_token=False,

@@ -7,6 +7,7 @@ cache when it can). Start-up failures are one line on stderr and an exit status.
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import zipfile
@@ -232,3 +233,16 @@ def test_serve_with_azure_identity_variables_that_make_no_credential_is_exit_2(
     assert result.returncode == 2
     line = _one_line(result)
     assert "AZURE_TENANT_ID" in line and "made-up-client-secret" not in line
+
+
+def test_serve_on_a_port_in_use_is_exit_2_naming_port(
+        bot: InstalledBot, empty_dir: Path, tmp_path: Path, slack: FakeSlackServer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = serve_env(slack, f"sqlite:///{tmp_path / 'bot.db'}", PORT=str(port))
+        result = bot.run(["serve"], empty_dir, **env)
+    assert result.returncode == 2
+    line = _one_line(result)
+    assert "PORT" in line and str(port) in line
