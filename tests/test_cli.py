@@ -148,3 +148,20 @@ def test_audit_reads_an_old_schema_without_migrating_and_says_what_to_run(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "run `failover-bot db upgrade`" in err[0]
     assert current_revision(url) is None  # untouched
+
+
+def test_an_unforeseen_failure_is_still_one_line_and_exit_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1234-abcd-SuperSecret")
+
+    def broken(*args: object) -> int:
+        raise RuntimeError("disk on fire\nsecond line; token xoxb-1234-abcd-SuperSecret")
+
+    monkeypatch.setattr("bot.cli._dispatch", broken)
+    assert main(["doctor"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert "unexpected error: RuntimeError: disk on fire second line" in err[0]
+    assert "SuperSecret" not in err[0]
