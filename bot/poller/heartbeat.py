@@ -6,7 +6,10 @@ a dead process's requests are taken over quickly; this thread renews every lease
 holds a few times per TTL, so that a slow Azure call (up to its 30 s read timeout) never lets
 one lapse while its owner is alive.
 
-Owner ids are ``host:pid:token``: which process holds a lease can be read from the row.
+Owner ids are ``host:pid:token``, ``host`` naming the machine and its pid namespace, so a
+lease whose owner ran on this host and whose process is gone is provably dead: it is reclaimed
+at once (:meth:`LeaseHeartbeat.reap`) instead of after its TTL. Any other owner (another host,
+a reused pid, a name that is not an owner id) is left to its TTL.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import os
 import secrets
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.domain.clock import Clock
 from bot.store.base import UnitOfWorkFactory
@@ -27,9 +31,39 @@ log = logging.getLogger(__name__)
 BEATS_PER_TTL = 3
 
 
+_TOKEN = secrets.token_hex(3)  # this process start (a container's pid 1 is reused)
+
+
+def _host_key() -> str:
+    """The hostname and the pid namespace: where a pid names one process."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").rstrip("]")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()[:60]}~{namespace}"
+
+
 def process_owner_id() -> str:
     """``host:pid:token``: unique per process start, and says where the process runs."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(3)}"
+    return f"{_host_key()}:{os.getpid()}:{_TOKEN}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when provably so: the owner ran here, and its process is gone."""
+    host, _, rest = owner.partition("/")[0].partition(":")
+    pid_text, _, token = rest.partition(":")
+    if host != _host_key() or not pid_text.isdigit() or not token:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return token != _TOKEN  # our pid, an earlier start's token: that start is gone
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return bool(fields) and fields[0] in ("Z", "X")  # a zombie holds nothing any more
 
 
 class LeaseHeartbeat:
@@ -72,6 +106,20 @@ class LeaseHeartbeat:
         for pair in lost:
             self.drop(*pair)
         return len(kept) - len(lost)
+
+    def reap(self, now: datetime) -> int:
+        """Hand back the leases of owners that are provably dead, so that their requests
+        are polled now rather than a TTL after the crash. Returns how many."""
+        with self._uow() as uow:
+            dead = [(request_id, owner) for request_id, owner in uow.requests.live_leases(now)
+                    if owner_is_dead(owner)]
+            for request_id, owner in dead:
+                uow.requests.release_lease(request_id, owner, now)
+            uow.commit()
+        for request_id, owner in dead:
+            log.warning("lease of %s held by %s, a process that is gone: reclaimed",
+                        request_id, owner)
+        return len(dead)
 
     @property
     def interval(self) -> timedelta:

@@ -107,6 +107,7 @@ class Poller:
         self._failures: dict[str, int] = {}
         self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
         self._last_sweep: datetime | None = None
+        self._last_reap: datetime | None = None
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
 
     # ---- rounds --------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Poller:
         for request in expired:
             self._outbox.request_changed(request)
         self._renew_held()
+        self._reap_dead_owners(now)
         self._service.save_unsaved_handles()
         with self._uow() as uow:
             claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl,
@@ -336,6 +338,14 @@ class Poller:
                 self._held[request_id] = Held(held.next_poll_at, until)
         for request_id in lost:
             self.heartbeat.drop(request_id, self.owner_id)
+
+    def _reap_dead_owners(self, now: datetime) -> None:
+        """On the first round and then once per heartbeat: leases of dead processes here."""
+        last = self._last_reap
+        if last is not None and now - last < self.heartbeat.interval:
+            return
+        self._last_reap = now
+        self.heartbeat.reap(now)
 
     def _sweep_unnotified(self, now: datetime) -> None:
         """Announce state changes nobody has announced yet (``notified_version < version``).
