@@ -14,11 +14,12 @@ def backoff_delay(failures: int, base: timedelta, cap: timedelta, retry_after: f
 
     Equal jitter (half fixed, half ``fraction`` of the rest, ``fraction`` in [0, 1)) keeps the
     delay growing with each failure while spreading out the replicas and operations that
-    failed together. Azure's ``Retry-After`` is a floor; ``cap`` is the ceiling.
+    failed together. ``cap`` bounds our own back-off; Azure's ``Retry-After`` is a floor
+    even above it (Azure knows when it will take requests again).
     """
     exponent = min(max(failures, 1) - 1, 16)
     ceiling = min(cap, base * (2 ** exponent))
-    delay = ceiling / 2 + ceiling / 2 * fraction
+    delay = min(max(ceiling / 2 + ceiling / 2 * fraction, MIN_DELAY), cap)
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
-    return min(max(delay, MIN_DELAY), cap)
+    return delay
