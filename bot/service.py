@@ -352,7 +352,8 @@ class FailoverService:
         if follow:
             self._release_start_lease(running.id, owner, own_lease, now)
             return running  # observe() follows the hub; no second POST
-        self.leases.keep(running.id, owner)
+        if own_lease:  # a poller's claimed lease is already kept by its heartbeat
+            self.leases.keep(running.id, owner)
         with self._memory:
             self._posting.add(running.id)
         try:
@@ -370,7 +371,8 @@ class FailoverService:
                 return running
             return self._finish_failed(running, exc.code or type(exc).__name__, exc.message)
         finally:
-            self.leases.drop(running.id, owner)
+            if own_lease:
+                self.leases.drop(running.id, owner)
             with self._memory:
                 self._posting.discard(running.id)
         return self._store_handle(running, handle, owner if own_lease else None)
