@@ -8,10 +8,14 @@ one TTL after it; the restarted bot claims the request on its next round and see
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import Session
 
 from bot.domain.model import AuditAction, RequestStatus
+from bot.sandbox.slack_api import Message
+from bot.store.tables import FailoverRequestRow
 
 from .conftest import HUB
 from .serve_harness import WAIT, Drill, request_id_of
@@ -22,9 +26,13 @@ LEASE_TTL = 15.0  # seconds: BOT_LEASE_TTL's default
 POLL_INTERVAL = 1.0  # the harness's BOT_POLL_INTERVAL
 
 
-def test_the_restarted_bot_reports_within_a_lease_ttl_and_a_poll(drill: Drill) -> None:
-    env = {"BOT_LEASE_TTL": f"{LEASE_TTL:.0f}s"}
-    drill.start_bot(env)
+ENV = {"BOT_LEASE_TTL": f"{LEASE_TTL:.0f}s"}
+
+
+def _killed_mid_poll(drill: Drill) -> tuple[Message, str]:
+    """A running failover whose poller holds the lease, then ``kill -9``; Azure finishes
+    while no bot runs."""
+    drill.start_bot(ENV)
     approval = drill.request_failover()
     request_id = request_id_of(approval)
     poll = drill.arm.hold_next("operation")
@@ -36,10 +44,14 @@ def test_the_restarted_bot_reports_within_a_lease_ttl_and_a_poll(drill: Drill) -
     assert row.lease_owner and row.lease_expires_at is not None, row
     drill.kill_bot()
     poll.release()
-    drill.arm.finish_operation(HUB)  # Azure finishes while no bot runs
+    drill.arm.finish_operation(HUB)
+    return approval, request_id
 
+
+def _restart_and_time_the_completion(drill: Drill, approval: Message, request_id: str
+                                     ) -> float:
     restarted = time.monotonic()
-    drill.start_bot(env)
+    drill.start_bot(ENV)
 
     def announced() -> bool:
         row = drill.row(request_id)
@@ -49,7 +61,6 @@ def test_the_restarted_bot_reports_within_a_lease_ttl_and_a_poll(drill: Drill) -
     drill.wait_for("the completion to be posted", announced, timeout=LEASE_TTL + WAIT)
     took = time.monotonic() - restarted
     print(f"completion {took:.1f}s after the restart")  # the drill's figure, with -s
-    assert took <= LEASE_TTL + POLL_INTERVAL, took
     drill.kill_bot()
 
     assert drill.arm.failover_posts(HUB) == 1
@@ -59,3 +70,26 @@ def test_the_restarted_bot_reports_within_a_lease_ttl_and_a_poll(drill: Drill) -
     assert events.count(AuditAction.STARTED) == 1, events
     assert events.count(AuditAction.SUCCEEDED) == 1, events
     assert AuditAction.FAILED not in events, events
+    return took
+
+
+def test_a_dead_process_here_is_taken_over_at_once(drill: Drill) -> None:
+    approval, request_id = _killed_mid_poll(drill)
+    took = _restart_and_time_the_completion(drill, approval, request_id)
+    assert took <= LEASE_TTL + POLL_INTERVAL, took
+
+
+def test_an_owner_that_cannot_be_proven_dead_is_waited_for_one_lease_only(
+        drill: Drill) -> None:
+    approval, request_id = _killed_mid_poll(drill)
+    # As if the dead owner had run on another host: its lease must simply run out.
+    with Session(drill.engine) as session:
+        row = session.get(FailoverRequestRow, request_id)
+        assert row is not None
+        row.lease_owner = "another-host~4026531836:7:0abc12"
+        row.lease_expires_at = datetime.now(UTC) + timedelta(seconds=LEASE_TTL)
+        session.add(row)
+        session.commit()
+    took = _restart_and_time_the_completion(drill, approval, request_id)
+    assert took <= LEASE_TTL + POLL_INTERVAL, took
+
