@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     bot_quota_window: QuotaWindow = QuotaWindow.ROLLING_24H
     bot_audit_channel: str | None = None
     bot_hub_cache_ttl: Duration = timedelta(minutes=5)
-    bot_lease_ttl: Duration = timedelta(seconds=60)
+    bot_lease_ttl: Duration = timedelta(seconds=15)
     bot_poll_workers: int = Field(default=16, ge=1, le=256)
     bot_log_level: str = "INFO"
 

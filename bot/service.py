@@ -8,10 +8,15 @@ value and written to the audit log.
 from __future__ import annotations
 
 import logging
+import random
+import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from bot.domain.backoff import backoff_delay
 from bot.domain.clock import Clock
 from bot.domain.durations import humanize
 from bot.domain.model import (
@@ -60,6 +65,28 @@ log = logging.getLogger(__name__)
 AUTO_APPROVER = "policy:auto"
 OUTCOME_UNKNOWN = "FailoverOutcomeUnknown"  # the gateway's code for a start whose answer was lost
 SYSTEM = "failover-bot"
+# "Nothing is running" needs the hub seen quiet (ready, where it was) for this long at least,
+# and for this many poll intervals: Azure may take a while to act on a POST it accepted.
+NOT_STARTED_AFTER = timedelta(minutes=5)
+NOT_STARTED_POLLS = 10
+
+
+class LeaseKeeper(Protocol):
+    """Keeps a request's lease alive while its owner works on it (the poller's heartbeat)."""
+
+    def keep(self, request_id: str, owner: str) -> None: ...
+
+    def drop(self, request_id: str, owner: str) -> None: ...
+
+
+class _Unkept:
+    """No heartbeat (a service without a poller): leases last their TTL."""
+
+    def keep(self, request_id: str, owner: str) -> None:
+        return None
+
+    def drop(self, request_id: str, owner: str) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -151,6 +178,23 @@ class FailoverService:
     request_ttl: timedelta = timedelta(minutes=30)
     poll_interval: timedelta = timedelta(seconds=30)
     metrics: Metrics | None = None
+    # The lease a start holds on its row while its POST may be in flight, so that no poller
+    # anywhere decides "nothing is running" meanwhile; the poller's heartbeat keeps it alive.
+    leases: LeaseKeeper = field(default_factory=_Unkept)
+    lease_ttl: timedelta = timedelta(seconds=15)
+    start_owner: str = field(default_factory=lambda: f"start-{secrets.token_hex(4)}")
+    max_backoff: timedelta = timedelta(minutes=5)
+    rng: random.Random = field(default_factory=random.Random)
+    # This process's memory: POSTs in flight, handles the database did not take yet, and since
+    # when the hub of a handle-less request has been seen quiet.
+    _posting: set[str] = field(default_factory=set, init=False, repr=False)
+    _unsaved: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _quiet_since: dict[str, datetime] = field(default_factory=dict, init=False, repr=False)
+    _memory: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
+        """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""
+        self.leases, self.start_owner, self.lease_ttl = keeper, owner, ttl
 
     # ---- asking -------------------------------------------------------------------------
 
@@ -258,11 +302,15 @@ class FailoverService:
 
     # ---- running ------------------------------------------------------------------------
 
-    def start(self, request_id: str) -> FailoverRequest | None:
+    def start(self, request_id: str, *, lease_owner: str | None = None
+              ) -> FailoverRequest | None:
         """Start an approved request: audit row first, then one call to Azure.
 
         The APPROVED → RUNNING compare-and-set is the guard against a second POST: only the
-        caller that wins it talks to Azure, on any replica.
+        caller that wins it talks to Azure, on any replica. While the POST may be in flight
+        the row is leased (``lease_owner``: the poller that claimed it; else this service's
+        own, released once Azure answered), so no poller decides "nothing is running"
+        meanwhile. The first attempt is audited ``started``, later ones ``retry``.
         """
         with self.uow() as uow:
             request = uow.requests.get(request_id)
@@ -273,6 +321,8 @@ class FailoverService:
         except (Throttled, TransientError) as exc:
             return self._start_later(request, exc)
         now = self.clock.now()
+        owner = lease_owner or self.start_owner
+        own_lease = lease_owner is None
         with self.uow() as uow:
             # A hub busy after our own postponed start: Azure took that POST after all.
             follow = (problem is not None and problem.reason is RefusalReason.HUB_NOT_READY
@@ -287,24 +337,32 @@ class FailoverService:
                                                   error=problem.message))
                 uow.commit()
                 return self._counted(failed) if failed else None
+            attempts = _attempts_before(uow, request.id)
             running = uow.requests.transition(
                 request.id, {RequestStatus.APPROVED}, RequestStatus.RUNNING, started_at=now,
-                next_poll_at=now + self.poll_interval)
+                next_poll_at=now + self.poll_interval, lease_owner=owner,
+                lease_expires_at=now + self.lease_ttl)
             if running is None:
                 return uow.requests.get(request.id)
-            uow.events.append(self._event(AuditAction.STARTED, SYSTEM, running,
-                                          region_before=running.region_before,
-                                          region_target=running.region_target,
-                                          following_hub=follow or None))
+            uow.events.append(self._event(
+                AuditAction.RETRY if attempts else AuditAction.STARTED, SYSTEM, running,
+                region_before=running.region_before, region_target=running.region_target,
+                following_hub=follow or None, attempt=attempts + 1 if attempts else None))
             uow.commit()
         if follow:
+            self._release_start_lease(running.id, owner, own_lease, now)
             return running  # observe() follows the hub; no second POST
+        if own_lease:  # a poller's claimed lease is already kept by its heartbeat
+            self.leases.keep(running.id, owner)
+        with self._memory:
+            self._posting.add(running.id)
         try:
             handle = self.gateway.start_failover(running.hub, running.region_target)
         except (Throttled, TransientError) as exc:
             # Azure did not take it (the gateway re-reads the hub before saying so).
-            return self._start_later(running, exc)
+            return self._start_later(running, exc, owner if own_lease else None)
         except GatewayError as exc:
+            self._release_start_lease(running.id, owner, own_lease, self.clock.now())
             if exc.code == OUTCOME_UNKNOWN or isinstance(exc, OperationConflict):
                 # Azure may be running it (an earlier answer was lost, or Azure says an
                 # operation is already under way): stay running without a handle; observe()
@@ -312,10 +370,28 @@ class FailoverService:
                 log.warning("failover of %s: %s; following the hub", running.id, exc.code)
                 return running
             return self._finish_failed(running, exc.code or type(exc).__name__, exc.message)
-        with self.uow() as uow:
-            stored = uow.requests.update(running.id, operation_handle=handle)
-            uow.commit()
-        return stored or running
+        finally:
+            if own_lease:
+                self.leases.drop(running.id, owner)
+            with self._memory:
+                self._posting.discard(running.id)
+        return self._store_handle(running, handle, owner if own_lease else None)
+
+    def save_unsaved_handles(self) -> int:
+        """Store the handles of POSTs Azure accepted while the database was down; each round
+        of the poller calls this. Returns how many are still waiting."""
+        with self._memory:
+            waiting = dict(self._unsaved)
+        try:
+            for request_id, handle in waiting.items():
+                with self.uow() as uow:
+                    request = uow.requests.get(request_id)
+                if request is not None:
+                    self._store_handle(request, handle, None)
+        except StoreUnavailable:
+            log.warning("the database is still unavailable; %d handles wait", len(waiting))
+        with self._memory:
+            return len(self._unsaved)
 
     def observe(self, request_id: str) -> Observation | None:
         """Poll a running request's operation once and record its end."""
@@ -325,10 +401,15 @@ class FailoverService:
             return None
         if request.status is not RequestStatus.RUNNING:
             return Observation(request, None)
-        if not request.operation_handle:
-            return self._observe_without_handle(request)
+        handle = request.operation_handle
+        if not handle:
+            with self._memory:
+                handle = self._unsaved.get(request.id)
+            if handle is None:
+                return self._observe_without_handle(request)
+            request = self._store_handle(request, handle, None)  # Azure's answer, kept
         try:
-            poll = self.gateway.poll(request.hub, request.operation_handle)
+            poll = self.gateway.poll(request.hub, handle)
         except (Throttled, TransientError) as exc:
             log.warning("poll of %s failed: %s", request.id, exc.code)
             return Observation(request, None, retry_after=exc.retry_after)
@@ -510,50 +591,117 @@ class FailoverService:
                            f"The hub is now active in {hub.active_display}; nothing was started.")
         return check_direction(request.kind, hub) or check_ready(hub)
 
-    def _start_later(self, request: FailoverRequest, exc: GatewayError) -> FailoverRequest:
-        """Azure was busy or unreachable and nothing started: leave the request approved for
-        the poller to try again, unless it has waited longer than a request may."""
+    def _start_later(self, request: FailoverRequest, exc: GatewayError,
+                     own_lease: str | None = None) -> FailoverRequest:
+        """Azure was busy or unreachable and nothing started: leave the request approved and
+        try again after an exponential, jittered back-off (at least Azure's Retry-After),
+        unless it has waited as long as a request may after its approval."""
         now = self.clock.now()
         approved_at = request.decided_at or request.created_at
-        if now - approved_at > self.request_ttl:
+        deadline = approved_at + self.request_ttl
+        if now >= deadline:
+            if own_lease:
+                self._release_start_lease(request.id, own_lease, True, now)
             waited = humanize(self.request_ttl)
             return self._finish_failed(request, exc.code or type(exc).__name__,
                                        f"Azure could not take the request for {waited} after "
                                        f"the approval: {exc.message}")
-        delay = max(self.poll_interval.total_seconds(), exc.retry_after or 0)
         with self.uow() as uow:
+            failures = _postponements(uow, request.id) + 1
+            delay = backoff_delay(failures, self.poll_interval, self.max_backoff,
+                                  exc.retry_after, self.rng.random())
+            retry_at = min(now + delay, deadline)  # give up on time, not a back-off late
             again = uow.requests.transition(
                 request.id, {RequestStatus.APPROVED, RequestStatus.RUNNING},
-                RequestStatus.APPROVED, started_at=None,
-                next_poll_at=now + timedelta(seconds=delay))
+                RequestStatus.APPROVED, started_at=None, next_poll_at=retry_at)
             if again:
                 uow.events.append(self._event(AuditAction.PROGRESS, SYSTEM, again,
-                                              start_postponed=exc.code, error=exc.message))
+                                              start_postponed=exc.code, error=exc.message,
+                                              failures=failures,
+                                              retry_at=retry_at.isoformat()))
+            if own_lease:
+                uow.requests.release_lease(request.id, own_lease, retry_at)
             uow.commit()
-        log.warning("start of %s postponed %.0fs: %s", request.id, delay, exc.code)
+        log.warning("start of %s postponed %.1fs (failure %d): %s", request.id,
+                    (retry_at - now).total_seconds(), failures, exc.code)
         return again or request
+
+    def _store_handle(self, running: FailoverRequest, handle: str,
+                      own_lease: str | None) -> FailoverRequest:
+        """Record Azure's handle. Should the database fail now, the POST has still gone out:
+        the handle stays in memory (observe() and the poller's rounds store it later) and the
+        request stays running, never reported as not started."""
+        now = self.clock.now()
+        try:
+            with self.uow() as uow:
+                stored = uow.requests.transition(running.id, {RequestStatus.RUNNING},
+                                                 RequestStatus.RUNNING,
+                                                 operation_handle=handle)
+                if own_lease:
+                    uow.requests.release_lease(running.id, own_lease, now + self.poll_interval)
+                uow.commit()
+        except StoreUnavailable:
+            log.error("Azure accepted the failover of %s but its handle could not be stored; "
+                      "keeping it to store later", running.id)
+            with self._memory:
+                self._unsaved[running.id] = handle
+            return running.evolve(operation_handle=handle)
+        with self._memory:
+            self._unsaved.pop(running.id, None)
+        return stored or running
+
+    def _release_start_lease(self, request_id: str, owner: str, own: bool,
+                             now: datetime) -> None:
+        """Hand back a start's own lease, so that a poller looks at the request soon."""
+        if not own:
+            return
+        with self.uow() as uow:
+            uow.requests.release_lease(request_id, owner, now + self.poll_interval)
+            uow.commit()
 
     def _observe_without_handle(self, request: FailoverRequest,
                                 lost: str | None = None) -> Observation:
         """No usable handle (a crash before Azure answered, or an operation Azure forgot):
-        decide from the hub's own state, and never POST again."""
+        decide from the hub's own state, and never POST again.
+
+        The poller only gets here when no lease is live, i.e. no process is waiting for an
+        answer to a POST of this request (this one's memory is checked too). "Nothing is
+        running" then still needs positive evidence over a long span: the hub seen ready in
+        its original region, continuously, for max(5 min, 10 polls) since the POST.
+        """
+        with self._memory:
+            posting = request.id in self._posting
+        if posting:
+            return Observation(request, None)
         try:
             hub = self.gateway.get_state(request.hub, with_device_count=False)
         except GatewayError as exc:
             return Observation(request, None, retry_after=exc.retry_after)
         moved = same_region(hub.active_region, request.region_target)
-        if moved and hub.is_ready:
-            return self._finish_succeeded(request, OperationPoll(OperationState.SUCCEEDED), hub)
-        started_long_ago = (request.started_at is not None and self.clock.now()
-                            - request.started_at > 4 * self.poll_interval)
-        if hub.is_ready and started_long_ago:
-            why = lost or "The bot stopped before Azure confirmed the request"
-            failed = self._finish_failed(
-                request, "NotStarted",
-                f"{why}, and the hub shows no failover: nothing is running. "
-                "Request it again if it is still needed.")
-            return Observation(failed, None, report=self.report(failed))
-        return Observation(request, None)
+        if moved or not hub.is_ready:
+            with self._memory:
+                self._quiet_since.pop(request.id, None)
+            if moved and hub.is_ready:
+                return self._finish_succeeded(request, OperationPoll(OperationState.SUCCEEDED),
+                                              hub)
+            return Observation(request, OperationPoll(OperationState.RUNNING))  # Azure is at it
+        now = self.clock.now()
+        with self._memory:
+            quiet_since = self._quiet_since.setdefault(request.id, now)
+        span = max(NOT_STARTED_AFTER, self.poll_interval * NOT_STARTED_POLLS)
+        since = request.started_at or quiet_since
+        if now - quiet_since < span or now - since < span:
+            return Observation(request, None)
+        with self._memory:
+            self._quiet_since.pop(request.id, None)
+        why = lost or "Azure never confirmed the request (the bot stopped or lost its answer)"
+        failed = self._finish_failed(
+            request, "NotStarted",
+            f"{why}. Since then no request to Azure has been in flight, and for "
+            f"{humanize(now - quiet_since)} the hub has stayed {hub.state} in "
+            f"{hub.active_display} with no failover: nothing is running. Request it again if "
+            "it is still needed.")
+        return Observation(failed, None, report=self.report(failed))
 
     def _finish_succeeded(self, request: FailoverRequest, poll: OperationPoll,
                           hub: HubState | None = None) -> Observation:
@@ -639,6 +787,19 @@ def _azure_refusal(exc: GatewayError) -> Refusal:
 
 
 def _postponed_before(uow: UnitOfWork, request_id: str) -> bool:
+    return _postponements(uow, request_id) > 0
+
+
+def _postponements(uow: UnitOfWork, request_id: str) -> int:
+    """How often Azure could not take this request's start so far (the back-off's count)."""
     events = uow.events.search(AuditQuery(request_id=request_id,
-                                          actions=frozenset({AuditAction.PROGRESS})))
-    return any("start_postponed" in e.detail for e in events)
+                                          actions=frozenset({AuditAction.PROGRESS}), limit=500))
+    return sum(1 for e in events if "start_postponed" in e.detail)
+
+
+def _attempts_before(uow: UnitOfWork, request_id: str) -> int:
+    """POSTs already audited for this request (``started`` then ``retry``)."""
+    events = uow.events.search(AuditQuery(
+        request_id=request_id, actions=frozenset({AuditAction.STARTED, AuditAction.RETRY}),
+        limit=500))
+    return len(events)

@@ -155,7 +155,8 @@ class AuditAction(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-    STARTED = "started"
+    STARTED = "started"  # the first POST to Azure (written before it is sent)
+    RETRY = "retry"  # a later POST, after Azure definitely did not take an earlier one
     PROGRESS = "progress"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

@@ -87,8 +87,10 @@ def from_azure_error(err: AzureError, now: datetime) -> GatewayError:
     if isinstance(err, HttpResponseError) and err.status_code:
         return from_http_error(err, now)
     if isinstance(err, ClientAuthenticationError):
-        # Raised by the credential before any request: no token, so no permission to name.
-        return Forbidden(f"Could not authenticate to Azure: {err.message}",
-                         code="AuthenticationFailed")
+        # No HTTP answer to judge by (CredentialUnavailableError, the token endpoint out of
+        # reach): like a network error, worth trying again. A token endpoint that answered
+        # 5xx is transient too and a 4xx (a wrong secret) final, both through the status.
+        return TransientError(f"Could not get a token from Azure AD: {err.message}",
+                              code=type(err).__name__)
     return TransientError(f"Azure could not be reached: {err.message}",
                           code=type(err).__name__)

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
+    ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
@@ -100,6 +101,9 @@ class AzureIotHubGateway:
         try:
             client.iot_hub.begin_manual_failover(ref.name, ref.resource_group, failover_input,
                                                  polling=polling, **self._options())
+        except ClientAuthenticationError as err:
+            # No token (the POST was never sent) or ARM's 401: Azure did not take it.
+            raise from_azure_error(err, self._clock.now()) from err
         except (ServiceRequestError, ServiceResponseError) as err:
             return self._after_lost_answer(ref, target_region, err)
         except HttpResponseError as err:
@@ -149,6 +153,15 @@ class AzureIotHubGateway:
         try:
             hub = self.get_state(ref, with_device_count=False)
         except GatewayError as read_err:
+            if not isinstance(err, ServiceResponseError):
+                # Azure answered 5xx, or the request never left (ServiceRequestError): not
+                # taken. The next attempt re-reads the hub before it POSTs again.
+                raise TransientError(
+                    f"Azure could not take the failover request for `{ref.name}` "
+                    f"({_what_failed(err)}), and the hub could not be re-read "
+                    f"({read_err.message}). It will be tried again.",
+                    code="FailoverNotStarted", retry_after=_retry_after(err, self._clock),
+                ) from err
             raise GatewayError(
                 f"Azure did not answer the failover request for `{ref.name}` and the hub could "
                 f"not be re-read ({read_err.message}). The failover may have started: check "
@@ -160,10 +173,10 @@ class AzureIotHubGateway:
                      ref.name, hub.state, hub.provisioning_state)
             return str(HubStateHandle(ref, target_region))
         raise TransientError(
-            f"Azure did not answer the failover request for `{ref.name}`, and the hub is still "
-            f"Active in {hub.active_display}: the failover was NOT started. "
-            "It is safe to try again.",
-            code="FailoverNotStarted",
+            f"Azure did not take the failover request for `{ref.name}` ({_what_failed(err)}), "
+            f"and the hub is still Active in {hub.active_display}: the failover was NOT "
+            "started. It is safe to try again.",
+            code="FailoverNotStarted", retry_after=_retry_after(err, self._clock),
         ) from err
 
     def _check_operation_url(self, handle: str) -> None:
@@ -207,3 +220,14 @@ class AzureIotHubGateway:
             except AzureError as err:
                 raise from_azure_error(err, self._clock.now()) from err
         return hubs
+
+
+def _what_failed(err: AzureError) -> str:
+    if isinstance(err, HttpResponseError) and err.status_code:
+        return f"HTTP {err.status_code}: {err.message}"
+    return f"{type(err).__name__}: {err.message}"
+
+
+def _retry_after(err: AzureError, clock: Clock) -> float | None:
+    response = getattr(err, "response", None)
+    return retry_after_seconds(getattr(response, "headers", None), clock.now())

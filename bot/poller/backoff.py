@@ -6,8 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-# Azure's Retry-After is a hint in seconds; never poll faster than this, even if told to.
-MIN_DELAY = timedelta(seconds=1)
+from bot.domain.backoff import MIN_DELAY, backoff_delay
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,8 @@ class PollSchedule:
         Equal jitter (half fixed, half random) keeps the delay growing with each failure while
         spreading out the replicas and operations that failed together.
         """
-        exponent = min(max(failures, 1) - 1, 16)
-        ceiling = min(self.max_backoff, self.poll_interval * (2 ** exponent))
-        delay = ceiling / 2 + ceiling / 2 * rng.random()
-        if retry_after is not None:
-            delay = max(delay, timedelta(seconds=retry_after))
-        return self._clamp(delay)
+        return backoff_delay(failures, self.poll_interval, self.max_backoff, retry_after,
+                             rng.random())
 
     def _clamp(self, delay: timedelta) -> timedelta:
         return min(max(delay, MIN_DELAY), self.max_backoff)

@@ -8,8 +8,10 @@ survive a crash is in the store: the operation handle (so nothing is POSTed twic
 announced once) and the milestone record in the audit log.
 
 A request's lease is kept, and renewed each round, while one of its milestone or completion
-messages waits behind the rate limit: only the lease holder may announce it. If the process
-dies, the lease expires and another replica takes the request over.
+messages waits behind the rate limit: only the lease holder may announce it. While a request
+is polled, or its failover POST waits for Azure, a heartbeat thread (``heartbeat.py``) renews
+its lease, so leases can be short: if the process dies, another replica (or the restarted
+process) takes the request over within one lease TTL.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import heapq
 import logging
 import random
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,8 +27,10 @@ from datetime import datetime, timedelta
 from bot.domain.clock import Clock
 from bot.domain.model import FailoverRequest, RequestStatus
 from bot.domain.rules import estimate_duration
+from bot.hubs.gateway import OperationPoll, OperationState
 from bot.notifications import Milestone, Notifier, ProgressUpdate
 from bot.poller.backoff import PollSchedule
+from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
 from bot.poller.milestones import announced_milestones, due_milestone, record_milestone
 from bot.poller.ratelimit import MessageKind, Outgoing, RateLimitedNotifier
 from bot.service import FailoverService, Observation
@@ -78,13 +81,17 @@ class Poller:
     def __init__(self, service: FailoverService, uow_factory: UnitOfWorkFactory,
                  notifier: Notifier, clock: Clock, *, owner_id: str | None = None,
                  poll_interval: timedelta = timedelta(seconds=30),
-                 lease_ttl: timedelta = timedelta(minutes=2), max_workers: int = 8,
+                 lease_ttl: timedelta = timedelta(seconds=15), max_workers: int = 8,
                  batch_size: int = 100, rng: random.Random | None = None,
                  max_backoff: timedelta = timedelta(minutes=5),
                  metrics: Metrics | None = None) -> None:
         self._metrics = metrics
-        self.owner_id = owner_id or f"poller-{secrets.token_hex(4)}"
+        self.owner_id = owner_id or process_owner_id()
         self._service = service
+        self.heartbeat = LeaseHeartbeat(uow_factory, clock, lease_ttl)
+        # The service's starts (also those of Slack's approve button) lease their row for as
+        # long as their POST may be in flight; this heartbeat keeps those leases alive too.
+        service.use_leases(self.heartbeat, f"{self.owner_id}/start", lease_ttl)
         self._uow = uow_factory
         self._clock = clock
         self._outbox = (notifier if isinstance(notifier, RateLimitedNotifier)
@@ -100,6 +107,7 @@ class Poller:
         self._failures: dict[str, int] = {}
         self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
         self._last_sweep: datetime | None = None
+        self._last_reap: datetime | None = None
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
 
     # ---- rounds --------------------------------------------------------------------------
@@ -110,10 +118,14 @@ class Poller:
         for request in expired:
             self._outbox.request_changed(request)
         self._renew_held()
+        self._reap_dead_owners(now)
+        self._service.save_unsaved_handles()
         with self._uow() as uow:
             claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl,
                                              self._batch_size)
             uow.commit()
+        for request in claimed:  # renewed while polled, however long Azure takes
+            self.heartbeat.keep(request.id, self.owner_id)
         for polled in self._pool.map(self._poll, claimed):
             self._settle(polled)
         # Changes made elsewhere (approvals, starts) need only be seen once a poll interval.
@@ -127,6 +139,7 @@ class Poller:
     def run_forever(self, stop: threading.Event) -> None:
         """Run rounds until ``stop`` is set; the only wait is on ``stop`` itself."""
         log.info("poller %s started", self.owner_id)
+        self.heartbeat.start()
         while not stop.is_set():
             full = False
             try:
@@ -152,6 +165,7 @@ class Poller:
     def close(self) -> None:
         """Stop the workers and hand our leases back so another replica takes over at once."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.heartbeat.stop()
         held, self._held = self._held, {}
         try:
             with self._uow() as uow:
@@ -180,10 +194,14 @@ class Poller:
             self._metrics.poll_ran((self._clock.now() - request.next_poll_at).total_seconds())
         try:
             if request.status is RequestStatus.APPROVED:
-                # Approved but never started (the approver's process died): the service's
-                # compare-and-set makes sure only one caller ever POSTs.
-                started = self._service.start(request.id)
-                observation = Observation(started, None) if started else None
+                # Approved but never started (the approver's process died, or Azure could
+                # not take it yet): the service's compare-and-set makes sure only one caller
+                # ever POSTs; our lease covers the POST.
+                started = self._service.start(request.id, lease_owner=self.owner_id)
+                observation = None if started is None else Observation(
+                    started, OperationPoll(OperationState.RUNNING)
+                    if started.status is RequestStatus.RUNNING and started.operation_handle
+                    else None)
             else:
                 observation = self._service.observe(request.id)
         except Exception:
@@ -215,6 +233,7 @@ class Poller:
         request_id = polled.request.id
         if polled.lost:
             self._held.pop(request_id, None)
+            self.heartbeat.drop(request_id, self.owner_id)
             self._outbox.forget(request_id)
             return
         observation = polled.observation
@@ -226,6 +245,11 @@ class Poller:
         if observation.finished:
             self._finish(observation)
             return
+        if request.status is RequestStatus.APPROVED:
+            # Azure could not take the start: the service chose when to try again (back-off).
+            self._keep_or_release(request_id, request.next_poll_at or now + self._schedule
+                                  .poll_interval)
+            return
         handle_unanswered = (request.status is RequestStatus.RUNNING
                              and request.operation_handle and observation.poll is None)
         if handle_unanswered:
@@ -234,7 +258,10 @@ class Poller:
             self._failures.pop(request_id, None)
             delay = (self._schedule.after_poll(observation.retry_after) if observation.poll
                      else self._schedule.poll_interval)
-        if request.status is RequestStatus.RUNNING and not handle_unanswered:
+        # Progress ("Azure accepted", then running for…) only once Azure has answered: a
+        # handle-less request whose POST may not have reached Azure is not yet running there.
+        if (request.status is RequestStatus.RUNNING and not handle_unanswered
+                and observation.poll is not None):
             self._report_progress(polled, request, now)
         # From when Azure was asked, not from now: a busy round must not stretch the interval.
         self._keep_or_release(request_id, (polled.polled_at or now) + delay)
@@ -281,6 +308,7 @@ class Poller:
             self._held[request_id] = Held(next_poll_at, lease_until)
         else:
             self._held.pop(request_id, None)
+            self.heartbeat.drop(request_id, self.owner_id)
 
     def _completion_queued(self, request_id: str) -> bool:
         return any(m.kind is MessageKind.COMPLETED
@@ -308,6 +336,16 @@ class Poller:
                 self._outbox.forget(request_id)
             else:
                 self._held[request_id] = Held(held.next_poll_at, until)
+        for request_id in lost:
+            self.heartbeat.drop(request_id, self.owner_id)
+
+    def _reap_dead_owners(self, now: datetime) -> None:
+        """On the first round and then once per heartbeat: leases of dead processes here."""
+        last = self._last_reap
+        if last is not None and now - last < self.heartbeat.interval:
+            return
+        self._last_reap = now
+        self.heartbeat.reap(now)
 
     def _sweep_unnotified(self, now: datetime) -> None:
         """Announce state changes nobody has announced yet (``notified_version < version``).
@@ -342,6 +380,7 @@ class Poller:
                 if request_id in self._held and not self._outbox.announcements_for(request_id):
                     kept = self._held.pop(request_id)
                     uow.requests.release_lease(request_id, self.owner_id, kept.next_poll_at)
+                    self.heartbeat.drop(request_id, self.owner_id)
             uow.commit()
         return len(sent)
 

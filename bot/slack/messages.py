@@ -94,7 +94,9 @@ def outcome(request: FailoverRequest) -> str:
         return f"Expired{decided} without a decision. Nothing was started."
     else:
         line = f"Approved by {user(request.approved_by)}{decided}."
-    if status is RequestStatus.APPROVED:
+    # Running only once Azure accepted it (its handle is stored); until then, still starting.
+    if status is RequestStatus.APPROVED or (status is RequestStatus.RUNNING
+                                            and not request.operation_handle):
         return f"{line} Starting…"
     if status is RequestStatus.RUNNING:
         since = request.started_at or request.decided_at or request.created_at

@@ -108,6 +108,10 @@ class RequestRepository(Protocol):
         """Give up our lease and say when the request should next be polled."""
         ...
 
+    def live_leases(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """``(request id, owner)`` of the leases not yet expired (to find dead owners')."""
+        ...
+
     def count_running(self) -> int:
         """How many operations are running in Azure right now (all replicas)."""
         ...

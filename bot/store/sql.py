@@ -313,6 +313,16 @@ class SqlRequestRepository:
         self._update_returning(statement)
 
     @_translating
+    def live_leases(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        statement = (
+            select(Row.id, Row.lease_owner)
+            .where(col(Row.lease_owner).is_not(None), col(Row.lease_expires_at) > now)
+            .order_by(col(Row.id)).limit(limit)
+        )
+        return [(request_id, owner) for request_id, owner in self._session.exec(statement)
+                if owner is not None]
+
+    @_translating
     def count_running(self) -> int:
         statement = select(func.count()).select_from(Row).where(
             col(Row.status) == RequestStatus.RUNNING.value)

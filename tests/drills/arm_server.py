@@ -8,15 +8,23 @@ bot when the bot is killed. Requests arrive as the SDK addressed them to
 - **hold** the next answer to a route: Azure acts on the request (a POSTed failover starts)
   but the answer waits until :meth:`Hold.release`, so the bot can be killed in that window;
 - **finish** an operation when it says so (the emulator's clock is a FakeClock);
-- count failover POSTs per hub, and how often each route was served.
+- count failover POSTs per hub, and how often each route was served;
+- be **slow to accept** the next failover POST (Azure acts on it only when it answers);
+- be **unavailable** (503, ARM's error body) to failover POSTs, or to everything, for a while;
+- serve a fake **Azure AD** (``/aad/…``: OpenID configuration and the v2.0 token endpoint, as
+  ``login.microsoftonline.com`` answers a client-secret credential) whose token endpoint can
+  answer 500 for a while. Its tokens expire at once, so every ARM call fetches a new one.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,28 @@ __all__ = ["PUBLIC_ARM", "SUBSCRIPTION", "ArmServer", "Hold"]
 
 _FAILOVER = re.compile(r"/IotHubs/([^/?]+)/failover", re.IGNORECASE)
 HOLD_TIMEOUT = 60.0  # seconds; a hold never outlives a drill
+AAD_PREFIX = "/aad"  # where the fake Azure AD answers (see bot_process.py)
+_AAD_TOKEN = re.compile(r"/aad/([^/]+)/oauth2/v2\.0/token")
+_AAD_CONFIG = re.compile(r"/aad/([^/]+)/v2\.0/\.well-known/openid-configuration")
+_UNAVAILABLE = {"error": {"code": "ServiceUnavailable",
+                          "message": "The service is temporarily unavailable. Please try again "
+                                     "later."}}
+Answer = tuple[int, dict[str, str], Any, "Hold | None"]
+
+
+class SlowAccept:
+    """The next failover POST: Azure answers (and only then acts on it) ``seconds`` after it
+    arrived. ``before_answer`` runs just before, on the server's thread."""
+
+    def __init__(self, seconds: float, before_answer: Callable[[], None] | None) -> None:
+        self.seconds = seconds
+        self.before_answer = before_answer
+        self.arrived = threading.Event()
+        self.answered_at: float | None = None  # time.monotonic()
+
+    def wait_arrived(self, timeout: float) -> None:
+        if not self.arrived.wait(timeout):
+            raise AssertionError(f"no failover POST reached the fake ARM in {timeout}s")
 
 
 class Hold:
@@ -67,6 +97,13 @@ class ArmServer:
         self._lock = threading.Lock()  # the emulator is not thread-safe
         self._holds: list[Hold] = []
         self._failover_posts: Counter[str] = Counter()
+        self._failover_attempts: Counter[str] = Counter()
+        self._slow: list[SlowAccept] = []
+        self._unavailable_until = 0.0  # time.monotonic()
+        self._unavailable_all = False
+        self._unavailable_retry_after: int | None = None
+        self._tokens_fail_until = 0.0
+        self.token_answers: Counter[int] = Counter()  # by HTTP status
         self._server: _Server | None = None
 
     # ---- the drill's controls ------------------------------------------------------------
@@ -99,8 +136,35 @@ class ArmServer:
             return self.emulator.hub(hub).active
 
     def failover_posts(self, hub: str) -> int:
+        """Failover POSTs Azure took (answered by the emulator, not refused as unavailable)."""
         with self._lock:
             return self._failover_posts[hub.lower()]
+
+    def failover_attempts(self, hub: str) -> int:
+        """Every failover POST that reached the fake, whatever it was answered."""
+        with self._lock:
+            return self._failover_attempts[hub.lower()]
+
+    def accept_next_failover_slowly(self, seconds: float, *,
+                                    before_answer: Callable[[], None] | None = None
+                                    ) -> SlowAccept:
+        slow = SlowAccept(seconds, before_answer)
+        with self._lock:
+            self._slow.append(slow)
+        return slow
+
+    def unavailable_for(self, seconds: float, *, everything: bool = False,
+                        retry_after: int | None = None) -> None:
+        """503 to every failover POST (or to every ARM request) for ``seconds`` from now."""
+        with self._lock:
+            self._unavailable_until = time.monotonic() + seconds
+            self._unavailable_all = everything
+            self._unavailable_retry_after = retry_after
+
+    def token_errors_for(self, seconds: float) -> None:
+        """The fake Azure AD's token endpoint answers 500 for ``seconds`` from now."""
+        with self._lock:
+            self._tokens_fail_until = time.monotonic() + seconds
 
     def served(self, route: str) -> int:
         with self._lock:
@@ -109,7 +173,55 @@ class ArmServer:
     # ---- serving -------------------------------------------------------------------------
 
     def answer(self, method: str, path: str, headers: dict[str, str],
-               body: bytes | None) -> tuple[int, dict[str, str], Any, Hold | None]:
+               body: bytes | None) -> Answer:
+        if path.startswith(AAD_PREFIX + "/"):
+            return self._aad(method, path)
+        posted = _FAILOVER.search(path) if method == "POST" else None
+        with self._lock:
+            if posted:
+                self._failover_attempts[posted.group(1).lower()] += 1
+            if time.monotonic() < self._unavailable_until and (posted
+                                                               or self._unavailable_all):
+                wait = self._unavailable_retry_after
+                return 503, {"Retry-After": str(wait)} if wait else {}, _UNAVAILABLE, None
+            slow = self._slow.pop(0) if posted and self._slow else None
+        if slow is not None:  # Azure thinks it over: the hub stays as it is meanwhile
+            slow.arrived.set()
+            time.sleep(slow.seconds)  # the fake Azure's own pace, on the server's thread
+            if slow.before_answer is not None:
+                slow.before_answer()
+            slow.answered_at = time.monotonic()
+        return self._arm(method, path, headers, body)
+
+    def _aad(self, method: str, path: str) -> Answer:
+        host = "https://login.microsoftonline.com"
+        config = _AAD_CONFIG.fullmatch(path.split("?")[0])
+        if method == "GET" and config:
+            tenant = config.group(1)
+            return 200, {}, {
+                "token_endpoint": f"{host}/{tenant}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{host}/{tenant}/oauth2/v2.0/authorize",
+                "issuer": f"{host}/{tenant}/v2.0",
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            }, None
+        if method == "POST" and _AAD_TOKEN.fullmatch(path.split("?")[0]):
+            with self._lock:
+                failing = time.monotonic() < self._tokens_fail_until
+                status = 500 if failing else 200
+                self.token_answers[status] += 1
+                issued = self.token_answers[200]
+            if failing:
+                return 500, {}, {"error": "temporarily_unavailable",
+                                 "error_description": "AADSTS90033: A transient error has "
+                                                      "occurred. Please try again."}, None
+            # expires_in 1: every ARM call asks for a new token (MSAL keeps none this short).
+            return 200, {}, {"token_type": "Bearer", "expires_in": 1, "ext_expires_in": 1,
+                             "access_token": f"drill-aad-token-{issued}"}, None
+        return 404, {}, {"error": "invalid_request",
+                         "error_description": f"no fake AAD route {method} {path}"}, None
+
+    def _arm(self, method: str, path: str, headers: dict[str, str],
+             body: bytes | None) -> Answer:
         request = requests.Request(method, PUBLIC_ARM + path, headers=headers,
                                    data=body).prepare()
         with self._lock:
@@ -174,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 0:  # the emulator lost this answer: the connection just closes
             self.close_connection = True
             return
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
         data = payload.encode() if isinstance(payload, str) else bytes(payload or b"")
         try:
             self.send_response(status)

@@ -80,7 +80,8 @@ class Drill:
 
     # ---- the bot process -----------------------------------------------------------------
 
-    def start_bot(self) -> None:
+    def start_bot(self, extra_env: dict[str, str] | None = None) -> None:
+        """Start ``serve``; ``extra_env`` adds to (or overrides) the drill's settings."""
         assert self.bot is None, "one bot at a time"
         port = free_port()
         log = self.tmp_path / f"bot-{len(self.logs) + 1}.log"
@@ -96,6 +97,7 @@ class Drill:
             # Short, so that the drill is quick: a poll a second, a lease a kill outlives.
             "BOT_POLL_INTERVAL": "1s", "BOT_LEASE_TTL": "5s", "BOT_LOG_LEVEL": "INFO",
         })
+        env.update(extra_env or {})
         with log.open("wb") as stderr:
             # A session of its own: the kill takes the whole process group, as a pod kill does
             # (the bot may have worker children). cwd: no stray .env is read.
