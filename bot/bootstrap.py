@@ -20,6 +20,7 @@ from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
 from bot.store.base import StoreUnavailable, UnitOfWork
+from bot.store.health import UNREACHABLE, WRITABLE, DatabaseHealth
 from bot.telemetry import Metrics, configure_logging, render_latest
 
 if TYPE_CHECKING:
@@ -115,12 +116,13 @@ def build_runtime(components: Components, *, client: Any, executor: Executor | N
                   hand_over: Callable[[LazyJob], None] | None = None,
                   verify_requests: bool = True,
                   metrics_renderer: MetricsRenderer | None = None,
-                  worker_ok: Callable[[], bool] | None = None,
+                  worker_state: Callable[[], str] | None = None,
                   answering: Callable[[], AbstractContextManager[object]] | None = None,
                   ) -> Runtime:
     """The Slack side and the poller around a wired service (serve, its work process, and
     the sandbox). With ``hand_over`` the lazy halves of listeners go there (to the work
-    process); ``metrics_renderer``, ``worker_ok`` and ``answering`` then come from it too."""
+    process); ``metrics_renderer``, ``worker_state`` and ``answering`` then come from it
+    too (this process's own metrics are served while the work process cannot answer)."""
     from bot.slack.actors import SlackActorResolver
     from bot.slack.app import create_app
     from bot.slack.notifier import SlackNotifier
@@ -133,11 +135,13 @@ def build_runtime(components: Components, *, client: Any, executor: Executor | N
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
         verify_token=verify_token, hand_over=hand_over, verify_requests=verify_requests)
     poller = make_poller(components, notifier, owner_id=owner_id)
+    def own_metrics(accept: str | None) -> tuple[bytes, str]:
+        return render_latest(components.metrics, accept)
+
     web_app = create_web_app(
-        bolt_app, database_ok=lambda: _database_ok(components), worker_ok=worker_ok,
-        answering=answering,
-        metrics_renderer=metrics_renderer or (
-            lambda accept: render_latest(components.metrics, accept)))
+        bolt_app, database_health=lambda: _database_health(components),
+        worker_state=worker_state, answering=answering,
+        metrics_renderer=metrics_renderer or own_metrics, own_metrics=own_metrics)
     return Runtime(components, bolt_app, web_app, poller, notifier)
 
 
@@ -157,13 +161,19 @@ def make_poller(components: Components, notifier: Notifier, *,
                   metrics=components.metrics)
 
 
-def _database_ok(components: Components) -> bool:
+def _database_health(components: Components) -> DatabaseHealth:
+    """Whether the bot can write: the SQL store probes a write; another store (a test's)
+    is only asked to open a unit of work."""
+    probe = getattr(components.uow, "health", None)
+    if callable(probe):
+        health = probe()
+        assert isinstance(health, DatabaseHealth)
+        return health
     try:
-        with components.uow() as uow:
-            uow.requests.get("healthz")
-        return True
-    except StoreUnavailable:
-        return False
+        with components.uow():
+            return DatabaseHealth(WRITABLE)
+    except StoreUnavailable as exc:
+        return DatabaseHealth(UNREACHABLE, str(exc))
 
 
 def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
@@ -207,7 +217,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
     runtime = build_runtime(components, client=slack_client(settings, components.metrics),
                             hand_over=work.send,
-                            metrics_renderer=work.render_metrics, worker_ok=work.running,
+                            metrics_renderer=work.render_metrics, worker_state=work.state,
                             answering=work.in_flight.answering)
     port = port or settings.port
     # What start-up built lives as long as the process: keep it out of every full garbage

@@ -15,6 +15,7 @@ from bot.service import FailoverService
 from bot.slack import actions, commands, views
 from bot.slack.actors import ActorResolver
 from bot.slack.deps import Deps
+from bot.slack.guard import keep_bodies_out_of_bolt_logs, only_our_workspace, own_identity
 from bot.slack.lazy import LazyJob, hand_over_lazy_halves
 from bot.slack.notifier import SlackNotifier
 
@@ -44,9 +45,12 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
         else ""
     # process_before_response: acks are pure and quick, so they run in the request's own
     # thread rather than behind a hop to an executor.
+    keep_bodies_out_of_bolt_logs()
     app = App(client=client, signing_secret=secret, listener_executor=executor,
               token_verification_enabled=verify_token, process_before_response=True,
               request_verification_enabled=verify_requests, name="failover-bot")
+    if verify_token:  # the front (the work process only sees what the front let through)
+        app.use(only_our_workspace(own_identity(client)))
     deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor)
     commands.register(app, deps)
     actions.register(app, deps)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, and_, case, create_engine, event, func, or_, text, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
@@ -27,6 +29,7 @@ from bot.domain.model import (
     RequestStatus,
 )
 from bot.store.base import AuditQuery, HubLocked, StoreUnavailable
+from bot.store.health import DatabaseHealth, SqliteFile, is_read_only_error, probe
 from bot.store.tables import (
     OPEN_PREDICATE_SQL,
     UNNOTIFIED_PREDICATE_SQL,
@@ -61,17 +64,44 @@ def database_url(url: str | URL) -> URL:
 def make_engine(url: str | URL) -> Engine:
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        engine = _sqlite_engine(parsed)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    _renew_read_only_connections(engine)
+    return engine
+
+
+def sqlite_file(engine: Engine) -> SqliteFile | None:
+    """The file a SQLite engine watches (None for PostgreSQL and in-memory databases)."""
+    return _SQLITE_FILES.get(engine)
+
+
+_SQLITE_FILES: WeakKeyDictionary[Engine, SqliteFile] = WeakKeyDictionary()
+
+
+def _renew_read_only_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _read_only_is_a_disconnect(context: Any) -> None:
+        # A connection opened while the database refused writes stays read-only after it
+        # accepts them again (SQLite opens a write-protected file read-only; a PostgreSQL
+        # session keeps its default_transaction_read_only): drop the pool's connections so
+        # that the next unit of work gets fresh ones, with no restart.
+        if context.original_exception is not None and is_read_only_error(
+                context.original_exception):
+            context.is_disconnect = True
 
 
 def _sqlite_engine(url: URL) -> Engine:
     path = url.database
+    watched = None
     if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        watched = SqliteFile(str(Path(path).absolute()))
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
     )
+    if watched is not None:
+        _SQLITE_FILES[engine] = watched
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -82,9 +112,15 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        if watched is not None:
+            watched.remember()
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
+        problem = watched.problem() if watched is not None else None
+        if problem:
+            # Never write into a deleted file's inode: fail like an unreachable database.
+            raise OperationalError("BEGIN", None, sqlite3.OperationalError(problem))
         # Take the write lock up front: a deferred transaction that reads and then writes
         # fails at once with "database is locked" instead of waiting its turn.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -97,10 +133,17 @@ def session_factory(url: str | URL | Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, class_=Session, expire_on_commit=False)
 
 
-def _unavailable(exc: OperationalError | InterfaceError) -> StoreUnavailable:
+def _unavailable(exc: DBAPIError) -> StoreUnavailable:
     lines = str(exc.orig).strip().splitlines()
     first_line = lines[0] if lines else type(exc.orig).__name__
     return StoreUnavailable(f"the database is unavailable: {first_line}")
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    """Unreachable, or refusing writes (a read-only file, a standby): either way, nothing
+    was changed and the user is told the database is unavailable."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        exc.orig is not None and is_read_only_error(exc.orig))
 
 
 def _translating(method: Callable[P, T]) -> Callable[P, T]:
@@ -110,8 +153,10 @@ def _translating(method: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            raise _unavailable(exc) from exc
+        except DBAPIError as exc:
+            if _is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     return wrapper
 
@@ -438,7 +483,23 @@ class SqlUnitOfWork:
         self._session.rollback()
 
 
-def unit_of_work_factory(url: str | URL | Engine) -> Callable[[], SqlUnitOfWork]:
-    """What bootstrap hands to the use cases: a fresh unit of work per call."""
-    return functools.partial(SqlUnitOfWork, session_factory(url))
+class SqlUnitOfWorkFactory:
+    """What bootstrap hands to the use cases: a fresh unit of work per call, and the
+    database's health (can the bot write?) for /healthz and /readyz."""
+
+    def __init__(self, url: str | URL | Engine) -> None:
+        self._sessions = session_factory(url)
+        engine = self._sessions.kw["bind"]
+        assert isinstance(engine, Engine)
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions)
+
+    def health(self) -> DatabaseHealth:
+        return probe(self.engine, sqlite_file(self.engine))
+
+
+def unit_of_work_factory(url: str | URL | Engine) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(url)
 
