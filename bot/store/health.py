@@ -48,7 +48,8 @@ class SqliteFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._identity: tuple[int, int] | None = None
+        # Now if the file exists (bootstrap migrates first), else at the first connection.
+        self._identity: tuple[int, int] | None = _identity(path)
         self._lock = threading.Lock()
         self._reported = False
 
@@ -71,7 +72,7 @@ class SqliteFile:
         with self._lock:
             first, self._reported = not self._reported, True
         if first:  # one clear line per process, not one per transaction or probe
-            log.error(message)
+            log.error(message, extra={"pid": os.getpid()})
         return message
 
 
@@ -96,7 +97,10 @@ def probe(engine: Engine, sqlite_file: SqliteFile | None = None) -> DatabaseHeal
         problem = sqlite_file.problem()
         if problem:
             return DatabaseHealth(REPLACED, problem)
-        return _probe_sqlite(sqlite_file.path)
+        health = _probe_sqlite(sqlite_file.path)
+        if health.writable:
+            sqlite_file.remember()  # a file that did not exist yet at start-up
+        return health
     try:
         with engine.connect() as connection, connection.begin() as transaction:
             connection.execute(text(PROBE_SQL))

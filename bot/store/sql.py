@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import fields
@@ -15,7 +16,13 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, and_, case, create_engine, event, func, or_, text, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
@@ -91,6 +98,11 @@ def _renew_read_only_connections(engine: Engine) -> None:
             context.is_disconnect = True
 
 
+def _writable(path: str) -> bool:
+    # Effective ids and capabilities: what opening the file for writing would be allowed.
+    return os.access(path, os.W_OK, effective_ids=True)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     path = url.database
     watched = None
@@ -104,16 +116,38 @@ def _sqlite_engine(url: URL) -> Engine:
         _SQLITE_FILES[engine] = watched
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
+    def _configure(dbapi_connection: Any, record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit one is deferred, see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # A write-protected file: still readable (status, audit); writes will say why.
+            if not is_read_only_error(exc):
+                raise
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
         if watched is not None:
             watched.remember()
+            # SQLite opens a write-protected file read-only, silently, for good.
+            record.info["opened_read_only"] = not _writable(watched.path)
+
+    @event.listens_for(engine, "checkout")
+    def _follow_permissions(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # Write only while the file is writable: a connection opened before it was made
+        # read-only would go on writing through its open file, one opened after could not,
+        # so the bot would half work. One access() call per checkout.
+        if watched is None:
+            return
+        writable = _writable(watched.path)
+        if writable and record.info.get("opened_read_only"):
+            # SQLite opened it read-only for good: the pool retries with a fresh one.
+            raise DisconnectionError("opened while the database file was read-only")
+        if record.info.get("query_only", False) != (not writable):
+            dbapi_connection.execute(f"PRAGMA query_only = {0 if writable else 1}")
+            record.info["query_only"] = not writable
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection: Any) -> None:
@@ -122,8 +156,10 @@ def _sqlite_engine(url: URL) -> Engine:
             # Never write into a deleted file's inode: fail like an unreachable database.
             raise OperationalError("BEGIN", None, sqlite3.OperationalError(problem))
         # Take the write lock up front: a deferred transaction that reads and then writes
-        # fails at once with "database is locked" instead of waiting its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # fails at once with "database is locked" instead of waiting its turn. A read-only
+        # connection cannot take it, but can still read (a write then says why it failed).
+        read_only = connection.info.get("query_only") or connection.info.get("opened_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
