@@ -86,6 +86,15 @@ class Drill:
         """``user``: run the bot as that user (where file permissions must bite: tests run as
         root). ``wait_healthy=False``: wait only until /healthz answers and the work process
         runs, whatever the database's state."""
+        self.launch_bot(user=user)
+        if wait_healthy:
+            self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
+        else:
+            self.wait_for("the bot's work process to run",
+                          lambda: self.health()[1].get("worker") == "running")
+
+    def launch_bot(self, *, user: str | None = None) -> None:
+        """Start the bot's processes and return at once (``start_bot`` then waits)."""
         assert self.bot is None, "one bot at a time"
         port = free_port()
         log = self.tmp_path / f"bot-{len(self.logs) + 1}.log"
@@ -110,11 +119,6 @@ class Drill:
                 cwd=self.tmp_path, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         self.bot = Running(process, port)
-        if wait_healthy:
-            self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
-        else:
-            self.wait_for("the bot's work process to run",
-                          lambda: self.health()[1].get("worker") == "running")
 
     def health(self, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
         """The status code and JSON body of /healthz or /readyz (0 and {} if no answer)."""
