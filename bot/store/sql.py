@@ -115,6 +115,13 @@ def _sqlite_engine(url: URL) -> Engine:
     if watched is not None:
         _SQLITE_FILES[engine] = watched
 
+    @event.listens_for(engine, "do_connect")
+    def _not_a_new_file(*_args: Any) -> None:
+        # Opening the path again would create an empty database where the old one was.
+        problem = watched.problem() if watched is not None else None
+        if problem:
+            raise sqlite3.OperationalError(problem)
+
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, record: Any) -> None:
         # Let us issue BEGIN ourselves (pysqlite's implicit one is deferred, see below).

@@ -102,6 +102,7 @@ def test_a_deleted_sqlite_file_is_unhealthy_and_refused_with_one_log_line(
     told = [r for r in caplog.records if "was deleted" in r.getMessage()]
     assert len(told) == 1, told
     factory.engine.dispose()
+    assert not path.exists()  # no new, empty database was created in its place
 
 
 def test_a_replaced_sqlite_file_is_refused(
