@@ -119,7 +119,9 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
     def ack_only(ack: Ack) -> None:
         ack()
 
-    app = create_web_app(bare, database_ok=lambda: True)
+    from bot.store.health import WRITABLE, DatabaseHealth
+
+    app = create_web_app(bare, database_health=lambda: DatabaseHealth(WRITABLE))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

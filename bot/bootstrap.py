@@ -21,9 +21,11 @@ from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
 from bot.store.base import StoreUnavailable, UnitOfWork
+from bot.store.health import UNREACHABLE, WRITABLE, DatabaseHealth
 from bot.telemetry import Metrics, configure_logging, release_start_up_logs, render_latest
 
 if TYPE_CHECKING:
+    from bot.slack.guard import Identity
     from bot.slack.lazy import LazyJob
 
 log = logging.getLogger(__name__)
@@ -114,14 +116,15 @@ class Runtime:
 def build_runtime(components: Components, *, client: Any, executor: Executor | None = None,
                   verify_token: bool = True, owner_id: str | None = None,
                   hand_over: Callable[[LazyJob], None] | None = None,
-                  verify_requests: bool = True,
+                  verify_requests: bool = True, workspace: Identity | None = None,
                   metrics_renderer: MetricsRenderer | None = None,
-                  worker_ok: Callable[[], bool] | None = None,
+                  worker_state: Callable[[], str] | None = None,
                   answering: Callable[[], AbstractContextManager[object]] | None = None,
                   ) -> Runtime:
     """The Slack side and the poller around a wired service (serve, its work process, and
     the sandbox). With ``hand_over`` the lazy halves of listeners go there (to the work
-    process); ``metrics_renderer``, ``worker_ok`` and ``answering`` then come from it too."""
+    process); ``metrics_renderer``, ``worker_state`` and ``answering`` then come from it
+    too (this process's own metrics are served while the work process cannot answer)."""
     from bot.slack.actors import SlackActorResolver
     from bot.slack.app import create_app
     from bot.slack.notifier import SlackNotifier
@@ -132,13 +135,17 @@ def build_runtime(components: Components, *, client: Any, executor: Executor | N
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
-        verify_token=verify_token, hand_over=hand_over, verify_requests=verify_requests)
+        verify_token=verify_token, hand_over=hand_over, verify_requests=verify_requests,
+        workspace=workspace)
     poller = make_poller(components, notifier, owner_id=owner_id)
+
+    def own_metrics(accept: str | None) -> tuple[bytes, str]:
+        return render_latest(components.metrics, accept)
+
     web_app = create_web_app(
-        bolt_app, database_ok=lambda: _database_ok(components), worker_ok=worker_ok,
-        answering=answering,
-        metrics_renderer=metrics_renderer or (
-            lambda accept: render_latest(components.metrics, accept)))
+        bolt_app, database_health=lambda: _database_health(components),
+        worker_state=worker_state, answering=answering,
+        metrics_renderer=metrics_renderer or own_metrics, own_metrics=own_metrics)
     return Runtime(components, bolt_app, web_app, poller, notifier)
 
 
@@ -158,13 +165,19 @@ def make_poller(components: Components, notifier: Notifier, *,
                   metrics=components.metrics)
 
 
-def _database_ok(components: Components) -> bool:
+def _database_health(components: Components) -> DatabaseHealth:
+    """Whether the bot can write: the SQL store probes a write; another store (a test's)
+    is only asked to open a unit of work."""
+    probe = getattr(components.uow, "health", None)
+    if callable(probe):
+        health = probe()
+        assert isinstance(health, DatabaseHealth)
+        return health
     try:
-        with components.uow() as uow:
-            uow.requests.get("healthz")
-        return True
-    except StoreUnavailable:
-        return False
+        with components.uow():
+            return DatabaseHealth(WRITABLE)
+    except StoreUnavailable as exc:
+        return DatabaseHealth(UNREACHABLE, str(exc))
 
 
 def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
@@ -216,6 +229,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
         _require(settings, "SLACK_SIGNING_SECRET")
     components = prepare(settings, gateway_factory)
     from bot.slack.client import check_auth
+    from bot.slack.guard import own_identity
     from bot.web import run_http, run_socket_mode
     from bot.work_process import WorkProcess, WorkSpec
 
@@ -225,13 +239,13 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     client = slack_client(settings, components.metrics)
     # Slack once, before anything is spawned: a bad token or no Slack is one line and an exit
     # code; Bolt's own check (an uncaught BoltError) is then not needed here.
-    check_auth(client, settings.slack_api_url)
+    workspace = own_identity(client, check_auth(client, settings.slack_api_url))
     _can_listen(port or settings.port)
     release_start_up_logs()  # start-up checks passed: what they logged is written now
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
-    runtime = build_runtime(components, client=client, verify_token=False,
+    runtime = build_runtime(components, client=client, verify_token=False, workspace=workspace,
                             hand_over=work.send,
-                            metrics_renderer=work.render_metrics, worker_ok=work.running,
+                            metrics_renderer=work.render_metrics, worker_state=work.state,
                             answering=work.in_flight.answering)
     port = port or settings.port
     # What start-up built lives as long as the process: keep it out of every full garbage

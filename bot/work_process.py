@@ -147,6 +147,17 @@ class WorkProcess:
         process = self._process
         return process is not None and process.is_alive() and self._channels.ready.is_set()
 
+    # MINIMAL state() added by the front's branch for /healthz and /readyz; the work process's
+    # owner replaces it with the real one (same name, same four answers).
+    def state(self) -> str:
+        """"starting" (first start), "running", "restarting" or "failed" (not supervised)."""
+        if self.running():
+            return "running"
+        supervisor = self._supervisor
+        if supervisor is None or not supervisor.is_alive():
+            return "failed"
+        return "starting" if self.restarts == 0 else "restarting"
+
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
         """The work process's /metrics (it holds every counter that matters)."""
         with self._control_lock:

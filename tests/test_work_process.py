@@ -95,7 +95,7 @@ def front(tmp_path: Path) -> Iterator[Front]:
             runtime = build_runtime(
                 components, client=slack_client(settings, components.metrics),
                 hand_over=work.send, metrics_renderer=work.render_metrics,
-                worker_ok=work.running, answering=work.in_flight.answering)
+                worker_state=work.state, answering=work.in_flight.answering)
             with TestClient(runtime.web_app) as client:
                 front = Front(client, work, server)
                 wait_for("the work process", work.running)
@@ -108,7 +108,7 @@ def test_the_front_acks_and_the_work_process_answers(front: Front) -> None:
     assert front.command(f"status {HUB}", "r1") == 200
     answer = wait_for("the status answer", lambda: front.answered("r1"))
     assert HUB in answer and "active in" in answer
-    assert front.health() == {"status": "ok", "database": "reachable", "worker": "running"}
+    assert front.health() == {"status": "ok", "database": "writable", "worker": "running"}
 
 
 def test_metrics_on_the_front_are_the_work_processs(front: Front) -> None:

@@ -13,6 +13,7 @@ from bot.domain.model import RequestStatus
 from bot.slack import reports
 from bot.slack.deps import Deps, guarded
 from bot.slack.messages import APPROVE, REJECT
+from bot.slack.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
     def decide(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        request_id = str(body["actions"][0].get("value") or "")
+        request_id = printable(str(body["actions"][0].get("value") or ""))
 
         def tell(text: str, blocks: list[Any] | None = None) -> None:
             client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)

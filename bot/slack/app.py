@@ -15,6 +15,12 @@ from bot.service import FailoverService
 from bot.slack import actions, commands, views
 from bot.slack.actors import ActorResolver
 from bot.slack.deps import Deps
+from bot.slack.guard import (
+    Identity,
+    keep_bodies_out_of_bolt_logs,
+    only_our_workspace,
+    own_identity,
+)
 from bot.slack.lazy import LazyJob, hand_over_lazy_halves
 from bot.slack.notifier import SlackNotifier
 
@@ -27,14 +33,16 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
                actor_resolver: ActorResolver, executor: Executor | None = None,
                notifier: SlackNotifier | None = None, verify_token: bool = True,
                hand_over: Callable[[LazyJob], None] | None = None,
-               verify_requests: bool = True) -> App:
+               verify_requests: bool = True, workspace: Identity | None = None) -> App:
     """Every listener is an ack, run at once in the request's thread, and lazy halves.
 
     The lazy halves run on ``executor`` (tests pass a synchronous one), or are handed over
     as jobs to ``hand_over`` (the front sends them to its work process, ``bot.slack.lazy``).
     ``verify_requests=False`` is for that worker's own app, which only sees requests the
     front has verified. With ``verify_token`` the app calls ``auth.test`` once now, so a bad
-    token fails at start-up.
+    token fails at start-up. ``workspace`` (this token's team and app, when the caller has
+    already asked ``auth.test``) refuses payloads meant for another workspace or app; with
+    ``verify_token`` and no ``workspace`` it is looked up now.
     """
     executor = executor or ThreadPoolExecutor(max_workers=WORK_THREADS,
                                               thread_name_prefix="slack-work")
@@ -44,9 +52,14 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
         else ""
     # process_before_response: acks are pure and quick, so they run in the request's own
     # thread rather than behind a hop to an executor.
+    keep_bodies_out_of_bolt_logs()
     app = App(client=client, signing_secret=secret, listener_executor=executor,
               token_verification_enabled=verify_token, process_before_response=True,
               request_verification_enabled=verify_requests, name="failover-bot")
+    if verify_token and workspace is None:
+        workspace = own_identity(client)
+    if workspace is not None:  # the front (the work process only sees what it let through)
+        app.use(only_our_workspace(workspace))
     deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor)
     commands.register(app, deps)
     actions.register(app, deps)

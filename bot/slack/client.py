@@ -88,11 +88,11 @@ _BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "account_inactive", "token
                         "token_expired", "not_allowed_token_type"})
 
 
-def check_auth(client: WebClient, api_url: str) -> None:
-    """Call ``auth.test`` once. A refused token is a ConfigError naming SLACK_BOT_TOKEN; no
-    answer is SlackUnavailable naming SLACK_API_URL and the cause."""
+def check_auth(client: WebClient, api_url: str) -> dict[str, Any]:
+    """Call ``auth.test`` once and return its answer. A refused token is a ConfigError naming
+    SLACK_BOT_TOKEN; no answer is SlackUnavailable naming SLACK_API_URL and the cause."""
     try:
-        client.auth_test()
+        return dict(client.auth_test().data)  # type: ignore[arg-type]
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
         if error in _BAD_TOKEN:

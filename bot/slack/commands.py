@@ -29,6 +29,7 @@ from bot.slack.parsing import (
     Usage,
     parse_command,
 )
+from bot.slack.text import escape, printable
 from bot.store.base import AuditQuery
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,20 @@ def register(app: App, deps: Deps) -> None:
                           lazy=[_open_dialog(deps, default), _answer(deps, default)])
 
 
+def _text(command: dict[str, Any]) -> str:
+    return printable(str(command.get("text") or ""))
+
+
 def _acknowledge(default: str | None) -> Callable[..., None]:
     """Parse and ack, nothing else: help and usage errors are answered in the ack itself."""
 
     def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        parsed = parse_command(command.get("text") or "", default=default)
+        parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, Usage | ShowHelp):
             problem = parsed.problem if isinstance(parsed, Usage) else None
-            ack(text=problem or "How to use /iothub", blocks=reports.help_blocks(problem),
+            # The problem quotes what the user typed: escaped, so "<!channel>" pings nobody.
+            ack(text=escape(problem or "How to use /iothub"),
+                blocks=reports.help_blocks(problem),
                 response_type="ephemeral")
             return
         ack()
@@ -62,7 +69,7 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
     ahead of other work (the trigger id lives 3 s and works once)."""
 
     def open_dialog(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        parsed = parse_command(command.get("text") or "", default=default)
+        parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, RequestOperation):
             _open_modal(deps, client, command, parsed, respond)
 
@@ -73,12 +80,12 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
     """After the ack: everything that reads Azure or the database, answered via response_url."""
 
     def answer(command: dict[str, Any], respond: Respond) -> None:
-        parsed = parse_command(command.get("text") or "", default=default)
+        parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, Usage) and parsed.problem:
             # Bad input is a refusal like any other: it goes in the audit log.
             refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
                               f"{command.get('command', '/iothub')} "
-                              f"{(command.get('text') or '')[:200]}: {parsed.problem}")
+                              f"{_text(command)[:200]}: {parsed.problem}")
             deps.service.record_refusal(refusal, command["user_id"])
         elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
             _handle(deps, parsed, command, respond)

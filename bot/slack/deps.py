@@ -29,7 +29,7 @@ class Deps:
 def failure_message(exc: BaseException) -> str:
     """What the user sees instead of a stack trace; the log gets the details and a reference."""
     if isinstance(exc, StoreUnavailable):
-        log.error("audit database unavailable: %s", type(exc).__name__)
+        log.error("audit database unavailable: %s", exc)
         return STORE_DOWN
     reference = secrets.token_hex(3)
     log.exception("unexpected error (reference %s)", reference)

@@ -38,5 +38,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n"} | {127: None}
+
+
+def printable(text: str) -> str:
+    """User-typed text without control characters (tab and newline stay): PostgreSQL refuses
+    a NUL in text, and the others only ever hide something from the person reading."""
+    return text.translate(_CONTROLS)
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -24,6 +24,7 @@ from bot.slack.modals import (
     submitted_modal,
     submitting_modal,
 )
+from bot.slack.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def register(app: App, deps: Deps) -> None:
 
 def _value(view: dict[str, Any], block_id: str) -> str:
     block = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    return str((block.get(block_id) or {}).get("value") or "")
+    return printable(str((block.get(block_id) or {}).get("value") or ""))
 
 
 def _acknowledge(ack: Ack, view: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ only when the drill finishes the operation.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -80,8 +82,22 @@ class Drill:
 
     # ---- the bot process -----------------------------------------------------------------
 
-    def start_bot(self, extra_env: dict[str, str] | None = None) -> None:
-        """Start ``serve``; ``extra_env`` adds to (or overrides) the drill's settings."""
+    def start_bot(self, extra_env: dict[str, str] | None = None, *, user: str | None = None,
+                  wait_healthy: bool = True) -> None:
+        """Start ``serve``; ``extra_env`` adds to (or overrides) the drill's settings.
+        ``user``: run the bot as that user (where file permissions must bite: tests run as
+        root). ``wait_healthy=False``: wait only until /healthz answers and the work process
+        runs, whatever the database's state."""
+        self.launch_bot(extra_env, user=user)
+        if wait_healthy:
+            self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
+        else:
+            self.wait_for("the bot's work process to run",
+                          lambda: self.health()[1].get("worker") == "running")
+
+    def launch_bot(self, extra_env: dict[str, str] | None = None, *,
+                   user: str | None = None) -> None:
+        """Start the bot's processes and return at once (``start_bot`` then waits)."""
         assert self.bot is None, "one bot at a time"
         port = free_port()
         log = self.tmp_path / f"bot-{len(self.logs) + 1}.log"
@@ -102,11 +118,28 @@ class Drill:
             # A session of its own: the kill takes the whole process group, as a pod kill does
             # (the bot may have worker children). cwd: no stray .env is read.
             process = subprocess.Popen(
-                [sys.executable, "-m", "tests.drills.bot_process", "--port", str(port)],
+                [*as_user(user), sys.executable, "-m", "tests.drills.bot_process",
+                 "--port", str(port)],
                 cwd=self.tmp_path, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         self.bot = Running(process, port)
-        self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
+
+    def health(self, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
+        """The status code and JSON body of /healthz or /readyz (0 and {} if no answer)."""
+        assert self.bot is not None
+        try:
+            answer = requests.get(self.bot.url + path, timeout=5)
+        except requests.RequestException:
+            return 0, {}
+        return answer.status_code, dict(answer.json())
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The current bot's JSON log lines (both its processes write to one file)."""
+        records = []
+        for line in self.logs[-1].read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                records.append(dict(json.loads(line)))
+        return records
 
     def _healthy(self) -> bool:
         assert self.bot is not None
@@ -204,6 +237,17 @@ class Drill:
             rows = session.exec(select(AuditEventRow).where(
                 AuditEventRow.request_id == request_id).order_by(col(AuditEventRow.id)))
             return [AuditAction(r.action) for r in rows]
+
+
+def as_user(user: str | None) -> list[str]:
+    """A command prefix that runs as ``user`` with no privilege but reading and searching
+    any file (the interpreter lives where only root may look): its own writes obey file
+    permissions, which is what a drill on a read-only database needs."""
+    if user is None:
+        return []
+    entry = pwd.getpwnam(user)
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
 
 
 def _living_in_group(group: int) -> list[int]:

@@ -96,10 +96,12 @@ def test_two_replicas_that_a_disruption_cannot_both_take_down() -> None:
     assert one("Service")["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
 
 
-def test_probes_call_healthz_on_port_3000() -> None:
-    for probe in ("livenessProbe", "readinessProbe"):
+def test_probes_call_healthz_and_readyz_on_port_3000() -> None:
+    # Alive is /healthz (a database outage must not restart pods); ready is /readyz.
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
+                        ("readinessProbe", "/readyz")):
         http_get = container()[probe]["httpGet"]
-        assert http_get["path"] == "/healthz"
+        assert http_get["path"] == path
         assert http_get["port"] == 3000
     assert {"containerPort": 3000, "name": "http", "protocol": "TCP"} in container()["ports"]
 

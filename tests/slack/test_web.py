@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
 
-from bot.store.base import StoreUnavailable
-from bot.store.sql import unit_of_work_factory
+from bot.store.sql import SqlUnitOfWorkFactory, unit_of_work_factory
 from bot.telemetry import Metrics, render_latest
 from bot.web import create_web_app
 
 from .conftest import HUB, Bot, signed
 
 
-def _database_ok(uow: Callable[[], object]) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            with uow():  # type: ignore[attr-defined]
-                return True
-        except StoreUnavailable:
-            return False
-
-    return check
-
-
 @pytest.fixture
 def web(bot: Bot) -> TestClient:
     metrics = Metrics()
-    app = create_web_app(bot.app, database_ok=_database_ok(bot.service.uow),
+    uow = bot.service.uow
+    assert isinstance(uow, SqlUnitOfWorkFactory)
+    app = create_web_app(bot.app, database_health=uow.health,
                          metrics_renderer=lambda accept: render_latest(metrics, accept))
     return TestClient(app)
 
@@ -66,12 +55,12 @@ def test_a_tampered_body_is_refused(web: TestClient, bot: Bot) -> None:
 def test_healthz_reports_the_database(web: TestClient) -> None:
     response = web.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "reachable"}
+    assert response.json() == {"status": "ok", "database": "writable"}
 
 
 def test_healthz_says_when_the_database_is_unreachable(bot: Bot) -> None:
     down = unit_of_work_factory("postgresql://nobody@127.0.0.1:9/none")
-    client = TestClient(create_web_app(bot.app, database_ok=_database_ok(down)))
+    client = TestClient(create_web_app(bot.app, database_health=down.health))
     assert client.get("/healthz").json() == {"status": "degraded", "database": "unreachable"}
 
 
