@@ -142,3 +142,26 @@ def test_the_sandbox_fleet_shows_a_hub_failed_over_in_the_portal_an_hour_ago(
     assert sim.get_state(ref).active_region == "West Europe"
     assert operation.started_at == clock.now() - timedelta(hours=1)
     assert (operation.caller, operation.client) == ("oncall@contoso.com", "Azure portal")
+
+
+def test_bootstrap_reads_the_activity_log_through_a_cache_the_bots_starts_invalidate(
+        clock: FakeClock, tmp_path) -> None:
+    from bot.bootstrap import bootstrap
+    from bot.config import load_settings
+    from bot.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    sim = SimulatedIotHubGateway(clock)
+    ref = sim.add_hub("hub-a", "East US", 1000)
+    components = bootstrap(load_settings(database_url=url, bot_activity_log_ttl="5m"),
+                           clock=clock, gateway=sim)
+    activity = components.service.activity
+    assert isinstance(activity, CachedActivityLog)
+
+    activity.failover_operations(ref, clock.now() - DAY)
+    activity.failover_operations(ref, clock.now() - DAY)
+    assert sim.calls["activity_log"] == 1
+    components.gateway.start_failover(ref, "West US")
+    assert len(activity.failover_operations(ref, clock.now() - DAY)) == 1
+    assert sim.calls["activity_log"] == 2
