@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.history import (
@@ -23,9 +23,8 @@ from bot.domain.history import (
     OwnStart,
     SeenOperation,
     classify,
-    last_outside_failover,
+    last_failover,
     moved_unrecorded,
-    outside_starts,
     sources,
 )
 from bot.domain.model import (
@@ -79,7 +78,12 @@ class HubHistory:
     since: datetime | None = None
 
     def outside(self, kind: OperationKind | None = None) -> list[SeenOperation]:
-        return [s for s in self.seen if s.outside and (kind is None or s.kind is kind)
+        """What Azure counts that the bot's own records do not: operations done outside the
+        bot, and the bot's own that Azure ran although the bot does not count them (a request
+        it recorded as failed, e.g. after a lost answer)."""
+        counted = {r.id for r in self.own}
+        return [s for s in self.seen if (s.outside or s.own not in counted)
+                and (kind is None or s.kind is kind)
                 and s.operation.outcome is not Outcome.FAILED
                 and (self.since is None or s.operation.started_at >= self.since)]
 
@@ -159,8 +163,11 @@ class HubHistories:
         refusal = check_cooldown(kind, last, now, self.limits)
         if refusal is not None and outside_last is not None:
             op = outside_last.operation
+            who = f"by this bot ({outside_last.own})" if outside_last.own else op.who
+            where = ("as Azure's Activity Log shows" if outside_last.own
+                     else "outside this bot")
             refusal = Refusal(refusal.reason, f"{refusal.message} That failover was done "
-                              f"{op.who} at {op.started_at:%H:%M} UTC, outside this bot.",
+                              f"{who} at {op.started_at.astimezone(UTC):%H:%M} UTC, {where}.",
                               refusal.allowed_at)
         return refusal
 
@@ -168,8 +175,8 @@ class HubHistories:
                    history: HubHistory) -> int:
         now = self.clock.now()
         starts = uow.requests.quota_starts(hub, kind, window_start(now, self.limits.window))
-        return quota_remaining([*starts, *outside_starts(history.outside(kind), kind)], kind,
-                               now, self.limits)
+        outside = [s.operation.started_at for s in history.outside(kind)]
+        return quota_remaining([*starts, *outside], kind, now, self.limits)
 
     def failback_allowed_at(self, uow: UnitOfWork, hub: str,
                             history: HubHistory) -> datetime | None:
@@ -181,7 +188,7 @@ class HubHistories:
     def last_failover(self, own_last: datetime | None, history: HubHistory,
                       ) -> tuple[datetime | None, SeenOperation | None]:
         """The latest successful failover's end, and the outside operation if it was one."""
-        outside = last_outside_failover(history.seen)
+        outside = last_failover(history.outside(OperationKind.FAILOVER))
         outside_end = (outside.operation.ended_at or outside.operation.started_at
                        if outside else None)
         if outside_end is not None and (own_last is None or outside_end > own_last):

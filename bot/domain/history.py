@@ -148,16 +148,9 @@ def classify(operations: Sequence[ActivityOperation], own: Sequence[OwnStart],
             for op, kind in infer_kinds(operations, at_home_now)]
 
 
-def outside_starts(seen: Sequence[SeenOperation], kind: OperationKind) -> list[datetime]:
-    """Start times Azure counts against ``kind``'s daily limit that the bot's own records do
-    not hold: outside operations that succeeded or are still running."""
-    return [s.operation.started_at for s in seen
-            if s.outside and s.kind is kind and s.operation.outcome is not Outcome.FAILED]
-
-
-def last_outside_failover(seen: Sequence[SeenOperation]) -> SeenOperation | None:
-    """The latest successful outside failover (it starts the failback cool-down)."""
-    done = [s for s in seen if s.outside and s.kind is OperationKind.FAILOVER
+def last_failover(seen: Sequence[SeenOperation]) -> SeenOperation | None:
+    """The latest successful failover among ``seen`` (it starts the failback cool-down)."""
+    done = [s for s in seen if s.kind is OperationKind.FAILOVER
             and s.operation.outcome is Outcome.SUCCEEDED]
     return max(done, key=lambda s: s.operation.ended_at or s.operation.started_at,
                default=None)
@@ -169,7 +162,8 @@ def sources(own_ids: Sequence[str], outside: Sequence[SeenOperation]) -> str:
     if own_ids:
         parts.append(f"{len(own_ids)} by this bot ({', '.join(own_ids)})")
     for s in outside:
-        parts.append(f"1 {s.operation.who} at {s.operation.started_at.astimezone(UTC):%H:%M} UTC")
+        who = f"by this bot ({s.own})" if s.own else s.operation.who
+        parts.append(f"1 {who} at {s.operation.started_at.astimezone(UTC):%H:%M} UTC")
     return ", ".join(parts)
 
 

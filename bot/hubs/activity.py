@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from bot.domain.clock import Clock
 from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState
-from bot.hubs.gateway import IotHubGateway, OperationPoll, OperationState
+from bot.hubs.gateway import GatewayError, IotHubGateway, OperationPoll, OperationState
 
 # The Activity Log's own least-privilege action (what `doctor` and deploy/ name).
 READ_PERMISSION = "Microsoft.Insights/eventtypes/values/Read"
@@ -31,7 +31,8 @@ class ActivityLogReader(Protocol):
 
 class CachedActivityLog:
     """Per-hub answers kept for ``ttl``: the dialog, its submission and the approval come
-    within seconds of each other and must not each wait for Azure. Errors are not cached."""
+    within seconds of each other and must not each wait for Azure. Failures are kept as long
+    (or as long as Azure's Retry-After), then the log is asked again."""
 
     def __init__(self, inner: ActivityLogReader, clock: Clock, ttl: timedelta) -> None:
         self.inner = inner
@@ -39,6 +40,7 @@ class CachedActivityLog:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[HubRef, tuple[datetime, datetime, list[ActivityOperation]]] = {}
+        self._failures: dict[HubRef, tuple[datetime, GatewayError]] = {}
 
     def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
         key = _key(ref)
@@ -49,14 +51,28 @@ class CachedActivityLog:
             fetched_at, fetched_since, operations = entry
             if now - fetched_at < self._ttl and fetched_since <= since:
                 return [op for op in operations if op.started_at >= since]
-        operations = self.inner.failover_operations(ref, since)
+        with self._lock:
+            failed = self._failures.get(key)
+        if failed is not None and now < failed[0]:
+            raise failed[1]
+        try:
+            operations = self.inner.failover_operations(ref, since)
+        except GatewayError as exc:
+            # Remembered too, so a missing permission or throttling does not cost every
+            # dialog a round trip; a throttled read waits as long as Azure asks.
+            wait = max(self._ttl.total_seconds(), exc.retry_after or 0.0)
+            with self._lock:
+                self._failures[key] = (now + timedelta(seconds=wait), exc)
+            raise
         with self._lock:
             self._entries[key] = (now, since, operations)
+            self._failures.pop(key, None)
         return operations
 
     def invalidate(self, ref: HubRef) -> None:
         with self._lock:
             self._entries.pop(_key(ref), None)
+            self._failures.pop(_key(ref), None)
 
 
 def _key(ref: HubRef) -> HubRef:

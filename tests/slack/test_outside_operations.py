@@ -103,7 +103,8 @@ def test_a_failback_10_minutes_after_a_portal_failover_is_refused_naming_who_did
 
     assert "A failback must wait 1h after a failover" in shown
     assert "finished 10m ago" in shown
-    assert f"in the Azure portal by oncall@contoso.com at {started} UTC" in shown
+    assert (f"That failover was done in the Azure portal by oncall@contoso.com at {started} "
+            "UTC, outside this bot.") in shown
     allowed = azure.bot.clock.now() + timedelta(minutes=50)
     assert f"Allowed again from <!date^{int(allowed.timestamp())}^" in shown
     assert azure.posts() == 0
