@@ -33,6 +33,7 @@ from bot.domain.model import (
     AuditEvent,
     FailoverRequest,
     HubRef,
+    HubState,
     OperationKind,
     RequestStatus,
 )
@@ -197,25 +198,48 @@ class HubHistories:
 
     # ---- Microsoft-initiated moves ------------------------------------------------------
 
-    def last_known(self, uow: UnitOfWork, hub: str) -> tuple[str, datetime] | None:
-        """Where the bot last knew the hub to be active, and since when."""
-        for request in uow.requests.recent(hub, OWN_LOOKBACK):
+    def last_known(self, uow: UnitOfWork, hub: HubState, *,
+                   or_home_long_ago: bool = False) -> tuple[bool, datetime] | None:
+        """Whether the hub was at home when last on record, and since when: the bot's own
+        last operation on it, or the last outside one it observed, whichever is later.
+
+        ``or_home_long_ago``: with no record at all, assume the hub was at home when the
+        Activity Log's retention begins (so a hub away from home with no failover in 90 days
+        is flagged).
+        """
+        known: tuple[bool, datetime] | None = None
+        for request in uow.requests.recent(hub.name, OWN_LOOKBACK):
             if request.status is RequestStatus.SUCCEEDED and request.completed_at:
-                return request.region_after or request.region_target, request.completed_at
+                region = request.region_after or request.region_target
+                known = same_region(region, hub.home_region), request.completed_at
+                break
             if request.status is RequestStatus.FAILED and request.started_at \
                     and request.completed_at:
-                return request.region_before, request.completed_at
-        return None
+                known = same_region(request.region_before, hub.home_region), \
+                    request.completed_at
+                break
+        seen = uow.events.search(AuditQuery(hub=hub.name, limit=1,
+                                            actions=frozenset({AuditAction.OBSERVED})))
+        if seen and seen[0].kind is not None and seen[0].detail.get("ended_at"):
+            ended = datetime.fromisoformat(str(seen[0].detail["ended_at"]))
+            succeeded = seen[0].detail.get("outcome") == Outcome.SUCCEEDED.value
+            # After a successful failback the hub is home; a failed failover left it there.
+            at_home = (seen[0].kind is OperationKind.FAILBACK) == succeeded
+            if known is None or ended > known[1]:
+                known = at_home, ended
+        if known is None and or_home_long_ago:
+            known = True, self.clock.now() - ACTIVITY_RETENTION
+        return known
 
-    def moved_unrecorded(self, known: tuple[str, datetime] | None, home: str, active: str,
+    def moved_unrecorded(self, known: tuple[bool, datetime] | None, hub: HubState,
                          read: ActivityRead, history: HubHistory) -> bool:
         """The hub is not where the records say it should be (needs a readable log)."""
-        if known is None or read.unavailable or self.reader is None:
+        if known is None or read.unavailable or self.reader is None or not hub.is_ready:
             return False
-        region, since = known
+        at_home_then, since = known
         outside_ops = [s.operation for s in history.seen if s.outside]
-        return moved_unrecorded(same_region(region, home), since, same_region(active, home),
-                                outside_ops)
+        return moved_unrecorded(at_home_then, since,
+                                hub.next_kind is OperationKind.FAILOVER, outside_ops)
 
     # ---- the audit log ------------------------------------------------------------------
 

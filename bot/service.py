@@ -393,8 +393,9 @@ class FailoverService:
         if isinstance(hub, Refusal):
             return self._refuse(hub, user, hub_name, None)
         with self.uow() as uow:
-            known = self._histories.last_known(uow, hub.name)
-        # Far enough back to explain a move since the bot last knew where the hub was.
+            known = self._histories.last_known(
+                uow, hub, or_home_long_ago=hub.next_kind is OperationKind.FAILBACK)
+        # Far enough back to explain a move since the hub's region was last on record.
         read = self._read_history(hub, since=min(known[1], self._histories.window_start())
                                   if known else None)
         with self.uow() as uow:
@@ -406,8 +407,7 @@ class FailoverService:
             recent = uow.requests.recent(hub.name)
             durations = uow.requests.recent_durations(hub.name)
         self._histories.record_observed(self.uow, hub.name, history)
-        moved = self._histories.moved_unrecorded(known, hub.home_region, hub.active_region,
-                                                 read, history)
+        moved = self._histories.moved_unrecorded(known, hub, read, history)
         return HubStatus(hub, quota, failback_at, open_request, recent,
                          estimate_duration(hub.device_count, durations),
                          quota_detail={kind: history.detail(kind) for kind in OperationKind},
@@ -493,19 +493,19 @@ class FailoverService:
             return frozenset()
         try:
             with self.uow() as uow:
-                known = {h.name: self._histories.last_known(uow, h.name) for h in hubs}
+                known = {h.name: self._histories.last_known(uow, h) for h in hubs}
         except StoreUnavailable:
             return frozenset()
         moved = set()
         for hub in hubs:
             last = known[hub.name]
-            if last is None or same_region(last[0], hub.active_region) or not hub.is_ready:
+            at_home = hub.next_kind is OperationKind.FAILOVER
+            if last is None or last[0] == at_home or not hub.is_ready:
                 continue
             read = self._read_history(hub, since=min(last[1], self._histories.window_start()))
             with self.uow() as uow:
                 history = self._histories.merge(uow, read)
-            if self._histories.moved_unrecorded(last, hub.home_region, hub.active_region,
-                                                read, history):
+            if self._histories.moved_unrecorded(last, hub, read, history):
                 moved.add(hub.name)
         return frozenset(moved)
 

@@ -237,3 +237,25 @@ def test_a_move_without_any_recorded_operation_is_flagged_in_status_and_list(
     assert "without any recorded operation" in azure.answer(f"status {HUB}")
     bot.clock.advance(timedelta(minutes=6))  # the hub list is cached for 5 minutes
     assert "moved without a recorded operation" in azure.answer("list")
+
+
+def test_a_hub_away_from_home_with_no_failover_on_record_in_90_days_is_flagged(
+        azure: AzureBot) -> None:
+    azure.arm.microsoft_failover(HUB)
+
+    status = azure.answer(f"status {HUB}")
+
+    assert "without any recorded operation" in status
+    assert "Microsoft-initiated failover" in status
+
+
+def test_a_hub_failed_over_in_the_portal_days_ago_is_not_flagged(azure: AzureBot) -> None:
+    azure.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(days=3))
+
+    status = azure.answer(f"status {HUB}")
+
+    assert "North Europe" in status
+    assert "without any recorded operation" not in status
+    assert "2 failovers, 2 failbacks" in status  # three days ago: not today's quota
+    [observed] = _observed(azure)
+    assert observed.kind is not None and observed.kind.value == "failover"
