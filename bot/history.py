@@ -104,6 +104,7 @@ class HubHistories:
     clock: Clock
     limits: Limits = field(default_factory=Limits)
     _observing: threading.Lock = field(default_factory=threading.Lock)
+    _recorded: set[str] = field(default_factory=set)  # operation ids known to be audited
 
     # ---- reading (no transaction open) --------------------------------------------------
 
@@ -248,9 +249,9 @@ class HubHistories:
         """Write each ended outside operation as an ``observed`` event, once; returns how
         many were new."""
         ended = [s for s in history.seen if s.outside and s.operation.outcome
-                 is not Outcome.RUNNING]
+                 is not Outcome.RUNNING and s.operation.operation_id not in self._recorded]
         if not ended:
-            return 0
+            return 0  # nothing new: no database round trip on every dialog
         oldest = min(s.operation.started_at for s in ended)
         with self._observing:  # one writer per process; the id check makes it idempotent
             try:
@@ -260,6 +261,9 @@ class HubHistories:
                     for seen in new:
                         uow.events.append(_observed_event(hub, seen))
                     uow.commit()
+                if len(self._recorded) > 10_000:  # bounded; the audit log stays the truth
+                    self._recorded.clear()
+                self._recorded.update(s.operation.operation_id for s in ended)
             except StoreUnavailable:
                 log.error("could not audit outside operations on %s: the database is "
                           "unavailable", hub)
