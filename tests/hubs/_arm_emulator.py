@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
 import responses
@@ -396,9 +396,16 @@ class ArmEmulator:
                   if e["subscriptionId"] == subscription
                   and datetime.fromisoformat(e["eventTimestamp"][:26] + "+00:00") >= start
                   and (uri is None or e["resourceId"].lower() == uri.group(1).lower())]
-        # Azure answers newest first.
+        # Azure answers newest first, a page at a time.
         events.sort(key=lambda e: e["eventTimestamp"], reverse=True)
-        return 200, {}, json.dumps({"value": events})
+        skip = int(query.get("$skiptoken", ["0"])[0])
+        body: dict[str, Any] = {"value": events[skip:skip + self.page_size]}
+        if skip + self.page_size < len(events):
+            body["nextLink"] = (
+                f"{self.base_url}/subscriptions/{subscription}/providers/Microsoft.Insights/"
+                f"eventtypes/management/values?api-version=2015-04-01&"
+                f"{urlencode({'$filter': raw, '$skiptoken': skip + self.page_size})}")
+        return 200, {}, json.dumps(body)
 
     def _description(self, hub: EmulatedHub) -> dict[str, Any]:
         body = copy.deepcopy(fixture("iothub_get.json")["responses"]["200"]["body"])

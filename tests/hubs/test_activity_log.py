@@ -165,3 +165,22 @@ def test_bootstrap_reads_the_activity_log_through_a_cache_the_bots_starts_invali
     components.gateway.start_failover(ref, "West US")
     assert len(activity.failover_operations(ref, clock.now() - DAY)) == 1
     assert sim.calls["activity_log"] == 2
+
+
+def test_every_page_is_read_and_a_caller_missing_from_the_event_comes_from_its_claims(
+        rsps: responses.RequestsMock, reader: AzureActivityLog, clock: FakeClock) -> None:
+    arm = ArmEmulator(rsps, clock, page_size=2)
+    ref = arm.add_hub("hub-a", "East US", "West US")
+    for hours_ago in (9, 6, 3):  # 3 operations, 9 events: 5 pages
+        arm.outside_failover("hub-a", caller="oncall@contoso.com",
+                             ago=timedelta(hours=hours_ago))
+    for event in arm.activity:
+        event.pop("caller")
+        event["claims"]["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"] = (
+            "sre@contoso.com")
+
+    operations = reader.failover_operations(ref, clock.now() - DAY)
+
+    assert arm.requests["activity_log"] == 5
+    assert [o.outcome for o in operations] == [Outcome.SUCCEEDED] * 3
+    assert {o.caller for o in operations} == {"sre@contoso.com"}
