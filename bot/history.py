@@ -77,13 +77,15 @@ class HubHistory:
     own: tuple[FailoverRequest, ...] = ()  # the bot's requests that count, in the window
     unavailable: str | None = None
     since: datetime | None = None
+    # The bot's own requests its store does not count today (failed, or approved before
+    # the window): if Azure ran one in the window, the Activity Log's record of it counts.
+    uncounted_own: frozenset[str] = frozenset()
 
     def outside(self, kind: OperationKind | None = None) -> list[SeenOperation]:
         """What Azure counts that the bot's own records do not: operations done outside the
         bot, and the bot's own that Azure ran although the bot does not count them (a request
         it recorded as failed, e.g. after a lost answer)."""
-        counted = {r.id for r in self.own}
-        return [s for s in self.seen if (s.outside or s.own not in counted)
+        return [s for s in self.seen if (s.outside or s.own in self.uncounted_own)
                 and (kind is None or s.kind is kind)
                 and s.operation.outcome is not Outcome.FAILED
                 and (self.since is None or s.operation.started_at >= self.since)]
@@ -145,7 +147,9 @@ class HubHistories:
             return HubHistory(own=own, unavailable=read.unavailable, since=since)
         starts = [OwnStart(r.id, r.started_at) for r in recent if r.started_at is not None]
         seen = classify(read.operations, starts, read.at_home_now)
-        return HubHistory(tuple(seen), own, None, since)
+        counted = {r.id for r in own}
+        uncounted = frozenset(r.id for r in recent if r.id not in counted)
+        return HubHistory(tuple(seen), own, None, since, uncounted)
 
     def quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind,
                       history: HubHistory) -> Refusal | None:
