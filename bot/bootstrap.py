@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
+from bot.hubs.activity import ActivityLogReader, CachedActivityLog, InvalidatingGateway
 from bot.hubs.gateway import IotHubGateway
-from bot.hubs.metered import MeteredGateway
+from bot.hubs.metered import MeteredActivityLog, MeteredGateway
 from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
@@ -67,6 +68,16 @@ def simulated_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
     return SimulatedIotHubGateway.default_fleet(clock)
 
 
+def activity_log(gateway: IotHubGateway, clock: Clock, settings: Settings,
+                 metrics: Metrics) -> CachedActivityLog | None:
+    """Azure's Activity Log behind a per-hub cache, when the gateway can read it (the Azure
+    gateway with its own credential and cloud, the simulated fleet)."""
+    if not isinstance(gateway, ActivityLogReader):
+        return None
+    return CachedActivityLog(MeteredActivityLog(gateway, metrics), clock,
+                             settings.bot_activity_log_ttl)
+
+
 def sql_unit_of_work(database_url: str) -> Callable[[], UnitOfWork]:
     from bot.store.sql import unit_of_work_factory
 
@@ -80,12 +91,15 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
     """Wire the bot; anything passed in (a fake clock, a simulated gateway) is used as is."""
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
-    gateway = MeteredGateway(gateway or azure_gateway(settings, clock), metrics)
+    raw = gateway or azure_gateway(settings, clock)
+    activity = activity_log(raw, clock, settings, metrics)
+    gateway = MeteredGateway(raw if activity is None else InvalidatingGateway(raw, activity),
+                             metrics)
     uow = uow or sql_unit_of_work(settings.database_url.get_secret_value())
     service = FailoverService(
         uow=uow, gateway=gateway, clock=clock, limits=settings.limits, access=settings.access,
         request_ttl=settings.bot_request_ttl, poll_interval=settings.bot_poll_interval,
-        metrics=metrics,
+        metrics=metrics, activity=activity,
     )
     return Components(settings, clock, gateway, uow, service, metrics)
 

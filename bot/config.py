@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     bot_quota_window: QuotaWindow = QuotaWindow.ROLLING_24H
     bot_audit_channel: str | None = None
     bot_hub_cache_ttl: Duration = timedelta(minutes=5)
+    # How long a hub's Activity Log answer is reused (0: read it every time).
+    bot_activity_log_ttl: Duration = timedelta(seconds=60)
     bot_lease_ttl: Duration = timedelta(seconds=15)
     bot_poll_workers: int = Field(default=16, ge=1, le=256)
     bot_log_level: str = "INFO"
@@ -84,7 +86,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "bot_request_ttl", "bot_poll_interval", "bot_failback_cooldown", "bot_hub_cache_ttl",
-        "bot_lease_ttl", mode="before",
+        "bot_lease_ttl", "bot_activity_log_ttl", mode="before",
     )
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:

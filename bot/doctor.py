@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.domain.clock import SystemClock
-from bot.hubs.gateway import GatewayError, IotHubGateway
+from bot.domain.model import HubState
+from bot.hubs.activity import READ_PERMISSION, ActivityLogReader
+from bot.hubs.gateway import Forbidden, GatewayError, IotHubGateway
 from bot.store.base import StoreUnavailable
 
 # What the bot calls in Slack; usergroups:read only matters when groups are configured.
@@ -96,13 +99,37 @@ def check_slack(client: Any, group_ids: frozenset[str]) -> Iterator[Check]:
 def check_azure(subscriptions: tuple[str, ...],
                 gateway_for: Callable[[str], IotHubGateway]) -> Iterator[Check]:
     for subscription in subscriptions:
+        gateway = gateway_for(subscription)
         try:
-            hubs = gateway_for(subscription).list_hubs()
+            hubs = gateway.list_hubs()
         except GatewayError as exc:
             code = f" ({exc.code})" if exc.code else ""
             yield Check(f"azure {subscription}", False, f"cannot list hubs{code}: {exc.message}")
             continue
         yield Check(f"azure {subscription}", True, f"{len(hubs)} IoT hubs visible")
+        yield from check_activity_log(subscription, gateway, hubs)
+
+
+def check_activity_log(subscription: str, gateway: IotHubGateway,
+                       hubs: list[HubState]) -> Iterator[Check]:
+    """Quota and cool-down count operations done outside the bot only if it can read them."""
+    name = f"activity log {subscription}"
+    if not isinstance(gateway, ActivityLogReader):
+        return
+    if not hubs:
+        yield Check(name, True, "not checked: no IoT hub to read it for", warn=True)
+        return
+    hub = hubs[0]
+    try:
+        gateway.failover_operations(hub.ref, SystemClock().now() - timedelta(hours=1))
+    except Forbidden as exc:
+        yield Check(name, False, f"cannot read it ({exc.code}): grant {READ_PERMISSION}; "
+                    "until then quota and cool-down count only this bot's own operations")
+        return
+    except GatewayError as exc:
+        yield Check(name, True, f"not checked: {exc.code or exc.message}", warn=True)
+        return
+    yield Check(name, True, f"readable ({READ_PERMISSION}, checked on {hub.name})")
 
 
 def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,

@@ -35,16 +35,14 @@ from bot.domain.rules import (
     Refusal,
     RefusalReason,
     check_confirmation,
-    check_cooldown,
     check_direction,
     check_hub_name,
     check_open_request,
-    check_quota,
     check_ready,
     estimate_duration,
-    quota_remaining,
-    window_start,
 )
+from bot.history import ActivityRead, HubHistories, HubHistory
+from bot.hubs.activity import ActivityLogReader
 from bot.hubs.gateway import (
     AmbiguousHub,
     GatewayError,
@@ -99,6 +97,8 @@ class Preview:
     quota_left: int
     quota_limit: int
     failback_allowed_at: datetime | None
+    quota_detail: str = ""  # where the count comes from: this bot, the portal, …
+    history_note: str | None = None  # set when Azure's Activity Log could not be read
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,9 @@ class HubStatus:
     open_request: FailoverRequest | None
     recent: list[FailoverRequest]
     estimate: timedelta
+    quota_detail: dict[OperationKind, str] = field(default_factory=dict)
+    history_note: str | None = None
+    moved_unrecorded: bool = False  # active region changed with no operation on record
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class HubPage:
     page: int
     pages: int
     total: int
+    moved_unrecorded: frozenset[str] = frozenset()  # hub names
 
 
 @dataclass(frozen=True)
@@ -185,12 +189,16 @@ class FailoverService:
     start_owner: str = field(default_factory=lambda: f"start-{secrets.token_hex(4)}")
     max_backoff: timedelta = timedelta(minutes=5)
     rng: random.Random = field(default_factory=random.Random)
+    activity: ActivityLogReader | None = None  # Azure's Activity Log; None: own records only
     # This process's memory: POSTs in flight, handles the database did not take yet, and since
     # when the hub of a handle-less request has been seen quiet.
     _posting: set[str] = field(default_factory=set, init=False, repr=False)
     _unsaved: dict[str, str] = field(default_factory=dict, init=False, repr=False)
     _quiet_since: dict[str, datetime] = field(default_factory=dict, init=False, repr=False)
     _memory: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._histories = HubHistories(self.activity, self.clock, self.limits)
 
     def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
         """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""
@@ -207,17 +215,21 @@ class FailoverService:
         hub = self._live_hub(hub_name)
         if isinstance(hub, Refusal):
             return self._refuse(hub, actor.user_id, hub_name, kind)
+        read = self._read_history(hub)
         with self.uow() as uow:
+            history = self._histories.merge(uow, read)
             refusal = (check_direction(kind, hub) or check_ready(hub)
                        or check_open_request(uow.requests.open_for_hub(hub.name))
-                       or self._quota_refusal(uow, hub.name, kind))
+                       or self._quota_refusal(uow, hub.name, kind, history))
             durations = uow.requests.recent_durations(hub.name)
-            quota_left = self._quota_left(uow, hub.name, kind)
-            failback_at = self._failback_allowed_at(uow, hub.name)
+            quota_left = self._quota_left(uow, hub.name, kind, history)
+            failback_at = self._failback_allowed_at(uow, hub.name, history)
+        self._histories.record_observed(self.uow, hub.name, history)
         if refusal:
             return self._refuse(refusal, actor.user_id, hub.name, kind)
         return Preview(hub, kind, estimate_duration(hub.device_count, durations), quota_left,
-                       self.limits.daily_limit(kind), failback_at)
+                       self.limits.daily_limit(kind), failback_at,
+                       quota_detail=history.detail(kind), history_note=history.unavailable)
 
     def submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
         """Write the confirmed request; approve it at once when approval is not required."""
@@ -247,9 +259,11 @@ class FailoverService:
             expires_at=now + self.request_ttl, region_before=hub.active_region,
             region_target=hub.target_region, device_count=hub.device_count,
         )
+        read = self._read_history(hub)
         with self.uow() as uow:
             refusal = (check_direction(cmd.kind, hub) or check_ready(hub)
-                       or self._quota_refusal(uow, hub.name, cmd.kind))
+                       or self._quota_refusal(uow, hub.name, cmd.kind,
+                                              self._histories.merge(uow, read)))
             if refusal is None:
                 try:
                     uow.requests.add(request)
@@ -270,10 +284,17 @@ class FailoverService:
 
     def approve(self, actor: Actor, request_id: str) -> Decision:
         """Approve, after re-checking policy, quota and cool-down; at most one approval wins."""
+        pending = self.get_request(request_id)
+        # Azure's Activity Log is read before the transaction: it is an HTTP call.
+        read = (self._histories.read(pending.hub, pending.kind is OperationKind.FAILOVER)
+                if pending is not None and pending.status is RequestStatus.AWAITING_APPROVAL
+                else None)
         return self._decide(
             actor, request_id,
             check=lambda uow, r: (self.access.check_approver(actor, r)
-                                  or self._quota_refusal(uow, r.hub.name, r.kind)),
+                                  or self._quota_refusal(
+                                      uow, r.hub.name, r.kind,
+                                      self._histories.merge(uow, read) if read else None)),
             act=lambda uow, r: self._mark_approved(uow, r, actor.user_id))
 
     def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
@@ -430,9 +451,15 @@ class FailoverService:
 
     def report(self, request: FailoverRequest, hub: HubState | None = None) -> CompletionReport:
         """What the completion message needs: quota left today and the failback window."""
+        # Where the hub is now: moved by this request if it succeeded, else where it was.
+        at_home = (request.kind is OperationKind.FAILOVER) != (
+            request.status is RequestStatus.SUCCEEDED)
+        read = self._histories.read(request.hub, at_home)
         with self.uow() as uow:
-            quota_left = self._quota_left(uow, request.hub.name, request.kind)
-            failback_at = self._failback_allowed_at(uow, request.hub.name)
+            history = self._histories.merge(uow, read)
+            quota_left = self._quota_left(uow, request.hub.name, request.kind, history)
+            failback_at = self._failback_allowed_at(uow, request.hub.name, history)
+        self._histories.record_observed(self.uow, request.hub.name, history)
         return CompletionReport(request, hub, quota_left, failback_at)
 
     # ---- reading ------------------------------------------------------------------------
@@ -447,13 +474,25 @@ class FailoverService:
         if isinstance(hub, Refusal):
             return self._refuse(hub, user, hub_name, None)
         with self.uow() as uow:
-            quota = {kind: self._quota_left(uow, hub.name, kind) for kind in OperationKind}
-            failback_at = self._failback_allowed_at(uow, hub.name)
+            known = self._histories.last_known(
+                uow, hub, or_home_long_ago=hub.next_kind is OperationKind.FAILBACK)
+        # Far enough back to explain a move since the hub's region was last on record.
+        read = self._read_history(hub, since=min(known[1], self._histories.window_start())
+                                  if known else None)
+        with self.uow() as uow:
+            history = self._histories.merge(uow, read)
+            quota = {kind: self._quota_left(uow, hub.name, kind, history)
+                     for kind in OperationKind}
+            failback_at = self._failback_allowed_at(uow, hub.name, history)
             open_request = uow.requests.open_for_hub(hub.name)
             recent = uow.requests.recent(hub.name)
             durations = uow.requests.recent_durations(hub.name)
+        self._histories.record_observed(self.uow, hub.name, history)
+        moved = self._histories.moved_unrecorded(known, hub, read, history)
         return HubStatus(hub, quota, failback_at, open_request, recent,
-                         estimate_duration(hub.device_count, durations))
+                         estimate_duration(hub.device_count, durations),
+                         quota_detail={kind: history.detail(kind) for kind in OperationKind},
+                         history_note=history.unavailable, moved_unrecorded=moved)
 
     def list_hubs(self, page: int = 1, page_size: int = 20) -> HubPage | Refusal:
         try:
@@ -463,7 +502,8 @@ class FailoverService:
         pages = max(1, -(-len(hubs) // page_size))
         page = min(max(1, page), pages)
         start = (page - 1) * page_size
-        return HubPage(hubs[start:start + page_size], page, pages, len(hubs))
+        shown = hubs[start:start + page_size]
+        return HubPage(shown, page, pages, len(hubs), self._moved_unrecorded(shown))
 
     def audit(self, query: AuditQuery) -> list[AuditEvent]:
         with self.uow() as uow:
@@ -509,23 +549,47 @@ class FailoverService:
         except GatewayError as exc:
             return _azure_refusal(exc)
 
-    def _quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind) -> Refusal | None:
-        now = self.clock.now()
-        since = window_start(now, self.limits.window)
-        starts = uow.requests.quota_starts(hub, kind, since)
-        last_failover = uow.requests.last_completed(hub, OperationKind.FAILOVER)
-        return (check_quota(starts, kind, now, self.limits)
-                or check_cooldown(kind, last_failover, now, self.limits))
+    # Quota and cool-down count the bot's own requests and, through ``history``, what Azure's
+    # Activity Log shows was done outside the bot (bot.history); without it, own records only.
 
-    def _quota_left(self, uow: UnitOfWork, hub: str, kind: OperationKind) -> int:
-        now = self.clock.now()
-        starts = uow.requests.quota_starts(hub, kind, window_start(now, self.limits.window))
-        return quota_remaining(starts, kind, now, self.limits)
+    def _read_history(self, hub: HubState, since: datetime | None = None) -> ActivityRead:
+        return self._histories.read(hub.ref, hub.next_kind is OperationKind.FAILOVER, since)
 
-    def _failback_allowed_at(self, uow: UnitOfWork, hub: str) -> datetime | None:
-        last = uow.requests.last_completed(hub, OperationKind.FAILOVER)
-        cooling = check_cooldown(OperationKind.FAILBACK, last, self.clock.now(), self.limits)
-        return cooling.allowed_at if cooling else None
+    def _quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind,
+                       history: HubHistory | None = None) -> Refusal | None:
+        return self._histories.quota_refusal(uow, hub, kind, history or HubHistory())
+
+    def _quota_left(self, uow: UnitOfWork, hub: str, kind: OperationKind,
+                    history: HubHistory | None = None) -> int:
+        return self._histories.quota_left(uow, hub, kind, history or HubHistory())
+
+    def _failback_allowed_at(self, uow: UnitOfWork, hub: str,
+                             history: HubHistory | None = None) -> datetime | None:
+        return self._histories.failback_allowed_at(uow, hub, history or HubHistory())
+
+    def _moved_unrecorded(self, hubs: list[HubState]) -> frozenset[str]:
+        """Hubs on a page that are not where the bot's records put them, and whose Activity
+        Log holds nothing to explain it (read only for those: usually none)."""
+        if self.activity is None:
+            return frozenset()
+        moved = set()
+        try:
+            with self.uow() as uow:
+                known = {h.name: self._histories.last_known(uow, h) for h in hubs}
+            for hub in hubs:
+                last = known[hub.name]
+                at_home = hub.next_kind is OperationKind.FAILOVER
+                if last is None or last[0] == at_home or not hub.is_ready:
+                    continue
+                read = self._read_history(hub, since=min(last[1],
+                                                         self._histories.window_start()))
+                with self.uow() as uow:
+                    history = self._histories.merge(uow, read)
+                if self._histories.moved_unrecorded(last, hub, read, history):
+                    moved.add(hub.name)
+        except StoreUnavailable:
+            log.warning("hub list without the unrecorded-move check: database unavailable")
+        return frozenset(moved)
 
     def _mark_approved(self, uow: UnitOfWork, request: FailoverRequest,
                        approver: str) -> FailoverRequest | None:

@@ -264,3 +264,14 @@ def test_sqlite_and_postgresql_urls_are_accepted(monkeypatch: pytest.MonkeyPatch
                                                  url: str) -> None:
     monkeypatch.setenv("DATABASE_URL", url)
     assert load_settings().database_url.get_secret_value() == url
+
+
+def test_the_activity_log_cache_lasts_a_minute_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().bot_activity_log_ttl == timedelta(seconds=60)
+    monkeypatch.setenv("BOT_ACTIVITY_LOG_TTL", "0")
+    assert load_settings().bot_activity_log_ttl == timedelta(0)
+    monkeypatch.setenv("BOT_ACTIVITY_LOG_TTL", "soon")
+    with pytest.raises(ConfigError, match="BOT_ACTIVITY_LOG_TTL"):
+        load_settings()

@@ -26,6 +26,9 @@ SUBSCRIPTION = "91d12660-3dec-467a-be2a-213b5544ddc0"
 LIST_URL = re.compile(
     rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/providers/"
     r"Microsoft\.Devices/IotHubs\?.*")
+ACTIVITY_URL = re.compile(
+    rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/providers/"
+    r"Microsoft\.Insights/eventtypes/management/values\?.*")
 
 
 class StaticCredential:
@@ -64,9 +67,14 @@ def _doctor(settings: Settings, slack: FakeSlackServer) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def _hub_list(arm: responses.RequestsMock) -> None:
+def _hub_list(arm: responses.RequestsMock, *, activity_status: int = 200) -> None:
     body = json.loads((FIXTURES / "iothub_listbysubscription.json").read_text())
     arm.add(responses.GET, LIST_URL, json=body["responses"]["200"]["body"])
+    answer: dict[str, Any] = {"value": []} if activity_status == 200 else {"error": {
+        "code": "AuthorizationFailed",
+        "message": "The client 'bot' does not have authorization to perform action "
+                   "'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/x'."}}
+    arm.add(responses.GET, ACTIVITY_URL, status=activity_status, json=answer)
 
 
 def _line(output: str, name: str) -> str:
@@ -81,7 +89,21 @@ def test_everything_configured_passes(tmp_path: Path, slack: FakeSlackServer,
     assert _line(output, "slack auth").startswith("PASS")
     assert _line(output, "migrations").startswith("PASS")
     assert re.search(rf"PASS  azure {SUBSCRIPTION}: \d+ IoT hubs visible", output)
+    assert _line(output, f"activity log {SUBSCRIPTION}").startswith(
+        "PASS  activity log 91d12660-3dec-467a-be2a-213b5544ddc0: readable "
+        "(Microsoft.Insights/eventtypes/values/Read")
     assert "FAIL" not in output
+
+
+def test_no_permission_to_read_the_activity_log_fails_naming_the_permission(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm, activity_status=403)
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    assert code == 1
+    line = _line(output, f"activity log {SUBSCRIPTION}")
+    assert line.startswith("FAIL") and "AuthorizationFailed" in line
+    assert "grant Microsoft.Insights/eventtypes/values/Read" in line
+    assert "only this bot's own operations" in line
 
 
 def test_unmigrated_database_fails_and_says_what_to_run(

@@ -161,6 +161,7 @@ class AuditAction(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REFUSED = "refused"
+    OBSERVED = "observed"  # an operation done outside the bot, seen in Azure's Activity Log
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from datetime import timedelta
 
 from bot.domain.regions import region_key
 from bot.hubs._geo_pairs import PAIRED_REGIONS
@@ -22,6 +23,9 @@ DEFAULT_FLEET: list[tuple[str, str, int, str, str]] = [
     ("tailspin-fleet-uks", "UK South", 12_500, STAGING, "rg-tailspin-fleet"),
     ("woodgrove-meters-eus2", "East US 2", 640_000, PROD, "rg-woodgrove-meters"),
 ]
+
+# The sandbox's reminder that people fail hubs over outside the bot: hub, who, how long ago.
+PORTAL_FAILOVER = ("contoso-prod-neu", "oncall@contoso.com", timedelta(hours=1))
 
 _COMPANIES = ["contoso", "fabrikam", "northwind", "tailspin", "woodgrove", "adatum",
               "litware", "proseware", "wingtip", "alpineski"]

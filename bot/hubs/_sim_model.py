@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.regions import region_key, same_region
 from bot.hubs.gateway import OperationPoll, OperationState
@@ -25,6 +26,17 @@ class SimOperation:
     ends_at: datetime
     fails_with: tuple[str, str] | None = None
     outcome: OperationState = OperationState.RUNNING
+    caller: str = ""  # who asked, as the Activity Log names them
+    client: str | None = None  # the tool they used ("Azure portal"), if a well-known one
+
+    def activity(self) -> ActivityOperation:
+        """This operation as Azure's Activity Log shows it."""
+        status = {OperationState.RUNNING: "Accepted", OperationState.SUCCEEDED: "Succeeded",
+                  OperationState.FAILED: "Failed"}[self.outcome]
+        ended = self.ends_at if self.outcome is not OperationState.RUNNING else None
+        return ActivityOperation(operation_id=self.id, correlation_id=self.id,
+                                 caller=self.caller, started_at=self.started_at,
+                                 status=status, ended_at=ended, client=self.client)
 
     def poll(self) -> OperationPoll:
         if self.outcome is OperationState.FAILED and self.fails_with:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from azure.core.credentials import TokenCredential
@@ -29,6 +29,7 @@ from azure.mgmt.iothub import IotHubClient
 from azure.mgmt.iothub.models import FailoverInput
 
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState
 from bot.domain.regions import display_name
 from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_after_seconds
@@ -38,6 +39,9 @@ from bot.hubs._directory import HubDirectory
 from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
 from bot.hubs._start_only_polling import StartOnlyPolling
 from bot.hubs.gateway import GatewayError, OperationPoll, OperationState, TransientError
+
+if TYPE_CHECKING:
+    from bot.hubs.azure_activity import AzureActivityLog
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
 
@@ -69,6 +73,7 @@ class AzureIotHubGateway:
         self._clients: dict[str, IotHubClient] = {}
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
+        self._activity: AzureActivityLog | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -143,6 +148,19 @@ class AzureIotHubGateway:
         if response.status_code == 202:
             return OperationPoll(OperationState.RUNNING, retry_after=retry_after)
         return OperationPoll(OperationState.SUCCEEDED)
+
+    # -- Azure's Activity Log (bot.hubs.activity.ActivityLogReader) -----------------------
+
+    def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
+        """The hub's manual failovers, whoever made them; same credential and cloud."""
+        with self._clients_lock:
+            if self._activity is None:
+                from bot.hubs.azure_activity import AzureActivityLog
+
+                self._activity = AzureActivityLog(self._credential, cloud=self._cloud.name,
+                                                  clock=self._clock,
+                                                  request_timeout=self._timeout)
+        return self._activity.failover_operations(ref, since)
 
     # -- helpers -------------------------------------------------------------------------
 

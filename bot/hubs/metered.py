@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState
+from bot.hubs.activity import ActivityLogReader
 from bot.hubs.gateway import IotHubGateway, OperationPoll
 from bot.telemetry import Metrics
 
@@ -31,3 +35,13 @@ class MeteredGateway:
     def poll(self, ref: HubRef, handle: str) -> OperationPoll:
         with self._metrics.azure_call("poll"):
             return self.inner.poll(ref, handle)
+
+
+class MeteredActivityLog:
+    def __init__(self, inner: ActivityLogReader, metrics: Metrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+
+    def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
+        with self._metrics.azure_call("activity_log"):
+            return self.inner.failover_operations(ref, since)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.regions import display_name, same_region
 from bot.domain.rules import check_hub_name, estimate_duration
@@ -20,7 +21,7 @@ from bot.hubs._directory import find_hub
 from bot.hubs._geo_pairs import paired_region
 from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
 from bot.hubs._sim_faults import Faults
-from bot.hubs._sim_fleet import DEFAULT_FLEET, generated_hubs
+from bot.hubs._sim_fleet import DEFAULT_FLEET, PORTAL_FAILOVER, generated_hubs
 from bot.hubs._sim_model import SimHub, SimOperation, jittered, seeded_rng
 from bot.hubs.gateway import (
     Forbidden,
@@ -36,6 +37,8 @@ from bot.hubs.gateway import (
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 _SIM_PREFIX = "sim:"
 _DAILY_LIMIT = 2
+# The bot's own identity in the simulated Activity Log (a managed identity's principal id).
+SIM_BOT_CALLER = "9d3f1a52-7c1e-4f0a-b6f4-5e2a8c0d1b7e"
 _FAILBACK_COOLDOWN = timedelta(hours=1)
 
 
@@ -58,15 +61,20 @@ class SimulatedIotHubGateway:
         self._operations: dict[str, SimOperation] = {}
         self._faults: dict[str | None, Faults] = {}
         self._ids = seeded_rng(f"{seed}:ids")
+        self.activity_error: GatewayError | None = None  # set: Activity Log reads fail so
 
     @classmethod
-    def default_fleet(cls, clock: Clock, *, speed: float = 1.0,
-                      seed: int = 7) -> SimulatedIotHubGateway:
-        """A few realistic hubs across geo-pairs, 1k to 2M devices."""
+    def default_fleet(cls, clock: Clock, *, speed: float = 1.0, seed: int = 7,
+                      with_history: bool = False) -> SimulatedIotHubGateway:
+        """A few realistic hubs across geo-pairs, 1k to 2M devices; ``with_history``: one of
+        them was failed over in the Azure portal an hour ago (what the sandbox shows)."""
         gateway = cls(clock, speed=speed, seed=seed)
         for name, home, devices, subscription, group in DEFAULT_FLEET:
             gateway.add_hub(name, home, devices, subscription_id=subscription,
                             resource_group=group)
+        if with_history:
+            name, caller, ago = PORTAL_FAILOVER
+            gateway.outside_failover(name, caller=caller, client="Azure portal", ago=ago)
         return gateway
 
     def generate_fleet(self, n: int) -> list[HubRef]:
@@ -123,6 +131,31 @@ class SimulatedIotHubGateway:
         with self._lock:
             self._hub_named(name).state = (state, provisioning_state)
 
+    def outside_failover(self, name: str, *, caller: str, client: str | None = "Azure portal",
+                         ago: timedelta = timedelta(0)) -> None:
+        """Someone fails the hub over (or back) outside the bot, starting ``ago`` before now;
+        Azure's rules apply and the Activity Log records it under ``caller``."""
+        with self._lock:
+            hub = self._hub_named(name)
+            now = self.clock.now()
+            hub.settle(now)
+            op = self._begin(hub, hub.passive, at=now - ago)
+            op.caller, op.client = caller, client
+            hub.settle(now)
+
+    # -- the Activity Log (bot.hubs.activity.ActivityLogReader) ---------------------------
+
+    def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
+        with self._lock:
+            self.calls["activity_log"] += 1
+            if self.activity_error is not None:
+                raise self.activity_error
+            hub = self._hub(ref)
+            hub.settle(self.clock.now())
+            return sorted((op.activity() for op in self._operations.values()
+                           if op.ref == hub.ref and op.started_at >= since),
+                          key=lambda op: op.started_at)
+
     # -- the gateway protocol ----------------------------------------------------------
 
     def list_hubs(self) -> list[HubState]:
@@ -169,6 +202,7 @@ class SimulatedIotHubGateway:
                 dropped.drop_start = False
             else:
                 op = self._begin(hub, target_region)
+                op.caller = SIM_BOT_CALLER
                 lost = self._fault(ref.name, "timeout_on_start")
                 if not lost:
                     return _SIM_PREFIX + op.id
@@ -205,8 +239,9 @@ class SimulatedIotHubGateway:
 
     # -- Azure's rules -----------------------------------------------------------------
 
-    def _begin(self, hub: SimHub, target_region: str) -> SimOperation:
-        now = self.clock.now()
+    def _begin(self, hub: SimHub, target_region: str, *,
+               at: datetime | None = None) -> SimOperation:
+        now = at or self.clock.now()
         name = hub.ref.name
         state, provisioning = hub.state
         if hub.operation is not None or (state, provisioning) != ("Active", "Succeeded"):

@@ -112,7 +112,8 @@ class Sandbox:
         self._workdir: Path | None = None
         self._started: list[Any] = []
         self.workspace = SandboxWorkspace()
-        self.gateway = SimulatedIotHubGateway.default_fleet(SystemClock(), speed=speed)
+        self.gateway = SimulatedIotHubGateway.default_fleet(SystemClock(), speed=speed,
+                                                              with_history=True)
         self.settings: Settings | None = None
         self.runtime: Runtime | None = None
         self.console: Console | None = None

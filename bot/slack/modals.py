@@ -104,6 +104,21 @@ def submitted_modal(context: ModalContext, request: FailoverRequest,
     return _notice(context, blocks)
 
 
+def _quota_source(preview: Preview) -> list[Block]:
+    """Where today's count comes from (this bot, the portal…), or that only the bot's own
+    records could be counted."""
+    kind = preview.kind.value.capitalize()
+    if preview.history_note:
+        text = (f":warning: {kind}s left today: {preview.quota_left} of {preview.quota_limit}"
+                f" — {preview.quota_detail or preview.history_note}.")
+    elif preview.quota_detail:
+        text = (f"{kind}s left today: {preview.quota_left} of {preview.quota_limit} — "
+                f"{preview.quota_detail}.")
+    else:
+        return []
+    return [ContextBlock(elements=[MarkdownTextObject(text=clip(text, 3000))])]
+
+
 def confirm_modal(context: ModalContext, preview: Preview) -> View:
     hub = preview.hub
     devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
@@ -121,6 +136,7 @@ def confirm_modal(context: ModalContext, preview: Preview) -> View:
                                     f"{preview.quota_left} of {preview.quota_limit}"),
             MarkdownTextObject(text=f"*Failback cool-down*\n{cooldown}"),
         ]),
+        *_quota_source(preview),
         SectionBlock(text=clip(
             ":warning: The *Event Hub-compatible endpoint changes* after this operation: "
             "consumers that read device telemetry from it must be given the new endpoint. "

@@ -55,6 +55,7 @@ def status_blocks(status: HubStatus) -> list[Block]:
                 when(status.failback_allowed_at) if status.failback_allowed_at else "now")),
         ]),
     ]
+    blocks.extend(_history_blocks(status))
     if status.open_request:
         req = status.open_request
         blocks.append(SectionBlock(text=f"*Open request* `{req.id}` ({req.kind.value}) by "
@@ -66,12 +67,33 @@ def status_blocks(status: HubStatus) -> list[Block]:
     return blocks
 
 
+def _history_blocks(status: HubStatus) -> list[Block]:
+    """Where the quota comes from, and what Azure did that nobody on record asked for."""
+    blocks: list[Block] = []
+    if status.moved_unrecorded:
+        blocks.append(SectionBlock(text=(
+            ":rotating_light: The active region changed *without any recorded operation* "
+            "(not by this bot, and not in Azure's Activity Log): a Microsoft-initiated "
+            "failover? Check the Azure Service Health page.")))
+    if status.history_note:
+        blocks.append(_context(f":warning: *Left today* is this bot's own count only: "
+                               f"{status.history_note}."))
+    lines = [f"{kind.value.capitalize()}s today: {detail}"
+             for kind, detail in status.quota_detail.items() if detail and not
+             status.history_note]
+    if lines:
+        blocks.append(_context("\n".join(lines)))
+    return blocks
+
+
 def hub_list_blocks(page: HubPage) -> list[Block]:
     if not page.hubs:
         return [SectionBlock(text="I can't see any IoT Hubs in the configured subscriptions.")]
     lines = [f"• `{h.name}` – active in *{region(h.active_region)}*"
              + ("" if h.next_kind is OperationKind.FAILOVER else " (failed over)")
-             + ("" if h.is_ready else f", `{escape(h.state)}`") for h in page.hubs]
+             + ("" if h.is_ready else f", `{escape(h.state)}`")
+             + (" :rotating_light: moved without a recorded operation"
+                if h.name in page.moved_unrecorded else "") for h in page.hubs]
     blocks: list[Block] = [SectionBlock(text=clip("\n".join(lines), 3000))]
     footer = f"Page {page.page} of {page.pages} ({page.total} hubs)."
     if page.page < page.pages:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,12 @@ class ArmServer:
     def add_hub(self, name: str, home: str, secondary: str, devices: int = 0) -> None:
         with self._lock:
             self.emulator.add_hub(name, home, secondary, devices)
+
+    def outside_failover(self, hub: str, caller: str, ago: float = 0.0) -> None:
+        """Someone fails ``hub`` over in the portal ``ago`` seconds ago (the Activity Log,
+        ``GET …/Microsoft.Insights/eventtypes/management/values``, records it)."""
+        with self._lock:
+            self.emulator.outside_failover(hub, caller=caller, ago=timedelta(seconds=ago))
 
     def hold_next(self, route: str) -> Hold:
         """Hold the answer to the next ``route`` request (``failover``, ``operation``,

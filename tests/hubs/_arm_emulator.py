@@ -11,13 +11,14 @@ import copy
 import json
 import re
 import secrets
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
 import responses
@@ -36,6 +37,12 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
 
+# The bot's identity in the emulated Activity Log (a service principal: its app id).
+BOT_CALLER = "5f1c1d2e-0a0b-4c4d-8e8f-b0t0b0t0b0t0"
+PORTAL_APP = "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"  # the Azure portal's well-known app id
+FAILOVER_OPERATION = "Microsoft.Devices/IotHubs/failover/action"
+
+
 @dataclass
 class EmulatedOperation:
     id: str
@@ -43,6 +50,9 @@ class EmulatedOperation:
     ends_at: datetime
     status: str = "Running"
     error: dict[str, str] | None = None
+    caller: str = BOT_CALLER
+    app_id: str = BOT_CALLER
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 @dataclass
@@ -83,6 +93,7 @@ class Injected:
     throttle_polls: list[float] = field(default_factory=list)
     start_answers: list[Any] = field(default_factory=list)
     hub_reads: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    activity_answers: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class ArmEmulator:
@@ -105,6 +116,7 @@ class ArmEmulator:
         self.post_bodies: list[dict[str, Any]] = []
         self.hosts: set[str] = set()
         self.injected = Injected()
+        self.activity: list[dict[str, Any]] = []  # Activity Log events, as Azure returns them
         if rsps is not None:
             host = re.escape(base_url)
             for method in (responses.GET, responses.POST):
@@ -140,6 +152,81 @@ class ArmEmulator:
         self.injected.start_answers.append(
             ("lost", reached_azure, error or requests.exceptions.ReadTimeout("read timed out")))
 
+    def answer_next_activity_read_with(self, status: int, code: str, message: str) -> None:
+        """The next Activity Log read fails (403 no permission, 429 throttled…)."""
+        self.injected.activity_answers.append((status, code, message))
+
+    def outside_failover(self, name: str, *, caller: str, app_id: str = PORTAL_APP,
+                         ago: timedelta = timedelta(0), status: str = "Succeeded") -> None:
+        """Someone fails the hub over (or back) outside the bot, ``ago`` before now: Azure
+        records it in the Activity Log and, if it has ended and succeeded, the roles swap."""
+        hub = self.hub(name)
+        self._settle(hub)
+        started = self.clock.now() - ago
+        op = EmulatedOperation(secrets.token_urlsafe(24), hub.passive,
+                               started + self.operation_time, caller=caller, app_id=app_id)
+        self._record(hub, op, "Started", started)
+        self._record(hub, op, "Accepted", started)
+        if op.ends_at > self.clock.now():
+            hub.operation = op
+            hub.state, hub.provisioning_state = "FailingOver", "Activating"
+            self.operations[op.id] = (hub, op)
+            if status != "Succeeded":
+                hub.fail_next = {"code": "FailoverFailed", "message": "Failover failed."}
+            return
+        op.status = status
+        self._record(hub, op, status, op.ends_at)
+        if status == "Succeeded":
+            hub.active = op.target
+            hub.endpoint = new_endpoint(hub.name)
+
+    def microsoft_failover(self, name: str) -> None:
+        """Microsoft fails the hub over (a regional disaster): the roles swap, no record."""
+        hub = self.hub(name)
+        hub.active = hub.passive
+        hub.endpoint = new_endpoint(hub.name)
+
+    def _record(self, hub: EmulatedHub, op: EmulatedOperation, status: str,
+                at: datetime) -> None:
+        """One Activity Log event, in the shape of Azure's ActivityLogs_List example."""
+        resource_id = (f"/subscriptions/{hub.subscription_id}/resourceGroups/"
+                       f"{hub.resource_group}/providers/Microsoft.Devices/IotHubs/{hub.name}")
+        event_id = str(uuid.uuid4())
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        sub_status = {"Accepted": "Accepted", "Succeeded": "OK"}.get(status, "")
+        self.activity.append({
+            "authorization": {"action": FAILOVER_OPERATION, "scope": resource_id},
+            "caller": op.caller,
+            "channels": "Operation",
+            "claims": {"appid": op.app_id, "http://schemas.microsoft.com/identity/claims/"
+                       "objectidentifier": str(uuid.uuid5(uuid.NAMESPACE_OID, op.caller))},
+            "correlationId": op.correlation_id,
+            "description": "",
+            "eventDataId": event_id,
+            "eventName": {"value": "EndRequest" if status != "Started" else "BeginRequest",
+                          "localizedValue": "End request" if status != "Started"
+                          else "Begin request"},
+            "category": {"value": "Administrative", "localizedValue": "Administrative"},
+            "id": f"{resource_id}/events/{event_id}/ticks/{int(at.timestamp() * 10**7)}",
+            "level": "Informational",
+            "resourceGroupName": hub.resource_group,
+            "resourceProviderName": {"value": "Microsoft.Devices",
+                                     "localizedValue": "Microsoft.Devices"},
+            "resourceId": resource_id,
+            "resourceType": {"value": "Microsoft.Devices/IotHubs",
+                             "localizedValue": "Microsoft.Devices/IotHubs"},
+            "operationId": op.correlation_id,
+            "operationName": {"value": FAILOVER_OPERATION,
+                              "localizedValue": "Failover IotHub"},
+            "properties": {"statusCode": sub_status or status},
+            "status": {"value": status, "localizedValue": status},
+            "subStatus": {"value": sub_status, "localizedValue": sub_status},
+            "eventTimestamp": stamp,
+            "submissionTimestamp": stamp,
+            "subscriptionId": hub.subscription_id,
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        })
+
     # -- time ------------------------------------------------------------------------
 
     def _settle(self, hub: EmulatedHub) -> None:
@@ -149,7 +236,9 @@ class ArmEmulator:
         if hub.fail_next:
             op.status, op.error = "Failed", hub.fail_next
             hub.fail_next = None
+            self._record(hub, op, "Failed", op.ends_at)
         else:
+            self._record(hub, op, "Succeeded", op.ends_at)
             op.status = "Succeeded"
             hub.active = op.target
             hub.endpoint = new_endpoint(hub.name)
@@ -176,6 +265,8 @@ class ArmEmulator:
                     r"IotHubs/([^/]+)", self._get),
             ("POST", r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Devices/"
                      r"IotHubs/([^/]+)/failover", self._failover),
+            ("GET", r"/subscriptions/([^/]+)/providers/Microsoft\.Insights/eventtypes/"
+                    r"management/values", self._activity_log),
             ("GET", r"/subscriptions/([^/]+)/providers/Microsoft\.Devices/locations/([^/]+)/"
                     r"operationResults/([^/]+)", self._operation),
         ]
@@ -256,6 +347,8 @@ class ArmEmulator:
         hub.operation = op
         hub.state, hub.provisioning_state = "FailingOver", "Activating"
         self.operations[op.id] = (hub, op)
+        self._record(hub, op, "Started", self.clock.now())
+        self._record(hub, op, "Accepted", self.clock.now())
         if lost is not None:
             return 0, {}, lost
         # The fixture's 202 headers, pointed at this operation (as real traffic shows them).
@@ -285,6 +378,34 @@ class ArmEmulator:
         if op.error:
             status_body["error"] = op.error
         return 200, {}, json.dumps(status_body)
+
+    def _activity_log(self, request: Any, query: dict[str, list[str]],
+                      subscription: str) -> tuple[int, dict[str, str], str]:
+        if self.injected.activity_answers:
+            status, code, message = self.injected.activity_answers.pop(0)
+            answer = _error(status, code, message)
+            extra = {"Retry-After": "30"} if status == 429 else {}
+            return status, {**answer[1], **extra}, answer[2]
+        raw = query.get("$filter", [""])[0]
+        since = re.search(r"eventTimestamp ge '([^']+)'", raw)
+        uri = re.search(r"resourceUri eq '([^']+)'", raw)
+        if since is None:
+            return _error(400, "BadRequest", "The $filter must include eventTimestamp ge.")
+        start = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
+        events = [e for e in self.activity
+                  if e["subscriptionId"] == subscription
+                  and datetime.fromisoformat(e["eventTimestamp"][:26] + "+00:00") >= start
+                  and (uri is None or e["resourceId"].lower() == uri.group(1).lower())]
+        # Azure answers newest first, a page at a time.
+        events.sort(key=lambda e: e["eventTimestamp"], reverse=True)
+        skip = int(query.get("$skiptoken", ["0"])[0])
+        body: dict[str, Any] = {"value": events[skip:skip + self.page_size]}
+        if skip + self.page_size < len(events):
+            body["nextLink"] = (
+                f"{self.base_url}/subscriptions/{subscription}/providers/Microsoft.Insights/"
+                f"eventtypes/management/values?api-version=2015-04-01&"
+                f"{urlencode({'$filter': raw, '$skiptoken': skip + self.page_size})}")
+        return 200, {}, json.dumps(body)
 
     def _description(self, hub: EmulatedHub) -> dict[str, Any]:
         body = copy.deepcopy(fixture("iothub_get.json")["responses"]["200"]["body"])

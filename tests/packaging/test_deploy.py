@@ -19,6 +19,7 @@ LEAST_PRIVILEGE = {
     "microsoft.devices/iothubs/failover/action",
     "microsoft.devices/locations/operationresults/read",
     "microsoft.devices/operationresults/read",
+    "microsoft.insights/eventtypes/values/read",  # the Activity Log: outside operations
 }
 # Recent releases the manifests must be valid for (kubernetes-validate ships their schemas).
 KUBERNETES_VERSIONS = ["1.32.0", "1.35.0"]
