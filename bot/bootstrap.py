@@ -166,16 +166,21 @@ def _database_ok(components: Components) -> bool:
         return False
 
 
-def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
+def configure_logging_for(settings: Settings) -> None:
     configure_logging(settings.bot_log_level, secrets=(
         settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
         settings.database_url))
+
+
+def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway, *,
+            metrics: Metrics | None = None) -> Components:
+    configure_logging_for(settings)
     from bot.store.migrate import ensure_schema
 
     clock = SystemClock()
     gateway = gateway_factory(settings, clock)  # a missing Azure setting fails before migrating
     ensure_schema(settings.database_url.get_secret_value())
-    return bootstrap(settings, clock=clock, gateway=gateway)
+    return bootstrap(settings, clock=clock, gateway=gateway, metrics=metrics)
 
 
 def _require(settings: Settings, *names: str) -> None:

@@ -9,14 +9,18 @@ just that half (Bolt's lazy-only request, as its FaaS adapters use).
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.util.utils import get_name_for_callable
+from slack_sdk.webhook import WebhookClient
 
 from bot.telemetry import bind_request_id, current_request_id
 
@@ -24,6 +28,10 @@ log = logging.getLogger(__name__)
 
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({"open_dialog"})
+TRIGGER_LIFE_S = 3.0
+TOO_LATE = (":warning: I could not open the dialog for `{command}`: the bot restarted, and "
+            "Slack lets a dialog open only within 3 seconds of the command. Nothing was "
+            "requested; please run the command again.")
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,22 @@ class LazyJob:
     headers: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "http"
     request_id: str | None = None
+    id: str | None = None  # set once stored (bot.job_handover): it can be re-run
+    acked_at: float = field(default_factory=time.time)
+    attempts: int = 0
 
     @property
     def urgent(self) -> bool:
         return self.function in URGENT
+
+    def payload(self) -> dict[str, Any]:
+        """The Slack payload as Bolt parses it (a command's form, or an interaction)."""
+        if isinstance(self.body, dict):
+            return self.body
+        form = {key: values[0] for key, values in parse_qs(self.body).items()}
+        if "payload" in form:
+            return dict(json.loads(form["payload"]))
+        return form
 
 
 class HandOverListenerRunner(ThreadListenerRunner):
@@ -77,6 +97,10 @@ def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
 
 def run_job(app: App, job: LazyJob) -> None:
     """In the worker: run ``job``'s half through ``app``, under the front's request id."""
+    if job.urgent and time.time() - job.acked_at > TRIGGER_LIFE_S:
+        with bind_request_id(job.request_id):
+            _too_late(job)
+        return
     headers: dict[str, str | Sequence[str]] = {
         **job.headers, "x-slack-bolt-lazy-only": ["1"],
         "x-slack-bolt-lazy-function-name": [job.function]}
@@ -84,3 +108,19 @@ def run_job(app: App, job: LazyJob) -> None:
         response = app.dispatch(BoltRequest(body=job.body, headers=headers, mode=job.mode))
     if response.status != 200:
         log.error("lazy %s was not run (status %d)", job.function, response.status)
+
+
+def _too_late(job: LazyJob) -> None:
+    """A re-run dialog whose trigger id has expired: say so, rather than stay silent."""
+    payload = job.payload()
+    url = payload.get("response_url")
+    log.warning("lazy %s re-run %.0f s after its ack: too late for its trigger id",
+                job.function, time.time() - job.acked_at)
+    if not url:
+        return
+    command = f"{payload.get('command', '/iothub')} {payload.get('text', '')}".strip()
+    response = WebhookClient(str(url), timeout=10).send(
+        text=TOO_LATE.format(command=command), response_type="ephemeral",
+        replace_original=False)
+    if response.status_code != 200:
+        log.warning("could not tell the user (response_url answered %d)", response.status_code)
