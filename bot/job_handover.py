@@ -201,8 +201,11 @@ class JobKeeper:
             self._held.difference_update(finished)
 
     def _sweep(self, unclaimed_for: timedelta) -> None:
-        for stored in self._store.claim_due(self._owner, self._lease,
-                                            unclaimed_for=unclaimed_for):
+        claimed = self._store.claim_due(self._owner, self._lease, unclaimed_for=unclaimed_for)
+        if claimed:
+            log.warning("running %d lazy jobs again or late (the oldest was acked %.0f s ago)",
+                        len(claimed), time.time() - claimed[0].created_at.timestamp())
+        for stored in claimed:
             job = from_stored(stored)
             with self._wake:
                 held = job.id in self._held
@@ -215,8 +218,6 @@ class JobKeeper:
                           extra={"request_id": job.request_id})
                 self.finished(job)
                 continue
-            log.info("re-running lazy %s acked %.0f s ago", job.function,
-                     time.time() - job.acked_at, extra={"request_id": job.request_id})
             self._run(job)
 
 

@@ -9,18 +9,16 @@ just that half (Bolt's lazy-only request, as its FaaS adapters use).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.util.utils import get_name_for_callable
-from slack_sdk.webhook import WebhookClient
 
 from bot.telemetry import bind_request_id, current_request_id
 
@@ -29,9 +27,6 @@ log = logging.getLogger(__name__)
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({"open_dialog"})
 TRIGGER_LIFE_S = 3.0
-TOO_LATE = (":warning: I could not open the dialog for `{command}`: the bot restarted, and "
-            "Slack lets a dialog open only within 3 seconds of the command. Nothing was "
-            "requested; please run the command again.")
 
 
 @dataclass(frozen=True)
@@ -51,14 +46,6 @@ class LazyJob:
     def urgent(self) -> bool:
         return self.function in URGENT
 
-    def payload(self) -> dict[str, Any]:
-        """The Slack payload as Bolt parses it (a command's form, or an interaction)."""
-        if isinstance(self.body, dict):
-            return self.body
-        form = {key: values[0] for key, values in parse_qs(self.body).items()}
-        if "payload" in form:
-            return dict(json.loads(form["payload"]))
-        return form
 
 
 class HandOverListenerRunner(ThreadListenerRunner):
@@ -98,9 +85,11 @@ def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
 def run_job(app: App, job: LazyJob) -> None:
     """In the worker: run ``job``'s half through ``app``, under the front's request id."""
     if job.urgent and time.time() - job.acked_at > TRIGGER_LIFE_S:
-        with bind_request_id(job.request_id):
-            _too_late(job)
-        return
+        # A re-run after a crash: its trigger id has expired, so the listener is given none
+        # and answers, as for any refused views.open, that the user should try again.
+        log.info("lazy %s run %.0f s after its ack: its trigger id has expired",
+                    job.function, time.time() - job.acked_at)
+        job = replace(job, body=_without_trigger(job.body))
     headers: dict[str, str | Sequence[str]] = {
         **job.headers, "x-slack-bolt-lazy-only": ["1"],
         "x-slack-bolt-lazy-function-name": [job.function]}
@@ -110,17 +99,8 @@ def run_job(app: App, job: LazyJob) -> None:
         log.error("lazy %s was not run (status %d)", job.function, response.status)
 
 
-def _too_late(job: LazyJob) -> None:
-    """A re-run dialog whose trigger id has expired: say so, rather than stay silent."""
-    payload = job.payload()
-    url = payload.get("response_url")
-    log.warning("lazy %s re-run %.0f s after its ack: too late for its trigger id",
-                job.function, time.time() - job.acked_at)
-    if not url:
-        return
-    command = f"{payload.get('command', '/iothub')} {payload.get('text', '')}".strip()
-    response = WebhookClient(str(url), timeout=10).send(
-        text=TOO_LATE.format(command=command), response_type="ephemeral",
-        replace_original=False)
-    if response.status_code != 200:
-        log.warning("could not tell the user (response_url answered %d)", response.status_code)
+def _without_trigger(body: str | dict[str, Any]) -> str | dict[str, Any]:
+    if isinstance(body, dict):
+        return {**body, "trigger_id": ""}
+    return urlencode([(key, "" if key == "trigger_id" else value)
+                      for key, value in parse_qsl(body, keep_blank_values=True)])
