@@ -164,19 +164,17 @@ class JobKeeper:
 
     def _keep(self) -> None:
         renew_every = self._lease.total_seconds() / 3
-        renewed = swept = 0.0
-        first = True
+        renewed = swept = -float("inf")
+        first, failing = True, False
         while True:
             with self._wake:
-                if not self._finished and not self._stopped:
-                    self._wake.wait(SWEEP_EVERY_S)
                 finished, self._finished = self._finished, []
                 stopped = self._stopped
             try:
                 self._flush(finished)
-                now = time.monotonic()
                 if stopped:
                     return
+                now = time.monotonic()
                 if now - renewed >= renew_every:
                     self._store.renew(self._owner, self._lease)
                     renewed = now
@@ -185,10 +183,18 @@ class JobKeeper:
                     # process, or the whole bot was down.
                     self._sweep(timedelta(0) if first else UNCLAIMED_FOR)
                     swept, first = now, False
-            except StoreUnavailable as exc:
-                log.warning("lazy job bookkeeping failed: %s", exc)
-            except Exception:
-                log.exception("lazy job bookkeeping failed")
+                if failing:
+                    log.info("lazy job bookkeeping works again")
+                failing = False
+            except Exception as exc:  # the database, mostly: try again next round
+                if not failing:
+                    log.warning("lazy job bookkeeping failed: %s", _first_line(exc))
+                failing = True
+                if stopped:
+                    return
+            with self._wake:
+                if not self._finished and not self._stopped:
+                    self._wake.wait(SWEEP_EVERY_S)
 
     def _flush(self, finished: list[str]) -> None:
         try:

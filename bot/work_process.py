@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -174,7 +175,7 @@ class WorkProcess:
     def running(self) -> bool:
         """Started, and ready for jobs."""
         process = self._process
-        ready = process is not None and process.is_alive() and self._channels.ready.is_set()
+        ready = process is not None and _alive(process) and self._channels.ready.is_set()
         self._was_ready = self._was_ready or ready
         return ready
 
@@ -210,14 +211,26 @@ class WorkProcess:
         if process is None:
             return
         self._channels.jobs.put(None)
-        process.join(timeout)
-        if process.is_alive():
+        if not self._wait_exit(process, timeout):
             log.warning("the work process did not stop in %.0f s; terminating it", timeout)
             process.terminate()
-            process.join(5)
+            self._wait_exit(process, 5)
         self.jobs.close()
 
+    def _wait_exit(self, process: BaseProcess, timeout: float) -> bool:
+        """Whether ``process`` ended within ``timeout``. The supervisor is its one joiner:
+        two threads in ``join`` race for the exit status, and the loser returns at once,
+        with ``is_alive()`` still true for a process that is gone."""
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor.is_alive():
+            supervisor.join(timeout)  # stopping: it returns once the process has ended
+        else:
+            process.join(timeout)
+        return not _alive(process)
+
     def _deliver(self, jobs: list[LazyJob]) -> None:
+        if self._failed:
+            return  # stored: the next start of the bot runs them
         self._channels.jobs.put(jobs)  # while it restarts, they wait for the next process
 
     def _open_channels(self) -> _Channels:
@@ -288,6 +301,11 @@ class WorkProcess:
             return
         if released:
             log.warning("%d lazy jobs of the dead work process will run again", released)
+
+
+def _alive(process: BaseProcess) -> bool:
+    """Without reaping it (``is_alive()`` does: see ``WorkProcess._wait_exit``)."""
+    return not multiprocessing.connection.wait([process.sentinel], 0)
 
 
 class MetricsUnavailable(RuntimeError):
