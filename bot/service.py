@@ -207,7 +207,7 @@ class FailoverService:
             return FieldErrors({"confirm_hub_name": changed.message})
         now = self.clock.now()
         request = FailoverRequest(
-            id=_request_id_for(cmd.key) if cmd.key else new_request_id(), hub=hub.ref,
+            id=_request_id_for(cmd) if cmd.key else new_request_id(), hub=hub.ref,
             kind=cmd.kind,
             status=RequestStatus.AWAITING_APPROVAL, requested_by=cmd.actor.user_id,
             reason=cmd.reason.strip(), channel_id=cmd.channel_id, created_at=now,
@@ -237,7 +237,7 @@ class FailoverService:
         if not cmd.key:
             return None
         with self.uow() as uow:
-            earlier = uow.requests.get(_request_id_for(cmd.key))
+            earlier = uow.requests.get(_request_id_for(cmd))
         return earlier if earlier and earlier.requested_by == cmd.actor.user_id else None
 
     # ---- deciding -----------------------------------------------------------------------
@@ -662,6 +662,7 @@ def _postponed_before(uow: UnitOfWork, request_id: str) -> bool:
     return any("start_postponed" in e.detail for e in events)
 
 
-def _request_id_for(key: str) -> str:
+def _request_id_for(cmd: SubmitFailover) -> str:
     """The request id one submission always gets (the shape of ``new_request_id``)."""
-    return "fr-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    named = f"{cmd.actor.user_id}:{cmd.key}"
+    return "fr-" + hashlib.sha256(named.encode()).hexdigest()[:8]
