@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job that killed this many work processes is dropped, not run again
 SWEEP_EVERY_S = 1.0
 UNCLAIMED_FOR = timedelta(seconds=2)  # a wake-up normally claims a job within milliseconds
+HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.002  # how long the front's writer yields to its acks
 
 
 def to_stored(job: LazyJob, job_id: str) -> StoredJob:
@@ -62,6 +63,11 @@ class Outbox:
             jobs, self._jobs = self._jobs, []
             return jobs or None
 
+    def take_nowait(self) -> list[LazyJob]:
+        with self._ready:
+            jobs, self._jobs = self._jobs, []
+            return jobs
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
@@ -76,8 +82,10 @@ class JobWriter:
     """
 
     def __init__(self, outbox: Outbox, store: JobStore,
-                 deliver: Callable[[list[LazyJob]], None]) -> None:
+                 deliver: Callable[[list[LazyJob]], None],
+                 busy: Callable[[], bool] = lambda: False) -> None:
         self._outbox = outbox
+        self._busy = busy
         self._store = store
         self._deliver = deliver
         self._thread = threading.Thread(target=self._run, name="job-writer", daemon=True)
@@ -92,10 +100,19 @@ class JobWriter:
 
     def _run(self) -> None:
         while (jobs := self._outbox.take()) is not None:
+            jobs += self._more_while_busy()
             try:
                 self._deliver(self._stored(jobs))
             except Exception:
                 log.exception("could not hand %d lazy jobs to the work process", len(jobs))
+
+    def _more_while_busy(self) -> list[LazyJob]:
+        """Acks first: while the front is answering, wait (boundedly) and write one batch
+        for the whole burst, rather than taking the GIL for an insert after every ack."""
+        deadline = time.monotonic() + HOLD_MAX_S
+        while self._busy() and time.monotonic() < deadline:
+            time.sleep(HOLD_POLL_S)
+        return self._outbox.take_nowait()
 
     def _stored(self, jobs: list[LazyJob]) -> list[LazyJob]:
         with_ids = [replace(job, id=uuid.uuid4().hex) for job in jobs]

@@ -103,6 +103,9 @@ class InFlight:
                 self._count.value -= 1
                 self._last_answer.value = time.monotonic()
 
+    def answering_now(self) -> bool:
+        return bool(self._count.get_obj().value)  # lock-free, as in is_quiet
+
     def is_quiet(self) -> bool:
         # Lock-free reads: the work process, at a low priority, must never hold the lock that
         # the front's acks take (a preempted holder would stall them).
@@ -158,7 +161,8 @@ class WorkProcess:
         self.restarts = 0
         self.jobs = JobStore(spec.settings.database_url.get_secret_value())
         self._outbox = Outbox()
-        self._writer = JobWriter(self._outbox, self.jobs, self._deliver)
+        self._writer = JobWriter(self._outbox, self.jobs, self._deliver,
+                                 busy=self.in_flight.answering_now)
 
     def start(self) -> WorkProcess:
         self._writer.start()

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({"open_dialog"})
 TRIGGER_LIFE_S = 3.0
+# What the work process's Bolt needs of the headers (to parse the body; Events API retries):
+# the front verified the signature, and the job is stored, so the rest is left behind.
+KEPT_HEADERS = frozenset({"content-type", "x-slack-retry-num", "x-slack-retry-reason"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class HandOverListenerRunner(ThreadListenerRunner):
                              request: BoltRequest) -> None:
         body = request.raw_body if request.mode == "http" else request.body
         self._send(LazyJob(function=get_name_for_callable(lazy_func), body=body,
-                           headers={k: list(v) for k, v in request.headers.items()},
+                           headers={k: list(v) for k, v in request.headers.items()
+                                    if k in KEPT_HEADERS},
                            mode=request.mode, request_id=current_request_id()))
 
 
