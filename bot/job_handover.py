@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.slack.lazy import LazyJob
-from bot.store.base import StoreUnavailable
 from bot.store.jobs import JobStore, StoredJob
 
 log = logging.getLogger(__name__)
@@ -157,9 +156,9 @@ class JobKeeper:
         ids = [job.id for job in jobs if job.id is not None]
         try:
             ours = self._store.claim(self._owner, ids, self._lease) if ids else set()
-        except StoreUnavailable as exc:
+        except Exception as exc:  # the answers matter more than their bookkeeping
             log.warning("could not claim %d lazy jobs (%s); running them unclaimed",
-                        len(ids), exc)
+                        len(ids), _first_line(exc))
             ours = set(ids)
         with self._wake:
             self._held.update(ours)
