@@ -194,10 +194,15 @@ def _database_health(components: Components) -> DatabaseHealth:
         return DatabaseHealth(UNREACHABLE, str(exc))
 
 
-def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway) -> Components:
+def configure_logging_for(settings: Settings) -> None:
     configure_logging(settings.bot_log_level, secrets=(
         settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
         settings.database_url))
+
+
+def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway, *,
+            metrics: Metrics | None = None) -> Components:
+    configure_logging_for(settings)
     from bot.store.migrate import ensure_schema
 
     clock = SystemClock()
@@ -207,7 +212,7 @@ def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway)
         raise ConfigError(f"the azure-identity variables (AZURE_TENANT_ID, AZURE_CLIENT_ID, …) "
                           f"do not make a credential: {exc}") from None
     ensure_schema(settings.database_url.get_secret_value())
-    return bootstrap(settings, clock=clock, gateway=gateway)
+    return bootstrap(settings, clock=clock, gateway=gateway, metrics=metrics)
 
 
 def _require(settings: Settings, *names: str) -> None:

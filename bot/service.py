@@ -7,6 +7,7 @@ value and written to the audit log.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import secrets
@@ -110,6 +111,8 @@ class SubmitFailover:
     typed_name: str
     reason: str
     expected_active_region: str
+    # Names this submission (the modal's view id): a re-run of it finds its earlier result.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,14 @@ class FailoverService:
                        quota_detail=history.detail(kind), history_note=history.unavailable)
 
     def submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
-        """Write the confirmed request; approve it at once when approval is not required."""
+        """Write the confirmed request; approve it at once when approval is not required.
+
+        With a ``key``, submitting again (the work was re-run after a crash) returns the
+        request the first submission wrote, if it got that far.
+        """
+        earlier = self._submitted_before(cmd)
+        if earlier is not None:
+            return Submitted(earlier)
         errors = check_confirmation(cmd.hub_name, cmd.typed_name, cmd.reason)
         if errors:
             for error in errors.values():
@@ -253,7 +263,8 @@ class FailoverService:
             return FieldErrors({"confirm_hub_name": changed.message})
         now = self.clock.now()
         request = FailoverRequest(
-            id=new_request_id(), hub=hub.ref, kind=cmd.kind,
+            id=_request_id_for(cmd) if cmd.key else new_request_id(), hub=hub.ref,
+            kind=cmd.kind,
             status=RequestStatus.AWAITING_APPROVAL, requested_by=cmd.actor.user_id,
             reason=cmd.reason.strip(), channel_id=cmd.channel_id, created_at=now,
             expires_at=now + self.request_ttl, region_before=hub.active_region,
@@ -279,6 +290,13 @@ class FailoverService:
         if refusal:
             return self._refuse(refusal, cmd.actor.user_id, hub.name, cmd.kind)
         return Submitted(request)
+
+    def _submitted_before(self, cmd: SubmitFailover) -> FailoverRequest | None:
+        if not cmd.key:
+            return None
+        with self.uow() as uow:
+            earlier = uow.requests.get(_request_id_for(cmd))
+        return earlier if earlier and earlier.requested_by == cmd.actor.user_id else None
 
     # ---- deciding -----------------------------------------------------------------------
 
@@ -867,3 +885,9 @@ def _attempts_before(uow: UnitOfWork, request_id: str) -> int:
         request_id=request_id, actions=frozenset({AuditAction.STARTED, AuditAction.RETRY}),
         limit=500))
     return len(events)
+
+
+def _request_id_for(cmd: SubmitFailover) -> str:
+    """The request id one submission always gets (the shape of ``new_request_id``)."""
+    named = f"{cmd.actor.user_id}:{cmd.key}"
+    return "fr-" + hashlib.sha256(named.encode()).hexdigest()[:8]

@@ -6,6 +6,11 @@ calls, database writes and Block Kit rendering. It is started with multiprocessi
 (no forked locks or threads), builds its own service, Slack client and Bolt app from the same
 settings, runs at a lower CPU priority so acks win the cores during a burst, and exits when
 the front is gone. The front restarts it, with back-off, should it die.
+
+Jobs cross over durably (``bot.job_handover``): the front stores each one after its ack and
+the work process deletes it once done, so a job in the hands of a work process that dies is
+released by the front and run again by the next one; jobs a dead bot left are run by the next
+bot (after their lease lapses: another replica may still be running them).
 """
 
 from __future__ import annotations
@@ -13,22 +18,35 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
-from bot.bootstrap import GatewayFactory, Runtime, build_runtime, prepare, slack_client
+from bot.bootstrap import (
+    GatewayFactory,
+    Runtime,
+    build_runtime,
+    configure_logging_for,
+    prepare,
+    slack_client,
+)
 from bot.config import Settings
+from bot.job_handover import JobKeeper, JobWriter, Outbox
 from bot.slack.lazy import LazyJob, run_job
+from bot.store.jobs import JobStore
 from bot.telemetry import Metrics, render_latest
 
 log = logging.getLogger(__name__)
@@ -41,6 +59,10 @@ WORK_MAX_WAIT_S = 2.0
 METRICS_TIMEOUT_S = 5.0
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0
 HEALTHY_AFTER_S = 60.0  # a process that lived this long resets the back-off
+SUPERVISOR_ATTEMPTS = 5  # failures in a row to bring the process back before "failed"
+JOB_LEASE = timedelta(seconds=30)  # renewed every third of it; capped by BOT_LEASE_TTL
+START_FAILED = 3  # the child's exit code when it could not start (logged in one line)
+PARENT_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,9 @@ class InFlight:
                 self._count.value -= 1
                 self._last_answer.value = time.monotonic()
 
+    def answering_now(self) -> bool:
+        return bool(self._count.get_obj().value)  # lock-free, as in is_quiet
+
     def is_quiet(self) -> bool:
         # Lock-free reads: the work process, at a low priority, must never hold the lock that
         # the front's acks take (a preempted holder would stall them).
@@ -110,10 +135,11 @@ class _Channels:
     """What one incarnation of the work process talks through (new ones for each restart:
     a process killed inside ``Queue.get`` leaves that queue's read lock taken)."""
 
-    jobs: Queue[LazyJob | None]
+    jobs: Queue[list[LazyJob] | None]
     control: Connection  # the front's end: metrics requests and answers
     child_control: Connection
     ready: Any  # a multiprocessing Event, set once the child can take jobs
+    owner: str  # the token its claims on stored jobs carry
 
 
 class WorkProcess:
@@ -125,13 +151,21 @@ class WorkProcess:
         self._stopping = threading.Event()
         self._control_lock = threading.Lock()
         self._sequence = itertools.count()
+        self._incarnations = itertools.count(1)
         self._process: BaseProcess | None = None
         self._channels = self._open_channels()
         self._supervisor: threading.Thread | None = None
+        self._was_ready = False
+        self._failed = False
         self.in_flight = InFlight(self._context)
         self.restarts = 0
+        self.jobs = JobStore(spec.settings.database_url.get_secret_value())
+        self._outbox = Outbox()
+        self._writer = JobWriter(self._outbox, self.jobs, self._deliver,
+                                 busy=self.in_flight.answering_now)
 
     def start(self) -> WorkProcess:
+        self._writer.start()
         self._spawn()
         self._supervisor = threading.Thread(target=self._supervise, name="work-supervisor",
                                             daemon=True)
@@ -139,24 +173,23 @@ class WorkProcess:
         return self
 
     def send(self, job: LazyJob) -> None:
-        """Queue ``job``; while the process restarts, jobs wait in the next one's queue."""
-        self._channels.jobs.put(job)
+        """Hand ``job`` over; the ack path's only cost is an append (no I/O)."""
+        self._outbox.put(job)
 
     def running(self) -> bool:
         """Started, and ready for jobs."""
         process = self._process
-        return process is not None and process.is_alive() and self._channels.ready.is_set()
+        ready = process is not None and _alive(process) and self._channels.ready.is_set()
+        self._was_ready = self._was_ready or ready
+        return ready
 
-    # MINIMAL state() added by the front's branch for /healthz and /readyz; the work process's
-    # owner replaces it with the real one (same name, same four answers).
     def state(self) -> str:
-        """"starting" (first start), "running", "restarting" or "failed" (not supervised)."""
+        """"starting" (never ready yet), "running", "restarting" or "failed" (given up)."""
+        if self._failed:
+            return "failed"
         if self.running():
             return "running"
-        supervisor = self._supervisor
-        if supervisor is None or not supervisor.is_alive():
-            return "failed"
-        return "starting" if self.restarts == 0 else "restarting"
+        return "restarting" if self._was_ready else "starting"
 
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
         """The work process's /metrics (it holds every counter that matters)."""
@@ -174,52 +207,109 @@ class WorkProcess:
             raise MetricsUnavailable("the work process did not answer in time")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Let the process finish what it holds, then end it."""
+        """Hand over what was acked, let the process finish what it holds, then end it."""
         self._stopping.set()
+        self._outbox.close()
+        self._writer.join(timeout)
         process = self._process
         if process is None:
             return
         self._channels.jobs.put(None)
-        process.join(timeout)
-        if process.is_alive():
+        if not self._wait_exit(process, timeout):
             log.warning("the work process did not stop in %.0f s; terminating it", timeout)
             process.terminate()
-            process.join(5)
+            self._wait_exit(process, 5)
+        self.jobs.close()
+
+    def _wait_exit(self, process: BaseProcess, timeout: float) -> bool:
+        """Whether ``process`` ended within ``timeout``. The supervisor is its one joiner:
+        two threads in ``join`` race for the exit status, and the loser returns at once,
+        with ``is_alive()`` still true for a process that is gone."""
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor.is_alive():
+            supervisor.join(timeout)  # stopping: it returns once the process has ended
+        else:
+            process.join(timeout)
+        return not _alive(process)
+
+    def _deliver(self, jobs: list[LazyJob]) -> None:
+        if self._failed:
+            return  # stored: the next start of the bot runs them
+        self._channels.jobs.put(jobs)  # while it restarts, they wait for the next process
 
     def _open_channels(self) -> _Channels:
         control, child_control = self._context.Pipe()
-        return _Channels(self._context.Queue(), control, child_control, self._context.Event())
+        owner = f"{socket.gethostname()}:{os.getpid()}:{next(self._incarnations)}:" \
+                f"{uuid.uuid4().hex[:8]}"
+        return _Channels(self._context.Queue(), control, child_control, self._context.Event(),
+                         owner[:128])
 
     def _spawn(self) -> None:
         channels = self._channels
         process = self._context.Process(
             target=_main, name="failover-bot-work", daemon=True,
             args=(self._spec, channels.jobs, channels.child_control, channels.ready,
-                  self.in_flight))
+                  self.in_flight, channels.owner, os.getpid()))
         process.start()
         channels.child_control.close()  # only the child's copy stays: it sees EOF when we go
         self._process = process
 
     def _supervise(self) -> None:
-        backoff = FIRST_BACKOFF_S
+        """Restart the process whenever it dies; survive its own failures to do so."""
+        backoff, failures = FIRST_BACKOFF_S, 0
         while not self._stopping.is_set():
-            process = self._process
-            assert process is not None
-            started = time.monotonic()
-            process.join()
-            if self._stopping.is_set():
-                return
-            with self._control_lock:
-                self._channels = self._open_channels()
-            lived = time.monotonic() - started
-            backoff = FIRST_BACKOFF_S if lived > HEALTHY_AFTER_S else min(backoff * 2,
-                                                                          MAX_BACKOFF_S)
-            self.restarts += 1
-            log.error("the work process exited (code %s) after %.0f s; restarting in %.0f s",
-                      process.exitcode, lived, backoff)
-            if self._stopping.wait(backoff):
-                return
+            try:
+                backoff = self._restart_when_dead(backoff)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("could not restart the work process (attempt %d of %d)",
+                              failures, SUPERVISOR_ATTEMPTS)
+                if failures >= SUPERVISOR_ATTEMPTS:
+                    self._failed = True
+                    log.error("gave up restarting the work process: acked work is kept in "
+                              "the database for the next start of the bot")
+                    return
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                if self._stopping.wait(backoff):
+                    return
+
+    def _restart_when_dead(self, backoff: float) -> float:
+        process = self._process
+        assert process is not None
+        started = time.monotonic()
+        process.join()
+        if self._stopping.is_set():
+            return backoff
+        dead = self._channels
+        self._was_ready = self._was_ready or dead.ready.is_set()
+        with self._control_lock:
+            self._channels = self._open_channels()
+        self._release(dead.owner)
+        lived = time.monotonic() - started
+        backoff = FIRST_BACKOFF_S if lived > HEALTHY_AFTER_S else min(backoff * 2,
+                                                                      MAX_BACKOFF_S)
+        self.restarts += 1
+        log.error("the work process exited (code %s) after %.0f s; restarting in %.0f s",
+                  process.exitcode, lived, backoff)
+        if not self._stopping.wait(backoff):
             self._spawn()
+        return backoff
+
+    def _release(self, owner: str) -> None:
+        """The owner is dead (joined): its jobs run again in the next process at once."""
+        try:
+            released = self.jobs.release(owner)
+        except Exception as exc:  # they come back when their lease lapses
+            log.warning("could not release the dead work process's jobs: %s", exc)
+            return
+        if released:
+            log.warning("%d lazy jobs of the dead work process will run again", released)
+
+
+def _alive(process: BaseProcess) -> bool:
+    """Without reaping it (``is_alive()`` does: see ``WorkProcess._wait_exit``)."""
+    return not multiprocessing.connection.wait([process.sentinel], 0)
 
 
 class MetricsUnavailable(RuntimeError):
@@ -229,40 +319,70 @@ class MetricsUnavailable(RuntimeError):
 # -- the child -----------------------------------------------------------------------------
 
 
-def _main(spec: WorkSpec, jobs: Queue[LazyJob | None], control: Connection,
-          ready: Any, in_flight: InFlight) -> None:
+def _main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
+          ready: Any, in_flight: InFlight, owner: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the front decides
-    os.nice(spec.niceness)
-    components = prepare(spec.settings, spec.gateway_factory)
-    client = slack_client(spec.settings, components.metrics)
-    runtime = build_runtime(components, client=client, verify_requests=False)
-    threading.Thread(target=_answer_front, args=(control, components.metrics), daemon=True,
+    configure_logging_for(spec.settings)  # before anything can fail: one JSON line each
+    metrics = Metrics()
+    # First of all: the front's end of the pipe and the front itself. A start-up that hangs
+    # (Slack or the database unreachable) must not outlive the front.
+    threading.Thread(target=_answer_front, args=(control, metrics), daemon=True,
                      name="front-control").start()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="parent-watch").start()
+    os.nice(spec.niceness)
+    try:
+        components = prepare(spec.settings, spec.gateway_factory, metrics=metrics)
+        client = slack_client(spec.settings, components.metrics)
+        runtime = build_runtime(components, client=client, verify_requests=False)
+        store = JobStore(spec.settings.database_url.get_secret_value())
+    except Exception as exc:  # one line, no traceback: the front restarts us with back-off
+        log.error("the work process could not start: %s: %s", type(exc).__name__,
+                  _first_line(exc))
+        raise SystemExit(START_FAILED) from None
     if spec.run_poller:
         runtime.start_poller()
-    ready.set()
-    log.info("work process ready (pid %d)", os.getpid())
-    _work(runtime, jobs, in_flight)
+    _work(runtime, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
+          ready)
 
 
-def _work(runtime: Runtime, jobs: Queue[LazyJob | None], in_flight: InFlight) -> None:
+def _work(runtime: Runtime, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
+          store: JobStore, owner: str, lease: timedelta, ready: Any = None) -> None:
     quiet = watch(in_flight)
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
-    while (job := jobs.get()) is not None:
-        (urgent if job.urgent else work).submit(run_after_acks, runtime.bolt_app, job, quiet)
+
+    def dispatch(job: LazyJob) -> None:
+        (urgent if job.urgent else work).submit(run_after_acks, runtime.bolt_app, job, quiet,
+                                                keeper.finished)
+
+    keeper = JobKeeper(store, owner, lease, dispatch).start()
+    if ready is not None:
+        ready.set()
+    log.info("work process ready (pid %d)", os.getpid())
+    while (batch := jobs.get()) is not None:
+        for job in keeper.claim(batch):
+            dispatch(job)
     runtime.stop()
     urgent.shutdown(wait=True)
     work.shutdown(wait=True)
+    keeper.stop()
+    store.close()
 
 
-def run_after_acks(app: Any, job: LazyJob, quiet: threading.Event) -> None:
+def run_after_acks(app: Any, job: LazyJob, quiet: threading.Event,
+                   finished: Callable[[LazyJob], None] | None = None) -> None:
     """Run ``job`` once the front is ``quiet``, or after its lane's bound."""
     try:
         quiet.wait(URGENT_MAX_WAIT_S if job.urgent else WORK_MAX_WAIT_S)
         run_job(app, job)
     except Exception:
         log.exception("lazy %s failed", job.function)
+    finally:
+        # Done, even when it failed: its listener answered the user what went wrong, and a
+        # re-run would fail the same way.
+        if finished is not None:
+            finished(job)
 
 
 def _answer_front(control: Connection, metrics: Metrics) -> None:
@@ -274,3 +394,17 @@ def _answer_front(control: Connection, metrics: Metrics) -> None:
             log.error("the front process is gone; the work process exits")
             os._exit(1)
         control.send((sequence, render_latest(metrics, accept)))
+
+
+def _watch_parent(parent: int) -> None:
+    """A second line of defence: an orphan (its parent pid changes) exits, whatever holds
+    a copy of the pipe."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    log.error("the front process (pid %d) is gone; the work process exits", parent)
+    os._exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""

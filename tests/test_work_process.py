@@ -6,7 +6,9 @@ simulated fleet as its gateway), the fake Slack Web API in this process.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -22,6 +24,7 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.testclient import TestClient
 
+from bot import work_process
 from bot.bootstrap import bootstrap, build_runtime, simulated_gateway, slack_client
 from bot.config import load_settings
 from bot.domain.clock import SystemClock
@@ -127,12 +130,15 @@ def test_a_killed_work_process_is_restarted_and_work_sent_meanwhile_is_done(
         front: Front) -> None:
     process = front.work._process
     assert process is not None and process.pid is not None
+    assert front.work.state() == "running"
     os.kill(process.pid, signal.SIGKILL)
     wait_for("the death to be seen", lambda: front.health()["worker"] == "restarting")
     assert front.health()["status"] == "degraded"
+    assert front.work.state() == "restarting"
     assert front.command(f"status {HUB}", "while-down") == 200  # acked even now
 
     wait_for("the restart", lambda: front.health()["worker"] == "running")
+    assert front.work.state() == "running"
     assert front.work.restarts == 1
     assert HUB in wait_for("the answer sent while it was down",
                            lambda: front.answered("while-down"))
@@ -142,8 +148,55 @@ def test_the_work_process_exits_when_the_front_is_gone(front: Front) -> None:
     process = front.work._process
     assert process is not None
     front.work._channels.control.close()  # as a kill -9 of the front closes it
-    process.join(WAIT_S)
-    assert not process.is_alive()
+    # Its end, not join(): the front's supervisor joins it too, and of two threads in join()
+    # the one that loses the race for the exit status returns at once, "alive" (the flake).
+    assert multiprocessing.connection.wait([process.sentinel], WAIT_S), "still running"
+    assert wait_for("its exit code", lambda: (process.exitcode,) if process.exitcode
+                    is not None else None) == (1,)
+
+
+def test_a_supervisor_that_cannot_restart_the_process_retries_then_says_failed(
+        front: Front, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(work_process, "FIRST_BACKOFF_S", 0.01)
+    monkeypatch.setattr(work_process, "MAX_BACKOFF_S", 0.05)
+    attempts: list[float] = []
+
+    def cannot_spawn() -> None:
+        attempts.append(time.monotonic())
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(front.work, "_spawn", cannot_spawn)
+    process = front.work._process
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    wait_for("the supervisor to give up", lambda: front.work.state() == "failed")
+    assert len(attempts) == work_process.SUPERVISOR_ATTEMPTS
+    assert front.command(f"status {HUB}", "after") == 200  # still acked, and stored
+    wait_for("the job to be stored", lambda: front.work.jobs.pending())
+
+
+def test_a_work_process_that_cannot_start_says_why_in_one_line_and_is_retried(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(work_process, "FIRST_BACKOFF_S", 0.05)
+    monkeypatch.setattr(work_process, "MAX_BACKOFF_S", 0.1)
+    database_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(database_url)
+    settings = load_settings(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-made-up",  # made up
+        slack_api_url="http://127.0.0.1:9/api/",  # nobody listens: auth.test fails
+        database_url=database_url, bot_log_level="INFO")
+    work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False)).start()
+    try:
+        wait_for("two restarts", lambda: work.restarts >= 2)
+        assert work.state() == "starting"  # never ready, still being retried
+    finally:
+        work.stop(timeout=10)
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert lines and all(line.startswith("{") for line in lines), lines  # no traceback
+    failures = [json.loads(line) for line in lines if "could not start" in line]
+    assert len(failures) >= 2, lines
+    assert all(f["level"] == "ERROR" for f in failures)
 
 
 def test_work_waits_for_a_quiet_spell_after_the_last_answer() -> None:

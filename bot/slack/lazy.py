@@ -10,9 +10,11 @@ just that half (Bolt's lazy-only request, as its FaaS adapters use).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({"open_dialog"})
+TRIGGER_LIFE_S = 3.0
+# What the work process's Bolt needs of the headers (to parse the body; Events API retries):
+# the front verified the signature, and the job is stored, so the rest is left behind.
+KEPT_HEADERS = frozenset({"content-type", "x-slack-retry-num", "x-slack-retry-reason"})
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,14 @@ class LazyJob:
     headers: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "http"
     request_id: str | None = None
+    id: str | None = None  # set once stored (bot.job_handover): it can be re-run
+    acked_at: float = field(default_factory=time.time)
+    attempts: int = 0
 
     @property
     def urgent(self) -> bool:
         return self.function in URGENT
+
 
 
 class HandOverListenerRunner(ThreadListenerRunner):
@@ -63,7 +73,8 @@ class HandOverListenerRunner(ThreadListenerRunner):
                              request: BoltRequest) -> None:
         body = request.raw_body if request.mode == "http" else request.body
         self._send(LazyJob(function=get_name_for_callable(lazy_func), body=body,
-                           headers={k: list(v) for k, v in request.headers.items()},
+                           headers={k: list(v) for k, v in request.headers.items()
+                                    if k in KEPT_HEADERS},
                            mode=request.mode, request_id=current_request_id()))
 
 
@@ -77,6 +88,12 @@ def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
 
 def run_job(app: App, job: LazyJob) -> None:
     """In the worker: run ``job``'s half through ``app``, under the front's request id."""
+    if job.urgent and time.time() - job.acked_at > TRIGGER_LIFE_S:
+        # A re-run after a crash: its trigger id has expired, so the listener is given none
+        # and answers, as for any refused views.open, that the user should try again.
+        log.info("lazy %s run %.0f s after its ack: its trigger id has expired",
+                    job.function, time.time() - job.acked_at)
+        job = replace(job, body=_without_trigger(job.body))
     headers: dict[str, str | Sequence[str]] = {
         **job.headers, "x-slack-bolt-lazy-only": ["1"],
         "x-slack-bolt-lazy-function-name": [job.function]}
@@ -84,3 +101,10 @@ def run_job(app: App, job: LazyJob) -> None:
         response = app.dispatch(BoltRequest(body=job.body, headers=headers, mode=job.mode))
     if response.status != 200:
         log.error("lazy %s was not run (status %d)", job.function, response.status)
+
+
+def _without_trigger(body: str | dict[str, Any]) -> str | dict[str, Any]:
+    if isinstance(body, dict):
+        return {**body, "trigger_id": ""}
+    return urlencode([(key, "" if key == "trigger_id" else value)
+                      for key, value in parse_qsl(body, keep_blank_values=True)])

@@ -67,7 +67,8 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     cmd = SubmitFailover(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
                          hub_name=context.hub, kind=context.kind,
                          typed_name=_value(view, NAME_INPUT), reason=_value(view, REASON_INPUT),
-                         expected_active_region=context.active)
+                         expected_active_region=context.active,
+                         key=str(view.get("id") or "") or None)  # a re-run finds its request
     try:
         result = deps.service.submit(cmd)
         if isinstance(result, FieldErrors):

@@ -119,4 +119,30 @@ class AuditEventRow(SQLModel, table=True):
     detail: str = Field(default="{}", sa_type=Text)
 
 
+class LazyJobRow(SQLModel, table=True):
+    """The lazy half of one acked Slack request, until the work process has done it.
+
+    Written by the front after its ack, claimed by a work process (``owner`` and a lease it
+    renews), deleted once done; a claim whose owner died is released or lapses, and the job
+    runs again (bot.store.jobs).
+    """
+
+    __tablename__ = "lazy_job"
+    __table_args__ = (
+        Index("ix_lazy_job_owner", "owner"),
+        Index("ix_lazy_job_created", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(32))
+    function: str = Field(sa_type=String(128))
+    mode: str = Field(sa_type=String(16))
+    body: str = Field(sa_type=Text)  # the raw request body, or JSON (Socket Mode)
+    headers: str = Field(sa_type=Text)  # JSON
+    request_id: str | None = Field(default=None, sa_type=String(64))
+    created_at: datetime = _utc(nullable=False)
+    attempts: int = Field(default=0)
+    owner: str | None = Field(default=None, sa_type=String(128))
+    lease_expires_at: datetime | None = _utc()
+
+
 metadata = SQLModel.metadata

@@ -29,13 +29,14 @@ import requests
 from sqlmodel import Session, col, select
 
 from bot.domain.model import AuditAction
+from bot.sandbox import payloads
 from bot.sandbox.console import Channel, Console, Person
 from bot.sandbox.slack_api import FakeSlackServer, Message
 from bot.sandbox.workspace import SandboxWorkspace
 from bot.slack.messages import APPROVE
 from bot.slack.modals import NAME_INPUT, REASON_INPUT
 from bot.store.sql import make_engine
-from bot.store.tables import AuditEventRow, FailoverRequestRow
+from bot.store.tables import AuditEventRow, FailoverRequestRow, LazyJobRow
 
 from .arm_server import SUBSCRIPTION, ArmServer
 from .bot_process import ARM_URL_VARIABLE
@@ -161,6 +162,22 @@ class Drill:
         # Its work process too: nothing of the old bot may act once the drill goes on.
         self.wait_for("the bot's process group to die", lambda: not _living_in_group(group))
 
+    def work_process_pid(self) -> int:
+        """The pid of the bot's work process (the front's spawned child that runs jobs)."""
+        assert self.bot is not None
+        return self.wait_for("the work process", lambda: _spawned_child(self.bot_pid()))
+
+    def bot_pid(self) -> int:
+        assert self.bot is not None
+        return self.bot.process.pid
+
+    def kill_work_process(self) -> int:
+        """``kill -9`` on the work process only: the front lives on and restarts it."""
+        pid = self.work_process_pid()
+        os.kill(pid, signal.SIGKILL)
+        self.wait_for("the work process to die", lambda: not _alive(pid))
+        return pid
+
     def close(self) -> None:
         if self.bot is not None:
             self.kill_bot()
@@ -200,13 +217,48 @@ class Drill:
         assert submitted["ok"], submitted
         return self.wait_for("the approval message", self._approval_message)
 
-    def _confirmation_modal(self) -> dict[str, Any] | None:
+    def _confirmation_modal(self, hub: str = HUB) -> dict[str, Any] | None:
         for modal in self.workspace.snapshot()["views"]:
             blocks = modal["view"].get("blocks") or []
             if (modal["user"] == ALICE.id and not modal["closed"]
+                    and hub in str(modal["view"].get("private_metadata"))
                     and any(b.get("block_id") == NAME_INPUT for b in blocks)):
                 return dict(modal["view"])
         return None
+
+    def open_dialog(self, hub: str) -> dict[str, Any]:
+        """Alice runs ``/iothub failover <hub>``; returns the filled confirmation modal."""
+        assert self.console().slash_command(ALICE.id, f"/iothub failover {hub}")["ok"]
+        return self.wait_for(f"the confirmation modal for {hub}",
+                             lambda: self._confirmation_modal(hub))
+
+    def submit_dialog(self, view: dict[str, Any], hub: str) -> None:
+        """Alice types the hub's name and a reason, and submits (acked: the bot answered)."""
+        submitted = self.console().submit(ALICE.id, view["id"], {
+            NAME_INPUT: {NAME_INPUT: hub}, REASON_INPUT: {REASON_INPUT: "INC-9 regional outage"}})
+        assert submitted["ok"], submitted
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        return dict(self.workspace.views[view_id].view)
+
+    def command(self, line: str, person: Person = ALICE) -> tuple[int, str]:
+        """A slash command from ``person``; returns the HTTP status of the ack and the token of
+        its ``response_url`` (see :meth:`answers`)."""
+        assert self.bot is not None
+        command, _, text = line.partition(" ")
+        token = self.workspace.response_token_for(person.id, CHANNEL.id)
+        body = payloads.slash_command(
+            command=command, text=text, user_id=person.id, user_name=person.handle,
+            team_id=self.workspace.team_id, channel_id=CHANNEL.id, channel_name=CHANNEL.name,
+            response_url=self.slack.response_url(token),
+            trigger_id=self.workspace.trigger_for(person.id))
+        answer = requests.post(self.bot.url + "/slack/events", data=body.encode(), timeout=10,
+                               headers=payloads.signed_headers(body, SIGNING_SECRET))
+        return answer.status_code, token
+
+    def answers(self, token: str) -> list[dict[str, Any]]:
+        """What the bot posted to one command's ``response_url``."""
+        return [post.body for post in list(self.workspace.responses) if post.token == token]
 
     def _approval_message(self) -> Message | None:
         return next((m for m in self.workspace.messages(CHANNEL.id, top_level=True)
@@ -232,6 +284,16 @@ class Drill:
             assert row is not None, request_id
             return row
 
+    def requests_for(self, hub: str) -> list[FailoverRequestRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(FailoverRequestRow).where(
+                FailoverRequestRow.hub_name == hub)))
+
+    def pending_jobs(self) -> list[LazyJobRow]:
+        """Lazy jobs acked and stored but not done yet."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(LazyJobRow)))
+
     def audit(self, request_id: str) -> list[AuditAction]:
         with Session(self.engine) as session:
             rows = session.exec(select(AuditEventRow).where(
@@ -248,6 +310,27 @@ def as_user(user: str | None) -> list[str]:
     entry = pwd.getpwnam(user)
     return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups",
             "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _spawned_child(parent: int) -> int | None:
+    """The child of ``parent`` that multiprocessing spawned to run a Process (not its
+    resource tracker)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+            if (int(fields[1]) == parent and b"spawn_main" in cmdline
+                    and fields[0] not in ("Z", "X")):
+                return int(stat.parent.name)
+    return None
 
 
 def _living_in_group(group: int) -> list[int]:

@@ -1,0 +1,98 @@
+"""The hand-over itself (``bot.job_handover``): the front's writer stores and delivers, the
+work process's keeper claims, finishes, and picks up what a dead work process left."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.job_handover import JobKeeper, JobWriter, Outbox
+from bot.slack.lazy import LazyJob
+from bot.store.jobs import JobStore
+
+LEASE = timedelta(seconds=30)
+WAIT_S = 30.0  # an upper bound on a loaded machine, not a pause
+
+
+def wait_for(what: str, condition: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[JobStore]:
+    jobs = JobStore(db_url)
+    yield jobs
+    jobs.close()
+
+
+class Delivered:
+    def __init__(self) -> None:
+        self.jobs: list[LazyJob] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, jobs: list[LazyJob]) -> None:
+        with self._lock:
+            self.jobs += jobs
+
+
+def command(text: str) -> LazyJob:
+    return LazyJob("answer", body=f"command=%2Fiothub&text={text}")
+
+
+def test_the_writer_stores_each_job_before_it_is_delivered(store: JobStore) -> None:
+    outbox, delivered = Outbox(), Delivered()
+    JobWriter(outbox, store, delivered).start()
+    for n in range(20):
+        outbox.put(command(f"status {n}"))
+    wait_for("delivery", lambda: len(delivered.jobs) == 20)
+    stored = {job.id: job for job in store.pending()}
+    assert all(job.id in stored for job in delivered.jobs)
+    assert sorted(str(stored[str(j.id)].body) for j in delivered.jobs) == sorted(
+        str(j.body) for j in delivered.jobs)
+    outbox.close()
+
+
+def test_without_a_database_the_jobs_are_still_delivered(tmp_path: Path) -> None:
+    broken = JobStore(f"sqlite:///{tmp_path}")  # a directory: nothing can be written
+    outbox, delivered = Outbox(), Delivered()
+    JobWriter(outbox, broken, delivered).start()
+    outbox.put(command("status hub"))
+    wait_for("delivery", lambda: delivered.jobs)
+    assert delivered.jobs[0].id is None  # run once, not stored
+    outbox.close()
+    broken.close()
+
+
+def test_jobs_of_a_dead_work_process_run_in_the_next(store: JobStore) -> None:
+    outbox, delivered = Outbox(), Delivered()
+    JobWriter(outbox, store, delivered).start()
+    for n in range(3):
+        outbox.put(command(f"status {n}"))
+    wait_for("delivery", lambda: len(delivered.jobs) == 3)
+
+    ran_by_dead: list[LazyJob] = []
+    dead = JobKeeper(store, "dead", LEASE, ran_by_dead.append)
+    claimed = dead.claim(delivered.jobs)  # it claimed them, then died (never finished them)
+    assert len(claimed) == 3
+    store.release("dead")  # what the front does once it has seen the process die
+
+    ran: list[LazyJob] = []
+    keeper = JobKeeper(store, "next", LEASE, lambda job: (ran.append(job), keeper.finished(job)))
+    keeper.start()
+    wait_for("the re-run", lambda: len(ran) == 3)
+    assert sorted(str(j.body) for j in ran) == sorted(str(j.body) for j in delivered.jobs)
+    wait_for("the jobs to be marked done", lambda: not store.pending())
+    assert keeper.claim(delivered.jobs) == []  # a late wake-up runs nothing twice
+    keeper.stop()
+    outbox.close()
