@@ -38,6 +38,10 @@ class DatabaseHealth:
         return self.state == WRITABLE
 
 
+_REPORTED: set[tuple[str, tuple[int, int]]] = set()
+_REPORTED_LOCK = threading.Lock()
+
+
 class SqliteFile:
     """The identity (device, inode) of a SQLite file as the bot first opened it.
 
@@ -51,7 +55,6 @@ class SqliteFile:
         # Now if the file exists (bootstrap migrates first), else at the first connection.
         self._identity: tuple[int, int] | None = _identity(path)
         self._lock = threading.Lock()
-        self._reported = False
 
     def remember(self) -> None:
         """Record the file's identity at the first connection (which may have created it)."""
@@ -69,9 +72,13 @@ class SqliteFile:
         what = "deleted" if current is None else "replaced"
         message = (f"the SQLite database file {self.path} was {what} while the bot was running; "
                    "refusing to write to the old file: restore it and restart the bot")
-        with self._lock:
-            first, self._reported = not self._reported, True
-        if first:  # one clear line per process, not one per transaction or probe
+        # One clear line per process, not one per transaction, probe or engine (a process
+        # may hold several engines on one file: the unit of work's and the job store's).
+        seen = (self.path, self._identity)
+        with _REPORTED_LOCK:
+            first = seen not in _REPORTED
+            _REPORTED.add(seen)
+        if first:
             log.error(message, extra={"pid": os.getpid()})
         return message
 
