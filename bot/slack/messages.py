@@ -116,6 +116,25 @@ def progress_text(update: ProgressUpdate) -> str:
             f"running for {humanize(update.elapsed)} (estimate {humanize(update.estimate)}).")
 
 
+def _accepted(request: FailoverRequest) -> str:
+    since = f" at {when(request.started_at)}" if request.started_at else ""
+    return (f"Azure accepted the {request.kind.value} of `{request.hub.name}` to "
+            f"{region(request.region_target)}{since}")
+
+
+def status_text(update: ProgressUpdate) -> str:
+    """The live status message: what Azure accepted, and where it stands now."""
+    return (f"{_accepted(update.request)}. :arrows_counterclockwise: Running for "
+            f"{humanize(update.elapsed)} (estimate {humanize(update.estimate)}).")
+
+
+def final_status_text(report: CompletionReport) -> str:
+    """The status message once the operation ended: a record, the result is the reply below."""
+    request = report.request
+    ran = f"; it ran for {took(request.duration)}" if request.duration else ""
+    return f"{_accepted(request)}{ran}. The result is in the reply below."
+
+
 def milestone_text(update: ProgressUpdate) -> str:
     request = update.request
     if update.milestone is Milestone.STARTED:
