@@ -208,8 +208,9 @@ class FailoverService:
         if isinstance(hub, Refusal):
             return self._refuse(hub, actor.user_id, hub_name, kind)
         with self.uow() as uow:
-            refusal = (check_direction(kind, hub) or check_ready(hub)
-                       or check_open_request(uow.requests.open_for_hub(hub.name))
+            # A running or open operation first: it explains a busy hub or a changed direction.
+            refusal = (check_open_request(uow.requests.open_for_hub(hub.name))
+                       or check_direction(kind, hub) or check_ready(hub)
                        or self._quota_refusal(uow, hub.name, kind))
             durations = uow.requests.recent_durations(hub.name)
             quota_left = self._quota_left(uow, hub.name, kind)

@@ -51,6 +51,8 @@ class Refusal:
     reason: RefusalReason
     message: str
     allowed_at: datetime | None = None
+    # The open or running request behind a refusal (HUB_LOCKED): answers show it first.
+    request: FailoverRequest | None = None
 
 
 class QuotaWindow(StrEnum):
@@ -169,12 +171,17 @@ def check_ready(hub: HubState) -> Refusal | None:
 def check_open_request(open_request: FailoverRequest | None) -> Refusal | None:
     if open_request is None:
         return None
-    state = open_request.status.value.replace("_", " ")
+    kind = open_request.kind.value
+    if open_request.status is RequestStatus.AWAITING_APPROVAL:
+        what = f"A {kind} of `{open_request.hub.name}` is waiting for approval"
+    else:
+        what = f"A {kind} of `{open_request.hub.name}` is running"
     return Refusal(
         RefusalReason.HUB_LOCKED,
-        f"Request `{open_request.id}` for this hub is already {state} "
-        f"(by <@{open_request.requested_by}>). One request per hub at a time.",
+        f"{what} (request `{open_request.id}`, requested by <@{open_request.requested_by}>). "
+        "One operation per hub at a time.",
         open_request.expires_at if open_request.status is RequestStatus.AWAITING_APPROVAL else None,
+        request=open_request,
     )
 
 

@@ -29,6 +29,7 @@ from bot.slack.parsing import (
     Usage,
     parse_command,
 )
+from bot.slack.running import running_summary, thread_link
 from bot.slack.text import escape, printable
 from bot.store.base import AuditQuery
 
@@ -79,7 +80,7 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
 def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
     """After the ack: everything that reads Azure or the database, answered via response_url."""
 
-    def answer(command: dict[str, Any], respond: Respond) -> None:
+    def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, Usage) and parsed.problem:
             # Bad input is a refusal like any other: it goes in the audit log.
@@ -88,7 +89,7 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
                               f"{_text(command)[:200]}: {parsed.problem}")
             deps.service.record_refusal(refusal, command["user_id"])
         elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
-            _handle(deps, parsed, command, respond)
+            _handle(deps, parsed, command, respond, client)
 
     return answer
 
@@ -100,12 +101,13 @@ def _answerer(respond: Respond) -> Answer:
     return answer
 
 
-def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond,
+            client: WebClient) -> None:
     answer = _answerer(respond)
     user, channel = command["user_id"], command["channel_id"]
     run = guarded(answer)
     if isinstance(parsed, ShowStatus):
-        run(lambda: _status(deps, user, parsed, answer))
+        run(lambda: _status(deps, client, user, parsed, answer))
     elif isinstance(parsed, ListHubs):
         run(lambda: _list(deps, parsed, answer))
     elif isinstance(parsed, ShowAudit):
@@ -121,12 +123,16 @@ def _refused(answer: Answer, refusal: Refusal) -> None:
     answer(refusal.message, reports.refusal_blocks(refusal))
 
 
-def _status(deps: Deps, user: str, cmd: ShowStatus, answer: Answer) -> None:
+def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: Answer) -> None:
     status = deps.service.status(cmd.hub, deps.actors.resolve(user))
     if isinstance(status, Refusal):
         return _refused(answer, status)
-    answer(f"{status.hub.name}: active in {status.hub.active_region}",
-           reports.status_blocks(status))
+    req = status.open_request
+    link = thread_link(client, req) if req else None
+    text = f"{status.hub.name}: active in {status.hub.active_region}"
+    if req:
+        text = f"{running_summary(req, deps.service.clock.now())}\n{text}"
+    answer(text, reports.status_blocks(status, deps.service.clock.now(), link))
 
 
 def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
@@ -183,7 +189,8 @@ def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
         preview = deps.service.preview(deps.actors.resolve(command["user_id"]),
                                        command["channel_id"], cmd.hub, OperationKind(cmd.kind))
         if isinstance(preview, Refusal):
-            view = refusal_modal(context, preview)
+            link = thread_link(client, preview.request) if preview.request else None
+            view = refusal_modal(context, preview, deps.service.clock.now(), link)
         else:
             context = replace(context, hub=preview.hub.name, active=preview.hub.active_region)
             view = confirm_modal(context, preview)

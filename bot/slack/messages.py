@@ -84,6 +84,8 @@ def outcome(request: FailoverRequest) -> str:
     """One line saying who decided what, and how it ended."""
     decided = f" {when(request.decided_at)}" if request.decided_at else ""
     status = request.status
+    if status is RequestStatus.AWAITING_APPROVAL:
+        return f"Waiting for approval; expires {when(request.expires_at)}."
     if request.approved_by == AUTO_APPROVER:
         line = "Approved automatically (BOT_REQUIRE_APPROVAL=false)."
     elif status is RequestStatus.REJECTED:
@@ -162,9 +164,10 @@ def completion_blocks(report: CompletionReport) -> list[Block]:
         MarkdownTextObject(text=f"*Took*\n{took(request.duration)}"),
         MarkdownTextObject(text=f"*{request.kind.value.capitalize()}s left today*\n"
                                 f"{report.quota_left}"),
-        MarkdownTextObject(text="*Failback possible*\n" + (
-            when(report.failback_allowed_at) if report.failback_allowed_at else "now")),
     ]
+    if request.kind is OperationKind.FAILOVER:  # after a failback the hub is home: no failback
+        fields.append(MarkdownTextObject(text="*Failback possible*\n" + (
+            when(report.failback_allowed_at) if report.failback_allowed_at else "now")))
     endpoint = report.hub.event_hub_endpoint if report.hub else None
     return [
         SectionBlock(text=f":large_green_circle: The {request.kind.value} of "

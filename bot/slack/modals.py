@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from slack_sdk.models.blocks import (
     Block,
@@ -19,6 +20,7 @@ from bot.domain.durations import humanize
 from bot.domain.model import FailoverRequest, OperationKind
 from bot.domain.rules import Refusal
 from bot.service import Preview
+from bot.slack.running import nothing_started, running_blocks
 from bot.slack.text import clip, region, when
 
 CALLBACK_ID = "failover_confirm"
@@ -72,7 +74,11 @@ def submitting_modal(context: ModalContext) -> View:
     return _notice(context, [SectionBlock(text=text)])
 
 
-def refusal_modal(context: ModalContext, refusal: Refusal) -> View:
+def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None = None,
+                  link: str | None = None) -> View:
+    if refusal.request is not None:  # an operation is running or open on this hub: say so
+        return _notice(context, [*running_blocks(refusal.request, now, link=link),
+                                 nothing_started()])
     blocks: list[Block] = [SectionBlock(
         text=clip(f":no_entry: I can't {_verb(context.kind)} `{context.hub}`.\n"
                   f"{refusal.message}", 3000))]

@@ -140,7 +140,9 @@ def test_a_request_awaiting_approval_locks_the_hub_until_it_expires() -> None:
     assert refusal.reason is RefusalReason.HUB_LOCKED
     assert refusal.allowed_at == NOW + timedelta(minutes=30)
     assert "`fr-1a2b3c4d`" in refusal.message
-    assert "awaiting approval (by <@U111>)" in refusal.message
+    # Wording changed (issue #14): says what waits, and carries the request for answers.
+    assert "waiting for approval" in refusal.message and "requested by <@U111>" in refusal.message
+    assert refusal.request is not None and refusal.request.id == "fr-1a2b3c4d"
 
 
 def test_a_running_request_locks_the_hub_with_no_known_end() -> None:
