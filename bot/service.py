@@ -278,7 +278,11 @@ class FailoverService:
             act=lambda uow, r: self._mark_approved(uow, r, actor.user_id))
 
     def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
-        """An approver (never the requester) turns the request down."""
+        """An approver turns the request down; the requester's own Reject withdraws it, as
+        ``/iothub cancel`` does (audited as cancelled)."""
+        request = self.get_request(request_id)
+        if request is not None and request.requested_by == actor.user_id:
+            return self.cancel(actor, request_id)
         return self._close(actor, request_id, RequestStatus.REJECTED, AuditAction.REJECTED,
                            self.access.check_approver, note)
 

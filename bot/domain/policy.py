@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain.model import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
@@ -85,8 +85,16 @@ def check_decidable(request: FailoverRequest, now: datetime) -> Refusal | None:
     if request.status is RequestStatus.AWAITING_APPROVAL or request.status is RequestStatus.EXPIRED:
         return Refusal(RefusalReason.EXPIRED,
                        f"Request `{request.id}` has expired; request the failover again.")
+    # A second click is not an error: say neutrally what already happened, and by whom.
     who = f" by <@{request.approved_by}>" if request.approved_by else ""
-    state = request.status.value.replace("_", " ")
+    at = f" at {request.decided_at.astimezone(UTC):%H:%M} UTC" if request.decided_at else ""
+    verb = _DECIDED.get(request.status, "approved")
+    now_state = _NOW.get(request.status)
+    tail = f" ({now_state})" if now_state else ""
     return Refusal(RefusalReason.ALREADY_DECIDED,
-                   f"Request `{request.id}` was already {state}{who}; nothing changed.")
+                   f"Request `{request.id}` is already {verb}{who}{at} — nothing to do{tail}.")
 
+
+_DECIDED = {RequestStatus.REJECTED: "rejected", RequestStatus.CANCELLED: "cancelled"}
+_NOW = {RequestStatus.APPROVED: "it is starting", RequestStatus.RUNNING: "it is running",
+        RequestStatus.SUCCEEDED: "it has succeeded", RequestStatus.FAILED: "it has failed"}

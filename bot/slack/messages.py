@@ -90,6 +90,9 @@ def outcome(request: FailoverRequest) -> str:
         line = "Approved automatically (BOT_REQUIRE_APPROVAL=false)."
     elif status is RequestStatus.REJECTED:
         return f"Rejected by {user(request.approved_by)}{decided}. Nothing was started."
+    elif status is RequestStatus.CANCELLED and request.approved_by == request.requested_by:
+        return (f"Cancelled by {user(request.approved_by)} (the requester){decided}. "
+                "Nothing was started.")
     elif status is RequestStatus.CANCELLED:
         return f"Cancelled by {user(request.approved_by)}{decided}. Nothing was started."
     elif status is RequestStatus.EXPIRED:
