@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
+from bot.domain.audit_words import detail_words
 from bot.domain.durations import humanize
 from bot.domain.model import AuditEvent, OperationKind, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
@@ -16,7 +18,6 @@ from bot.slack.running import running_blocks
 from bot.slack.text import clip, escape, region, user, when
 
 AUDIT_PAGE_SIZE = 15
-_DETAIL_KEYS = ("reason", "message", "error", "region_after", "note")
 
 
 def _context(text: str) -> ContextBlock:
@@ -103,9 +104,18 @@ def audit_line(event: AuditEvent) -> str:
         parts.append(f"`{escape(event.hub)}`")
     if event.request_id:
         parts.append(f"`{escape(event.request_id)}`")
-    extra = [f"{escape(str(event.detail[k]))}" for k in _DETAIL_KEYS if event.detail.get(k)]
+    words = slack_mentions(escape(detail_words(event)))
     line = " · ".join(parts)
-    return clip(f"{line} – {'; '.join(extra)}" if extra else line, 600)
+    return clip(f"{line} – {words}" if words else line, 600)
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;((?:@|#|!subteam\^)[UWCGS][A-Z0-9]{2,}(?:\|[^&]*)?)&gt;")
+
+
+def slack_mentions(escaped: str) -> str:
+    """Escaped text with its user, group and channel mentions made real again (Slack renders
+    them as names); anything else typed, like ``<!channel>``, stays escaped."""
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
 
 
 def audit_blocks(events: list[AuditEvent], page: int, has_more: bool) -> list[Block]:
