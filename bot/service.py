@@ -223,6 +223,9 @@ class FailoverService:
     def submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
         """Write the confirmed request; approve it at once when approval is not required."""
         errors = check_confirmation(cmd.hub_name, cmd.typed_name, cmd.reason)
+        nobody = self.access.check_approvable(cmd.actor)
+        if nobody:
+            errors = {**errors, "confirm_hub_name": nobody}
         if errors:
             for error in errors.values():
                 self._refuse(error, cmd.actor.user_id, cmd.hub_name, cmd.kind)

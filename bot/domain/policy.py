@@ -69,6 +69,21 @@ class AccessPolicy:
             )
         return None
 
+    def check_approvable(self, actor: Actor) -> Refusal | None:
+        """A request needs someone else to approve it: refuse one that nobody can approve
+        (BOT_APPROVERS names the requester alone) instead of letting it wait to expire.
+        User groups are not expanded here, so a group always counts as someone else."""
+        if not self.require_approval or not self.approvers:
+            return None
+        if self.approvers - {actor.user_id}:
+            return None
+        return Refusal(
+            RefusalReason.NO_APPROVER,
+            "Nobody can approve this request: BOT_APPROVERS lists only you, and a request "
+            "needs a second person. Ask whoever runs the bot to add an approver to "
+            "BOT_APPROVERS.",
+        )
+
     def check_canceller(self, actor: Actor, request: FailoverRequest) -> Refusal | None:
         """The requester may withdraw their own request; approvers may cancel any."""
         if actor.user_id == request.requested_by:

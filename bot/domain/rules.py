@@ -33,6 +33,7 @@ class RefusalReason(StrEnum):
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
     NOT_APPROVER = "not_approver"
     SELF_APPROVAL = "self_approval"
+    NO_APPROVER = "no_approver"
     NAME_MISMATCH = "name_mismatch"
     REASON_REQUIRED = "reason_required"
     HUB_CHANGED = "hub_changed"

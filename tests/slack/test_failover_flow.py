@@ -235,3 +235,20 @@ def test_the_requester_pressing_reject_withdraws_their_request(bot: Bot) -> None
     assert request is not None and request.status is RequestStatus.CANCELLED
     actions = [e.action.value for e in bot.service.audit(AuditQuery(request_id=request_id))]
     assert "cancelled" in actions and "rejected" not in actions and "refused" not in actions
+
+
+def test_a_request_nobody_could_approve_is_refused_inline_and_audited(
+        make_bot: MakeBot) -> None:
+    from bot.store.base import AuditQuery
+
+    bot = make_bot(bot_approvers=REQUESTER)
+    modal = bot.open_modal()
+
+    body = json.loads(bot.submit(modal).body)
+
+    assert body["response_action"] == "errors"
+    assert "BOT_APPROVERS lists only you" in body["errors"]["confirm_hub_name"]
+    assert bot.slack.messages(CHANNEL) == []  # no approval message waiting for nobody
+    refused = [e for e in bot.service.audit(AuditQuery(limit=10))
+               if e.action.value == "refused"]
+    assert [e.detail["reason"] for e in refused] == ["no_approver"]
