@@ -28,6 +28,7 @@ from bot.domain.model import (
     RequestStatus,
     new_request_id,
 )
+from bot.domain.names import closest_names
 from bot.domain.policy import AccessPolicy, Actor, check_decidable
 from bot.domain.regions import same_region
 from bot.domain.rules import (
@@ -508,14 +509,24 @@ class FailoverService:
             return self.gateway.get_state(ref, with_device_count=with_device_count)
         except HubNotFound:
             return Refusal(RefusalReason.HUB_NOT_FOUND,
-                           f"No IoT Hub called `{name}` in the configured subscriptions. "
-                           "`/iothub list` shows the hubs I can see.")
+                           f"No IoT Hub called `{name}` in the configured subscriptions."
+                           f"{self._did_you_mean(name)} `/iothub list` shows the hubs I can see.")
         except AmbiguousHub as exc:
             where = ", ".join(f"{c.subscription_id}/{c.resource_group}" for c in exc.candidates)
             return Refusal(RefusalReason.HUB_AMBIGUOUS,
                            f"Several hubs are called `{name}` ({where}); I will not guess.")
         except GatewayError as exc:
             return _azure_refusal(exc)
+
+    def _did_you_mean(self, name: str) -> str:
+        """The closest visible hub names (a typo in an incident is the usual cause)."""
+        try:
+            close = closest_names(name, (h.name for h in self.gateway.list_hubs()))
+        except GatewayError:
+            return ""
+        if not close:
+            return ""
+        return " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
 
     def _quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind) -> Refusal | None:
         now = self.clock.now()

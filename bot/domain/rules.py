@@ -189,9 +189,13 @@ def check_open_request(open_request: FailoverRequest | None) -> Refusal | None:
 def check_confirmation(hub_name: str, typed_name: str, reason: str) -> dict[str, Refusal]:
     """The modal's own checks, keyed by field: the typed name and the reason."""
     errors: dict[str, Refusal] = {}
-    if typed_name.strip() != hub_name:
+    # IoT Hub names are case-insensitive in Azure: "Contoso-Prod" names the same hub.
+    typed = typed_name.strip()
+    if typed.lower() != hub_name.lower():
+        # Says what is wrong; the input's hint already says what to type.
+        shown = f'"{typed[:50]}"' if typed else "Nothing"
         errors["confirm_hub_name"] = Refusal(
-            RefusalReason.NAME_MISMATCH, f"Type the hub name exactly: {hub_name}"
+            RefusalReason.NAME_MISMATCH, f"{shown} is not {hub_name}."
         )
     if not reason.strip():
         errors["reason"] = Refusal(

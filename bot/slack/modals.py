@@ -135,7 +135,7 @@ def confirm_modal(context: ModalContext, preview: Preview) -> View:
                    element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True,
                                                  max_length=1000)),
         InputBlock(block_id=NAME_INPUT, label="Type the hub name to confirm",
-                   hint=f"Type {hub.name} exactly.",
+                   hint=f"Type {hub.name} (upper or lower case, as you like).",
                    element=PlainTextInputElement(action_id=NAME_INPUT, max_length=50)),
     ]
     submit = "Request failover" if preview.kind is OperationKind.FAILOVER else "Request failback"

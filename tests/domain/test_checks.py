@@ -161,12 +161,17 @@ def test_surrounding_whitespace_in_the_typed_name_is_tolerated() -> None:
     assert check_confirmation("contoso-prod", "  contoso-prod\n", "INC-42") == {}
 
 
-@pytest.mark.parametrize("typed", ["Contoso-Prod", "contoso-prd", "contoso prod", "", "contoso"])
+def test_the_typed_name_is_case_insensitive_like_azure() -> None:  # issue #14
+    assert check_confirmation("contoso-prod", " Contoso-PROD ", "INC-42") == {}
+
+
+@pytest.mark.parametrize("typed", ["contoso-prd", "contoso prod", "", "contoso"])
 def test_a_wrong_name_is_an_error_on_the_name_input(typed: str) -> None:
     errors = check_confirmation("contoso-prod", typed, "INC-42")
     assert set(errors) == {"confirm_hub_name"}
     assert errors["confirm_hub_name"].reason is RefusalReason.NAME_MISMATCH
-    assert errors["confirm_hub_name"].message == "Type the hub name exactly: contoso-prod"
+    # Not the hint again (issue #14): the hint says what to type, the error what was wrong.
+    assert errors["confirm_hub_name"].message.endswith("is not contoso-prod.")
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "\n\t"])

@@ -148,3 +148,14 @@ def test_audit_in_slack_shows_words_and_real_mentions_not_codes(bot: Bot) -> Non
     assert "is waiting for approval" in shown
     assert f"requested by <@{REQUESTER}>" in shown  # a mention Slack renders as a name
     assert "&lt;@" not in shown and "hub_locked" not in shown
+
+
+def test_status_of_a_mistyped_hub_suggests_the_closest_names(bot: Bot) -> None:
+    bot.gateway.add_hub("contoso-prod-weu", "westeurope", 10)
+    bot.gateway.add_hub("fabrikam-hub", "eastus", 10)
+
+    bot.command("status contoso-prod-wue")
+
+    shown = _shown(_last_response(bot))
+    assert "No IoT Hub called `contoso-prod-wue`" in shown
+    assert "Did you mean `contoso-prod-weu`?" in shown and "fabrikam" not in shown

@@ -252,3 +252,23 @@ def test_a_request_nobody_could_approve_is_refused_inline_and_audited(
     refused = [e for e in bot.service.audit(AuditQuery(limit=10))
                if e.action.value == "refused"]
     assert [e.detail["reason"] for e in refused] == ["no_approver"]
+
+
+def test_the_typed_name_is_case_insensitive_and_trimmed(bot: Bot) -> None:
+    modal = bot.open_modal()
+
+    response = bot.submit(modal, name=f"  {HUB.upper()} \n")
+
+    assert json.loads(response.body)["response_action"] == "update"
+    assert set(bot.approval_buttons()) == {"approve", "reject"}
+
+
+def test_a_wrong_name_shows_one_hint_and_an_error_that_says_something_else(bot: Bot) -> None:
+    modal = bot.open_modal()
+    hint = next(b["hint"]["text"] for b in modal.view["blocks"]
+                if b.get("block_id") == "confirm_hub_name")
+
+    error = json.loads(bot.submit(modal, name="contoso-hbu").body)["errors"]["confirm_hub_name"]
+
+    assert hint == f"Type {HUB} (upper or lower case, as you like)."
+    assert error == f'"contoso-hbu" is not {HUB}.'
