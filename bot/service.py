@@ -11,7 +11,7 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -186,6 +186,8 @@ class FailoverService:
     start_owner: str = field(default_factory=lambda: f"start-{secrets.token_hex(4)}")
     max_backoff: timedelta = timedelta(minutes=5)
     rng: random.Random = field(default_factory=random.Random)
+    # How much faster than Azure time runs (the sandbox's --speed): estimates shown are scaled.
+    time_scale: float = 1.0
     # This process's memory: POSTs in flight, handles the database did not take yet, and since
     # when the hub of a handle-less request has been seen quiet.
     _posting: set[str] = field(default_factory=set, init=False, repr=False)
@@ -218,7 +220,7 @@ class FailoverService:
             failback_at = self._failback_allowed_at(uow, hub.name)
         if refusal:
             return self._refuse(refusal, actor.user_id, hub.name, kind)
-        return Preview(hub, kind, estimate_duration(hub.device_count, durations), quota_left,
+        return Preview(hub, kind, self.estimate(hub.device_count, durations), quota_left,
                        self.limits.daily_limit(kind), failback_at)
 
     def submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
@@ -462,7 +464,7 @@ class FailoverService:
             recent = uow.requests.recent(hub.name)
             durations = uow.requests.recent_durations(hub.name)
         return HubStatus(hub, quota, failback_at, open_request, recent,
-                         estimate_duration(hub.device_count, durations))
+                         self.estimate(hub.device_count, durations))
 
     def list_hubs(self, page: int = 1, page_size: int = 20) -> HubPage | Refusal:
         try:
@@ -500,6 +502,13 @@ class FailoverService:
     def record_refusal(self, refusal: Refusal, user: str, hub: str | None = None) -> Refusal:
         """For refusals decided at the edge (e.g. unparseable input): audit them too."""
         return self._refuse(refusal, user, hub, None)
+
+    def estimate(self, device_count: int | None,
+                 past: Sequence[timedelta] = ()) -> timedelta:
+        """Expected duration on this bot's clock: Azure's figures divided by ``time_scale``
+        (the hub's own history was measured on this clock already)."""
+        scale = self.time_scale
+        return estimate_duration(device_count, [d * scale for d in past]) / scale
 
     # ---- helpers ------------------------------------------------------------------------
 

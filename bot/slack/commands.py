@@ -132,7 +132,8 @@ def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: A
     text = f"{status.hub.name}: active in {status.hub.active_region}"
     if req:
         text = f"{running_summary(req, deps.service.clock.now())}\n{text}"
-    answer(text, reports.status_blocks(status, deps.service.clock.now(), link))
+    answer(text, reports.status_blocks(status, deps.service.clock.now(), link,
+                                       deps.service.time_scale))
 
 
 def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
@@ -190,10 +191,12 @@ def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
                                        command["channel_id"], cmd.hub, OperationKind(cmd.kind))
         if isinstance(preview, Refusal):
             link = thread_link(client, preview.request) if preview.request else None
-            view = refusal_modal(context, preview, deps.service.clock.now(), link)
+            estimate = (deps.service.estimate(preview.request.device_count)
+                        if preview.request else None)
+            view = refusal_modal(context, preview, deps.service.clock.now(), link, estimate)
         else:
             context = replace(context, hub=preview.hub.name, active=preview.hub.active_region)
-            view = confirm_modal(context, preview)
+            view = confirm_modal(context, preview, deps.service.time_scale)
     except Exception as exc:
         view = error_modal(context, failure_message(exc))
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
     Block,
@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.durations import humanize
+from bot.domain.limit_warnings import speed_note
 from bot.domain.model import FailoverRequest, OperationKind
 from bot.domain.rules import Refusal
 from bot.service import Preview
@@ -75,9 +76,9 @@ def submitting_modal(context: ModalContext) -> View:
 
 
 def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None = None,
-                  link: str | None = None) -> View:
+                  link: str | None = None, estimate: timedelta | None = None) -> View:
     if refusal.request is not None:  # an operation is running or open on this hub: say so
-        return _notice(context, [*running_blocks(refusal.request, now, link=link),
+        return _notice(context, [*running_blocks(refusal.request, now, estimate, link),
                                  nothing_started()])
     blocks: list[Block] = [SectionBlock(
         text=clip(f":no_entry: I can't {_verb(context.kind)} `{context.hub}`.\n"
@@ -110,7 +111,12 @@ def submitted_modal(context: ModalContext, request: FailoverRequest,
     return _notice(context, blocks)
 
 
-def confirm_modal(context: ModalContext, preview: Preview) -> View:
+def _speed_note(time_scale: float) -> list[Block]:
+    note = speed_note(time_scale)
+    return [ContextBlock(elements=[MarkdownTextObject(text=f":stopwatch: {note}")])] if note else []
+
+
+def confirm_modal(context: ModalContext, preview: Preview, time_scale: float = 1.0) -> View:
     hub = preview.hub
     devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
     cooldown = (f"failback possible from {when(preview.failback_allowed_at)}"
@@ -127,6 +133,7 @@ def confirm_modal(context: ModalContext, preview: Preview) -> View:
                                     f"{preview.quota_left} of {preview.quota_limit}"),
             MarkdownTextObject(text=f"*Failback cool-down*\n{cooldown}"),
         ]),
+        *_speed_note(time_scale),
         SectionBlock(text=clip(
             ":warning: The *Event Hub-compatible endpoint changes* after this operation: "
             "consumers that read device telemetry from it must be given the new endpoint. "

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 
 from bot.domain.audit_words import detail_words
 from bot.domain.durations import humanize
+from bot.domain.limit_warnings import speed_note
 from bot.domain.model import AuditEvent, OperationKind, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
 from bot.service import HubPage, HubStatus
@@ -45,7 +46,7 @@ def refusal_blocks(refusal: Refusal, now: datetime | None = None,
 
 
 def status_blocks(status: HubStatus, now: datetime | None = None,
-                  link: str | None = None) -> list[Block]:
+                  link: str | None = None, time_scale: float = 1.0) -> list[Block]:
     """The hub's status; an open or running request comes first, and while one runs there is
     no "next operation" (one at a time). "Failback possible" only for a hub away from home."""
     hub = status.hub
@@ -75,6 +76,9 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
                           f"({where}); state `{escape(hub.state)}`."),
         SectionBlock(fields=fields),
     ]
+    note = speed_note(time_scale)
+    if note:
+        blocks.append(_context(f":stopwatch: {note}"))
     for req in status.recent[:5]:
         blocks.append(_context(f"`{req.id}` {req.kind.value} {when(req.created_at)} – "
                                f"{req.status.value.replace('_', ' ')}. {outcome(req)}"))
