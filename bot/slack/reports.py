@@ -79,7 +79,8 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
     note = speed_note(time_scale)
     if note:
         blocks.append(_context(f":stopwatch: {note}"))
-    for req in status.recent[:5]:
+    shown = status.open_request.id if status.open_request else None
+    for req in [r for r in status.recent if r.id != shown][:5]:  # the open one is above
         blocks.append(_context(f"`{req.id}` {req.kind.value} {when(req.created_at)} – "
                                f"{req.status.value.replace('_', ' ')}. {outcome(req)}"))
     return blocks
