@@ -12,7 +12,7 @@ import random
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -294,8 +294,14 @@ class FailoverService:
 
     def cancel(self, actor: Actor, request_id: str) -> Decision:
         """The requester (or an approver) withdraws a request that has not started."""
-        return self._close(actor, request_id, RequestStatus.CANCELLED, AuditAction.CANCELLED,
-                           self.access.check_canceller, "")
+        decision = self._close(actor, request_id, RequestStatus.CANCELLED,
+                               AuditAction.CANCELLED, self.access.check_canceller, "")
+        request, refusal = decision.request, decision.refusal
+        if (refusal and refusal.reason is RefusalReason.ALREADY_DECIDED and request
+                and request.status.is_open):
+            # Too late to withdraw: the answer shows what is running and what to do instead.
+            return Decision(request, replace(refusal, request=request))
+        return decision
 
     def expire_due(self) -> list[FailoverRequest]:
         """Expire every request whose approval window has passed."""

@@ -113,7 +113,7 @@ def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respo
     elif isinstance(parsed, ShowAudit):
         run(lambda: _audit(deps, parsed, answer))
     elif isinstance(parsed, CancelRequest):
-        run(lambda: _cancel(deps, user, channel, parsed, answer))
+        run(lambda: _cancel(deps, client, user, channel, parsed, answer))
 
 
 Answer = Callable[..., None]
@@ -154,10 +154,16 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
            reports.audit_blocks(events[:size], cmd.page, len(events) > size))
 
 
-def _cancel(deps: Deps, user: str, channel: str, cmd: CancelRequest, answer: Answer) -> None:
+def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
+            answer: Answer) -> None:
     decision = deps.service.cancel(deps.actors.resolve(user), cmd.request_id)
-    if decision.refusal:
-        return _refused(answer, decision.refusal)
+    refusal = decision.refusal
+    if refusal and refusal.request:  # already running: say what runs, not just "no"
+        link = thread_link(client, refusal.request)
+        return answer(refusal.message, reports.refusal_blocks(
+            refusal, deps.service.clock.now(), link))
+    if refusal:
+        return _refused(answer, refusal)
     assert decision.request is not None
     answer(f"Cancelled `{decision.request.id}`; nothing was started.")
     deps.notifier.request_changed(decision.request)

@@ -81,3 +81,14 @@ def test_status_of_a_hub_at_home_never_offers_a_failback(bot: Bot) -> None:
     shown = _status_text(bot)
     assert "Next operation" in shown and "failover to North Europe" in shown
     assert "Failback possible" not in shown
+
+
+def test_cancel_of_a_running_failover_says_what_runs_and_that_it_is_too_late(bot: Bot) -> None:
+    request_id = _running(bot)
+
+    bot.command(f"cancel {request_id}")
+
+    body: dict[str, Any] = bot.slack.responses[-1].body
+    shown = json.dumps(body.get("blocks") or [])
+    assert f"A failover of `{HUB}` is running" in shown
+    assert "can no longer be cancelled" in shown and "Cancelled" not in shown
