@@ -55,10 +55,18 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
     quota = ", ".join(f"{left} {kind.value}{'s' if left != 1 else ''}"
                       for kind, left in status.quota_left.items())
     req = status.open_request
-    busy = req is not None and req.status is not RequestStatus.AWAITING_APPROVAL
+    ours = req is not None and req.status is not RequestStatus.AWAITING_APPROVAL
+    # A hub Azure reports busy with no request of ours: something else (the portal) runs it.
+    busy = ours or not hub.is_ready
     blocks: list[Block] = []
     if req is not None:
         blocks.extend(running_blocks(req, now, status.estimate, link))
+    if not hub.is_ready and not ours:
+        blocks.append(SectionBlock(text=clip(
+            f":arrows_counterclockwise: *Azure reports `{hub.name}` as `{escape(hub.state)}`*: "
+            "an operation this bot did not start is under way (the portal or the Azure CLI?). "
+            f"Wait for it to end; `/iothub status {hub.name}` shows when it is Active again.",
+            3000)))
     fields = [MarkdownTextObject(text=f"*Home region*\n{region(hub.home_region)}")]
     if not busy:
         fields.append(MarkdownTextObject(text=f"*Next operation*\n{hub.next_kind.value} to "

@@ -92,3 +92,13 @@ def test_cancel_of_a_running_failover_says_what_runs_and_that_it_is_too_late(bot
     shown = json.dumps(body.get("blocks") or [])
     assert f"A failover of `{HUB}` is running" in shown
     assert "can no longer be cancelled" in shown and "Cancelled" not in shown
+
+
+def test_status_of_a_hub_failing_over_outside_the_bot_says_so(bot: Bot) -> None:
+    bot.gateway.set_hub_state(HUB, "FailingOver")
+
+    shown = _status_text(bot)
+
+    assert "Azure reports `contoso-hub` as `FailingOver`" in shown
+    assert "did not start" in shown
+    assert "Next operation" not in shown and "Failback possible" not in shown
