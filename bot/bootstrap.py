@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.limit_warnings import lenient_limit_warnings, scaled_limits
 from bot.hubs.activity import ActivityLogReader, CachedActivityLog, InvalidatingGateway
 from bot.hubs.gateway import IotHubGateway
 from bot.hubs.metered import MeteredActivityLog, MeteredGateway
@@ -87,8 +88,11 @@ def sql_unit_of_work(database_url: str) -> Callable[[], UnitOfWork]:
 def bootstrap(settings: Settings, *, clock: Clock | None = None,
               gateway: IotHubGateway | None = None,
               uow: Callable[[], UnitOfWork] | None = None,
-              metrics: Metrics | None = None) -> Components:
-    """Wire the bot; anything passed in (a fake clock, a simulated gateway) is used as is."""
+              metrics: Metrics | None = None, time_scale: float = 1.0) -> Components:
+    """Wire the bot; anything passed in (a fake clock, a simulated gateway) is used as is.
+
+    ``time_scale`` (the sandbox's ``--speed``): time runs that much faster than Azure's, so
+    estimates and the failback cool-down shrink with it."""
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     raw = gateway or azure_gateway(settings, clock)
@@ -97,10 +101,13 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
                              metrics)
     uow = uow or sql_unit_of_work(settings.database_url.get_secret_value())
     service = FailoverService(
-        uow=uow, gateway=gateway, clock=clock, limits=settings.limits, access=settings.access,
-        request_ttl=settings.bot_request_ttl, poll_interval=settings.bot_poll_interval,
-        metrics=metrics, activity=activity,
+        uow=uow, gateway=gateway, clock=clock, limits=scaled_limits(settings.limits, time_scale),
+        access=settings.access, request_ttl=settings.bot_request_ttl,
+        poll_interval=settings.bot_poll_interval, metrics=metrics, time_scale=time_scale,
+        activity=activity,
     )
+    for warning in lenient_limit_warnings(settings.limits):
+        log.warning("%s", warning)
     return Components(settings, clock, gateway, uow, service, metrics)
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, check_database_url, load_settings
+from bot.domain.audit_words import detail_words, plain_mentions
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
 from bot.store.base import AuditQuery, StoreUnavailable, events_of
@@ -201,7 +202,8 @@ def _row(event: AuditEvent) -> dict[str, str]:
         "kind": event.kind.value if event.kind else "",
         "actor": event.actor,
         "request_id": event.request_id or "",
-        "detail": json.dumps(event.detail, sort_keys=True) if event.detail else "",
+        # Words for people (no reason codes, no Slack markup); JSON keeps the raw detail.
+        "detail": plain_mentions(detail_words(event)),
     }
 
 

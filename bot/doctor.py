@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.domain.clock import SystemClock
+from bot.domain.limit_warnings import lenient_limit_warnings
 from bot.domain.model import HubState
 from bot.hubs.activity import READ_PERMISSION, ActivityLogReader
 from bot.hubs.gateway import Forbidden, GatewayError, IotHubGateway
@@ -41,6 +42,8 @@ def check_config(settings: Settings) -> Iterator[Check]:
         yield Check("slack settings", False, f"{', '.join(missing)} not set")
     if not settings.azure_subscription_id:
         yield Check("azure settings", False, "AZURE_SUBSCRIPTION_ID not set")
+    for warning in lenient_limit_warnings(settings.limits):
+        yield Check("azure limits", True, warning, warn=True)
     if not settings.bot_approvers and settings.bot_require_approval:
         yield Check("approvers", True,
                     "BOT_APPROVERS is empty: anyone but the requester may approve", warn=True)

@@ -12,8 +12,8 @@ import logging
 import random
 import secrets
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +29,7 @@ from bot.domain.model import (
     RequestStatus,
     new_request_id,
 )
+from bot.domain.names import closest_names
 from bot.domain.policy import AccessPolicy, Actor, check_decidable
 from bot.domain.regions import same_region
 from bot.domain.rules import (
@@ -192,6 +193,8 @@ class FailoverService:
     start_owner: str = field(default_factory=lambda: f"start-{secrets.token_hex(4)}")
     max_backoff: timedelta = timedelta(minutes=5)
     rng: random.Random = field(default_factory=random.Random)
+    # How much faster than Azure time runs (the sandbox's --speed): estimates shown are scaled.
+    time_scale: float = 1.0
     activity: ActivityLogReader | None = None  # Azure's Activity Log; None: own records only
     # This process's memory: POSTs in flight, handles the database did not take yet, and since
     # when the hub of a handle-less request has been seen quiet.
@@ -221,8 +224,9 @@ class FailoverService:
         read = self._read_history(hub)
         with self.uow() as uow:
             history = self._histories.merge(uow, read)
-            refusal = (check_direction(kind, hub) or check_ready(hub)
-                       or check_open_request(uow.requests.open_for_hub(hub.name))
+            # A running or open operation first: it explains a busy hub or a changed direction.
+            refusal = (check_open_request(uow.requests.open_for_hub(hub.name))
+                       or check_direction(kind, hub) or check_ready(hub)
                        or self._quota_refusal(uow, hub.name, kind, history))
             durations = uow.requests.recent_durations(hub.name)
             quota_left = self._quota_left(uow, hub.name, kind, history)
@@ -230,7 +234,7 @@ class FailoverService:
         self._histories.record_observed(self.uow, hub.name, history)
         if refusal:
             return self._refuse(refusal, actor.user_id, hub.name, kind)
-        return Preview(hub, kind, estimate_duration(hub.device_count, durations), quota_left,
+        return Preview(hub, kind, self.estimate(hub.device_count, durations), quota_left,
                        self.limits.daily_limit(kind), failback_at,
                        quota_detail=history.detail(kind), history_note=history.unavailable)
 
@@ -244,6 +248,9 @@ class FailoverService:
         if earlier is not None:
             return Submitted(earlier)
         errors = check_confirmation(cmd.hub_name, cmd.typed_name, cmd.reason)
+        nobody = self.access.check_approvable(cmd.actor)
+        if nobody:
+            errors = {**errors, "confirm_hub_name": nobody}
         if errors:
             for error in errors.values():
                 self._refuse(error, cmd.actor.user_id, cmd.hub_name, cmd.kind)
@@ -316,14 +323,24 @@ class FailoverService:
             act=lambda uow, r: self._mark_approved(uow, r, actor.user_id))
 
     def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
-        """An approver (never the requester) turns the request down."""
+        """An approver turns the request down; the requester's own Reject withdraws it, as
+        ``/iothub cancel`` does (audited as cancelled)."""
+        request = self.get_request(request_id)
+        if request is not None and request.requested_by == actor.user_id:
+            return self.cancel(actor, request_id)
         return self._close(actor, request_id, RequestStatus.REJECTED, AuditAction.REJECTED,
                            self.access.check_approver, note)
 
     def cancel(self, actor: Actor, request_id: str) -> Decision:
         """The requester (or an approver) withdraws a request that has not started."""
-        return self._close(actor, request_id, RequestStatus.CANCELLED, AuditAction.CANCELLED,
-                           self.access.check_canceller, "")
+        decision = self._close(actor, request_id, RequestStatus.CANCELLED,
+                               AuditAction.CANCELLED, self.access.check_canceller, "")
+        request, refusal = decision.request, decision.refusal
+        if (refusal and refusal.reason is RefusalReason.ALREADY_DECIDED and request
+                and request.status.is_open):
+            # Too late to withdraw: the answer shows what is running and what to do instead.
+            return Decision(request, replace(refusal, request=request))
+        return decision
 
     def expire_due(self) -> list[FailoverRequest]:
         """Expire every request whose approval window has passed."""
@@ -508,7 +525,7 @@ class FailoverService:
         self._histories.record_observed(self.uow, hub.name, history)
         moved = self._histories.moved_unrecorded(known, hub, read, history)
         return HubStatus(hub, quota, failback_at, open_request, recent,
-                         estimate_duration(hub.device_count, durations),
+                         self.estimate(hub.device_count, durations),
                          quota_detail={kind: history.detail(kind) for kind in OperationKind},
                          history_note=history.unavailable, moved_unrecorded=moved)
 
@@ -550,6 +567,13 @@ class FailoverService:
         """For refusals decided at the edge (e.g. unparseable input): audit them too."""
         return self._refuse(refusal, user, hub, None)
 
+    def estimate(self, device_count: int | None,
+                 past: Sequence[timedelta] = ()) -> timedelta:
+        """Expected duration on this bot's clock: Azure's figures divided by ``time_scale``
+        (the hub's own history was measured on this clock already)."""
+        scale = self.time_scale
+        return estimate_duration(device_count, [d * scale for d in past]) / scale
+
     # ---- helpers ------------------------------------------------------------------------
 
     def _live_hub(self, name: str, *, with_device_count: bool = True) -> HubState | Refusal:
@@ -558,14 +582,24 @@ class FailoverService:
             return self.gateway.get_state(ref, with_device_count=with_device_count)
         except HubNotFound:
             return Refusal(RefusalReason.HUB_NOT_FOUND,
-                           f"No IoT Hub called `{name}` in the configured subscriptions. "
-                           "`/iothub list` shows the hubs I can see.")
+                           f"No IoT Hub called `{name}` in the configured subscriptions."
+                           f"{self._did_you_mean(name)} `/iothub list` shows the hubs I can see.")
         except AmbiguousHub as exc:
             where = ", ".join(f"{c.subscription_id}/{c.resource_group}" for c in exc.candidates)
             return Refusal(RefusalReason.HUB_AMBIGUOUS,
                            f"Several hubs are called `{name}` ({where}); I will not guess.")
         except GatewayError as exc:
             return _azure_refusal(exc)
+
+    def _did_you_mean(self, name: str) -> str:
+        """The closest visible hub names (a typo in an incident is the usual cause)."""
+        try:
+            close = closest_names(name, (h.name for h in self.gateway.list_hubs()))
+        except GatewayError:
+            return ""
+        if not close:
+            return ""
+        return " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
 
     # Quota and cool-down count the bot's own requests and, through ``history``, what Azure's
     # Activity Log shows was done outside the bot (bot.history); without it, own records only.

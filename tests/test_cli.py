@@ -59,7 +59,8 @@ def test_audit_csv_prints_the_matching_rows_newest_first(
     assert [r["action"] for r in rows] == ["approved", "refused", "requested"]
     assert {r["request_id"] for r in rows} == {"fr-0000000a"}
     assert rows[2]["actor"] == "U_REQ" and rows[2]["kind"] == "failover"
-    assert json.loads(rows[2]["detail"]) == {"reason": "INC-7, West Europe"}
+    # Words for people since issue #14 (JSON keeps the raw detail).
+    assert rows[2]["detail"] == "reason: INC-7, West Europe"
     assert rows[0]["at"] == (NOW - timedelta(hours=1)).isoformat()
 
 
@@ -165,3 +166,29 @@ def test_an_unforeseen_failure_is_still_one_line_and_exit_1(
     assert len(err) == 1
     assert "unexpected error: RuntimeError: disk on fire second line" in err[0]
     assert "SuperSecret" not in err[0]
+
+
+def test_table_and_csv_show_words_not_markup_or_reason_codes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'words.db'}"
+    upgrade(url)
+    with unit_of_work_factory(url)() as uow:
+        uow.events.append(AuditEvent(
+            NOW, AuditAction.REFUSED, "U0BOB", "contoso-weu", "fr-0000000c",
+            OperationKind.FAILOVER,
+            {"reason": "hub_locked", "message": "A failover of `contoso-weu` is running "
+             "(request `fr-0000000a`, requested by <@U0ALICE>). Run it from <#C0INC|incident>."}))
+        uow.commit()
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    for fmt in ("table", "csv"):
+        main(["audit", "--format", fmt])
+        out = capsys.readouterr().out
+        assert "A failover of `contoso-weu` is running" in out  # the table clips at 60
+        assert "<@" not in out and "<#" not in out and "hub_locked" not in out
+        if fmt == "csv":
+            assert "requested by @U0ALICE" in out and "from #incident" in out
+    main(["audit", "--format", "json"])  # machines get the raw fields
+    raw = json.loads(capsys.readouterr().out)[0]["detail"]
+    assert raw["reason"] == "hub_locked" and "<@U0ALICE>" in raw["message"]

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,18 @@ def test_no_approvers_while_approval_is_required_is_a_warning(
 
     no_approval = settings.model_copy(update={"bot_require_approval": False})
     assert "approvers" not in _doctor(no_approval, slack)[1]
+
+
+def test_limits_looser_than_azure_are_a_warning_not_a_failure(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _hub_list(arm)
+    settings = _settings(tmp_path, slack).model_copy(update={
+        "bot_failback_cooldown": timedelta(minutes=5), "bot_daily_failback_limit": 3})
+
+    code, output = _doctor(settings, slack)
+
+    assert code == 0, output
+    warnings = [line for line in output.splitlines() if "azure limits" in line]
+    assert len(warnings) == 2 and all(w.startswith("WARN") for w in warnings)
+    assert "BOT_FAILBACK_COOLDOWN=5m is shorter than Azure's hour" in output
+    assert "BOT_DAILY_FAILBACK_LIMIT=3 is above Azure's 2 a day" in output

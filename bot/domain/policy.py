@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain.model import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
@@ -69,6 +69,21 @@ class AccessPolicy:
             )
         return None
 
+    def check_approvable(self, actor: Actor) -> Refusal | None:
+        """A request needs someone else to approve it: refuse one that nobody can approve
+        (BOT_APPROVERS names the requester alone) instead of letting it wait to expire.
+        User groups are not expanded here, so a group always counts as someone else."""
+        if not self.require_approval or not self.approvers:
+            return None
+        if self.approvers - {actor.user_id}:
+            return None
+        return Refusal(
+            RefusalReason.NO_APPROVER,
+            "Nobody can approve this request: BOT_APPROVERS lists only you, and a request "
+            "needs a second person. Ask whoever runs the bot to add an approver to "
+            "BOT_APPROVERS.",
+        )
+
     def check_canceller(self, actor: Actor, request: FailoverRequest) -> Refusal | None:
         """The requester may withdraw their own request; approvers may cancel any."""
         if actor.user_id == request.requested_by:
@@ -85,8 +100,16 @@ def check_decidable(request: FailoverRequest, now: datetime) -> Refusal | None:
     if request.status is RequestStatus.AWAITING_APPROVAL or request.status is RequestStatus.EXPIRED:
         return Refusal(RefusalReason.EXPIRED,
                        f"Request `{request.id}` has expired; request the failover again.")
+    # A second click is not an error: say neutrally what already happened, and by whom.
     who = f" by <@{request.approved_by}>" if request.approved_by else ""
-    state = request.status.value.replace("_", " ")
+    at = f" at {request.decided_at.astimezone(UTC):%H:%M} UTC" if request.decided_at else ""
+    verb = _DECIDED.get(request.status, "approved")
+    now_state = _NOW.get(request.status)
+    tail = f" ({now_state})" if now_state else ""
     return Refusal(RefusalReason.ALREADY_DECIDED,
-                   f"Request `{request.id}` was already {state}{who}; nothing changed.")
+                   f"Request `{request.id}` is already {verb}{who}{at} — nothing to do{tail}.")
 
+
+_DECIDED = {RequestStatus.REJECTED: "rejected", RequestStatus.CANCELLED: "cancelled"}
+_NOW = {RequestStatus.APPROVED: "it is starting", RequestStatus.RUNNING: "it is running",
+        RequestStatus.SUCCEEDED: "it has succeeded", RequestStatus.FAILED: "it has failed"}

@@ -33,6 +33,7 @@ class RefusalReason(StrEnum):
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
     NOT_APPROVER = "not_approver"
     SELF_APPROVAL = "self_approval"
+    NO_APPROVER = "no_approver"
     NAME_MISMATCH = "name_mismatch"
     REASON_REQUIRED = "reason_required"
     HUB_CHANGED = "hub_changed"
@@ -51,6 +52,8 @@ class Refusal:
     reason: RefusalReason
     message: str
     allowed_at: datetime | None = None
+    # The open or running request behind a refusal (HUB_LOCKED): answers show it first.
+    request: FailoverRequest | None = None
 
 
 class QuotaWindow(StrEnum):
@@ -169,21 +172,30 @@ def check_ready(hub: HubState) -> Refusal | None:
 def check_open_request(open_request: FailoverRequest | None) -> Refusal | None:
     if open_request is None:
         return None
-    state = open_request.status.value.replace("_", " ")
+    kind = open_request.kind.value
+    if open_request.status is RequestStatus.AWAITING_APPROVAL:
+        what = f"A {kind} of `{open_request.hub.name}` is waiting for approval"
+    else:
+        what = f"A {kind} of `{open_request.hub.name}` is running"
     return Refusal(
         RefusalReason.HUB_LOCKED,
-        f"Request `{open_request.id}` for this hub is already {state} "
-        f"(by <@{open_request.requested_by}>). One request per hub at a time.",
+        f"{what} (request `{open_request.id}`, requested by <@{open_request.requested_by}>). "
+        "One operation per hub at a time.",
         open_request.expires_at if open_request.status is RequestStatus.AWAITING_APPROVAL else None,
+        request=open_request,
     )
 
 
 def check_confirmation(hub_name: str, typed_name: str, reason: str) -> dict[str, Refusal]:
     """The modal's own checks, keyed by field: the typed name and the reason."""
     errors: dict[str, Refusal] = {}
-    if typed_name.strip() != hub_name:
+    # IoT Hub names are case-insensitive in Azure: "Contoso-Prod" names the same hub.
+    typed = typed_name.strip()
+    if typed.lower() != hub_name.lower():
+        # Says what is wrong; the input's hint already says what to type.
+        shown = f'"{typed[:50]}"' if typed else "Nothing"
         errors["confirm_hub_name"] = Refusal(
-            RefusalReason.NAME_MISMATCH, f"Type the hub name exactly: {hub_name}"
+            RefusalReason.NAME_MISMATCH, f"{shown} is not {hub_name}."
         )
     if not reason.strip():
         errors["reason"] = Refusal(

@@ -3,7 +3,8 @@
 Azure's rules are enforced with the errors the real gateway raises: two successful failovers
 and two failbacks per hub per rolling 24 h, a failback only about an hour after a failover,
 one operation at a time, only on an Active hub. A failover lasts as long as Azure's documented
-figures say for the hub's device count, divided by ``speed``, measured on the injected clock.
+figures say for the hub's device count, divided by ``speed``, measured on the injected clock;
+the failback cool-down is divided by ``speed`` too (the daily limits are not).
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ class SimulatedIotHubGateway:
                 f"limit of {_DAILY_LIMIT} {kind.value}s in 24 hours.", code="FailoverLimitReached")
         last_failover = hub.last_failover_completed()
         if (kind is OperationKind.FAILBACK and last_failover is not None
-                and now < last_failover + _FAILBACK_COOLDOWN):
+                and now < last_failover + _FAILBACK_COOLDOWN / self.speed):  # Azure's hour, sped up
             raise LimitReached(
                 f"Failback is not allowed yet: IotHub '{name}' failed over at "
                 f"{last_failover:%H:%M} UTC; a failback is allowed an hour after a failover.",

@@ -9,7 +9,8 @@ retried with back-off. Cost of each kind (what the Slack notifier does for it):
 
 * request changed → edit the approval message (1 update)
 * progress → edit the status message (1 update)
-* milestone (a ``ProgressUpdate`` with ``milestone``) → a reply in the thread (1 post)
+* milestone (a ``ProgressUpdate`` with ``milestone``) → "Azure accepted" posts the status
+  message; a later milestone edits it and replies below it (counted as 1 post, 1 update)
 * completion → a reply in the thread and a final edit of the status message (1 post, 1 update);
   it supersedes queued edits of the same request.
 """
@@ -45,7 +46,7 @@ class MessageKind(StrEnum):
 
     @property
     def updates(self) -> int:
-        return 0 if self is MessageKind.MILESTONE else 1
+        return 1
 
 
 Payload = FailoverRequest | ProgressUpdate | CompletionReport

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.model import FailoverRequest, RequestStatus
-from bot.domain.rules import estimate_duration
 from bot.hubs.gateway import OperationPoll, OperationState
 from bot.notifications import Milestone, Notifier, ProgressUpdate
 from bot.poller.backoff import PollSchedule
@@ -221,7 +220,7 @@ class Poller:
             with self._uow() as uow:
                 durations = uow.requests.recent_durations(request.hub.name)
                 announced = announced_milestones(uow, request.id)
-            estimate = estimate_duration(request.device_count, durations)
+            estimate = self._service.estimate(request.device_count, durations)
             with self._lock:
                 self._estimates[request.id] = estimate
                 announced = self._announced.setdefault(request.id, announced)

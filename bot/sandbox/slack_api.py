@@ -281,6 +281,12 @@ class FakeSlack:
         return {"url": "https://sandbox.slack.local/", "team": "Sandbox", "user": "failover-bot",
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
 
+    def _permalink(self, params: Json) -> Json:
+        channel = self._channel(params)
+        message = self._message(channel, str(params.get("message_ts") or ""))
+        link = f"https://sandbox.slack.local/archives/{channel}/p{message.ts.replace('.', '')}"
+        return {"channel": channel, "permalink": link}
+
     def _post_message(self, params: Json) -> Json:
         channel = self._channel(params)
         text, blocks = _content(params)
@@ -372,6 +378,7 @@ _METHODS: dict[str, Callable[[FakeSlack, Json], Json]] = {
     "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "chat.update": FakeSlack._update,
+    "chat.getPermalink": FakeSlack._permalink,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "views.open": FakeSlack._views_open,
     "views.push": FakeSlack._views_push,

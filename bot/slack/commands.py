@@ -29,6 +29,7 @@ from bot.slack.parsing import (
     Usage,
     parse_command,
 )
+from bot.slack.running import running_summary, thread_link
 from bot.slack.text import escape, printable
 from bot.store.base import AuditQuery
 
@@ -79,7 +80,7 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
 def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
     """After the ack: everything that reads Azure or the database, answered via response_url."""
 
-    def answer(command: dict[str, Any], respond: Respond) -> None:
+    def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, Usage) and parsed.problem:
             # Bad input is a refusal like any other: it goes in the audit log.
@@ -88,7 +89,7 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
                               f"{_text(command)[:200]}: {parsed.problem}")
             deps.service.record_refusal(refusal, command["user_id"])
         elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
-            _handle(deps, parsed, command, respond)
+            _handle(deps, parsed, command, respond, client)
 
     return answer
 
@@ -100,18 +101,19 @@ def _answerer(respond: Respond) -> Answer:
     return answer
 
 
-def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond) -> None:
+def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond,
+            client: WebClient) -> None:
     answer = _answerer(respond)
     user, channel = command["user_id"], command["channel_id"]
     run = guarded(answer)
     if isinstance(parsed, ShowStatus):
-        run(lambda: _status(deps, user, parsed, answer))
+        run(lambda: _status(deps, client, user, parsed, answer))
     elif isinstance(parsed, ListHubs):
         run(lambda: _list(deps, parsed, answer))
     elif isinstance(parsed, ShowAudit):
         run(lambda: _audit(deps, parsed, answer))
     elif isinstance(parsed, CancelRequest):
-        run(lambda: _cancel(deps, user, channel, parsed, answer))
+        run(lambda: _cancel(deps, client, user, channel, parsed, answer))
 
 
 Answer = Callable[..., None]
@@ -121,12 +123,17 @@ def _refused(answer: Answer, refusal: Refusal) -> None:
     answer(refusal.message, reports.refusal_blocks(refusal))
 
 
-def _status(deps: Deps, user: str, cmd: ShowStatus, answer: Answer) -> None:
+def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: Answer) -> None:
     status = deps.service.status(cmd.hub, deps.actors.resolve(user))
     if isinstance(status, Refusal):
         return _refused(answer, status)
-    answer(f"{status.hub.name}: active in {status.hub.active_region}",
-           reports.status_blocks(status))
+    req = status.open_request
+    link = thread_link(client, req) if req else None
+    text = f"{status.hub.name}: active in {status.hub.active_region}"
+    if req:
+        text = f"{running_summary(req, deps.service.clock.now())}\n{text}"
+    answer(text, reports.status_blocks(status, deps.service.clock.now(), link,
+                                       deps.service.time_scale))
 
 
 def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
@@ -147,10 +154,16 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
            reports.audit_blocks(events[:size], cmd.page, len(events) > size))
 
 
-def _cancel(deps: Deps, user: str, channel: str, cmd: CancelRequest, answer: Answer) -> None:
+def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
+            answer: Answer) -> None:
     decision = deps.service.cancel(deps.actors.resolve(user), cmd.request_id)
-    if decision.refusal:
-        return _refused(answer, decision.refusal)
+    refusal = decision.refusal
+    if refusal and refusal.request:  # already running: say what runs, not just "no"
+        link = thread_link(client, refusal.request)
+        return answer(refusal.message, reports.refusal_blocks(
+            refusal, deps.service.clock.now(), link))
+    if refusal:
+        return _refused(answer, refusal)
     assert decision.request is not None
     answer(f"Cancelled `{decision.request.id}`; nothing was started.")
     deps.notifier.request_changed(decision.request)
@@ -183,10 +196,13 @@ def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
         preview = deps.service.preview(deps.actors.resolve(command["user_id"]),
                                        command["channel_id"], cmd.hub, OperationKind(cmd.kind))
         if isinstance(preview, Refusal):
-            view = refusal_modal(context, preview)
+            link = thread_link(client, preview.request) if preview.request else None
+            estimate = (deps.service.estimate(preview.request.device_count)
+                        if preview.request else None)
+            view = refusal_modal(context, preview, deps.service.clock.now(), link, estimate)
         else:
             context = replace(context, hub=preview.hub.name, active=preview.hub.active_region)
-            view = confirm_modal(context, preview)
+            view = confirm_modal(context, preview, deps.service.time_scale)
     except Exception as exc:
         view = error_modal(context, failure_message(exc))
     try:

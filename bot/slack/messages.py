@@ -84,10 +84,15 @@ def outcome(request: FailoverRequest) -> str:
     """One line saying who decided what, and how it ended."""
     decided = f" {when(request.decided_at)}" if request.decided_at else ""
     status = request.status
+    if status is RequestStatus.AWAITING_APPROVAL:
+        return f"Waiting for approval; expires {when(request.expires_at)}."
     if request.approved_by == AUTO_APPROVER:
         line = "Approved automatically (BOT_REQUIRE_APPROVAL=false)."
     elif status is RequestStatus.REJECTED:
         return f"Rejected by {user(request.approved_by)}{decided}. Nothing was started."
+    elif status is RequestStatus.CANCELLED and request.approved_by == request.requested_by:
+        return (f"Cancelled by {user(request.approved_by)} (the requester){decided}. "
+                "Nothing was started.")
     elif status is RequestStatus.CANCELLED:
         return f"Cancelled by {user(request.approved_by)}{decided}. Nothing was started."
     elif status is RequestStatus.EXPIRED:
@@ -114,6 +119,25 @@ def progress_text(update: ProgressUpdate) -> str:
     request = update.request
     return (f"{_ICONS[request.status]} {request.kind.value.capitalize()} of `{request.hub.name}` "
             f"running for {humanize(update.elapsed)} (estimate {humanize(update.estimate)}).")
+
+
+def _accepted(request: FailoverRequest) -> str:
+    since = f" at {when(request.started_at)}" if request.started_at else ""
+    return (f"Azure accepted the {request.kind.value} of `{request.hub.name}` to "
+            f"{region(request.region_target)}{since}")
+
+
+def status_text(update: ProgressUpdate) -> str:
+    """The live status message: what Azure accepted, and where it stands now."""
+    return (f"{_accepted(update.request)}. :arrows_counterclockwise: Running for "
+            f"{humanize(update.elapsed)} (estimate {humanize(update.estimate)}).")
+
+
+def final_status_text(report: CompletionReport) -> str:
+    """The status message once the operation ended: a record, the result is the reply below."""
+    request = report.request
+    ran = f"; it ran for {took(request.duration)}" if request.duration else ""
+    return f"{_accepted(request)}{ran}. The result is in the reply below."
 
 
 def milestone_text(update: ProgressUpdate) -> str:
@@ -143,9 +167,10 @@ def completion_blocks(report: CompletionReport) -> list[Block]:
         MarkdownTextObject(text=f"*Took*\n{took(request.duration)}"),
         MarkdownTextObject(text=f"*{request.kind.value.capitalize()}s left today*\n"
                                 f"{report.quota_left}"),
-        MarkdownTextObject(text="*Failback possible*\n" + (
-            when(report.failback_allowed_at) if report.failback_allowed_at else "now")),
     ]
+    if request.kind is OperationKind.FAILOVER:  # after a failback the hub is home: no failback
+        fields.append(MarkdownTextObject(text="*Failback possible*\n" + (
+            when(report.failback_allowed_at) if report.failback_allowed_at else "now")))
     endpoint = report.hub.event_hub_endpoint if report.hub else None
     return [
         SectionBlock(text=f":large_green_circle: The {request.kind.value} of "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
     Block,
@@ -16,9 +17,11 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.durations import humanize
+from bot.domain.limit_warnings import speed_note
 from bot.domain.model import FailoverRequest, OperationKind
 from bot.domain.rules import Refusal
 from bot.service import Preview
+from bot.slack.running import nothing_started, running_blocks
 from bot.slack.text import clip, region, when
 
 CALLBACK_ID = "failover_confirm"
@@ -72,7 +75,11 @@ def submitting_modal(context: ModalContext) -> View:
     return _notice(context, [SectionBlock(text=text)])
 
 
-def refusal_modal(context: ModalContext, refusal: Refusal) -> View:
+def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None = None,
+                  link: str | None = None, estimate: timedelta | None = None) -> View:
+    if refusal.request is not None:  # an operation is running or open on this hub: say so
+        return _notice(context, [*running_blocks(refusal.request, now, estimate, link),
+                                 nothing_started()])
     blocks: list[Block] = [SectionBlock(
         text=clip(f":no_entry: I can't {_verb(context.kind)} `{context.hub}`.\n"
                   f"{refusal.message}", 3000))]
@@ -119,7 +126,12 @@ def _quota_source(preview: Preview) -> list[Block]:
     return [ContextBlock(elements=[MarkdownTextObject(text=clip(text, 3000))])]
 
 
-def confirm_modal(context: ModalContext, preview: Preview) -> View:
+def _speed_note(time_scale: float) -> list[Block]:
+    note = speed_note(time_scale)
+    return [ContextBlock(elements=[MarkdownTextObject(text=f":stopwatch: {note}")])] if note else []
+
+
+def confirm_modal(context: ModalContext, preview: Preview, time_scale: float = 1.0) -> View:
     hub = preview.hub
     devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
     cooldown = (f"failback possible from {when(preview.failback_allowed_at)}"
@@ -137,6 +149,7 @@ def confirm_modal(context: ModalContext, preview: Preview) -> View:
             MarkdownTextObject(text=f"*Failback cool-down*\n{cooldown}"),
         ]),
         *_quota_source(preview),
+        *_speed_note(time_scale),
         SectionBlock(text=clip(
             ":warning: The *Event Hub-compatible endpoint changes* after this operation: "
             "consumers that read device telemetry from it must be given the new endpoint. "
@@ -145,7 +158,7 @@ def confirm_modal(context: ModalContext, preview: Preview) -> View:
                    element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True,
                                                  max_length=1000)),
         InputBlock(block_id=NAME_INPUT, label="Type the hub name to confirm",
-                   hint=f"Type {hub.name} exactly.",
+                   hint=f"Type {hub.name} (upper or lower case, as you like).",
                    element=PlainTextInputElement(action_id=NAME_INPUT, max_length=50)),
     ]
     submit = "Request failover" if preview.kind is OperationKind.FAILOVER else "Request failback"

@@ -11,15 +11,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownTextObject
 
 from bot.domain.model import FailoverRequest, RequestStatus
-from bot.notifications import CompletionReport, ProgressUpdate
+from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.slack.messages import (
     completion_blocks,
     completion_text,
+    final_status_text,
     milestone_text,
     outcome,
-    progress_text,
     request_blocks,
     request_text,
+    status_text,
 )
 
 log = logging.getLogger(__name__)
@@ -90,18 +91,27 @@ class SlackNotifier:
             return self._announce_locks.setdefault(request_id, threading.Lock())
 
     def progress(self, update: ProgressUpdate) -> None:
+        """The thread reads in time order: "Azure accepted" *is* the live status message
+        (posted when Azure answered, then edited in place), later milestones are replies
+        below it. A plain edit never creates the status message: it would sit above the
+        "accepted" it must not precede."""
         request = update.request
-        self._set_status(request, progress_text(update))
+        started = update.milestone is Milestone.STARTED
+        if started or self._status_of(request):
+            self._set_status(request, status_text(update))
+        if update.milestone and not started:
+            self._reply(request, milestone_text(update))
         if update.milestone:
             text = milestone_text(update)
-            self._reply(request, text)
             self._mirror(request, f"`{request.id}` `{request.hub.name}`: {text}")
 
     def completed(self, report: CompletionReport) -> None:
         request = report.request
         self.request_changed(request)
         text = completion_text(report)
-        self._set_status(request, text)
+        if self._status_of(request):
+            # Frozen as what it was (accepted at, ran for): no end summary above later replies.
+            self._set_status(request, final_status_text(report))
         self._reply(request, text, completion_blocks(report), broadcast=True)
         self._mirror(request, text)
         self._forget(request.id)
@@ -119,9 +129,12 @@ class SlackNotifier:
     def _thread(self, request: FailoverRequest) -> str | None:
         return request.message_ts or self._message_ts.get(request.id)
 
+    def _status_of(self, request: FailoverRequest) -> str | None:
+        return request.status_message_ts or self._status_ts.get(request.id)
+
     def _set_status(self, request: FailoverRequest, text: str) -> None:
         """One status message per request, edited in place."""
-        ts = request.status_message_ts or self._status_ts.get(request.id)
+        ts = self._status_of(request)
         if ts:
             self._client.chat_update(channel=request.channel_id, ts=ts, text=text)
             return

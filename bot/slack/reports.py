@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
+from bot.domain.audit_words import detail_words
 from bot.domain.durations import humanize
-from bot.domain.model import AuditEvent, OperationKind
-from bot.domain.rules import Refusal
+from bot.domain.limit_warnings import speed_note
+from bot.domain.model import AuditEvent, OperationKind, RequestStatus
+from bot.domain.rules import Refusal, RefusalReason
 from bot.service import HubPage, HubStatus
 from bot.slack.messages import outcome
 from bot.slack.parsing import USAGE
+from bot.slack.running import running_blocks
 from bot.slack.text import clip, escape, region, user, when
 
 AUDIT_PAGE_SIZE = 15
-_DETAIL_KEYS = ("reason", "message", "error", "region_after", "note")
 
 
 def _context(text: str) -> ContextBlock:
@@ -28,40 +33,63 @@ def help_blocks(problem: str | None = None) -> list[Block]:
     return blocks
 
 
-def refusal_blocks(refusal: Refusal) -> list[Block]:
-    blocks: list[Block] = [SectionBlock(text=clip(f":no_entry: {refusal.message}", 3000))]
+def refusal_blocks(refusal: Refusal, now: datetime | None = None,
+                   link: str | None = None) -> list[Block]:
+    if refusal.request is not None:  # an operation is running or open: that comes first
+        return running_blocks(refusal.request, now, link=link)
+    icon = ":information_source:" if refusal.reason is RefusalReason.ALREADY_DECIDED \
+        else ":no_entry:"
+    blocks: list[Block] = [SectionBlock(text=clip(f"{icon} {refusal.message}", 3000))]
     if refusal.allowed_at:
         blocks.append(_context(f"Allowed again from {when(refusal.allowed_at)}."))
     return blocks
 
 
-def status_blocks(status: HubStatus) -> list[Block]:
+def status_blocks(status: HubStatus, now: datetime | None = None,
+                  link: str | None = None, time_scale: float = 1.0) -> list[Block]:
+    """The hub's status; an open or running request comes first, and while one runs there is
+    no "next operation" (one at a time). "Failback possible" only for a hub away from home."""
     hub = status.hub
     devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
     where = "home region" if hub.next_kind is OperationKind.FAILOVER else "paired region"
     quota = ", ".join(f"{left} {kind.value}{'s' if left != 1 else ''}"
                       for kind, left in status.quota_left.items())
-    blocks: list[Block] = [
+    req = status.open_request
+    ours = req is not None and req.status is not RequestStatus.AWAITING_APPROVAL
+    # A hub Azure reports busy with no request of ours: something else (the portal) runs it.
+    busy = ours or not hub.is_ready
+    blocks: list[Block] = []
+    if req is not None:
+        blocks.extend(running_blocks(req, now, status.estimate, link))
+    if not hub.is_ready and not ours:
+        blocks.append(SectionBlock(text=clip(
+            f":arrows_counterclockwise: *Azure reports `{hub.name}` as `{escape(hub.state)}`*: "
+            "an operation this bot did not start is under way (the portal or the Azure CLI?). "
+            f"Wait for it to end; `/iothub status {hub.name}` shows when it is Active again.",
+            3000)))
+    fields = [MarkdownTextObject(text=f"*Home region*\n{region(hub.home_region)}")]
+    if not busy:
+        fields.append(MarkdownTextObject(text=f"*Next operation*\n{hub.next_kind.value} to "
+                                              f"{region(hub.target_region)}"))
+    fields += [
+        MarkdownTextObject(text=f"*Devices*\n{devices}"),
+        MarkdownTextObject(text=f"*Estimated duration*\n{humanize(status.estimate)}"),
+        MarkdownTextObject(text=f"*Left today*\n{quota}"),
+    ]
+    if not busy and hub.next_kind is OperationKind.FAILBACK:
+        fields.append(MarkdownTextObject(text="*Failback possible*\n" + (
+            when(status.failback_allowed_at) if status.failback_allowed_at else "now")))
+    blocks += [
         SectionBlock(text=f"*`{hub.name}`* is active in *{region(hub.active_region)}* "
                           f"({where}); state `{escape(hub.state)}`."),
-        SectionBlock(fields=[
-            MarkdownTextObject(text=f"*Home region*\n{region(hub.home_region)}"),
-            MarkdownTextObject(text=f"*Next operation*\n{hub.next_kind.value} to "
-                                    f"{region(hub.target_region)}"),
-            MarkdownTextObject(text=f"*Devices*\n{devices}"),
-            MarkdownTextObject(text=f"*Estimated duration*\n{humanize(status.estimate)}"),
-            MarkdownTextObject(text=f"*Left today*\n{quota}"),
-            MarkdownTextObject(text="*Failback possible*\n" + (
-                when(status.failback_allowed_at) if status.failback_allowed_at else "now")),
-        ]),
+        SectionBlock(fields=fields),
     ]
     blocks.extend(_history_blocks(status))
-    if status.open_request:
-        req = status.open_request
-        blocks.append(SectionBlock(text=f"*Open request* `{req.id}` ({req.kind.value}) by "
-                                        f"{user(req.requested_by)}: "
-                                        f"{req.status.value.replace('_', ' ')}."))
-    for req in status.recent[:5]:
+    note = speed_note(time_scale)
+    if note:
+        blocks.append(_context(f":stopwatch: {note}"))
+    shown = status.open_request.id if status.open_request else None
+    for req in [r for r in status.recent if r.id != shown][:5]:  # the open one is above
         blocks.append(_context(f"`{req.id}` {req.kind.value} {when(req.created_at)} – "
                                f"{req.status.value.replace('_', ' ')}. {outcome(req)}"))
     return blocks
@@ -111,9 +139,18 @@ def audit_line(event: AuditEvent) -> str:
         parts.append(f"`{escape(event.hub)}`")
     if event.request_id:
         parts.append(f"`{escape(event.request_id)}`")
-    extra = [f"{escape(str(event.detail[k]))}" for k in _DETAIL_KEYS if event.detail.get(k)]
+    words = slack_mentions(escape(detail_words(event)))
     line = " · ".join(parts)
-    return clip(f"{line} – {'; '.join(extra)}" if extra else line, 600)
+    return clip(f"{line} – {words}" if words else line, 600)
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;((?:@|#|!subteam\^)[UWCGS][A-Z0-9]{2,}(?:\|[^&]*)?)&gt;")
+
+
+def slack_mentions(escaped: str) -> str:
+    """Escaped text with its user, group and channel mentions made real again (Slack renders
+    them as names); anything else typed, like ``<!channel>``, stays escaped."""
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
 
 
 def audit_blocks(events: list[AuditEvent], page: int, has_more: bool) -> list[Block]:

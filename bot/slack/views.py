@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request
@@ -35,7 +36,10 @@ def register(app: App, deps: Deps) -> None:
     def submit(body: dict[str, Any], client: WebClient) -> None:
         _submit(deps, body, client)
 
-    app.view(CALLBACK_ID)(ack=_acknowledge, lazy=[submit])
+    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        _acknowledge(ack, view, deps.service.access, body["user"]["id"])
+
+    app.view(CALLBACK_ID)(ack=acknowledge, lazy=[submit])
 
 
 def _value(view: dict[str, Any], block_id: str) -> str:
@@ -43,14 +47,23 @@ def _value(view: dict[str, Any], block_id: str) -> str:
     return printable(str((block.get(block_id) or {}).get("value") or ""))
 
 
-def _acknowledge(ack: Ack, view: dict[str, Any]) -> None:
+def _inline_errors(access: AccessPolicy, user: str, context: ModalContext,
+                   view: dict[str, Any]) -> dict[str, Refusal]:
+    """The checks that need no I/O; the lazy half's service.submit makes (and audits) them
+    again, and leaves the dialog alone when this found them."""
+    errors = check_confirmation(context.hub, _value(view, NAME_INPUT), _value(view, REASON_INPUT))
+    nobody = access.check_approvable(Actor(user))
+    return {**errors, NAME_INPUT: nobody} if nobody else errors
+
+
+def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str) -> None:
     """Pure checks only: a wrong name gets its inline error with no I/O at all."""
     try:
         context = ModalContext.load(view.get("private_metadata") or "")
     except ValueError:
         ack(response_action="errors", errors={NAME_INPUT: STALE})
         return
-    errors = check_confirmation(context.hub, _value(view, NAME_INPUT), _value(view, REASON_INPUT))
+    errors = _inline_errors(access, user, context, view)
     if errors:
         ack(response_action="errors", errors={k: r.message for k, r in errors.items()})
         return
@@ -72,7 +85,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     try:
         result = deps.service.submit(cmd)
         if isinstance(result, FieldErrors):
-            if check_confirmation(context.hub, cmd.typed_name, cmd.reason):
+            if _inline_errors(deps.service.access, cmd.actor.user_id, context, view):
                 return  # the ack already showed these inline
             shown = error_modal(context, " ".join(result.errors.values()))
         elif isinstance(result, Refusal):

@@ -140,7 +140,9 @@ def test_a_request_awaiting_approval_locks_the_hub_until_it_expires() -> None:
     assert refusal.reason is RefusalReason.HUB_LOCKED
     assert refusal.allowed_at == NOW + timedelta(minutes=30)
     assert "`fr-1a2b3c4d`" in refusal.message
-    assert "awaiting approval (by <@U111>)" in refusal.message
+    # Wording changed (issue #14): says what waits, and carries the request for answers.
+    assert "waiting for approval" in refusal.message and "requested by <@U111>" in refusal.message
+    assert refusal.request is not None and refusal.request.id == "fr-1a2b3c4d"
 
 
 def test_a_running_request_locks_the_hub_with_no_known_end() -> None:
@@ -159,12 +161,17 @@ def test_surrounding_whitespace_in_the_typed_name_is_tolerated() -> None:
     assert check_confirmation("contoso-prod", "  contoso-prod\n", "INC-42") == {}
 
 
-@pytest.mark.parametrize("typed", ["Contoso-Prod", "contoso-prd", "contoso prod", "", "contoso"])
+def test_the_typed_name_is_case_insensitive_like_azure() -> None:  # issue #14
+    assert check_confirmation("contoso-prod", " Contoso-PROD ", "INC-42") == {}
+
+
+@pytest.mark.parametrize("typed", ["contoso-prd", "contoso prod", "", "contoso"])
 def test_a_wrong_name_is_an_error_on_the_name_input(typed: str) -> None:
     errors = check_confirmation("contoso-prod", typed, "INC-42")
     assert set(errors) == {"confirm_hub_name"}
     assert errors["confirm_hub_name"].reason is RefusalReason.NAME_MISMATCH
-    assert errors["confirm_hub_name"].message == "Type the hub name exactly: contoso-prod"
+    # Not the hint again (issue #14): the hint says what to type, the error what was wrong.
+    assert errors["confirm_hub_name"].message.endswith("is not contoso-prod.")
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "\n\t"])

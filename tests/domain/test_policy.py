@@ -133,18 +133,22 @@ def test_an_approved_request_says_who_approved_it() -> None:
     refusal = check_decidable(request(RequestStatus.APPROVED, approved_by=BOB.user_id), NOW)
     assert refusal is not None
     assert refusal.reason is RefusalReason.ALREADY_DECIDED
+    # Neutral wording (issue #14): a second click is not an error.
     assert refusal.message == (
-        "Request `fr-0badc0de` was already approved by <@U0BOB>; nothing changed."
+        "Request `fr-0badc0de` is already approved by <@U0BOB> — nothing to do (it is starting)."
     )
 
 
 @pytest.mark.parametrize(
     ("status", "words"),
-    [(RequestStatus.REJECTED, "rejected"), (RequestStatus.CANCELLED, "cancelled"),
-     (RequestStatus.RUNNING, "running"), (RequestStatus.SUCCEEDED, "succeeded")],
+    [(RequestStatus.REJECTED, "is already rejected — nothing to do."),
+     (RequestStatus.CANCELLED, "is already cancelled — nothing to do."),
+     (RequestStatus.RUNNING, "is already approved — nothing to do (it is running)."),
+     (RequestStatus.SUCCEEDED, "is already approved — nothing to do (it has succeeded).")],
 )
 def test_a_decided_request_says_what_happened(status: RequestStatus, words: str) -> None:
     refusal = check_decidable(request(status), NOW)
     assert refusal is not None
     assert refusal.reason is RefusalReason.ALREADY_DECIDED
-    assert f"was already {words}; nothing changed." in refusal.message
+    assert words in refusal.message
+    assert "already running by" not in refusal.message

@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.sandbox.run import Sandbox
 
 SPEED = 2000.0  # contoso-prod-weu fails over in about half a second
-COOLDOWN = timedelta(minutes=10)
+# BOT_FAILBACK_COOLDOWN is Azure time; the sandbox divides it by SPEED: 10 sandbox minutes.
+COOLDOWN = timedelta(minutes=10) * SPEED
 
 
 def free_port() -> int:

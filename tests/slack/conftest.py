@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings, load_settings
 from bot.domain.clock import FakeClock
+from bot.domain.limit_warnings import scaled_limits
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Message, ModalView
 from bot.service import FailoverService
@@ -171,7 +172,7 @@ MakeBot = Callable[..., Bot]
 def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]:
     engines = []
 
-    def build(**env: Any) -> Bot:
+    def build(*, time_scale: float = 1.0, **env: Any) -> Bot:
         values: dict[str, Any] = dict(
             slack_signing_secret=SECRET, slack_bot_token=fake_slack.slack.bot_token,
             slack_api_url=fake_slack.api_url, bot_approvers=ONCALL_GROUP,
@@ -179,13 +180,15 @@ def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]
         values.update(env)
         settings = load_settings(**values)
         clock = FakeClock()
-        gateway = SimulatedIotHubGateway(clock)
+        gateway = SimulatedIotHubGateway(clock, speed=time_scale)
         gateway.add_hub(HUB, "westeurope", 1200)
         engine = make_engine(db_file_url)
         engines.append(engine)
+        # As bootstrap wires it; time_scale is the sandbox's --speed.
         service = FailoverService(uow=unit_of_work_factory(engine), gateway=gateway, clock=clock,
-                                  limits=settings.limits, access=settings.access,
-                                  request_ttl=settings.bot_request_ttl)
+                                  limits=scaled_limits(settings.limits, time_scale),
+                                  access=settings.access, request_ttl=settings.bot_request_ttl,
+                                  time_scale=time_scale)
         client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                  sleep=lambda _: None)
         resolver = SlackActorResolver(client, settings.access.group_ids, clock=clock)

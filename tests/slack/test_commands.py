@@ -136,3 +136,26 @@ def test_any_command_text_gets_a_200_and_an_answer(bot: Bot, text: str) -> None:
     assert response.status == 200
     body = json.loads(response.body) if response.body else {}
     assert body or len(bot.slack.responses) + len(bot.slack.views) > answered
+
+
+def test_audit_in_slack_shows_words_and_real_mentions_not_codes(bot: Bot) -> None:
+    bot.request_and_submit()
+    bot.open_modal()  # refused: the hub holds a request (audited as a refusal)
+
+    bot.command(f"audit {HUB}")
+
+    shown = _shown(_last_response(bot))
+    assert "is waiting for approval" in shown
+    assert f"requested by <@{REQUESTER}>" in shown  # a mention Slack renders as a name
+    assert "&lt;@" not in shown and "hub_locked" not in shown
+
+
+def test_status_of_a_mistyped_hub_suggests_the_closest_names(bot: Bot) -> None:
+    bot.gateway.add_hub("contoso-prod-weu", "westeurope", 10)
+    bot.gateway.add_hub("fabrikam-hub", "eastus", 10)
+
+    bot.command("status contoso-prod-wue")
+
+    shown = _shown(_last_response(bot))
+    assert "No IoT Hub called `contoso-prod-wue`" in shown
+    assert "Did you mean `contoso-prod-weu`?" in shown and "fabrikam" not in shown

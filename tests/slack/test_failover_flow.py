@@ -108,7 +108,11 @@ def test_approval_edits_the_message_and_starts_the_failover_once(bot: Bot) -> No
     assert request is not None and request.status is RequestStatus.RUNNING
     assert request.message_ts == bot.approval_message().ts
     loser = bot.slack.ephemerals(APPROVER)
-    assert len(loser) == 1 and "already" in loser[0].text and "nothing changed" in loser[0].text
+    # Neutral (issue #14): who approved and when, no ⛔.
+    assert len(loser) == 1 and loser[0].text.startswith(f"Request `{request_id}` is already "
+                                                        f"approved by <@{APPROVER}> at ")
+    assert "— nothing to do (it is running)." in loser[0].text
+    assert ":no_entry:" not in json.dumps(loser[0].blocks)
 
 
 def test_a_requester_cannot_approve_their_own_request(make_bot: MakeBot) -> None:
@@ -204,7 +208,7 @@ def test_simultaneous_clicks_by_two_approvers_start_one_failover(make_bot: MakeB
 
     assert bot.gateway.calls["start_failover"] == 1
     losers = bot.slack.ephemerals()
-    assert len(losers) == 1 and "nothing changed" in losers[0].text
+    assert len(losers) == 1 and "nothing to do" in losers[0].text
 
 
 def test_when_slack_refuses_the_approval_message_the_modal_says_so(bot: Bot) -> None:
@@ -215,3 +219,56 @@ def test_when_slack_refuses_the_approval_message_the_modal_says_so(bot: Bot) -> 
 
     shown = _texts(bot.slack.views[modal.id].view["blocks"])
     assert "could not post" in shown and "not_in_channel" in shown and "/iothub cancel" in shown
+
+
+def test_the_requester_pressing_reject_withdraws_their_request(bot: Bot) -> None:
+    from bot.store.base import AuditQuery
+
+    request_id = bot.request_and_submit()
+
+    bot.click("reject", request_id, user=REQUESTER)
+
+    assert bot.slack.ephemerals(REQUESTER) == []  # no "you cannot approve your own request"
+    assert f"Cancelled by <@{REQUESTER}> (the requester)" in _texts(bot.approval_message().blocks)
+    assert bot.approval_buttons() == {}
+    request = bot.service.get_request(request_id)
+    assert request is not None and request.status is RequestStatus.CANCELLED
+    actions = [e.action.value for e in bot.service.audit(AuditQuery(request_id=request_id))]
+    assert "cancelled" in actions and "rejected" not in actions and "refused" not in actions
+
+
+def test_a_request_nobody_could_approve_is_refused_inline_and_audited(
+        make_bot: MakeBot) -> None:
+    from bot.store.base import AuditQuery
+
+    bot = make_bot(bot_approvers=REQUESTER)
+    modal = bot.open_modal()
+
+    body = json.loads(bot.submit(modal).body)
+
+    assert body["response_action"] == "errors"
+    assert "BOT_APPROVERS lists only you" in body["errors"]["confirm_hub_name"]
+    assert bot.slack.messages(CHANNEL) == []  # no approval message waiting for nobody
+    refused = [e for e in bot.service.audit(AuditQuery(limit=10))
+               if e.action.value == "refused"]
+    assert [e.detail["reason"] for e in refused] == ["no_approver"]
+
+
+def test_the_typed_name_is_case_insensitive_and_trimmed(bot: Bot) -> None:
+    modal = bot.open_modal()
+
+    response = bot.submit(modal, name=f"  {HUB.upper()} \n")
+
+    assert json.loads(response.body)["response_action"] == "update"
+    assert set(bot.approval_buttons()) == {"approve", "reject"}
+
+
+def test_a_wrong_name_shows_one_hint_and_an_error_that_says_something_else(bot: Bot) -> None:
+    modal = bot.open_modal()
+    hint = next(b["hint"]["text"] for b in modal.view["blocks"]
+                if b.get("block_id") == "confirm_hub_name")
+
+    error = json.loads(bot.submit(modal, name="contoso-hbu").body)["errors"]["confirm_hub_name"]
+
+    assert hint == f"Type {HUB} (upper or lower case, as you like)."
+    assert error == f'"contoso-hbu" is not {HUB}.'

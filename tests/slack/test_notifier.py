@@ -36,14 +36,17 @@ def test_progress_edits_one_status_message_and_replies_on_milestones(bot: Bot) -
     bot.click("approve", request_id)
     parent = bot.approval_message()
 
+    _progress(bot, request_id, None)  # before "accepted" was said: no message yet
     _progress(bot, request_id, Milestone.STARTED)
     _progress(bot, request_id, None)
     _progress(bot, request_id, Milestone.SLOW)
 
     thread = bot.slack.thread(CHANNEL, parent.ts)
     status = thread[0]
-    assert status.edits == 2 and "running for 3m" in status.text
-    assert [m.text.split()[0] for m in thread[1:]] == ["Azure", ":turtle:"]
+    # "Azure accepted" is the status message itself: nothing above it, later replies below.
+    assert status.edits == 2 and status.text.startswith("Azure accepted")
+    assert "Running for 3m" in status.text
+    assert [m.text.split()[0] for m in thread[1:]] == [":turtle:"]
     stored = bot.service.get_request(request_id)
     assert stored is not None and stored.status_message_ts == status.ts
 

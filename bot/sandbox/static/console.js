@@ -9,6 +9,7 @@ const EMOJI = {
   no_entry_sign: "🚫", no_entry: "⛔", heavy_multiplication_x: "✖️", warning: "⚠️",
   turtle: "🐢", grey_question: "❔", question: "❓", rotating_light: "🚨", tada: "🎉",
   lock: "🔒", clock: "🕒", x: "❌", heavy_check_mark: "✔️", information_source: "ℹ️",
+  stopwatch: "⏱️",
 };
 
 const app = {
