@@ -28,7 +28,7 @@ import pytest
 import requests
 from sqlmodel import Session, col, select
 
-from bot.domain.model import AuditAction
+from bot.domain.model import AuditAction, RequestStatus
 from bot.sandbox import payloads
 from bot.sandbox.console import Channel, Console, Person
 from bot.sandbox.slack_api import FakeSlackServer, Message
@@ -270,6 +270,18 @@ class Drill:
         assert button is not None
         clicked = self.console().click(BOB.id, message.ts, button)
         assert clicked["ok"], clicked
+
+    def wait_completion_recorded(self, request_id: str, approval: Message,
+                                 timeout: float = WAIT) -> None:
+        """Until the request succeeded, its completion is posted in the thread and the bot
+        recorded that it was (so a restart would not post it again)."""
+
+        def announced() -> bool:
+            row = self.row(request_id)
+            return (row.status == RequestStatus.SUCCEEDED and row.notified_version >= row.version
+                    and bool(self.completion_posts(approval)))
+
+        self.wait_for("the completion to be posted and recorded", announced, timeout)
 
     def completion_posts(self, approval: Message) -> list[Message]:
         """Completion replies: the only thread replies broadcast to the channel."""

@@ -33,13 +33,7 @@ def finish_and_count(drill: Drill, approval: Message, request_id: str) -> list[A
     drill.wait_for("the bot to say Azure accepted it",
                    lambda: any(ACCEPTED in t for t in thread_texts(drill, approval)))
     drill.arm.finish_operation(HUB)
-
-    def announced() -> bool:
-        row = drill.row(request_id)
-        return (row.status == RequestStatus.SUCCEEDED and row.notified_version >= row.version
-                and bool(drill.completion_posts(approval)))
-
-    drill.wait_for("the completion to be posted and recorded", announced)
+    drill.wait_completion_recorded(request_id, approval)
     drill.kill_bot()
     assert drill.arm.active_region(HUB) == "North Europe"
     completions = drill.completion_posts(approval)

@@ -17,13 +17,7 @@ pytestmark = pytest.mark.process_drill
 def _finish_and_check(drill: Drill, approval: Message, request_id: str) -> None:
     """Azure ends the operation; the bot running now reports it once, and Azure saw one POST."""
     drill.arm.finish_operation(HUB)
-
-    def announced() -> bool:
-        row = drill.row(request_id)
-        return (row.status == RequestStatus.SUCCEEDED and row.notified_version >= row.version
-                and bool(drill.completion_posts(approval)))
-
-    drill.wait_for("the completion to be posted and recorded", announced)
+    drill.wait_completion_recorded(request_id, approval)
     drill.kill_bot()  # nothing more can be sent: count what was
 
     assert drill.arm.failover_posts(HUB) == 1

@@ -52,13 +52,7 @@ def _restart_and_time_the_completion(drill: Drill, approval: Message, request_id
                                      ) -> float:
     restarted = time.monotonic()
     drill.start_bot(ENV)
-
-    def announced() -> bool:
-        row = drill.row(request_id)
-        return (row.status == RequestStatus.SUCCEEDED and row.notified_version >= row.version
-                and bool(drill.completion_posts(approval)))
-
-    drill.wait_for("the completion to be posted", announced, timeout=LEASE_TTL + WAIT)
+    drill.wait_completion_recorded(request_id, approval, timeout=LEASE_TTL + WAIT)
     took = time.monotonic() - restarted
     print(f"completion {took:.1f}s after the restart")  # the drill's figure, with -s
     drill.kill_bot()
