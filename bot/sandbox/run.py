@@ -25,12 +25,13 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from bot.bootstrap import Runtime, bootstrap, build_runtime
+from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.durations import humanize
 from bot.domain.rules import estimate_duration
 from bot.hubs.simulated import SimulatedIotHubGateway
+from bot.roles.single import Runtime, build_runtime
 from bot.sandbox.console import Channel, Console, Person
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.sandbox.workspace import SandboxWorkspace

@@ -105,8 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    from bot.bootstrap import serve
     from bot.config import load_settings
+    from bot.serve import serve
 
     # Under its importable name, not __main__'s: a worker process finds it by reference.
     from tests.drills.bot_process import fake_arm_gateway as factory
