@@ -1,4 +1,4 @@
-"""The real bot (``bot.bootstrap.serve``) in a process of its own, for drills that kill it.
+"""The real bot (``bot.serve.serve``) in a process of its own, for drills that kill it.
 
     PYTHONPATH=<repo> DRILL_ARM_URL=http://127.0.0.1:<port> SLACK_BOT_TOKEN=… \\
         python -m tests.drills.bot_process --port 3000
