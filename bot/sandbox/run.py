@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
 from bot.bootstrap import bootstrap
 from bot.config import Settings
@@ -69,7 +70,7 @@ def sandbox_settings(settings: Settings, *, api_url: str, database_url: str,
 class _Served:
     """One uvicorn server in a background thread, stoppable from another thread."""
 
-    def __init__(self, app: Any, port: int, name: str) -> None:
+    def __init__(self, app: Starlette, port: int, name: str) -> None:
         import uvicorn
 
         config = uvicorn.Config(app, host=HOST, port=port, log_config=None,
