@@ -21,6 +21,7 @@ from bot.store.health import UNREACHABLE, WRITABLE, DatabaseHealth
 from bot.telemetry import Metrics, configure_logging
 
 if TYPE_CHECKING:
+    from azure.identity import DefaultAzureCredential
     from slack_sdk import WebClient
 
 log = logging.getLogger(__name__)
@@ -38,22 +39,39 @@ class Components:
     metrics: Metrics
 
 
-def require_azure_settings(settings: Settings) -> None:
-    """What the Azure gateway needs of the settings, checked without building a credential
-    (the front checks this before it migrates; only the work process talks to Azure)."""
+def check_azure_settings(settings: Settings) -> None:
+    """What the Azure gateway needs, checked where nothing talks to Azure (the front, before
+    it migrates): a subscription, and azure-identity variables that make a credential. That
+    credential is made and closed at once (no token is asked for): the work process makes
+    its own."""
+    _require_subscription(settings)
+    _credential(settings).close()
+
+
+def _require_subscription(settings: Settings) -> None:
     if not settings.azure_subscription_id:
         raise ConfigError("AZURE_SUBSCRIPTION_ID: required to talk to Azure "
                           "(try `failover-bot sandbox` for a simulated fleet)")
 
 
-def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
-    require_azure_settings(settings)
+def _credential(settings: Settings) -> DefaultAzureCredential:
     from azure.identity import DefaultAzureCredential
 
-    from bot.hubs.azure import AzureIotHubGateway, authority_for
+    from bot.hubs.azure import authority_for
+
+    try:
+        return DefaultAzureCredential(authority=authority_for(settings.azure_cloud.value))
+    except (ValueError, OSError) as exc:  # azure-identity: a bad tenant, a missing certificate
+        raise ConfigError(f"the azure-identity variables (AZURE_TENANT_ID, AZURE_CLIENT_ID, …) "
+                          f"do not make a credential: {exc}") from None
+
+
+def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
+    _require_subscription(settings)
+    from bot.hubs.azure import AzureIotHubGateway
 
     cloud = settings.azure_cloud.value
-    credential = DefaultAzureCredential(authority=authority_for(cloud))
+    credential = _credential(settings)
     return AzureIotHubGateway(credential=credential,
                               subscription_ids=settings.azure_subscription_id, cloud=cloud,
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock)

@@ -16,10 +16,10 @@ import threading
 from bot.bootstrap import (
     GatewayFactory,
     azure_gateway,
+    check_azure_settings,
     configure_logging_for,
     make_poller,
     prepare,
-    require_azure_settings,
     slack_client,
     sql_unit_of_work,
 )
@@ -62,7 +62,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
         _require(settings, "SLACK_SIGNING_SECRET")
     configure_logging_for(settings)
     if gateway_factory is azure_gateway:  # a missing Azure setting fails before migrating
-        require_azure_settings(settings)
+        check_azure_settings(settings)
     from bot.roles.front import build_front
     from bot.slack.client import check_auth
     from bot.slack.guard import own_identity
