@@ -1,7 +1,7 @@
 """Ack latency of the HTTP bot under concurrent slash commands, against a bare Bolt app.
 
 Two servers run in child processes on 127.0.0.1: the real ``failover-bot serve``
-(``bot.bootstrap.serve``: a front process that acks and the work process it spawns, with the
+(``bot.serve.serve``: a front process that acks and the work process it spawns, with the
 simulated fleet and a SQLite store), and a bare Bolt app whose only listener acks ``/iothub``,
 served by uvicorn through the same Starlette app (``create_web_app``). The fake Slack Web API
 runs in a third child process, at the lowest CPU priority: it stands in for Slack's servers,
@@ -127,9 +127,9 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
 
 def serve_bot(port: int, slack_url: str, db_path: str) -> None:
     """The real ``failover-bot serve``: this process acks, its work process does the rest."""
-    from bot.bootstrap import serve as serve_for_real
     from bot.bootstrap import simulated_gateway
     from bot.config import load_settings
+    from bot.serve import serve as serve_for_real
 
     settings = load_settings(slack_signing_secret=SECRET, slack_bot_token=FakeSlack().bot_token,
                              slack_api_url=slack_url, database_url=f"sqlite:///{db_path}",

@@ -138,7 +138,7 @@ def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import bootstrap
+    from bot import serve
 
     if args.command == "audit":
         return _audit(args, settings, sys.stdout)
@@ -153,9 +153,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(migrate.current_revision(url) or "empty")
         return 0
     if args.command == "serve":
-        return bootstrap.serve(settings, port=args.port, with_worker=not args.no_worker)
+        return serve.serve(settings, port=args.port, with_worker=not args.no_worker)
     if args.command == "worker":
-        return bootstrap.run_worker(settings)
+        return serve.run_worker(settings)
     if args.command == "sandbox":
         from bot.sandbox.run import run_sandbox
 

@@ -27,24 +27,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
-from typing import Any
+from multiprocessing.synchronize import Event as ProcessEvent
 
-from bot.bootstrap import (
-    GatewayFactory,
-    Runtime,
-    build_runtime,
-    configure_logging_for,
-    prepare,
-    slack_client,
-)
+from slack_bolt import App
+
+from bot.bootstrap import GatewayFactory, configure_logging_for
 from bot.config import Settings
 from bot.job_handover import JobKeeper, JobWriter, Outbox
+from bot.roles.work import Worker, start_work_role
 from bot.slack.lazy import LazyJob, run_job
 from bot.store.jobs import JobStore
 from bot.telemetry import Metrics, render_latest
@@ -87,7 +84,7 @@ class InFlight:
     POLL_S = 0.002
     QUIET_S = 0.05
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: BaseContext) -> None:
         self._count = context.Value("i", 0)
         # Written under the count's lock; time.monotonic() is system-wide.
         self._last_answer = context.Value("d", 0.0, lock=False)
@@ -138,7 +135,7 @@ class _Channels:
     jobs: Queue[list[LazyJob] | None]
     control: Connection  # the front's end: metrics requests and answers
     child_control: Connection
-    ready: Any  # a multiprocessing Event, set once the child can take jobs
+    ready: ProcessEvent  # a multiprocessing Event, set once the child can take jobs
     owner: str  # the token its claims on stored jobs carry
 
 
@@ -175,6 +172,10 @@ class WorkProcess:
     def send(self, job: LazyJob) -> None:
         """Hand ``job`` over; the ack path's only cost is an append (no I/O)."""
         self._outbox.put(job)
+
+    def answering(self) -> AbstractContextManager[None]:
+        """Entered while the front answers Slack (the work process holds work back)."""
+        return self.in_flight.answering()
 
     def running(self) -> bool:
         """Started, and ready for jobs."""
@@ -320,7 +321,7 @@ class MetricsUnavailable(RuntimeError):
 
 
 def _main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
-          ready: Any, in_flight: InFlight, owner: str, parent: int) -> None:
+          ready: ProcessEvent, in_flight: InFlight, owner: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the front decides
     configure_logging_for(spec.settings)  # before anything can fail: one JSON line each
     metrics = Metrics()
@@ -332,28 +333,26 @@ def _main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection
                      name="parent-watch").start()
     os.nice(spec.niceness)
     try:
-        components = prepare(spec.settings, spec.gateway_factory, metrics=metrics)
-        client = slack_client(spec.settings, components.metrics)
-        runtime = build_runtime(components, client=client, verify_requests=False)
+        worker = start_work_role(spec.settings, spec.gateway_factory, metrics)
         store = JobStore(spec.settings.database_url.get_secret_value())
     except Exception as exc:  # one line, no traceback: the front restarts us with back-off
         log.error("the work process could not start: %s: %s", type(exc).__name__,
                   _first_line(exc))
         raise SystemExit(START_FAILED) from None
     if spec.run_poller:
-        runtime.start_poller()
-    _work(runtime, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
+        worker.start_poller()
+    _work(worker, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
           ready)
 
 
-def _work(runtime: Runtime, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
-          store: JobStore, owner: str, lease: timedelta, ready: Any = None) -> None:
+def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
+          store: JobStore, owner: str, lease: timedelta, ready: ProcessEvent | None = None) -> None:
     quiet = watch(in_flight)
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
 
     def dispatch(job: LazyJob) -> None:
-        (urgent if job.urgent else work).submit(run_after_acks, runtime.bolt_app, job, quiet,
+        (urgent if job.urgent else work).submit(run_after_acks, worker.bolt_app, job, quiet,
                                                 keeper.finished)
 
     keeper = JobKeeper(store, owner, lease, dispatch).start()
@@ -363,14 +362,14 @@ def _work(runtime: Runtime, jobs: Queue[list[LazyJob] | None], in_flight: InFlig
     while (batch := jobs.get()) is not None:
         for job in keeper.claim(batch):
             dispatch(job)
-    runtime.stop()
+    worker.stop()
     urgent.shutdown(wait=True)
     work.shutdown(wait=True)
     keeper.stop()
     store.close()
 
 
-def run_after_acks(app: Any, job: LazyJob, quiet: threading.Event,
+def run_after_acks(app: App, job: LazyJob, quiet: threading.Event,
                    finished: Callable[[LazyJob], None] | None = None) -> None:
     """Run ``job`` once the front is ``quiet``, or after its lane's bound."""
     try:

@@ -14,12 +14,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from bot.bootstrap import Runtime, bootstrap, build_runtime
+from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.domain.clock import FakeClock
 from bot.domain.model import OperationKind, RequestStatus
 from bot.domain.policy import Actor
 from bot.hubs.simulated import SimulatedIotHubGateway
+from bot.roles.single import Runtime, build_runtime
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.service import SubmitFailover, Submitted
 from bot.slack.client import make_web_client

@@ -25,12 +25,14 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.testclient import TestClient
 
 from bot import work_process
-from bot.bootstrap import bootstrap, build_runtime, simulated_gateway, slack_client
+from bot.bootstrap import simulated_gateway, slack_client, sql_unit_of_work
 from bot.config import load_settings
-from bot.domain.clock import SystemClock
+from bot.roles.front import build_front
 from bot.sandbox.slack_api import FakeSlackServer
+from bot.slack.guard import own_identity
 from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
+from bot.telemetry import Metrics
 from bot.work_process import InFlight, WorkProcess, WorkSpec, run_after_acks, watch
 
 SECRET = "work-process-test-secret"  # made up
@@ -91,14 +93,13 @@ def front(tmp_path: Path) -> Iterator[Front]:
             slack_signing_secret=SECRET, slack_bot_token=server.slack.bot_token,
             slack_api_url=server.api_url, database_url=database_url,
             bot_allowed_channels=CHANNEL, bot_log_level="WARNING")
-        clock = SystemClock()
-        components = bootstrap(settings, clock=clock, gateway=simulated_gateway(settings, clock))
+        metrics = Metrics()
+        client = slack_client(settings, metrics)
         work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False)).start()
         try:
-            runtime = build_runtime(
-                components, client=slack_client(settings, components.metrics),
-                hand_over=work.send, metrics_renderer=work.render_metrics,
-                worker_state=work.state, answering=work.in_flight.answering)
+            runtime = build_front(settings, client=client, workspace=own_identity(client),
+                                  work=work, store=sql_unit_of_work(database_url),
+                                  metrics=metrics)
             with TestClient(runtime.web_app) as client:
                 front = Front(client, work, server)
                 wait_for("the work process", work.running)

@@ -34,6 +34,7 @@ from bot.domain.model import HubRef, HubState
 from bot.domain.regions import display_name
 from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_after_seconds
 from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
+from bot.hubs._azure_pipeline import send_through
 from bot.hubs._clouds import authority_for, cloud_endpoints
 from bot.hubs._directory import HubDirectory
 from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
@@ -133,8 +134,7 @@ class AzureIotHubGateway:
         now = self._clock.now()
         try:
             # The client's own pipeline: authenticated for this cloud, no retry sleeps.
-            response = client._client.send_request(HttpRequest("GET", handle),
-                                                   **self._options())
+            response = send_through(client, HttpRequest("GET", handle), **self._options())
         except AzureError as err:
             raise from_azure_error(err, now) from err
         if response.status_code >= 400:

@@ -24,13 +24,15 @@ from types import FrameType
 from typing import Any, TextIO
 
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
-from bot.bootstrap import Runtime, bootstrap, build_runtime
+from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.durations import humanize
 from bot.domain.rules import estimate_duration
 from bot.hubs.simulated import SimulatedIotHubGateway
+from bot.roles.single import Runtime, build_runtime
 from bot.sandbox.console import Channel, Console, Person
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.sandbox.workspace import SandboxWorkspace
@@ -68,7 +70,7 @@ def sandbox_settings(settings: Settings, *, api_url: str, database_url: str,
 class _Served:
     """One uvicorn server in a background thread, stoppable from another thread."""
 
-    def __init__(self, app: Any, port: int, name: str) -> None:
+    def __init__(self, app: Starlette, port: int, name: str) -> None:
         import uvicorn
 
         config = uvicorn.Config(app, host=HOST, port=port, log_config=None,

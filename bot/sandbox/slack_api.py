@@ -9,8 +9,10 @@ talks to it.
 Served methods (``POST``/``GET /api/<method>``, form or JSON bodies, ``Authorization: Bearer``):
 ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``views.open``,
 ``views.update``, ``views.push``, ``usergroups.users.list``, ``users.info``,
-``conversations.info``. ``POST /response/<token>`` is a ``response_url``
-(:meth:`FakeSlackServer.response_url` mints one).
+``conversations.info``, and ``apps.connections.open`` (with the app-level token: the
+``ws://`` URL set as :attr:`FakeSlack.socket_mode_url`, a local Socket Mode endpoint
+such as the drills' ``tests/drills/socket_mode_server.py``). ``POST /response/<token>``
+is a ``response_url`` (:meth:`FakeSlackServer.response_url` mints one).
 
 Behaviour copied from Slack: unknown token → ``invalid_auth``; unknown channel →
 ``channel_not_found``; blocks and views are validated with ``slack_sdk.models`` and rejected
@@ -40,6 +42,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+APP_TOKEN = "xapp-1-sandbox"  # noqa: S105 - the made-up app-level token (Socket Mode)
 Json = dict[str, Any]
 SANDBOX_TOKEN = "xoxb-sandbox"  # noqa: S105 - the fake accepts only this made-up token
 
@@ -120,6 +123,8 @@ class FakeSlack:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        self.app_token = APP_TOKEN
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self.users: dict[str, Json] = {}
@@ -220,7 +225,7 @@ class FakeSlack:
                     headers = ({"Retry-After": str(injected.retry_after)}
                                if injected.retry_after is not None else {})
                     raise _Failure(injected.error, injected.status, headers)
-                self._authenticate(token)
+                self._authenticate(token, app_level=method in _APP_LEVEL)
                 handler = _METHODS.get(method)
                 if handler is None:
                     raise SlackError("unknown_method")
@@ -248,10 +253,10 @@ class FakeSlack:
             queue.pop(0)
         return injected
 
-    def _authenticate(self, token: str | None) -> None:
+    def _authenticate(self, token: str | None, *, app_level: bool = False) -> None:
         if not token:
             raise SlackError("not_authed")
-        if token != self.bot_token:
+        if token != (self.app_token if app_level else self.bot_token):
             raise SlackError("invalid_auth")
 
     def _ts(self) -> str:
@@ -280,6 +285,11 @@ class FakeSlack:
     def _auth_test(self, params: Json) -> Json:
         return {"url": "https://sandbox.slack.local/", "team": "Sandbox", "user": "failover-bot",
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+
+    def _connections_open(self, params: Json) -> Json:
+        if self.socket_mode_url is None:
+            raise SlackError("not_allowed_token_type")  # no Socket Mode endpoint here
+        return {"url": self.socket_mode_url}
 
     def _permalink(self, params: Json) -> Json:
         channel = self._channel(params)
@@ -374,7 +384,9 @@ class _Failure(Exception):
         self.error, self.status, self.headers = error, status, headers
 
 
+_APP_LEVEL = frozenset({"apps.connections.open"})  # the app-level token's methods
 _METHODS: dict[str, Callable[[FakeSlack, Json], Json]] = {
+    "apps.connections.open": FakeSlack._connections_open,
     "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "chat.update": FakeSlack._update,

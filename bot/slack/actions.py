@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -12,16 +13,20 @@ from slack_sdk import WebClient
 from bot.domain.model import RequestStatus
 from bot.slack import reports
 from bot.slack.deps import Deps, guarded
+from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import printable
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps | None) -> None:
+    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
     # Ack the click at once; deciding reads the database, so it is the lazy half.
-    app.action(APPROVE)(ack=_acknowledge, lazy=[_decide(deps, approve=True)])
-    app.action(REJECT)(ack=_acknowledge, lazy=[_decide(deps, approve=False)])
+    app.action(APPROVE)(ack=_acknowledge,
+                        lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=True))])
+    app.action(REJECT)(ack=_acknowledge,
+                       lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=False))])
 
 
 def _acknowledge(ack: Ack) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -17,6 +18,7 @@ from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
 from bot.slack import reports
 from bot.slack.deps import Deps, failure_message, guarded
+from bot.slack.lazy import ANSWER, OPEN_DIALOG, lazy_half
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
 from bot.slack.parsing import (
     CancelRequest,
@@ -38,10 +40,12 @@ log = logging.getLogger(__name__)
 COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps | None) -> None:
+    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
     for name, default in COMMANDS.items():
-        app.command(name)(ack=_acknowledge(default),
-                          lazy=[_open_dialog(deps, default), _answer(deps, default)])
+        app.command(name)(ack=_acknowledge(default), lazy=[
+            lazy_half(OPEN_DIALOG, deps, partial(_open_dialog, default=default)),
+            lazy_half(ANSWER, deps, partial(_answer, default=default))])
 
 
 def _text(command: dict[str, Any]) -> str:

@@ -5,6 +5,13 @@ commands (an outage brings many at once) the work slows every later ack towards 
 3-second limit. So the HTTP front only verifies, acks and hands each lazy half over as a
 :class:`LazyJob`; the work process dispatches it through its own Bolt app, which runs
 just that half (Bolt's lazy-only request, as its FaaS adapters use).
+
+This module is the one place that touches Bolt's internals (``BOLT_PRIVATE_NAMES``, checked
+by ``tests/slack/test_bolt_contract.py``; ``slack-bolt`` is bounded in pyproject to the
+minor versions tested). Bolt's public hook, ``listener_runner.lazy_listener_runner``, is
+called only after Bolt deep-copies the whole request (context, client and all) for every
+lazy half: a fifth of the front's CPU under load, for data a job does not need. So the
+front's runner overrides the step before that copy (``_start_lazy_function``).
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from slack_bolt import App, BoltRequest
+from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.util.utils import get_name_for_callable
 
@@ -24,8 +32,19 @@ from bot.telemetry import bind_request_id, current_request_id
 
 log = logging.getLogger(__name__)
 
+D = TypeVar("D")
+
+# The lazy halves, by name: Bolt finds the half a lazy-only request asks for by the name of
+# its function, so the names are set here (``lazy_half``), never taken from a closure.
+OPEN_DIALOG = "open_dialog"  # /failover, /failback: the dialog
+ANSWER = "answer"  # every command: what reads Azure or the database
+SUBMIT = "submit"  # the dialog's submission
+DECIDE = "decide"  # Approve, Reject
+LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE})
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
-URGENT = frozenset({"open_dialog"})
+URGENT = frozenset({OPEN_DIALOG})
+# Bolt's private names this module relies on (tests/slack/test_bolt_contract.py).
+BOLT_PRIVATE_NAMES = (("App", "_listener_runner"), ("ThreadListenerRunner", "_start_lazy_function"))
 TRIGGER_LIFE_S = 3.0
 # What the work process's Bolt needs of the headers (to parse the body; Events API retries):
 # the front verified the signature, and the job is stored, so the rest is left behind.
@@ -51,13 +70,39 @@ class LazyJob:
 
 
 
-class HandOverListenerRunner(ThreadListenerRunner):
-    """Bolt's listener runner, except that each lazy half goes to ``send`` as a LazyJob.
+class LazyHalfInFront(RuntimeError):
+    """A lazy half was about to run in the front, which only acks and hands over."""
 
-    Bolt's own runner deep-copies the whole request (context, client and all) for every lazy
-    half before a LazyListenerRunner sees it: a fifth of the front's CPU under load, for
-    data a job does not need.
-    """
+
+def lazy_half(name: str, deps: D | None,
+              build: Callable[[D], Callable[..., None]]) -> Callable[..., None]:
+    """``build(deps)`` as the lazy half ``name``; without ``deps`` (the front builds no
+    service), a half that refuses to run, so a hand-over that stopped working fails loudly."""
+    if deps is None:
+        def work(**_: Any) -> None:
+            raise LazyHalfInFront(f"lazy {name} reached the front's Bolt runner")
+    else:
+        work = build(deps)
+    work.__name__ = work.__qualname__ = name
+    return work
+
+
+class _RefusingLazyRunner(LazyListenerRunner):
+    """The front's lazy runner: nothing lazy runs in the front."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        raise LazyHalfInFront(f"lazy {get_name_for_callable(function)} reached the front")
+
+    def run(self, function: Callable[..., None], request: BoltRequest) -> None:
+        self.start(function, request)
+
+
+class HandOverListenerRunner(ThreadListenerRunner):
+    """Bolt's listener runner, except that each lazy half goes to ``send`` as a LazyJob
+    (before Bolt's copy of the request), and nothing lazy can run in this process."""
 
     def __init__(self, runner: ThreadListenerRunner, send: Callable[[LazyJob], None]) -> None:
         super().__init__(
@@ -66,7 +111,7 @@ class HandOverListenerRunner(ThreadListenerRunner):
             listener_start_handler=runner.listener_start_handler,
             listener_completion_handler=runner.listener_completion_handler,
             listener_executor=runner.listener_executor,
-            lazy_listener_runner=runner.lazy_listener_runner)
+            lazy_listener_runner=_RefusingLazyRunner(runner.logger))
         self._send = send
 
     def _start_lazy_function(self, lazy_func: Callable[..., None],
@@ -79,10 +124,8 @@ class HandOverListenerRunner(ThreadListenerRunner):
 
 
 def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
-    """Make ``app`` send its lazy halves to ``send`` (call once its listeners are set up).
-
-    Bolt offers no public hook before its copy, so this replaces the app's runner.
-    """
+    """Make ``app`` send its lazy halves to ``send`` (call once its listeners are set up);
+    its own lazy runner then refuses to run any (``LazyHalfInFront``)."""
     app._listener_runner = HandOverListenerRunner(app.listener_runner, send)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -15,6 +16,7 @@ from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request
 from bot.slack.deps import Deps, failure_message
+from bot.slack.lazy import SUBMIT, lazy_half
 from bot.slack.modals import (
     CALLBACK_ID,
     NAME_INPUT,
@@ -32,14 +34,21 @@ log = logging.getLogger(__name__)
 STALE = "This dialog is out of date; close it and run the command again."
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
+    """The ack checks the dialog against ``access()``; without ``deps`` (the front), the
+    lazy half is only named: it runs elsewhere."""
+
+    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        _acknowledge(ack, view, access(), body["user"]["id"])
+
+    app.view(CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
+
+
+def _submitter(deps: Deps) -> Callable[..., None]:
     def submit(body: dict[str, Any], client: WebClient) -> None:
         _submit(deps, body, client)
 
-    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        _acknowledge(ack, view, deps.service.access, body["user"]["id"])
-
-    app.view(CALLBACK_ID)(ack=acknowledge, lazy=[submit])
+    return submit
 
 
 def _value(view: dict[str, Any], block_id: str) -> str:

@@ -1,4 +1,4 @@
-"""The real bot (``bot.bootstrap.serve``) in a process of its own, for drills that kill it.
+"""The real bot (``bot.serve.serve``) in a process of its own, for drills that kill it.
 
     PYTHONPATH=<repo> DRILL_ARM_URL=http://127.0.0.1:<port> SLACK_BOT_TOKEN=… \\
         python -m tests.drills.bot_process --port 3000
@@ -105,8 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    from bot.bootstrap import serve
     from bot.config import load_settings
+    from bot.serve import serve
 
     # Under its importable name, not __main__'s: a worker process finds it by reference.
     from tests.drills.bot_process import fake_arm_gateway as factory

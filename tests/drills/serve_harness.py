@@ -1,6 +1,6 @@
 """The harness for drills on the real ``serve`` processes (kill -9, faults, slow Azure).
 
-The bot is ``bot.bootstrap.serve`` in a process of its own (``bot_process.py``), with its
+The bot is ``bot.serve.serve`` in a process of its own (``bot_process.py``), with its
 production gateway and SDK talking HTTP to a fake Azure Resource Manager and a fake Slack, both
 in this process so that they outlive it. People act as in Slack: a signed slash command, the
 confirmation modal with the typed hub name, and a second person's Approve click. The fake ARM
@@ -80,6 +80,9 @@ class Drill:
         self.engine = make_engine(db_url)
         self.bot: Running | None = None
         self.logs: list[Path] = []
+        # Where people's requests go: the bot's /slack/events, unless a drill says otherwise
+        # (Socket Mode: the bridge to the WebSocket, test_socket_mode.py).
+        self.events_url: str | None = None
 
     # ---- the bot process -----------------------------------------------------------------
 
@@ -95,6 +98,14 @@ class Drill:
         else:
             self.wait_for("the bot's work process to run",
                           lambda: self.health()[1].get("worker") == "running")
+
+    def start_bot_in_socket_mode(self, endpoint_url: str, events_url: str) -> None:
+        """``serve`` with ``SLACK_APP_TOKEN``: the fake Web API's ``apps.connections.open``
+        hands out ``endpoint_url`` (``socket_mode_server.SocketModeServer``), and people's
+        requests go to ``events_url`` (its ``Bridge``) rather than to /slack/events."""
+        self.workspace.socket_mode_url = endpoint_url
+        self.events_url = events_url
+        self.start_bot({"SLACK_APP_TOKEN": self.workspace.app_token})
 
     def launch_bot(self, extra_env: dict[str, str] | None = None, *,
                    user: str | None = None) -> None:
@@ -203,7 +214,8 @@ class Drill:
     def console(self) -> Console:
         assert self.bot is not None
         return Console(self.workspace, response_url=self.slack.response_url,
-                       bot_url=self.bot.url + "/slack/events", signing_secret=SIGNING_SECRET,
+                       bot_url=self.events_url or self.bot.url + "/slack/events",
+                       signing_secret=SIGNING_SECRET,
                        channel=CHANNEL, people=[ALICE, BOB])
 
     def request_failover(self) -> Message:

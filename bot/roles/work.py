@@ -1,0 +1,70 @@
+"""The work role: the service behind the gateway, the Slack client, a Bolt app that runs the
+lazy halves the front hands over, the notifier and the poller. No HTTP face: the front
+serves ``/healthz``, ``/readyz`` and ``/metrics`` (asking this process for its metrics)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.bootstrap import Components, GatewayFactory, make_poller, prepare, slack_client
+from bot.config import Settings
+from bot.poller import Poller
+from bot.slack.actors import SlackActorResolver
+from bot.slack.app import create_app
+from bot.slack.notifier import SlackNotifier
+from bot.telemetry import Metrics
+
+
+class RunsPoller:
+    """A poller on a thread of its own, stopped with the role."""
+
+    poller: Poller
+    _stop: threading.Event
+    _poller_thread: threading.Thread | None
+
+    def start_poller(self) -> None:
+        self._poller_thread = threading.Thread(target=self.poller.run_forever, args=(self._stop,),
+                                               name="poller", daemon=True)
+        self._poller_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller_thread is not None:
+            self._poller_thread.join(timeout=30)
+
+
+@dataclass
+class Worker(RunsPoller):
+    """Everything the work process holds."""
+
+    components: Components
+    bolt_app: App
+    notifier: SlackNotifier
+    poller: Poller
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _poller_thread: threading.Thread | None = None
+
+
+def build_worker(components: Components, *, client: WebClient,
+                 executor: Executor | None = None, verify_requests: bool = True) -> Worker:
+    """The Bolt app, notifier and poller around a wired service."""
+    settings, service = components.settings, components.service
+    notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
+    bolt_app = create_app(
+        service, settings=settings, client=client, notifier=notifier, executor=executor,
+        actor_resolver=SlackActorResolver(client, settings.access.group_ids),
+        verify_requests=verify_requests)  # auth.test at start: a bad token fails it
+    return Worker(components, bolt_app, notifier, make_poller(components, notifier))
+
+
+def start_work_role(settings: Settings, gateway_factory: GatewayFactory,
+                    metrics: Metrics) -> Worker:
+    """In the work process: only requests the front verified reach its Bolt app."""
+    components = prepare(settings, gateway_factory, metrics=metrics)
+    return build_worker(components, client=slack_client(settings, components.metrics),
+                        verify_requests=False)
