@@ -32,8 +32,9 @@ from pathlib import Path
 import _common
 
 from bot.domain.clock import SystemClock
-from bot.domain.model import FailoverRequest, HubRef, HubState, OperationKind, RequestStatus
+from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, ProgressUpdate

@@ -20,18 +20,18 @@ from typing import Protocol
 from bot.domain.backoff import backoff_delay
 from bot.domain.clock import Clock
 from bot.domain.durations import humanize
-from bot.domain.model import (
-    AuditAction,
-    AuditEvent,
-    FailoverRequest,
-    HubState,
-    OperationKind,
-    RequestStatus,
-    new_request_id,
-)
+from bot.domain.model import AuditAction, AuditEvent, HubState, OperationKind
 from bot.domain.names import closest_names
 from bot.domain.policy import AccessPolicy, Actor, check_decidable
 from bot.domain.regions import same_region
+from bot.domain.request import (
+    SYSTEM,
+    Change,
+    FailoverRequest,
+    RequestStatus,
+    TransitionRefused,
+    new_request_id,
+)
 from bot.domain.rules import (
     Limits,
     Refusal,
@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 
 AUTO_APPROVER = "policy:auto"
 OUTCOME_UNKNOWN = "FailoverOutcomeUnknown"  # the gateway's code for a start whose answer was lost
-SYSTEM = "failover-bot"
 # "Nothing is running" needs the hub seen quiet (ready, where it was) for this long at least,
 # and for this many poll intervals: Azure may take a while to act on a POST it accepted.
 NOT_STARTED_AFTER = timedelta(minutes=5)
@@ -289,8 +288,7 @@ class FailoverService:
                     refusal = check_open_request(uow.requests.open_for_hub(hub.name)) or Refusal(
                         RefusalReason.HUB_LOCKED, "Another request holds this hub.")
             if refusal is None:
-                uow.events.append(self._event(AuditAction.REQUESTED, cmd.actor.user_id, request,
-                                              reason=request.reason))
+                uow.events.append(request.requested())
                 if not self.access.require_approval:
                     request = self._mark_approved(uow, request, AUTO_APPROVER) or request
                 uow.commit()
@@ -348,10 +346,8 @@ class FailoverService:
         expired: list[FailoverRequest] = []
         with self.uow() as uow:
             for request in uow.requests.due_for_expiry(now):
-                done = uow.requests.transition(request.id, {RequestStatus.AWAITING_APPROVAL},
-                                               RequestStatus.EXPIRED, decided_at=now)
+                done = _change(uow, request, lambda r: r.expire(now))
                 if done:
-                    uow.events.append(self._event(AuditAction.EXPIRED, SYSTEM, done))
                     expired.append(done)
             uow.commit()
         return [self._counted(r) for r in expired]
@@ -384,26 +380,16 @@ class FailoverService:
             follow = (problem is not None and problem.reason is RefusalReason.HUB_NOT_READY
                       and _postponed_before(uow, request.id))
             if problem and not follow:
-                failed = uow.requests.transition(
-                    request.id, {RequestStatus.APPROVED}, RequestStatus.FAILED,
-                    completed_at=now, error_code=problem.reason.value,
-                    error_message=problem.message)
-                if failed:
-                    uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed,
-                                                  error=problem.message))
+                failed = _change(uow, request, lambda r: r.refuse_start(
+                    now, problem.reason.value, problem.message))
                 uow.commit()
                 return self._counted(failed) if failed else None
             attempts = _attempts_before(uow, request.id)
-            running = uow.requests.transition(
-                request.id, {RequestStatus.APPROVED}, RequestStatus.RUNNING, started_at=now,
-                next_poll_at=now + self.poll_interval, lease_owner=owner,
-                lease_expires_at=now + self.lease_ttl)
+            running = _change(uow, request, lambda r: r.start(
+                now, now + self.poll_interval, attempts_before=attempts, following_hub=follow))
             if running is None:
                 return uow.requests.get(request.id)
-            uow.events.append(self._event(
-                AuditAction.RETRY if attempts else AuditAction.STARTED, SYSTEM, running,
-                region_before=running.region_before, region_target=running.region_target,
-                following_hub=follow or None, attempt=attempts + 1 if attempts else None))
+            uow.requests.take_lease(running.id, owner, now + self.lease_ttl)
             uow.commit()
         if follow:
             self._release_start_lease(running.id, owner, own_lease, now)
@@ -551,16 +537,15 @@ class FailoverService:
     def attach_message(self, request_id: str, *, message_ts: str | None = None,
                        status_message_ts: str | None = None) -> None:
         """Remember where the request was announced, so later updates edit that message."""
-        changes = {k: v for k, v in (("message_ts", message_ts),
-                                     ("status_message_ts", status_message_ts)) if v}
         with self.uow() as uow:
-            uow.requests.update(request_id, **changes)
+            uow.requests.attach_message(request_id, message_ts=message_ts,
+                                        status_message_ts=status_message_ts)
             uow.commit()
 
     def mark_notified(self, request_id: str, version: int) -> None:
         """People have seen the request as of ``version`` (the store never goes backwards)."""
         with self.uow() as uow:
-            uow.requests.update(request_id, notified_version=version)
+            uow.requests.mark_notified(request_id, version)
             uow.commit()
 
     def record_refusal(self, refusal: Refusal, user: str, hub: str | None = None) -> Refusal:
@@ -646,23 +631,17 @@ class FailoverService:
     def _mark_approved(self, uow: UnitOfWork, request: FailoverRequest,
                        approver: str) -> FailoverRequest | None:
         # next_poll_at: should the approver's process die before starting it, the poller will.
-        approved = uow.requests.transition(
-            request.id, {RequestStatus.AWAITING_APPROVAL}, RequestStatus.APPROVED,
-            approved_by=approver, decided_at=self.clock.now(),
-            next_poll_at=self.clock.now() + self.poll_interval)
-        if approved:
-            uow.events.append(self._event(AuditAction.APPROVED, approver, approved))
-        return approved
+        now = self.clock.now()
+        return _change(uow, request,
+                       lambda r: r.approve(now, approver, now + self.poll_interval))
 
     def _close(self, actor: Actor, request_id: str, status: RequestStatus, action: AuditAction,
                check: Callable[[Actor, FailoverRequest], Refusal | None], note: str) -> Decision:
         def close(uow: UnitOfWork, request: FailoverRequest) -> FailoverRequest | None:
-            closed = uow.requests.transition(
-                request.id, {RequestStatus.AWAITING_APPROVAL}, status,
-                approved_by=actor.user_id, decided_at=self.clock.now())
-            if closed:
-                uow.events.append(self._event(action, actor.user_id, closed, note=note))
-            return closed
+            now = self.clock.now()
+            if status is RequestStatus.REJECTED:
+                return _change(uow, request, lambda r: r.reject(now, actor.user_id, note))
+            return _change(uow, request, lambda r: r.cancel(now, actor.user_id))
 
         decision = self._decide(actor, request_id, check=lambda _, r: check(actor, r), act=close)
         if decision.ok and decision.request is not None:
@@ -727,14 +706,8 @@ class FailoverService:
             delay = backoff_delay(failures, self.poll_interval, self.max_backoff,
                                   exc.retry_after, self.rng.random())
             retry_at = min(now + delay, deadline)  # give up on time, not a back-off late
-            again = uow.requests.transition(
-                request.id, {RequestStatus.APPROVED, RequestStatus.RUNNING},
-                RequestStatus.APPROVED, started_at=None, next_poll_at=retry_at)
-            if again:
-                uow.events.append(self._event(AuditAction.PROGRESS, SYSTEM, again,
-                                              start_postponed=exc.code, error=exc.message,
-                                              failures=failures,
-                                              retry_at=retry_at.isoformat()))
+            again = _change(uow, request, lambda r: r.postpone(
+                now, retry_at, code=exc.code, error=exc.message, failures=failures))
             if own_lease:
                 uow.requests.release_lease(request.id, own_lease, retry_at)
             uow.commit()
@@ -750,9 +723,7 @@ class FailoverService:
         now = self.clock.now()
         try:
             with self.uow() as uow:
-                stored = uow.requests.transition(running.id, {RequestStatus.RUNNING},
-                                                 RequestStatus.RUNNING,
-                                                 operation_handle=handle)
+                stored = _change(uow, running, lambda r: r.record_handle(handle))
                 if own_lease:
                     uow.requests.release_lease(running.id, own_lease, now + self.poll_interval)
                 uow.commit()
@@ -829,16 +800,11 @@ class FailoverService:
         now = self.clock.now()
         after = hub.active_region if hub else request.region_target
         with self.uow() as uow:
-            done = uow.requests.transition(request.id, {RequestStatus.RUNNING},
-                                           RequestStatus.SUCCEEDED, completed_at=now,
-                                           region_after=after)
+            endpoint = hub.event_hub_endpoint if hub else None
+            done = _change(uow, request, lambda r: r.succeed(now, after, endpoint))
             if done is None:
                 current = uow.requests.get(request.id) or request
                 return Observation(current, poll)
-            uow.events.append(self._event(
-                AuditAction.SUCCEEDED, SYSTEM, done, region_after=after,
-                duration_s=int(done.duration.total_seconds()) if done.duration else None,
-                event_hub_endpoint=hub.event_hub_endpoint if hub else None))
             uow.commit()
         self._counted(done)
         return Observation(done, poll, report=self.report(done, hub))
@@ -846,14 +812,10 @@ class FailoverService:
     def _finish_failed(self, request: FailoverRequest, code: str,
                        message: str) -> FailoverRequest:
         with self.uow() as uow:
-            failed = uow.requests.transition(
-                request.id, {RequestStatus.RUNNING, RequestStatus.APPROVED},
-                RequestStatus.FAILED, completed_at=self.clock.now(), error_code=code,
-                error_message=message)
+            now = self.clock.now()
+            failed = _change(uow, request, lambda r: r.fail(now, code, message))
             if failed is None:
                 return uow.requests.get(request.id) or request
-            uow.events.append(self._event(AuditAction.FAILED, SYSTEM, failed, error_code=code,
-                                          error=message))
             uow.commit()
         return self._counted(failed)
 
@@ -890,11 +852,20 @@ class FailoverService:
                       refusal.reason.value)
         return refusal
 
-    def _event(self, action: AuditAction, actor: str, request: FailoverRequest,
-               **detail: object) -> AuditEvent:
-        return AuditEvent(at=self.clock.now(), action=action, actor=actor,
-                          hub=request.hub.name, request_id=request.id, kind=request.kind,
-                          detail={k: v for k, v in detail.items() if v not in (None, "")})
+
+def _change(uow: UnitOfWork, request: FailoverRequest,
+            transition: Callable[[FailoverRequest], Change]) -> FailoverRequest | None:
+    """Make one change of ``request`` and save it with its audit event; ``None`` when its
+    status no longer allows it or somebody else changed it first (compare-and-set)."""
+    try:
+        change = transition(request)
+    except TransitionRefused:
+        return None
+    if not uow.requests.save(change.request, request.version):
+        return None
+    if change.event is not None:
+        uow.events.append(change.event)
+    return change.request
 
 
 def _azure_refusal(exc: GatewayError) -> Refusal:

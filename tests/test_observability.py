@@ -17,8 +17,9 @@ from starlette.testclient import TestClient
 from bot.bootstrap import Runtime, bootstrap, build_runtime
 from bot.config import Settings
 from bot.domain.clock import FakeClock
-from bot.domain.model import OperationKind, RequestStatus
+from bot.domain.model import OperationKind
 from bot.domain.policy import Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.service import SubmitFailover, Submitted

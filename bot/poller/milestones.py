@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from bot.domain.model import AuditAction, AuditEvent, FailoverRequest
+from bot.domain.model import AuditAction, AuditEvent
+from bot.domain.request import SYSTEM, FailoverRequest
 from bot.notifications import Milestone
-from bot.service import SYSTEM
 from bot.store.base import AuditQuery, UnitOfWork
 
 # "Slow" means a quarter longer than estimated: estimates are rough, a small overrun is normal.

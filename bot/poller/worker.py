@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
-from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll, OperationState
 from bot.notifications import Milestone, Notifier, ProgressUpdate
 from bot.poller.backoff import PollSchedule
@@ -38,7 +38,6 @@ from bot.telemetry import Metrics, bind_request_id
 
 log = logging.getLogger(__name__)
 
-REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
 # How long the listener that recorded a request has to announce it before a sweep does.
 ANNOUNCE_GRACE = timedelta(seconds=60)
 # How often run_forever looks while messages wait for Slack's per-second budget.
@@ -278,9 +277,9 @@ class Poller:
         self._failures.pop(request.id, None)
         with self._lock:
             self._estimates.pop(request.id, None)
-        if request.status in REPORTED_ENDS and not self._completion_queued(request.id):
+        if request.status.ran and not self._completion_queued(request.id):
             self._outbox.completed(observation.report or self._service.report(request))
-        elif request.status not in REPORTED_ENDS:
+        elif not request.status.ran:
             self._outbox.request_changed(request)
         self._keep_or_release(request.id, self._clock.now() + self._schedule.poll_interval)
 
@@ -299,7 +298,7 @@ class Poller:
             if keep:
                 keep = uow.requests.renew_lease(request_id, self.owner_id, lease_until)
                 if keep:
-                    uow.requests.update(request_id, next_poll_at=next_poll_at)
+                    uow.requests.schedule_poll(request_id, next_poll_at)
             else:
                 uow.requests.release_lease(request_id, self.owner_id, next_poll_at)
             uow.commit()
@@ -360,7 +359,7 @@ class Poller:
             if self._metrics is not None:
                 self._metrics.operations_running.set(uow.requests.count_running())
         for request in unnotified:
-            if request.status in REPORTED_ENDS:
+            if request.status.ran:
                 continue
             fresh = request.message_ts is None and now - request.created_at < ANNOUNCE_GRACE
             if not fresh:
@@ -390,7 +389,7 @@ class Poller:
             with self._lock:
                 self._announced.setdefault(request.id, set()).add(message.milestone)
         elif message.kind in (MessageKind.COMPLETED, MessageKind.CHANGED):
-            uow.requests.update(request.id, notified_version=request.version)
+            uow.requests.mark_notified(request.id, request.version)
             if message.kind is MessageKind.COMPLETED:
                 with self._lock:
                     self._announced.pop(request.id, None)

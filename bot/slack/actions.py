@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.slack import reports
 from bot.slack.deps import Deps, guarded
 from bot.slack.messages import APPROVE, REJECT

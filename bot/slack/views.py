@@ -9,8 +9,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.model import FailoverRequest, RequestStatus
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request

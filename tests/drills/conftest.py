@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, FailoverRequest, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller import Poller
 from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Message

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.model import AuditAction, HubRef, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, HubRef, OperationKind
+from bot.domain.request import RequestStatus
 from bot.service import SubmitFailover, Submitted
 
 from .conftest import CHANNEL, HUB, REQUESTER, Ground

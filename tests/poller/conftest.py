@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import FailoverRequest, HubRef, OperationKind, RequestStatus
+from bot.domain.model import HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, RefusalReason
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import Forbidden
@@ -57,8 +58,11 @@ def test_a_request_the_bot_recorded_as_failed_but_azure_ran_still_counts(
         service: FailoverService, fleet: SimulatedIotHubGateway, clock: FakeClock) -> None:
     request_id = _start(service, fleet)
     with service.uow() as uow:  # e.g. the bot lost track of it and gave up
-        uow.requests.transition(request_id, {RequestStatus.RUNNING}, RequestStatus.FAILED,
-                                completed_at=clock.now(), error_code="NotStarted")
+        running = uow.requests.get(request_id)
+        assert running is not None
+        failed = running.evolve(status=RequestStatus.FAILED, completed_at=clock.now(),
+                                error_code="NotStarted", version=running.version + 1)
+        assert uow.requests.save(failed, running.version)
         uow.commit()
     clock.advance(timedelta(minutes=30))  # Azure finished it all the same
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import RequestStatus
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import LimitReached, OperationConflict
 from bot.hubs.simulated import SimulatedIotHubGateway

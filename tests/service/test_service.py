@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, HubRef, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, RefusalReason
 from bot.hubs.gateway import GatewayError
 from bot.hubs.simulated import SimulatedIotHubGateway
@@ -259,8 +260,10 @@ def test_crash_before_azure_answered_is_resolved_by_looking_not_by_posting(
     # Simulate a crash after the audit row and before the handle was stored: the request is
     # running without a handle, and Azure never got the POST.
     with world.service.uow() as uow:
-        uow.requests.transition(request_id, {RequestStatus.APPROVED}, RequestStatus.RUNNING,
-                                started_at=world.clock.now())
+        approved = uow.requests.get(request_id)
+        assert approved is not None
+        running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
+        assert uow.requests.save(running.request, approved.version)
         uow.commit()
     assert world.service.observe(request_id).request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
     world.clock.advance(timedelta(minutes=5))
@@ -341,7 +344,10 @@ def test_an_operation_azure_forgot_is_followed_through_the_hub(world: World) -> 
     assert world.service.approve(APPROVER, back).ok
     assert world.service.start(back).status is RequestStatus.RUNNING  # type: ignore[union-attr]
     with world.service.uow() as uow:  # a handle Azure no longer knows
-        uow.requests.update(back, operation_handle="sim:forgotten")
+        running = uow.requests.get(back)
+        assert running is not None
+        assert uow.requests.save(running.evolve(operation_handle="sim:forgotten"),
+                                 running.version)
         uow.commit()
     for _ in range(200):
         world.clock.advance(timedelta(minutes=1))

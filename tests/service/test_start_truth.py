@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, HubRef, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.gateway import Throttled
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller.heartbeat import LeaseHeartbeat
@@ -139,8 +140,10 @@ def _crashed_before_azure_answered(world: World) -> str:
     """Running, no handle, no lease: the process that POSTed is gone, its answer with it."""
     request_id = world.approved()
     with world.service.uow() as uow:
-        uow.requests.transition(request_id, {RequestStatus.APPROVED}, RequestStatus.RUNNING,
-                                started_at=world.clock.now())
+        approved = uow.requests.get(request_id)
+        assert approved is not None
+        running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
+        assert uow.requests.save(running.request, approved.version)
         uow.commit()
     return request_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 
 from .conftest import (
     APPROVER,

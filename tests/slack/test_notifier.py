@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.notifications import Milestone, ProgressUpdate
 from bot.slack.notifier import SlackNotifier
 

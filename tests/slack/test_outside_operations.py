@@ -19,7 +19,8 @@ import responses
 
 from bot.config import load_settings
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.azure import AzureIotHubGateway
 from bot.sandbox.slack_api import FakeSlackServer
@@ -213,7 +214,10 @@ def test_approval_rechecks_against_operations_done_since_the_dialog(azure: Azure
     # Expiry would refuse it first; this is about the quota.
     bot.service.request_ttl = timedelta(hours=6)
     with bot.service.uow() as uow:
-        uow.requests.update(request_id, expires_at=bot.clock.now() + timedelta(hours=1))
+        pending = uow.requests.get(request_id)
+        assert pending is not None
+        assert uow.requests.save(pending.evolve(expires_at=bot.clock.now() + timedelta(hours=1)),
+                                 pending.version)
         uow.commit()
 
     bot.click("approve", request_id, user=APPROVER)

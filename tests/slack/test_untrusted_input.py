@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.sandbox import slack_api
 from bot.slack.guard import OTHER_WORKSPACE
 from bot.store.base import AuditQuery
