@@ -152,7 +152,7 @@ def build_runtime(components: Components, *, client: Any, executor: Executor | N
     from bot.web import create_web_app
 
     settings, service = components.settings, components.service
-    notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
+    notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
@@ -301,7 +301,7 @@ def run_worker(settings: Settings) -> int:
     from bot.slack.notifier import SlackNotifier
 
     client = slack_client(settings, components.metrics)
-    notifier = SlackNotifier(client, components.service,
+    notifier = SlackNotifier(client, components.service.notices,
                              audit_channel=settings.bot_audit_channel)
     poller = make_poller(components, notifier)
     stop = threading.Event()

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class MessageLedger(Protocol):
     def attach_message(self, request_id: str, *, message_ts: str | None = None,
                        status_message_ts: str | None = None) -> None:
-        """Remember where a request was announced (``FailoverService.attach_message``)."""
+        """Remember where a request was announced (``bot.service.notices.Notices``)."""
         ...
 
     def mark_notified(self, request_id: str, version: int) -> None:

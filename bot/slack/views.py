@@ -83,7 +83,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
                          expected_active_region=context.active,
                          key=str(view.get("id") or "") or None)  # a re-run finds its request
     try:
-        result = deps.service.submit(cmd)
+        result = deps.service.asking.submit(cmd)
         if isinstance(result, FieldErrors):
             if _inline_errors(deps.service.access, cmd.actor.user_id, context, view):
                 return  # the ack already showed these inline
