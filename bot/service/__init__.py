@@ -14,9 +14,9 @@ Every refusal is returned as a value and written to the audit log.
 ``refusals``        audit and count refusals and outcomes (shared)
 ==================  =======================================================================
 
-:class:`FailoverService` composes them over one :class:`Deps`. It is a transition for the
-callers not yet moved to the use cases themselves (the Slack listeners, the CLI, tests):
-new code should take the use case it needs (``service.deciding``, ``service.starts``…).
+:class:`FailoverService` is the composition: one :class:`Deps` (the ports and settings, shared
+and read at each use) and one instance of each use case over it; callers call the use case
+(``service.deciding.approve(…)``, ``service.starts.start(…)``).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ __all__ = [
 
 @dataclass
 class FailoverService(Deps):
-    """All the use cases over one set of dependencies (see the module docstring)."""
+    """The use cases of one process over one set of dependencies."""
 
     def __post_init__(self) -> None:
         self.refusals = Refusals(self)
@@ -61,14 +61,7 @@ class FailoverService(Deps):
         self.observations = Observations(self, self.hubs, self.refusals, self.starts)
         self.reading = Reading(self, self.hubs, self.refusals)
         self.notices = Notices(self)
-        a, d, s, o, r, n = (self.asking, self.deciding, self.starts, self.observations,
-                            self.reading, self.notices)
-        self.preview, self.submit = a.preview, a.submit
-        self.approve, self.reject, self.cancel = d.approve, d.reject, d.cancel
-        self.expire_due = d.expire_due
-        self.start, self.save_unsaved_handles = s.start, s.save_unsaved_handles
-        self.observe, self.report = o.observe, o.report
-        self.status, self.list_hubs, self.audit = r.status, r.list_hubs, r.audit
-        self.get_request = r.get_request
-        self.attach_message, self.mark_notified = n.attach_message, n.mark_notified
-        self.record_refusal, self.estimate = self.refusals.record_refusal, self.hubs.estimate
+        # Transition: bot/slack/app.py (the roles branch) hands the whole service to
+        # SlackNotifier as its ledger; once it passes ``service.notices``, drop these two.
+        self.attach_message = self.notices.attach_message
+        self.mark_notified = self.notices.mark_notified

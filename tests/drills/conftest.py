@@ -57,13 +57,13 @@ class Ground:
     def started(self, hub: str = HUB) -> FailoverRequest:
         """Submitted, approved, announced and started, as the approve button leaves it."""
         state = self.gateway.get_state(self.gateway.resolve(hub), with_device_count=False)
-        result = self.service.submit(SubmitFailover(
+        result = self.service.asking.submit(SubmitFailover(
             actor=REQUESTER, channel_id=CHANNEL, hub_name=hub, kind=OperationKind.FAILOVER,
             typed_name=hub, reason="INC-9 regional outage",
             expected_active_region=state.active_region))
         assert isinstance(result, Submitted), result
         self.notifier.request_changed(result.request)
-        started = self.service.start(result.request.id)
+        started = self.service.starts.start(result.request.id)
         assert started is not None and started.status is RequestStatus.RUNNING, started
         return started
 
@@ -77,12 +77,12 @@ class Ground:
         raise AssertionError(f"not reached in {rounds} rounds")
 
     def status(self, request_id: str) -> RequestStatus:
-        request = self.service.get_request(request_id)
+        request = self.service.reading.get_request(request_id)
         assert request is not None
         return request.status
 
     def audit(self, request_id: str, action: AuditAction) -> int:
-        events = self.service.audit(AuditQuery(request_id=request_id, limit=1000))
+        events = self.service.reading.audit(AuditQuery(request_id=request_id, limit=1000))
         return sum(1 for e in events if e.action is action)
 
     def completion_posts(self) -> list[Message]:

@@ -29,7 +29,7 @@ def _gone_pid() -> int:
 
 
 def _actions(bench: Bench, request_id: str) -> list[AuditAction]:
-    return [e.action for e in bench.service.audit(AuditQuery(request_id=request_id,
+    return [e.action for e in bench.service.reading.audit(AuditQuery(request_id=request_id,
                                                              limit=500))]
 
 
