@@ -76,7 +76,7 @@ def run(samples: int, mode: str, workdir: Path) -> tuple[list[float], int]:
     for _ in range(samples):
         hub = rng.choice(hubs[:HOT_HUBS])
         started = time.perf_counter()
-        preview = service.preview(actor, "C0INCIDENT", hub, OperationKind.FAILOVER)
+        preview = service.asking.preview(actor, "C0INCIDENT", hub, OperationKind.FAILOVER)
         timings.append((time.perf_counter() - started) * 1000)
         assert isinstance(preview, Preview), preview
         clock.advance(STEP)

@@ -29,7 +29,8 @@ import _common
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.domain.model import AuditAction, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, OperationKind
+from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, check_cooldown, check_quota, window_start
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade

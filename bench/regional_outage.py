@@ -32,8 +32,9 @@ from pathlib import Path
 import _common
 
 from bot.domain.clock import SystemClock
-from bot.domain.model import FailoverRequest, HubRef, HubState, OperationKind, RequestStatus
+from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, ProgressUpdate
@@ -149,12 +150,12 @@ def main() -> int:
         def start(i_ref: tuple[int, HubRef]) -> str:
             i, ref = i_ref
             state = sim.get_state(ref, with_device_count=False)
-            result = service.submit(SubmitFailover(
+            result = service.asking.submit(SubmitFailover(
                 actor=Actor("U0ONCALL"), channel_id=CHANNELS[i % len(CHANNELS)],
                 hub_name=ref.name, kind=OperationKind.FAILOVER, typed_name=ref.name,
                 reason="INC-500 regional outage", expected_active_region=state.active_region))
             assert isinstance(result, Submitted), result
-            started = service.start(result.request.id)
+            started = service.starts.start(result.request.id)
             assert started is not None and started.status is RequestStatus.RUNNING, started
             return started.id
 

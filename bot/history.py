@@ -27,17 +27,9 @@ from bot.domain.history import (
     moved_unrecorded,
     sources,
 )
-from bot.domain.model import (
-    QUOTA_STATUSES,
-    AuditAction,
-    AuditEvent,
-    FailoverRequest,
-    HubRef,
-    HubState,
-    OperationKind,
-    RequestStatus,
-)
+from bot.domain.model import AuditAction, AuditEvent, HubRef, HubState, OperationKind
 from bot.domain.regions import same_region
+from bot.domain.request import QUOTA_STATUSES, FailoverRequest, RequestStatus
 from bot.domain.rules import (
     Limits,
     Refusal,

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.domain.model import FailoverRequest, HubState
+from bot.domain.model import HubState
+from bot.domain.request import FailoverRequest
 
 
 class Milestone(StrEnum):

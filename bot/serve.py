@@ -113,7 +113,7 @@ def run_worker(settings: Settings) -> int:
     from bot.slack.notifier import SlackNotifier
 
     client = slack_client(settings, components.metrics)
-    notifier = SlackNotifier(client, components.service,
+    notifier = SlackNotifier(client, components.service.notices,
                              audit_channel=settings.bot_audit_channel)
     poller = make_poller(components, notifier)
     stop = threading.Event()

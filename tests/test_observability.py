@@ -17,8 +17,9 @@ from starlette.testclient import TestClient
 from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.domain.clock import FakeClock
-from bot.domain.model import OperationKind, RequestStatus
+from bot.domain.model import OperationKind
 from bot.domain.policy import Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.roles.single import Runtime, build_runtime
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
@@ -68,19 +69,19 @@ def test_metrics_after_a_failover_and_a_refusal(runtime: tuple[Runtime, FakeCloc
                                                                 SimulatedIotHubGateway]) -> None:
     bot, clock, gateway = runtime
     service = bot.components.service
-    refused = service.preview(Actor("U_REQ"), CHANNEL, HUB, OperationKind.FAILBACK)
+    refused = service.asking.preview(Actor("U_REQ"), CHANNEL, HUB, OperationKind.FAILBACK)
     assert not hasattr(refused, "hub")  # failback on a hub at home: a refusal
     active = gateway.get_state(gateway.resolve(HUB)).active_region
-    submitted = service.submit(SubmitFailover(Actor("U_REQ"), CHANNEL, HUB,
+    submitted = service.asking.submit(SubmitFailover(Actor("U_REQ"), CHANNEL, HUB,
                                               OperationKind.FAILOVER, HUB, "INC-1", active))
     assert isinstance(submitted, Submitted)
     request_id = submitted.request.id
-    assert service.approve(Actor("U_APP"), request_id).ok
-    service.start(request_id)
+    assert service.deciding.approve(Actor("U_APP"), request_id).ok
+    service.starts.start(request_id)
     for _ in range(60):
         clock.advance(timedelta(minutes=1))
         bot.poller.run_once()
-        if service.get_request(request_id).status is RequestStatus.SUCCEEDED:  # type: ignore[union-attr]
+        if service.reading.get_request(request_id).status is RequestStatus.SUCCEEDED:  # type: ignore[union-attr]
             break
 
     response = TestClient(bot.web_app).get("/metrics")
@@ -110,7 +111,7 @@ def test_tokens_never_reach_the_logs(runtime: tuple[Runtime, FakeClock,
     try:
         logging.getLogger("bot.test").warning("calling Slack with %s and %s", SANDBOX_TOKEN,
                                               SIGNING_SECRET)
-        bot.components.service.status(HUB)  # real code paths log too
+        bot.components.service.reading.status(HUB)  # real code paths log too
     finally:
         logging.getLogger().removeHandler(handler)
     output = stream.getvalue()

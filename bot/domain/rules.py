@@ -14,7 +14,8 @@ from enum import StrEnum
 from itertools import pairwise
 
 from bot.domain.durations import humanize
-from bot.domain.model import FailoverRequest, HubState, OperationKind, RequestStatus
+from bot.domain.model import HubState, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
 
 HUB_NAME = re.compile(r"[A-Za-z0-9-]{3,50}")
 

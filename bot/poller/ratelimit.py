@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.clock import Clock
-from bot.domain.model import FailoverRequest
+from bot.domain.request import FailoverRequest
 from bot.notifications import CompletionReport, Milestone, Notifier, ProgressUpdate
 
 log = logging.getLogger(__name__)

@@ -21,42 +21,27 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
-from bot.domain.model import FailoverRequest, RequestStatus
-from bot.hubs.gateway import OperationPoll, OperationState
-from bot.notifications import Milestone, Notifier, ProgressUpdate
+from bot.domain.request import FailoverRequest, RequestStatus
+from bot.notifications import Notifier, ProgressUpdate
+from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.backoff import PollSchedule
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
-from bot.poller.milestones import announced_milestones, due_milestone, record_milestone
-from bot.poller.ratelimit import MessageKind, Outgoing, RateLimitedNotifier
+from bot.poller.milestones import due_milestone
+from bot.poller.ratelimit import MessageKind, RateLimitedNotifier
+from bot.poller.watch import Polled, Watch
 from bot.service import FailoverService, Observation
-from bot.store.base import UnitOfWork, UnitOfWorkFactory
-from bot.telemetry import Metrics, bind_request_id
+from bot.store.base import UnitOfWorkFactory
+from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 
-REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
-# How long the listener that recorded a request has to announce it before a sweep does.
-ANNOUNCE_GRACE = timedelta(seconds=60)
 # How often run_forever looks while messages wait for Slack's per-second budget.
 BACKLOG_TICK = timedelta(seconds=1)
 MAX_IDLE_TICK = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class Polled:
-    """What one worker saw; ``lost`` means another replica took the lease first."""
-
-    request: FailoverRequest
-    observation: Observation | None = None
-    failed: bool = False
-    lost: bool = False
-    estimate: timedelta | None = None
-    announced: frozenset[Milestone] = frozenset()
-    polled_at: datetime | None = None  # when Azure was asked
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,8 @@ class Poller:
                  metrics: Metrics | None = None) -> None:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
-        self._service = service
+        self._deciding, self._starts = service.deciding, service.starts
+        self._observations = service.observations
         self.heartbeat = LeaseHeartbeat(uow_factory, clock, lease_ttl)
         # The service's starts (also those of Slack's approve button) lease their row for as
         # long as their POST may be in flight; this heartbeat keeps those leases alive too.
@@ -100,9 +86,8 @@ class Poller:
         self._batch_size = batch_size
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
-        self._lock = threading.Lock()  # guards the caches the workers read
-        self._estimates: dict[str, timedelta] = {}
-        self._announced: dict[str, set[Milestone]] = {}
+        self._lock = threading.Lock()  # guards _due
+        self._watch = Watch(service, uow_factory, clock, self.owner_id, lease_ttl, metrics)
         self._failures: dict[str, int] = {}
         self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
         self._last_sweep: datetime | None = None
@@ -113,24 +98,24 @@ class Poller:
 
     def run_once(self) -> Round:
         now = self._clock.now()
-        expired = self._service.expire_due()
+        expired = self._deciding.expire_due()
         for request in expired:
             self._outbox.request_changed(request)
         self._renew_held()
         self._reap_dead_owners(now)
-        self._service.save_unsaved_handles()
+        self._starts.save_unsaved_handles()
         with self._uow() as uow:
             claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl,
                                              self._batch_size)
             uow.commit()
         for request in claimed:  # renewed while polled, however long Azure takes
             self.heartbeat.keep(request.id, self.owner_id)
-        for polled in self._pool.map(self._poll, claimed):
+        for polled in self._pool.map(self._watch.poll, claimed):
             self._settle(polled)
         # Changes made elsewhere (approvals, starts) need only be seen once a poll interval.
         last = self._last_sweep
         if last is None or now - last >= self._schedule.poll_interval:
-            self._sweep_unnotified(now)
+            sweep_unnotified(self._uow, self._outbox, now, self._batch_size, self._metrics)
             self._last_sweep = now
         sent = self._deliver()
         return Round(len(expired), len(claimed), sent)
@@ -173,58 +158,6 @@ class Poller:
                 uow.commit()
         except Exception:
             log.warning("could not release %d leases; they expire on their own", len(held))
-
-    # ---- one operation (on a worker thread) ----------------------------------------------
-
-    def _poll(self, request: FailoverRequest) -> Polled:
-        asked_at = self._clock.now()
-        with bind_request_id(request.id):  # every log line of this poll names the request
-            return replace(self._poll_bound(request), polled_at=asked_at)
-
-    def _poll_bound(self, request: FailoverRequest) -> Polled:
-        # The claim may have waited in the pool's queue: make sure the lease is still ours.
-        with self._uow() as uow:
-            ours = uow.requests.renew_lease(request.id, self.owner_id,
-                                            self._clock.now() + self._lease_ttl)
-            uow.commit()
-        if not ours:
-            return Polled(request, lost=True)
-        if self._metrics is not None and request.next_poll_at is not None:
-            self._metrics.poll_ran((self._clock.now() - request.next_poll_at).total_seconds())
-        try:
-            if request.status is RequestStatus.APPROVED:
-                # Approved but never started (the approver's process died, or Azure could
-                # not take it yet): the service's compare-and-set makes sure only one caller
-                # ever POSTs; our lease covers the POST.
-                started = self._service.start(request.id, lease_owner=self.owner_id)
-                observation = None if started is None else Observation(
-                    started, OperationPoll(OperationState.RUNNING)
-                    if started.status is RequestStatus.RUNNING and started.operation_handle
-                    else None)
-            else:
-                observation = self._service.observe(request.id)
-        except Exception:
-            log.exception("polling %s failed", request.id)
-            return Polled(request, failed=True)
-        if observation is None or observation.request.status is not RequestStatus.RUNNING:
-            return Polled(request, observation)
-        estimate, announced = self._progress_context(observation.request)
-        return Polled(request, observation, estimate=estimate, announced=announced)
-
-    def _progress_context(self, request: FailoverRequest) -> tuple[timedelta,
-                                                                  frozenset[Milestone]]:
-        with self._lock:
-            estimate = self._estimates.get(request.id)
-            announced = self._announced.get(request.id)
-        if estimate is None or announced is None:
-            with self._uow() as uow:
-                durations = uow.requests.recent_durations(request.hub.name)
-                announced = announced_milestones(uow, request.id)
-            estimate = self._service.estimate(request.device_count, durations)
-            with self._lock:
-                self._estimates[request.id] = estimate
-                announced = self._announced.setdefault(request.id, announced)
-        return estimate, frozenset(announced)
 
     # ---- after the poll (on the round's thread) ------------------------------------------
 
@@ -276,11 +209,10 @@ class Poller:
     def _finish(self, observation: Observation) -> None:
         request = observation.request
         self._failures.pop(request.id, None)
-        with self._lock:
-            self._estimates.pop(request.id, None)
-        if request.status in REPORTED_ENDS and not self._completion_queued(request.id):
-            self._outbox.completed(observation.report or self._service.report(request))
-        elif request.status not in REPORTED_ENDS:
+        self._watch.forget_estimate(request.id)
+        if request.status.ran and not self._completion_queued(request.id):
+            self._outbox.completed(observation.report or self._observations.report(request))
+        elif not request.status.ran:
             self._outbox.request_changed(request)
         self._keep_or_release(request.id, self._clock.now() + self._schedule.poll_interval)
 
@@ -299,7 +231,7 @@ class Poller:
             if keep:
                 keep = uow.requests.renew_lease(request_id, self.owner_id, lease_until)
                 if keep:
-                    uow.requests.update(request_id, next_poll_at=next_poll_at)
+                    uow.requests.schedule_poll(request_id, next_poll_at)
             else:
                 uow.requests.release_lease(request_id, self.owner_id, next_poll_at)
             uow.commit()
@@ -346,26 +278,6 @@ class Poller:
         self._last_reap = now
         self.heartbeat.reap(now)
 
-    def _sweep_unnotified(self, now: datetime) -> None:
-        """Announce state changes nobody has announced yet (``notified_version < version``).
-
-        State edits are idempotent and coalesced, so re-queuing them is free. Completions are
-        not announced here: a finished, unannounced request is claimed through its lease
-        (``claim_due``), so exactly one replica owns its notice. A request just recorded is
-        left to the listener that recorded it for ``ANNOUNCE_GRACE``, so that a replica's
-        sweep does not post its approval message a second time.
-        """
-        with self._uow() as uow:
-            unnotified = uow.requests.unnotified(limit=self._batch_size)
-            if self._metrics is not None:
-                self._metrics.operations_running.set(uow.requests.count_running())
-        for request in unnotified:
-            if request.status in REPORTED_ENDS:
-                continue
-            fresh = request.message_ts is None and now - request.created_at < ANNOUNCE_GRACE
-            if not fresh:
-                self._outbox.request_changed(request)
-
     def _deliver(self) -> int:
         sent = self._outbox.flush()
         if not sent:
@@ -373,7 +285,7 @@ class Poller:
         now = self._clock.now()
         with self._uow() as uow:
             for message in sent:
-                self._record(uow, message, now)
+                record_sent(uow, message, now, self._watch)
             for message in sent:
                 request_id = message.request.id
                 if request_id in self._held and not self._outbox.announcements_for(request_id):
@@ -382,15 +294,3 @@ class Poller:
                     self.heartbeat.drop(request_id, self.owner_id)
             uow.commit()
         return len(sent)
-
-    def _record(self, uow: UnitOfWork, message: Outgoing, now: datetime) -> None:
-        request = message.request
-        if message.kind is MessageKind.MILESTONE and message.milestone is not None:
-            record_milestone(uow, request, message.milestone, now)
-            with self._lock:
-                self._announced.setdefault(request.id, set()).add(message.milestone)
-        elif message.kind in (MessageKind.COMPLETED, MessageKind.CHANGED):
-            uow.requests.update(request.id, notified_version=request.version)
-            if message.kind is MessageKind.COMPLETED:
-                with self._lock:
-                    self._announced.pop(request.id, None)

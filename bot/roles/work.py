@@ -54,7 +54,7 @@ def build_worker(components: Components, *, client: WebClient,
                  executor: Executor | None = None, verify_requests: bool = True) -> Worker:
     """The Bolt app, notifier and poller around a wired service."""
     settings, service = components.settings, components.service
-    notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
+    notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),

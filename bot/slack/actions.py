@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.slack import reports
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
@@ -45,9 +45,9 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
         def work() -> None:
             actor = deps.actors.resolve(user)
             if approve:
-                decision = deps.service.approve(actor, request_id)
+                decision = deps.service.deciding.approve(actor, request_id)
             else:
-                decision = deps.service.reject(actor, request_id)
+                decision = deps.service.deciding.reject(actor, request_id)
             if decision.refusal:
                 tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
                 return
@@ -66,7 +66,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
 def start_request(deps: Deps, request_id: str) -> None:
     """Runs in the executor: one call to Azure (the service guards against a second)."""
     try:
-        started = deps.service.start(request_id)
+        started = deps.service.starts.start(request_id)
         if started is not None:
             deps.notifier.request_changed(started)
     except Exception:

@@ -45,7 +45,7 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
     """
     executor = executor or ThreadPoolExecutor(max_workers=WORK_THREADS,
                                               thread_name_prefix="slack-work")
-    notifier = notifier or SlackNotifier(client, service,
+    notifier = notifier or SlackNotifier(client, service.notices,
                                          audit_channel=settings.bot_audit_channel)
     app = _bolt_app(settings, client, executor=executor, verify_token=verify_token,
                     verify_requests=verify_requests)

@@ -91,7 +91,7 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
             refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
                               f"{command.get('command', '/iothub')} "
                               f"{_text(command)[:200]}: {parsed.problem}")
-            deps.service.record_refusal(refusal, command["user_id"])
+            deps.service.refusals.record_refusal(refusal, command["user_id"])
         elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
             _handle(deps, parsed, command, respond, client)
 
@@ -128,7 +128,7 @@ def _refused(answer: Answer, refusal: Refusal) -> None:
 
 
 def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: Answer) -> None:
-    status = deps.service.status(cmd.hub, deps.actors.resolve(user))
+    status = deps.service.reading.status(cmd.hub, deps.actors.resolve(user))
     if isinstance(status, Refusal):
         return _refused(answer, status)
     req = status.open_request
@@ -141,7 +141,7 @@ def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: A
 
 
 def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
-    page = deps.service.list_hubs(cmd.page)
+    page = deps.service.reading.list_hubs(cmd.page)
     if isinstance(page, Refusal):
         return _refused(answer, page)
     answer(f"{page.total} IoT Hubs", reports.hub_list_blocks(page))
@@ -153,14 +153,14 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
     kind = next(iter(cmd.kinds)) if len(cmd.kinds) == 1 else None
     query = AuditQuery(hub=cmd.hub, user=cmd.user, kind=kind, actions=cmd.actions, since=since,
                        limit=size + 1, offset=(cmd.page - 1) * size)
-    events = deps.service.audit(query)
+    events = deps.service.reading.audit(query)
     answer(f"{min(len(events), size)} audit events",
            reports.audit_blocks(events[:size], cmd.page, len(events) > size))
 
 
 def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
             answer: Answer) -> None:
-    decision = deps.service.cancel(deps.actors.resolve(user), cmd.request_id)
+    decision = deps.service.deciding.cancel(deps.actors.resolve(user), cmd.request_id)
     refusal = decision.refusal
     if refusal and refusal.request:  # already running: say what runs, not just "no"
         link = thread_link(client, refusal.request)
@@ -197,11 +197,11 @@ def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
                 context: ModalContext, view_id: str) -> None:
     """In the work pool: read Azure and the quota, then fill the opened dialog in."""
     try:
-        preview = deps.service.preview(deps.actors.resolve(command["user_id"]),
+        preview = deps.service.asking.preview(deps.actors.resolve(command["user_id"]),
                                        command["channel_id"], cmd.hub, OperationKind(cmd.kind))
         if isinstance(preview, Refusal):
             link = thread_link(client, preview.request) if preview.request else None
-            estimate = (deps.service.estimate(preview.request.device_count)
+            estimate = (deps.service.hubs.estimate(preview.request.device_count)
                         if preview.request else None)
             view = refusal_modal(context, preview, deps.service.clock.now(), link, estimate)
         else:

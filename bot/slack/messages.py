@@ -13,7 +13,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.durations import humanize
-from bot.domain.model import FailoverRequest, OperationKind, RequestStatus
+from bot.domain.model import OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.service import AUTO_APPROVER
 from bot.slack.text import clip, escape, region, took, user, when

@@ -18,7 +18,8 @@ from slack_sdk.models.views import View
 
 from bot.domain.durations import humanize
 from bot.domain.limit_warnings import speed_note
-from bot.domain.model import FailoverRequest, OperationKind
+from bot.domain.model import OperationKind
+from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
 from bot.service import Preview
 from bot.slack.running import nothing_started, running_blocks

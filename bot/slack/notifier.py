@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownTextObject
 
-from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.slack.messages import (
     completion_blocks,
@@ -25,15 +25,12 @@ from bot.slack.messages import (
 
 log = logging.getLogger(__name__)
 
-# Ends reached without an operation: nothing more will be said about these requests.
-CLOSED_UNRUN = frozenset({RequestStatus.REJECTED, RequestStatus.EXPIRED, RequestStatus.CANCELLED})
-REPORTED_ENDS = frozenset({RequestStatus.SUCCEEDED, RequestStatus.FAILED})
 
 
 class MessageLedger(Protocol):
     def attach_message(self, request_id: str, *, message_ts: str | None = None,
                        status_message_ts: str | None = None) -> None:
-        """Remember where a request was announced (``FailoverService.attach_message``)."""
+        """Remember where a request was announced (``bot.service.notices.Notices``)."""
         ...
 
     def mark_notified(self, request_id: str, version: int) -> None:
@@ -79,11 +76,11 @@ class SlackNotifier:
             if posted:
                 self._ledger.attach_message(request.id, message_ts=ts)
         self._mirror_request(request)
-        if request.status not in REPORTED_ENDS:
+        if not request.status.ran:
             # Shown: the poller's sweep need not announce this state again. (An end that ran
             # in Azure is marked only once its completion reply is out, by the poller.)
             self._ledger.mark_notified(request.id, request.version)
-        if request.status in CLOSED_UNRUN:
+        if request.status.closed_unrun:
             self._forget(request.id)
 
     def _announcing(self, request_id: str) -> threading.Lock:

@@ -10,7 +10,8 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 from bot.domain.audit_words import detail_words
 from bot.domain.durations import humanize
 from bot.domain.limit_warnings import speed_note
-from bot.domain.model import AuditEvent, OperationKind, RequestStatus
+from bot.domain.model import AuditEvent, OperationKind
+from bot.domain.request import RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
 from bot.service import HubPage, HubStatus
 from bot.slack.messages import outcome

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.durations import humanize
-from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import estimate_duration
 from bot.service import AUTO_APPROVER
 from bot.slack.text import clip, user, when

@@ -10,8 +10,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.model import FailoverRequest, RequestStatus
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request
@@ -92,7 +92,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
                          expected_active_region=context.active,
                          key=str(view.get("id") or "") or None)  # a re-run finds its request
     try:
-        result = deps.service.submit(cmd)
+        result = deps.service.asking.submit(cmd)
         if isinstance(result, FieldErrors):
             if _inline_errors(deps.service.access, cmd.actor.user_id, context, view):
                 return  # the ack already showed these inline

@@ -2,24 +2,19 @@
 
 The SQLModel implementation is :mod:`bot.store.sql`. Use cases open a unit of work, read and
 change through its repositories, and ``commit()``; leaving the ``with`` block without a commit
-rolls back. Transitions are compare-and-set: they change a row only if it is still in the
-expected state, so two concurrent approvals cannot both win.
+rolls back. Saves are compare-and-set on the request's version: they change a row only if
+nobody changed it since it was read, so two concurrent approvals cannot both win.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
-from bot.domain.model import (
-    AuditAction,
-    AuditEvent,
-    FailoverRequest,
-    OperationKind,
-    RequestStatus,
-)
+from bot.domain.model import AuditAction, AuditEvent, OperationKind
+from bot.domain.request import FailoverRequest
 
 
 class HubLocked(Exception):
@@ -54,18 +49,23 @@ class RequestRepository(Protocol):
         """The request currently holding ``hub`` (awaiting approval, approved or running)."""
         ...
 
-    def transition(self, request_id: str, expected: Collection[RequestStatus],
-                   new_status: RequestStatus, **changes: Any) -> FailoverRequest | None:
-        """Atomically move a request from one of ``expected`` to ``new_status``.
-
-        ``changes`` are other columns to set (``approved_by=…``). Returns the updated request,
-        or ``None`` when the request was not in an expected state (somebody else won).
-        The version number is incremented.
-        """
+    def save(self, request: FailoverRequest, expected_version: int) -> bool:
+        """Write a request changed by one of its transition methods, if the stored one is
+        still at ``expected_version`` (compare-and-set); ``False`` when somebody else changed
+        it first. Identity and the announcement bookkeeping are never written here."""
         ...
 
-    def update(self, request_id: str, **changes: Any) -> FailoverRequest | None:
-        """Set columns without a status change (message ts, operation handle, next poll)."""
+    def attach_message(self, request_id: str, *, message_ts: str | None = None,
+                       status_message_ts: str | None = None) -> None:
+        """Remember where the request was announced (the version is unchanged)."""
+        ...
+
+    def mark_notified(self, request_id: str, version: int) -> None:
+        """People have seen the request as of ``version``; never moves backwards."""
+        ...
+
+    def schedule_poll(self, request_id: str, next_poll_at: datetime) -> None:
+        """When the poller should look at the request next."""
         ...
 
     def quota_starts(self, hub: str, kind: OperationKind, since: datetime) -> list[datetime]:
@@ -98,6 +98,10 @@ class RequestRepository(Protocol):
         ``lease_owner=owner`` and ``lease_expires_at=now+lease`` atomically, so two workers
         never hold one request (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
         """
+        ...
+
+    def take_lease(self, request_id: str, owner: str, until: datetime) -> None:
+        """Lease the request to ``owner`` until ``until`` (a start, for its POST)."""
         ...
 
     def renew_lease(self, request_id: str, owner: str, until: datetime) -> bool:

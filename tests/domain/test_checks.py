@@ -9,13 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.model import (
-    FailoverRequest,
-    HubRef,
-    HubState,
-    OperationKind,
-    RequestStatus,
-)
+from bot.domain.model import HubRef, HubState, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import (
     RefusalReason,
     check_confirmation,

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.model import FailoverRequest, HubRef, OperationKind, RequestStatus
+from bot.domain.model import HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor, check_decidable
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import RefusalReason
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, FailoverRequest, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller import Poller
 from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Message
@@ -56,13 +57,13 @@ class Ground:
     def started(self, hub: str = HUB) -> FailoverRequest:
         """Submitted, approved, announced and started, as the approve button leaves it."""
         state = self.gateway.get_state(self.gateway.resolve(hub), with_device_count=False)
-        result = self.service.submit(SubmitFailover(
+        result = self.service.asking.submit(SubmitFailover(
             actor=REQUESTER, channel_id=CHANNEL, hub_name=hub, kind=OperationKind.FAILOVER,
             typed_name=hub, reason="INC-9 regional outage",
             expected_active_region=state.active_region))
         assert isinstance(result, Submitted), result
         self.notifier.request_changed(result.request)
-        started = self.service.start(result.request.id)
+        started = self.service.starts.start(result.request.id)
         assert started is not None and started.status is RequestStatus.RUNNING, started
         return started
 
@@ -76,12 +77,12 @@ class Ground:
         raise AssertionError(f"not reached in {rounds} rounds")
 
     def status(self, request_id: str) -> RequestStatus:
-        request = self.service.get_request(request_id)
+        request = self.service.reading.get_request(request_id)
         assert request is not None
         return request.status
 
     def audit(self, request_id: str, action: AuditAction) -> int:
-        events = self.service.audit(AuditQuery(request_id=request_id, limit=1000))
+        events = self.service.reading.audit(AuditQuery(request_id=request_id, limit=1000))
         return sum(1 for e in events if e.action is action)
 
     def completion_posts(self) -> list[Message]:
@@ -109,7 +110,7 @@ def ground(db_file: str) -> Iterator[Ground]:
     with FakeSlackServer() as server:
         server.slack.add_channel(CHANNEL, "incident")
         client = make_web_client(server.slack.bot_token, server.api_url, sleep=lambda _: None)
-        yield Ground(clock, gateway, uow, server, service, SlackNotifier(client, service))
+        yield Ground(clock, gateway, uow, server, service, SlackNotifier(client, service.notices))
     engine.dispose()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.sandbox.slack_api import Message
 
 from .conftest import HUB

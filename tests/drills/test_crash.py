@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.model import AuditAction, HubRef, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, HubRef, OperationKind
+from bot.domain.request import RequestStatus
 from bot.service import SubmitFailover, Submitted
 
 from .conftest import CHANNEL, HUB, REQUESTER, Ground
@@ -26,14 +27,14 @@ def test_killed_between_azures_202_and_storing_the_handle(ground: Ground) -> Non
         raise Killed  # ...and the bot died before it could write the handle down
 
     state = ground.gateway.get_state(ground.gateway.resolve(HUB), with_device_count=False)
-    submitted = ground.service.submit(SubmitFailover(
+    submitted = ground.service.asking.submit(SubmitFailover(
         actor=REQUESTER, channel_id=CHANNEL, hub_name=HUB, kind=OperationKind.FAILOVER,
         typed_name=HUB, reason="INC-9", expected_active_region=state.active_region))
     assert isinstance(submitted, Submitted)
     ground.notifier.request_changed(submitted.request)
     ground.gateway.start_failover = start_then_die  # type: ignore[method-assign]
     with pytest.raises(Killed):
-        ground.service.start(submitted.request.id)
+        ground.service.starts.start(submitted.request.id)
     ground.gateway.start_failover = real_start  # type: ignore[method-assign]
     request_id = submitted.request.id
     assert ground.status(request_id) is RequestStatus.RUNNING

@@ -45,13 +45,13 @@ def test_every_command_fails_clearly_and_nothing_is_started_at_azure(
         outage: tuple[FailoverService, SimulatedIotHubGateway]) -> None:
     service, gateway = outage
     attempts = {
-        "preview": lambda: service.preview(REQUESTER, CHANNEL, HUB, OperationKind.FAILOVER),
-        "submit": lambda: service.submit(SubmitFailover(
+        "preview": lambda: service.asking.preview(REQUESTER, CHANNEL, HUB, OperationKind.FAILOVER),
+        "submit": lambda: service.asking.submit(SubmitFailover(
             actor=REQUESTER, channel_id=CHANNEL, hub_name=HUB, kind=OperationKind.FAILOVER,
             typed_name=HUB, reason="INC-9", expected_active_region="westeurope")),
-        "approve": lambda: service.approve(APPROVER, "r" * 32),
-        "start": lambda: service.start("r" * 32),
-        "status": lambda: service.status(HUB, REQUESTER),
+        "approve": lambda: service.deciding.approve(APPROVER, "r" * 32),
+        "start": lambda: service.starts.start("r" * 32),
+        "status": lambda: service.reading.status(HUB, REQUESTER),
     }
     for name, attempt in attempts.items():
         with pytest.raises(StoreUnavailable) as caught:

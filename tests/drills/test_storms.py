@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 
 from .conftest import HUB, Ground
 

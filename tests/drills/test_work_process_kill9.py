@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.slack.lazy import TRIGGER_LIFE_S
 
 from .conftest import HUB

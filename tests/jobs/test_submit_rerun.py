@@ -38,25 +38,25 @@ def submission(key: str | None, actor: Actor = ALICE) -> SubmitFailover:
 
 
 def requested(service: FailoverService) -> int:
-    events = service.audit(AuditQuery(hub=HUB, limit=100))
+    events = service.reading.audit(AuditQuery(hub=HUB, limit=100))
     return sum(1 for e in events if e.action is AuditAction.REQUESTED)
 
 
 def test_submitting_one_dialog_again_returns_its_request(service: FailoverService) -> None:
-    first = service.submit(submission("V0DIALOG1"))
-    again = service.submit(submission("V0DIALOG1"))
+    first = service.asking.submit(submission("V0DIALOG1"))
+    again = service.asking.submit(submission("V0DIALOG1"))
     assert isinstance(first, Submitted) and isinstance(again, Submitted), (first, again)
     assert again.request.id == first.request.id
     assert requested(service) == 1
 
 
 def test_another_dialog_for_the_same_hub_is_still_refused(service: FailoverService) -> None:
-    assert isinstance(service.submit(submission("V0DIALOG1")), Submitted)
-    other = service.submit(submission("V0DIALOG2"))
+    assert isinstance(service.asking.submit(submission("V0DIALOG1")), Submitted)
+    other = service.asking.submit(submission("V0DIALOG2"))
     assert isinstance(other, Refusal), other
     assert requested(service) == 1
 
 
 def test_a_key_is_only_recognised_for_its_own_requester(service: FailoverService) -> None:
-    assert isinstance(service.submit(submission("V0DIALOG1")), Submitted)
-    assert isinstance(service.submit(submission("V0DIALOG1", MALLORY)), Refusal)
+    assert isinstance(service.asking.submit(submission("V0DIALOG1")), Submitted)
+    assert isinstance(service.asking.submit(submission("V0DIALOG1", MALLORY)), Refusal)

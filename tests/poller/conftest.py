@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import FailoverRequest, HubRef, OperationKind, RequestStatus
+from bot.domain.model import HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
@@ -101,7 +102,7 @@ class Bench:
     def request(self, hub: str, channel: str = "C_INCIDENT") -> FailoverRequest:
         """Submit and auto-approve a failover (the Slack path, minus Slack)."""
         state = self.gateway.get_state(self.gateway.resolve(hub), with_device_count=False)
-        result = self.service.submit(SubmitFailover(
+        result = self.service.asking.submit(SubmitFailover(
             actor=REQUESTER, channel_id=channel, hub_name=hub, kind=OperationKind.FAILOVER,
             typed_name=hub, reason="INC-7 region outage",
             expected_active_region=state.active_region))
@@ -111,12 +112,12 @@ class Bench:
     def start(self, hub: str, channel: str = "C_INCIDENT") -> str:
         """A failover approved and started, as the approve button leaves it."""
         request = self.request(hub, channel)
-        started = self.service.start(request.id)
+        started = self.service.starts.start(request.id)
         assert started is not None and started.status is RequestStatus.RUNNING, started
         return request.id
 
     def get(self, request_id: str) -> FailoverRequest:
-        request = self.service.get_request(request_id)
+        request = self.service.reading.get_request(request_id)
         assert request is not None
         return request
 

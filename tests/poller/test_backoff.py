@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.poller import PollSchedule
 
 from .conftest import POLL_INTERVAL, Bench

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.poller import RateLimitedNotifier
 
 from .conftest import Bench, Sent

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
 from bot.domain.regions import same_region
+from bot.domain.request import RequestStatus
 from bot.notifications import Milestone
 from bot.store.base import AuditQuery
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import FailoverRequest, HubRef, OperationKind, RequestStatus
+from bot.domain.model import HubRef, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.poller import RateLimitedNotifier
 

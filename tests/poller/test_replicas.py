@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.poller import Poller
 
 from .conftest import LEASE_TTL, Bench

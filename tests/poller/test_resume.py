@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.notifications import Milestone
 
 from .conftest import LEASE_TTL, POLL_INTERVAL, Bench
@@ -100,7 +100,7 @@ def test_an_approved_request_left_unstarted_is_started_once_by_the_poller(
         bench: Bench) -> None:
     request = bench.request(bench.hub("contoso-weu"))  # approved; its approver then died
     with bench.uow() as uow:
-        uow.requests.update(request.id, next_poll_at=bench.clock.now())
+        uow.requests.schedule_poll(request.id, bench.clock.now())
         uow.commit()
     replicas = [bench.poller("pod-1"), bench.poller("pod-2")]
 

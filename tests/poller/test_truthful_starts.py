@@ -11,7 +11,8 @@ from itertools import pairwise
 
 import pytest
 
-from bot.domain.model import AuditAction, HubRef, RequestStatus
+from bot.domain.model import AuditAction, HubRef
+from bot.domain.request import RequestStatus
 from bot.hubs.gateway import TransientError
 from bot.notifications import Milestone
 from bot.poller.heartbeat import LeaseHeartbeat, owner_is_dead, process_owner_id
@@ -28,7 +29,7 @@ def _gone_pid() -> int:
 
 
 def _actions(bench: Bench, request_id: str) -> list[AuditAction]:
-    return [e.action for e in bench.service.audit(AuditQuery(request_id=request_id,
+    return [e.action for e in bench.service.reading.audit(AuditQuery(request_id=request_id,
                                                              limit=500))]
 
 
@@ -36,8 +37,10 @@ def test_accepted_is_said_only_once_azure_has_the_operation(bench: Bench) -> Non
     hub = bench.hub("contoso-weu", devices=1_000)
     request = bench.request(hub)
     with bench.uow() as uow:  # the POSTing process died before Azure's answer came
-        uow.requests.transition(request.id, {RequestStatus.APPROVED}, RequestStatus.RUNNING,
-                                started_at=bench.clock.now(), next_poll_at=bench.clock.now())
+        approved = uow.requests.get(request.id)
+        assert approved is not None
+        running = approved.start(bench.clock.now(), bench.clock.now()).request
+        assert uow.requests.save(running, approved.version)
         uow.commit()
     poller = bench.poller()
     bench.run([poller], until=lambda: len(bench.gateway.calls) > 0 and bench.clock.now()
@@ -95,9 +98,8 @@ def test_a_dead_process_lease_is_reclaimed_at_once_a_live_ones_is_not(bench: Ben
     for hub, owner in (("dead-owned", dead_owner), ("elsewhere", "other-host~1:42:0abc12")):
         ids[hub] = bench.start(bench.hub(hub, devices=500_000))
         with bench.uow() as uow:
-            uow.requests.update(ids[hub], lease_owner=owner,
-                                lease_expires_at=bench.clock.now() + LEASE_TTL,
-                                next_poll_at=bench.clock.now())
+            uow.requests.take_lease(ids[hub], owner, bench.clock.now() + LEASE_TTL)
+            uow.requests.schedule_poll(ids[hub], bench.clock.now())
             uow.commit()
 
     bench.poller("restarted").run_once()

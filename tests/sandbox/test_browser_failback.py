@@ -90,7 +90,7 @@ def test_a_failover_and_its_failback_read_in_time_order(fast_sandbox: Sandbox,
     shot(page, "failback-03-status-after-failover")
 
     assert fast_sandbox.runtime is not None
-    hub = fast_sandbox.runtime.components.service.status(DEMO_HUB)
+    hub = fast_sandbox.runtime.components.service.reading.status(DEMO_HUB)
     assert isinstance(hub, HubStatus) and hub.failback_allowed_at is not None
     # Azure's hour at 600×: seconds, not an hour, for a newcomer trying it out.
     assert hub.failback_allowed_at - datetime.now(UTC) < timedelta(seconds=7)

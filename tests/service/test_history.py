@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, RefusalReason
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import Forbidden
@@ -45,11 +46,11 @@ def service(uow_factory: Callable[[], UnitOfWork], fleet: SimulatedIotHubGateway
 
 def _start(service: FailoverService, fleet: SimulatedIotHubGateway) -> str:
     hub = fleet.get_state(fleet.resolve(HUB), with_device_count=False)
-    submitted = service.submit(SubmitFailover(REQUESTER, CHANNEL, HUB, hub.next_kind, HUB,
+    submitted = service.asking.submit(SubmitFailover(REQUESTER, CHANNEL, HUB, hub.next_kind, HUB,
                                               "INC-7", hub.active_region))
     assert isinstance(submitted, Submitted), submitted
-    assert service.approve(APPROVER, submitted.request.id).ok
-    service.start(submitted.request.id)
+    assert service.deciding.approve(APPROVER, submitted.request.id).ok
+    service.starts.start(submitted.request.id)
     return submitted.request.id
 
 
@@ -57,17 +58,20 @@ def test_a_request_the_bot_recorded_as_failed_but_azure_ran_still_counts(
         service: FailoverService, fleet: SimulatedIotHubGateway, clock: FakeClock) -> None:
     request_id = _start(service, fleet)
     with service.uow() as uow:  # e.g. the bot lost track of it and gave up
-        uow.requests.transition(request_id, {RequestStatus.RUNNING}, RequestStatus.FAILED,
-                                completed_at=clock.now(), error_code="NotStarted")
+        running = uow.requests.get(request_id)
+        assert running is not None
+        failed = running.evolve(status=RequestStatus.FAILED, completed_at=clock.now(),
+                                error_code="NotStarted", version=running.version + 1)
+        assert uow.requests.save(failed, running.version)
         uow.commit()
     clock.advance(timedelta(minutes=30))  # Azure finished it all the same
 
-    status = service.status(HUB)
+    status = service.reading.status(HUB)
 
     assert isinstance(status, HubStatus)
     assert status.quota_left == {FAILOVER: 1, FAILBACK: 2}
     assert status.quota_detail[FAILOVER].startswith(f"1 by this bot ({request_id}) at ")
-    assert service.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED}))) == []
+    assert service.reading.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED}))) == []
 
 
 def test_an_outside_failover_starts_the_cool_down_and_is_observed_once(
@@ -75,15 +79,15 @@ def test_an_outside_failover_starts_the_cool_down_and_is_observed_once(
     fleet.outside_failover(HUB, caller="sre@contoso.com", client="Azure CLI",
                            ago=timedelta(minutes=30))  # 1,000 devices: ~8 min
 
-    refusal = service.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
-    service.status(HUB)
+    refusal = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
+    service.reading.status(HUB)
     clock.advance(timedelta(minutes=61))
-    preview = service.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
+    preview = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
 
     assert not isinstance(refusal, Preview) and refusal.reason is RefusalReason.COOLDOWN
     assert "in the Azure CLI by sre@contoso.com" in refusal.message
     assert isinstance(preview, Preview) and preview.quota_left == 2
-    observed = service.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED})))
+    observed = service.reading.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED})))
     assert [(e.actor, e.kind, e.detail["client"]) for e in observed] == [
         ("sre@contoso.com", FAILOVER, "Azure CLI")]
 
@@ -94,7 +98,7 @@ def test_without_an_activity_log_reader_only_the_bots_own_records_count(
     service = FailoverService(uow=uow_factory, gateway=fleet, clock=clock)
     fleet.outside_failover(HUB, caller="sre@contoso.com", ago=timedelta(minutes=30))
 
-    preview = service.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
+    preview = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
 
     assert isinstance(preview, Preview) and preview.quota_detail == ""
     assert fleet.calls["activity_log"] == 0
@@ -104,11 +108,11 @@ def test_a_forbidden_activity_log_is_asked_again_only_after_the_ttl(
         service: FailoverService, fleet: SimulatedIotHubGateway, clock: FakeClock) -> None:
     fleet.activity_error = Forbidden("no", code="AuthorizationFailed")
 
-    first = service.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
-    second = service.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
+    first = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
+    second = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
     fleet.activity_error = None
     clock.advance(timedelta(seconds=61))
-    third = service.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
+    third = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILOVER)
 
     assert isinstance(first, Preview) and first.history_note
     assert isinstance(second, Preview) and second.history_note

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import RequestStatus
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import LimitReached, OperationConflict
 from bot.hubs.simulated import SimulatedIotHubGateway
@@ -62,22 +62,22 @@ def test_what_the_bot_offers_azure_accepts(day: list[tuple[str, int]]) -> None:
 def _bot_operation(service: FailoverService, fleet: SimulatedIotHubGateway,
                    clock: FakeClock) -> None:
     hub = fleet.get_state(fleet.resolve(HUB), with_device_count=False)
-    preview = service.preview(REQUESTER, "C1", HUB, hub.next_kind)
+    preview = service.asking.preview(REQUESTER, "C1", HUB, hub.next_kind)
     if not isinstance(preview, Preview):
         return  # refused before anything was asked of Azure: fine
-    submitted = service.submit(SubmitFailover(REQUESTER, "C1", HUB, hub.next_kind, HUB,
+    submitted = service.asking.submit(SubmitFailover(REQUESTER, "C1", HUB, hub.next_kind, HUB,
                                               "INC-1", hub.active_region))
     assert isinstance(submitted, Submitted), submitted
     request_id = submitted.request.id
-    assert service.approve(APPROVER, request_id).ok
-    started = service.start(request_id)
+    assert service.deciding.approve(APPROVER, request_id).ok
+    started = service.starts.start(request_id)
     assert started is not None
     assert started.error_code not in AZURE_LIMIT_CODES, started.error_message
     for _ in range(60):
         if started.status is not RequestStatus.RUNNING:
             break
         clock.advance(timedelta(minutes=1))
-        seen = service.observe(request_id)
+        seen = service.observations.observe(request_id)
         assert seen is not None
         started = seen.request
     assert started.status is RequestStatus.SUCCEEDED, started

@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, HubRef, OperationKind, RequestStatus
+from bot.domain.model import AuditAction, HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.request import RequestStatus
 from bot.hubs.gateway import Throttled
 from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller.heartbeat import LeaseHeartbeat
@@ -56,7 +57,7 @@ class World:
     def approved(self) -> str:
         ref = self.gateway.resolve(HUB)
         state = self.gateway.get_state(ref, with_device_count=False)
-        result = self.service.submit(SubmitFailover(
+        result = self.service.asking.submit(SubmitFailover(
             actor=REQUESTER, channel_id="C_INC", hub_name=HUB, kind=OperationKind.FAILOVER,
             typed_name=HUB, reason="INC-13", expected_active_region=state.active_region))
         assert isinstance(result, Submitted), result
@@ -64,17 +65,17 @@ class World:
         return result.request.id
 
     def status(self, request_id: str) -> RequestStatus:
-        request = self.service.get_request(request_id)
+        request = self.service.reading.get_request(request_id)
         assert request is not None
         return request.status
 
     def actions(self, request_id: str) -> list[AuditAction]:
-        return [e.action for e in self.service.audit(AuditQuery(request_id=request_id,
+        return [e.action for e in self.service.reading.audit(AuditQuery(request_id=request_id,
                                                                   limit=500))]
 
     def observe_until_end(self, request_id: str, step: timedelta = POLL) -> Observation:
         for _ in range(500):
-            seen = self.service.observe(request_id)
+            seen = self.service.observations.observe(request_id)
             assert seen is not None
             if seen.finished:
                 return seen
@@ -115,11 +116,11 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
                                                        timedelta(seconds=15), 10)
             uow.commit()
         during["row"] = row
-        during["seen"] = world.service.observe(request_id)  # this process's own poller
+        during["seen"] = world.service.observations.observe(request_id)  # this process's own poller
         return real_start(ref, target)
 
     monkeypatch.setattr(world.gateway, "start_failover", slow_start)
-    started = world.service.start(request_id)
+    started = world.service.starts.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     assert started.operation_handle  # Azure's answer, stored
@@ -139,8 +140,10 @@ def _crashed_before_azure_answered(world: World) -> str:
     """Running, no handle, no lease: the process that POSTed is gone, its answer with it."""
     request_id = world.approved()
     with world.service.uow() as uow:
-        uow.requests.transition(request_id, {RequestStatus.APPROVED}, RequestStatus.RUNNING,
-                                started_at=world.clock.now())
+        approved = uow.requests.get(request_id)
+        assert approved is not None
+        running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
+        assert uow.requests.save(running.request, approved.version)
         uow.commit()
     return request_id
 
@@ -149,12 +152,12 @@ def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
         world: World) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(9):  # 4 min 30 s of looks, each one finding the hub Active where it was
-        seen = world.service.observe(request_id)
+        seen = world.service.observations.observe(request_id)
         assert seen is not None and seen.request.status is RequestStatus.RUNNING
         assert seen.poll is None  # not "accepted", not "failed": not known yet
         world.clock.advance(POLL)
     world.clock.advance(POLL)  # five minutes
-    seen = world.service.observe(request_id)
+    seen = world.service.observations.observe(request_id)
 
     assert seen is not None and seen.request.status is RequestStatus.FAILED
     assert seen.request.error_code == "NotStarted"
@@ -168,11 +171,12 @@ def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
 def test_a_hub_azure_acts_on_late_is_followed_to_success_not_failed(world: World) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(8):
-        assert world.service.observe(request_id).request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
+        seen = world.service.observations.observe(request_id)
+        assert seen.request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
         world.clock.advance(POLL)
     # Four minutes on, the hub starts failing over: the lost POST had reached Azure.
     world.gateway.start_failover(world.gateway.resolve(HUB), "West Europe")
-    seen = world.service.observe(request_id)
+    seen = world.service.observations.observe(request_id)
     assert seen is not None and seen.poll is not None  # now Azure is evidently at it
 
     done = world.observe_until_end(request_id)
@@ -187,13 +191,13 @@ def test_a_busy_azure_is_retried_with_growing_jittered_back_off_and_one_started(
     waits: list[timedelta] = []
     for _ in range(5):
         world.gateway.inject(HUB, drop_start=True)  # the POST never reaches Azure
-        request = world.service.start(request_id)
+        request = world.service.starts.start(request_id)
         assert request is not None and request.status is RequestStatus.APPROVED
         assert request.next_poll_at is not None
         waits.append(request.next_poll_at - world.clock.now())
         world.clock.advance(waits[-1])
 
-    started = world.service.start(request_id)
+    started = world.service.starts.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     for failures, wait in enumerate(waits, start=1):
@@ -215,7 +219,7 @@ def test_azures_retry_after_is_honoured_even_beyond_our_own_cap(
         raise Throttled("Too many requests.", code="TooManyRequests", retry_after=600)
 
     monkeypatch.setattr(world.gateway, "start_failover", throttled)
-    request = world.service.start(request_id)
+    request = world.service.starts.start(request_id)
 
     assert request is not None and request.next_poll_at is not None
     assert request.next_poll_at - world.clock.now() == timedelta(seconds=600)
@@ -231,7 +235,7 @@ def test_a_start_azure_never_takes_gives_up_at_the_request_ttl_with_azures_words
 
     monkeypatch.setattr(world.gateway, "start_failover", unavailable)
     for _ in range(100):
-        request = world.service.start(request_id)
+        request = world.service.starts.start(request_id)
         assert request is not None
         if request.status is not RequestStatus.APPROVED:
             break
@@ -257,19 +261,20 @@ def test_a_database_lost_after_the_post_never_loses_the_operation(
         return handle
 
     monkeypatch.setattr(world.gateway, "start_failover", start_then_lose_the_database)
-    started = world.service.start(request_id)
+    started = world.service.starts.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     assert started.operation_handle  # kept in memory
-    assert world.service.get_request(request_id).operation_handle is None  # type: ignore[union-attr]
+    assert world.service.reading.get_request(request_id).operation_handle is None  # type: ignore[union-attr]
     world.clock.advance(timedelta(minutes=6))  # past the span after which "nothing runs"
-    seen = world.service.observe(request_id)  # the database still refuses commits
+    seen = world.service.observations.observe(request_id)  # the database still refuses commits
     assert seen is not None and seen.request.status is RequestStatus.RUNNING
     assert seen.poll is not None  # followed through Azure's handle, from memory
     world.uow.failures = 0
-    assert world.service.save_unsaved_handles() == 0  # the poller's next round stores it
+    assert world.service.starts.save_unsaved_handles() == 0  # the poller's next round stores it
 
-    assert world.service.get_request(request_id).operation_handle == started.operation_handle  # type: ignore[union-attr]
+    stored = world.service.reading.get_request(request_id)
+    assert stored.operation_handle == started.operation_handle  # type: ignore[union-attr]
     assert world.observe_until_end(request_id).request.status is RequestStatus.SUCCEEDED
     actions = world.actions(request_id)
     assert actions.count(AuditAction.STARTED) == 1 and AuditAction.FAILED not in actions

@@ -192,7 +192,7 @@ def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]
         client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                  sleep=lambda _: None)
         resolver = SlackActorResolver(client, settings.access.group_ids, clock=clock)
-        notifier = SlackNotifier(client, service, audit_channel=settings.bot_audit_channel)
+        notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
         app = create_app(service, settings=settings, client=client, actor_resolver=resolver,
                          executor=SyncExecutor(), notifier=notifier)
         return Bot(app, fake_slack, service, gateway, clock, settings, notifier)

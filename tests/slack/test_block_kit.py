@@ -9,15 +9,8 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.domain.model import (
-    AuditAction,
-    AuditEvent,
-    FailoverRequest,
-    HubRef,
-    HubState,
-    OperationKind,
-    RequestStatus,
-)
+from bot.domain.model import AuditAction, AuditEvent, HubRef, HubState, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.service import AUTO_APPROVER, HubPage, HubStatus, Preview

@@ -87,7 +87,7 @@ def test_audit_with_a_bad_option_gets_usage(bot: Bot) -> None:
 def test_malformed_commands_are_refusals_in_the_audit_log(bot: Bot) -> None:
     bot.command("failover bad_name!")
     bot.command("help")  # asking for help is not a refusal
-    events = bot.service.audit(AuditQuery(user=REQUESTER))
+    events = bot.service.reading.audit(AuditQuery(user=REQUESTER))
     assert [(e.action.value, e.detail["reason"]) for e in events] == [
         ("refused", "malformed_command")]
     assert "bad_name!" in events[0].detail["message"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 
 from .conftest import (
     APPROVER,
@@ -56,7 +56,7 @@ def test_a_wrong_name_gets_an_inline_error_and_nothing_is_requested(bot: Bot) ->
     assert set(body["errors"]) == {"confirm_hub_name"}
     assert HUB in body["errors"]["confirm_hub_name"]
     assert bot.slack.messages(CHANNEL) == []
-    refused = [e for e in bot.service.audit(_all()) if e.action.value == "refused"]
+    refused = [e for e in bot.service.reading.audit(_all()) if e.action.value == "refused"]
     assert refused and refused[0].detail["reason"] == "name_mismatch"
 
 
@@ -104,7 +104,7 @@ def test_approval_edits_the_message_and_starts_the_failover_once(bot: Bot) -> No
     assert bot.approval_buttons() == {}
     outcome = _texts(bot.approval_message().blocks)
     assert f"Approved by <@{APPROVER}>" in outcome
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.RUNNING
     assert request.message_ts == bot.approval_message().ts
     loser = bot.slack.ephemerals(APPROVER)
@@ -231,9 +231,9 @@ def test_the_requester_pressing_reject_withdraws_their_request(bot: Bot) -> None
     assert bot.slack.ephemerals(REQUESTER) == []  # no "you cannot approve your own request"
     assert f"Cancelled by <@{REQUESTER}> (the requester)" in _texts(bot.approval_message().blocks)
     assert bot.approval_buttons() == {}
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.CANCELLED
-    actions = [e.action.value for e in bot.service.audit(AuditQuery(request_id=request_id))]
+    actions = [e.action.value for e in bot.service.reading.audit(AuditQuery(request_id=request_id))]
     assert "cancelled" in actions and "rejected" not in actions and "refused" not in actions
 
 
@@ -249,7 +249,7 @@ def test_a_request_nobody_could_approve_is_refused_inline_and_audited(
     assert body["response_action"] == "errors"
     assert "BOT_APPROVERS lists only you" in body["errors"]["confirm_hub_name"]
     assert bot.slack.messages(CHANNEL) == []  # no approval message waiting for nobody
-    refused = [e for e in bot.service.audit(AuditQuery(limit=10))
+    refused = [e for e in bot.service.reading.audit(AuditQuery(limit=10))
                if e.action.value == "refused"]
     assert [e.detail["reason"] for e in refused] == ["no_approver"]
 

@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import timedelta
 
-from bot.domain.model import RequestStatus
+from bot.domain.request import RequestStatus
 from bot.notifications import Milestone, ProgressUpdate
 from bot.slack.notifier import SlackNotifier
 
@@ -16,7 +16,7 @@ from .conftest import APPROVER, AUDIT_CHANNEL, CHANNEL, Bot, MakeBot
 def _run_to_completion(bot: Bot, request_id: str) -> None:
     for _ in range(100):
         bot.clock.advance(timedelta(minutes=1))
-        observation = bot.service.observe(request_id)
+        observation = bot.service.observations.observe(request_id)
         assert observation is not None
         if observation.report:
             bot.notifier.completed(observation.report)
@@ -25,7 +25,7 @@ def _run_to_completion(bot: Bot, request_id: str) -> None:
 
 
 def _progress(bot: Bot, request_id: str, milestone: Milestone | None) -> None:
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None
     bot.notifier.progress(ProgressUpdate(request, timedelta(minutes=3), timedelta(minutes=8),
                                          milestone))
@@ -47,7 +47,7 @@ def test_progress_edits_one_status_message_and_replies_on_milestones(bot: Bot) -
     assert status.edits == 2 and status.text.startswith("Azure accepted")
     assert "Running for 3m" in status.text
     assert [m.text.split()[0] for m in thread[1:]] == [":turtle:"]
-    stored = bot.service.get_request(request_id)
+    stored = bot.service.reading.get_request(request_id)
     assert stored is not None and stored.status_message_ts == status.ts
 
 
@@ -65,7 +65,7 @@ def test_completion_reports_region_time_quota_and_endpoint(bot: Bot) -> None:
     assert "succeeded" in shown and "North Europe" in shown
     assert "left today" in shown and "Failback possible" in shown
     assert "New Event Hub-compatible endpoint" in shown
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.SUCCEEDED
 
 
@@ -94,10 +94,10 @@ def test_concurrent_announcements_of_a_new_request_post_one_message(bot: Bot) ->
     """The listener and the poller's sweep may announce the same new request at once."""
     request_id = bot.request_and_submit()
     posted_before = len(bot.slack.calls("chat.postMessage"))
-    fresh = bot.service.get_request(request_id)
+    fresh = bot.service.reading.get_request(request_id)
     assert fresh is not None
     unannounced = fresh.evolve(message_ts=None)
-    other = SlackNotifier(bot.notifier._client, bot.service)  # a notifier that never posted
+    other = SlackNotifier(bot.notifier._client, bot.service.notices)  # a notifier that never posted
     barrier = threading.Barrier(6)
 
     def announce() -> None:

@@ -19,7 +19,8 @@ import responses
 
 from bot.config import load_settings
 from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.azure import AzureIotHubGateway
 from bot.sandbox.slack_api import FakeSlackServer
@@ -80,7 +81,7 @@ def azure(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[AzureBot]:
                                   request_ttl=settings.bot_request_ttl, activity=activity)
         client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                  sleep=lambda _: None)
-        notifier = SlackNotifier(client, service)
+        notifier = SlackNotifier(client, service.notices)
         app = create_app(service, settings=settings, client=client, notifier=notifier,
                          actor_resolver=SlackActorResolver(client, settings.access.group_ids,
                                                            clock=clock),
@@ -91,7 +92,7 @@ def azure(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[AzureBot]:
 
 
 def _observed(azure: AzureBot) -> list:
-    return azure.bot.service.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED})))
+    return azure.bot.service.reading.audit(AuditQuery(actions=frozenset({AuditAction.OBSERVED})))
 
 
 def test_a_failback_10_minutes_after_a_portal_failover_is_refused_naming_who_did_it(
@@ -108,7 +109,7 @@ def test_a_failback_10_minutes_after_a_portal_failover_is_refused_naming_who_did
     allowed = azure.bot.clock.now() + timedelta(minutes=50)
     assert f"Allowed again from <!date^{int(allowed.timestamp())}^" in shown
     assert azure.posts() == 0
-    refused = [e for e in azure.bot.service.audit(AuditQuery())
+    refused = [e for e in azure.bot.service.reading.audit(AuditQuery())
                if e.action is AuditAction.REFUSED]
     assert refused[0].detail["reason"] == "cooldown"
 
@@ -157,8 +158,8 @@ def test_the_bots_own_operations_in_the_activity_log_are_not_counted_twice(
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
     bot.clock.advance(TEN_MINUTES)
-    bot.service.observe(request_id)
-    assert bot.service.get_request(request_id).status is RequestStatus.SUCCEEDED
+    bot.service.observations.observe(request_id)
+    assert bot.service.reading.get_request(request_id).status is RequestStatus.SUCCEEDED
     assert azure.arm.activity, "Azure recorded the bot's own failover"
 
     status = azure.answer(f"status {HUB}")
@@ -213,7 +214,10 @@ def test_approval_rechecks_against_operations_done_since_the_dialog(azure: Azure
     # Expiry would refuse it first; this is about the quota.
     bot.service.request_ttl = timedelta(hours=6)
     with bot.service.uow() as uow:
-        uow.requests.update(request_id, expires_at=bot.clock.now() + timedelta(hours=1))
+        pending = uow.requests.get(request_id)
+        assert pending is not None
+        assert uow.requests.save(pending.evolve(expires_at=bot.clock.now() + timedelta(hours=1)),
+                                 pending.version)
         uow.commit()
 
     bot.click("approve", request_id, user=APPROVER)
@@ -229,7 +233,7 @@ def test_a_move_without_any_recorded_operation_is_flagged_in_status_and_list(
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
     bot.clock.advance(TEN_MINUTES)
-    bot.service.observe(request_id)
+    bot.service.observations.observe(request_id)
     assert "without any recorded operation" not in azure.answer(f"status {HUB}")
 
     azure.arm.microsoft_failover(HUB)  # back to West Europe: no one asked

@@ -35,7 +35,7 @@ def _finish(bot: Bot, request_id: str) -> None:
     for _ in range(600):
         poller.run_once()
         outbox.flush()
-        request = bot.service.get_request(request_id)
+        request = bot.service.reading.get_request(request_id)
         if request is not None and request.status.is_terminal and not outbox.backlog():
             return
         bot.clock.advance(timedelta(seconds=1))

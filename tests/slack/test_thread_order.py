@@ -25,7 +25,7 @@ def _run(bot: Bot, until_done: str) -> None:
     for _ in range(400):
         poller.run_once()
         outbox.flush()
-        request = bot.service.get_request(until_done)
+        request = bot.service.reading.get_request(until_done)
         if request is not None and request.status.is_terminal and not outbox.backlog():
             return
         bot.clock.advance(timedelta(seconds=30))
@@ -54,7 +54,7 @@ def test_the_thread_reads_accepted_then_slow_then_one_completion(bot: Bot) -> No
     assert sum("succeeded" in m for m in thread) == 1
     status = bot.slack.thread(CHANNEL, bot.approval_message().ts)[0]
     assert status.edits >= 2  # live: running for …, then the record of what it was
-    stored = bot.service.get_request(request_id)
+    stored = bot.service.reading.get_request(request_id)
     assert stored is not None and stored.status_message_ts == status.ts
 
 

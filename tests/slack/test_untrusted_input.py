@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.sandbox import slack_api
 from bot.slack.guard import OTHER_WORKSPACE
 from bot.store.base import AuditQuery
@@ -27,7 +28,7 @@ def db_file_url(blank_db_url: str) -> str:
 
 
 def _audit(bot: Bot, **filters: Any) -> list[Any]:
-    return bot.service.audit(AuditQuery(limit=100, **filters))
+    return bot.service.reading.audit(AuditQuery(limit=100, **filters))
 
 
 def test_a_usage_error_echoes_what_was_typed_without_pinging_anyone(bot: Bot) -> None:
@@ -42,7 +43,7 @@ def test_a_usage_error_echoes_what_was_typed_without_pinging_anyone(bot: Bot) ->
 def test_a_nul_in_the_reason_is_dropped_and_the_request_audited(bot: Bot) -> None:
     bot.submit(bot.open_modal(), reason="INC-42\x00 outage\x07 in West Europe")
     request_id = bot.approval_buttons()["approve"]
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.AWAITING_APPROVAL
     assert request.reason == "INC-42 outage in West Europe"
     assert [e.action for e in _audit(bot, request_id=request_id)] == [AuditAction.REQUESTED]
@@ -61,7 +62,7 @@ def test_a_nul_in_a_button_value_does_not_break_the_approval(bot: Bot) -> None:
     request_id = bot.request_and_submit()
     bot.click("approve", request_id + "\x00")
     assert "went wrong" not in str(bot.slack.calls("chat.postEphemeral"))
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is not RequestStatus.AWAITING_APPROVAL
 
 
@@ -82,10 +83,10 @@ def test_a_click_for_another_workspace_is_refused_with_no_effect(bot: Bot) -> No
     request_id = bot.request_and_submit()
     body = bot.click_body("approve", request_id).replace(bot.slack.team_id, "T0ELSEWHERE")
     assert bot.dispatch(body).status == 403
-    request = bot.service.get_request(request_id)
+    request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.AWAITING_APPROVAL
     assert bot.click("approve", request_id).status == 200  # the real one still works
-    assert bot.service.get_request(request_id).status is not RequestStatus.AWAITING_APPROVAL  # type: ignore[union-attr]
+    assert bot.service.reading.get_request(request_id).status is not RequestStatus.AWAITING_APPROVAL  # type: ignore[union-attr]
 
 
 def test_a_payload_for_another_app_is_refused_when_the_app_id_is_known(

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.model import FailoverRequest, HubRef, OperationKind, RequestStatus, new_request_id
+from bot.domain.model import HubRef, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus, new_request_id
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 NewRequest = Callable[..., FailoverRequest]

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.request import FailoverRequest, RequestStatus, TransitionRefused
 from bot.store.base import HubLocked
 from bot.store.sql import SqlUnitOfWork
 
@@ -19,7 +19,7 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 def add_polled(uow: SqlUnitOfWork, request: FailoverRequest, next_poll_at: datetime) -> None:
     uow.requests.add(request)
-    uow.requests.update(request.id, next_poll_at=next_poll_at)
+    uow.requests.schedule_poll(request.id, next_poll_at)
 R = TypeVar("R")
 
 
@@ -44,11 +44,15 @@ def test_of_many_simultaneous_approvals_exactly_one_wins(uow_factory: UowFactory
 
     def approve(i: int) -> FailoverRequest | None:
         with uow_factory() as uow:
-            result = uow.requests.transition(
-                request.id, {RequestStatus.AWAITING_APPROVAL}, RequestStatus.APPROVED,
-                approved_by=f"U_APPROVER_{i}", decided_at=T0)
+            current = uow.requests.get(request.id)
+            assert current is not None
+            try:
+                approved = current.approve(T0, f"U_APPROVER_{i}", T0).request
+            except TransitionRefused:
+                return None
+            won = uow.requests.save(approved, current.version)
             uow.commit()
-            return result
+            return approved if won else None
 
     results = all_at_once(20, approve)
 

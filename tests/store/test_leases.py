@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.model import FailoverRequest, RequestStatus
+from bot.domain.request import FailoverRequest, RequestStatus
 from bot.store.sql import SqlUnitOfWork
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -14,7 +14,7 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 def add_polled(uow: SqlUnitOfWork, request: FailoverRequest, next_poll_at: datetime) -> None:
     uow.requests.add(request)
-    uow.requests.update(request.id, next_poll_at=next_poll_at)
+    uow.requests.schedule_poll(request.id, next_poll_at)
 
 
 def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int = 10) -> list[str]:
@@ -38,7 +38,7 @@ def test_only_approved_or_running_requests_whose_poll_is_due_are_claimed(
         add_polled(uow, later, T0 + timedelta(seconds=1))
         add_polled(uow, awaiting, T0)
         add_polled(uow, done, T0)
-        uow.requests.update(done.id, notified_version=done.version)  # its end was announced
+        uow.requests.mark_notified(done.id, done.version)  # its end was announced
         uow.requests.add(unscheduled)
         uow.commit()
 
@@ -101,7 +101,7 @@ def test_a_finished_request_whose_end_was_never_announced_is_claimed_by_one_work
     with uow_factory() as uow:
         uow.requests.add(owed)
         uow.requests.add(told)
-        uow.requests.update(told.id, notified_version=told.version)
+        uow.requests.mark_notified(told.id, told.version)
         uow.commit()
 
     assert claim(uow_factory, "worker-1", T0) == [owed.id]

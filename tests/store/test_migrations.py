@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from bot.domain.model import OPEN_STATUSES
+from bot.domain.request import OPEN_STATUSES
 from bot.store import migrate
 from bot.store.sql import make_engine
 from bot.store.tables import OPEN_PREDICATE_SQL, metadata

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.domain.model import OPEN_STATUSES, FailoverRequest, OperationKind, RequestStatus
+from bot.domain.model import HubRef, OperationKind
+from bot.domain.request import OPEN_STATUSES, FailoverRequest, RequestStatus
 from bot.store.base import HubLocked
 from bot.store.sql import SqlUnitOfWork
 
@@ -86,7 +87,7 @@ def test_the_unit_of_work_stays_usable_after_hub_locked(uow_factory: UowFactory,
     with uow_factory() as uow:
         with pytest.raises(HubLocked):
             uow.requests.add(refused)
-        uow.requests.update(first.id, message_ts="1.2")
+        uow.requests.attach_message(first.id, message_ts="1.2")
         uow.commit()
 
     with uow_factory() as uow:
@@ -110,7 +111,7 @@ def test_a_hub_opens_again_once_its_request_ends(uow_factory: UowFactory,
     first = new_request()
     add(uow_factory, first)
     with uow_factory() as uow:
-        assert uow.requests.transition(first.id, OPEN_STATUSES, end) is not None
+        assert uow.requests.save(first.evolve(status=end, version=2), first.version)
         uow.commit()
 
     second = new_request()
@@ -119,43 +120,67 @@ def test_a_hub_opens_again_once_its_request_ends(uow_factory: UowFactory,
         assert uow.requests.open_for_hub("contoso-hub") == second
 
 
-def test_transition_is_compare_and_set(uow_factory: UowFactory, new_request: NewRequest) -> None:
+def test_save_is_compare_and_set(uow_factory: UowFactory, new_request: NewRequest) -> None:
     request = new_request()
     add(uow_factory, request)
     decided = T0 + timedelta(minutes=5)
+    approved = request.approve(decided, "U_APPROVER", decided + timedelta(seconds=30)).request
+    rejected = request.reject(decided, "U_OTHER").request
 
     with uow_factory() as uow:
-        approved = uow.requests.transition(request.id, {AWAITING}, APPROVED,
-                                           approved_by="U_APPROVER", decided_at=decided)
-        again = uow.requests.transition(request.id, {AWAITING}, RequestStatus.REJECTED)
+        assert uow.requests.save(approved, request.version)
+        assert not uow.requests.save(rejected, request.version)  # the approval won
         uow.commit()
 
     assert approved == request.evolve(status=APPROVED, approved_by="U_APPROVER",
-                                      decided_at=decided, version=2)
-    assert again is None
+                                      decided_at=decided,
+                                      next_poll_at=decided + timedelta(seconds=30), version=2)
     with uow_factory() as uow:
         assert uow.requests.get(request.id) == approved
-        assert uow.requests.transition("fr-missing", {AWAITING}, APPROVED) is None
+        assert not uow.requests.save(approved.evolve(id="fr-missing"), 1)
 
 
-def test_transition_refuses_to_set_identity_columns(uow_factory: UowFactory,
-                                                    new_request: NewRequest) -> None:
+def test_save_never_writes_identity_columns(uow_factory: UowFactory,
+                                            new_request: NewRequest) -> None:
     request = new_request()
     add(uow_factory, request)
-    with uow_factory() as uow, pytest.raises(ValueError, match="hub_name"):
-        uow.requests.transition(request.id, {AWAITING}, APPROVED, hub_name="elsewhere")
-
-
-def test_update_sets_columns_without_a_new_version(uow_factory: UowFactory,
-                                                   new_request: NewRequest) -> None:
-    request = new_request()
-    add(uow_factory, request)
+    approved = request.approve(T0, "U_APPROVER", T0).request
+    elsewhere = approved.evolve(hub=HubRef("elsewhere", "sub", "rg"), requested_by="U_X")
     with uow_factory() as uow:
-        updated = uow.requests.update(request.id, message_ts="171.1", operation_handle="op")
+        assert uow.requests.save(elsewhere, request.version)
         uow.commit()
-    assert updated == request.evolve(message_ts="171.1", operation_handle="op")
     with uow_factory() as uow:
-        assert uow.requests.update("fr-missing", message_ts="1") is None
+        assert uow.requests.get(request.id) == approved
+
+
+def test_bookkeeping_sets_columns_without_a_new_version(uow_factory: UowFactory,
+                                                        new_request: NewRequest) -> None:
+    request = new_request()
+    add(uow_factory, request)
+    with uow_factory() as uow:
+        uow.requests.attach_message(request.id, message_ts="171.1")
+        uow.requests.attach_message(request.id, status_message_ts="171.2")
+        uow.requests.schedule_poll(request.id, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.get(request.id) == request.evolve(
+            message_ts="171.1", status_message_ts="171.2", next_poll_at=T0)
+        uow.requests.attach_message("fr-missing", message_ts="1")  # nothing to change
+
+
+def test_save_leaves_where_the_request_was_announced(uow_factory: UowFactory,
+                                                     new_request: NewRequest) -> None:
+    request = new_request()
+    add(uow_factory, request)
+    with uow_factory() as uow:
+        uow.requests.attach_message(request.id, message_ts="171.1")
+        uow.commit()
+    approved = request.approve(T0, "U_APPROVER", T0).request  # read before the ts was stored
+    with uow_factory() as uow:
+        assert uow.requests.save(approved, request.version)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.get(request.id) == approved.evolve(message_ts="171.1")
 
 
 def finished(new_request: NewRequest, *, kind: OperationKind, decided_min: int,
@@ -232,18 +257,19 @@ def test_unnotified_lists_requests_changed_since_their_last_notification(
     quiet, changed = new_request(hub="hub-a"), new_request(hub="hub-b")
     add(uow_factory, quiet, changed)
     with uow_factory() as uow:
-        uow.requests.update(quiet.id, notified_version=1)
-        uow.requests.update(changed.id, notified_version=1)
+        uow.requests.mark_notified(quiet.id, 1)
+        uow.requests.mark_notified(changed.id, 1)
         uow.commit()
     with uow_factory() as uow:
         assert uow.requests.unnotified() == []
-        moved = uow.requests.transition(changed.id, {AWAITING}, APPROVED)
+        moved = changed.approve(T0, "U_APPROVER", T0).request
+        assert uow.requests.save(moved, changed.version)
         uow.commit()
 
     with uow_factory() as uow:
         assert uow.requests.unnotified() == [moved]
         # A late notifier for an older version does not undo a newer notification.
-        uow.requests.update(changed.id, notified_version=2)
-        uow.requests.update(changed.id, notified_version=1)
+        uow.requests.mark_notified(changed.id, 2)
+        uow.requests.mark_notified(changed.id, 1)
         uow.commit()
         assert uow.requests.unnotified() == []

@@ -1,0 +1,63 @@
+"""The use cases, grouped by reason to change; entry points call them with plain values.
+
+Slack payloads never arrive here, SQL stays in the store and the Azure SDK in the gateway.
+Every refusal is returned as a value and written to the audit log.
+
+==================  =======================================================================
+``asking``          preview, submit
+``deciding``        approve, reject, cancel, expire
+``running``         start (the one POST), its postponement, the handle
+``observing``       observe a running operation, record its end, the completion report
+``reading``         status, hub list, audit, one request
+``notices``         where and up to which version a request was announced; milestones
+``hubs``            live hub state, quota, cool-down, estimates (shared)
+``refusals``        audit and count refusals and outcomes (shared)
+==================  =======================================================================
+
+:class:`FailoverService` is the composition: one :class:`Deps` (the ports and settings, shared
+and read at each use) and one instance of each use case over it; callers call the use case
+(``service.deciding.approve(…)``, ``service.starts.start(…)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.request import SYSTEM
+from bot.service.asking import (
+    AUTO_APPROVER,
+    Asking,
+    FieldErrors,
+    Preview,
+    SubmitFailover,
+    Submitted,
+)
+from bot.service.deciding import Deciding, Decision
+from bot.service.deps import Deps, LeaseKeeper
+from bot.service.hubs import Hubs
+from bot.service.notices import Notices
+from bot.service.observing import NOT_STARTED_AFTER, NOT_STARTED_POLLS, Observation, Observations
+from bot.service.reading import HubPage, HubStatus, Reading
+from bot.service.refusals import Refusals
+from bot.service.running import OUTCOME_UNKNOWN, ProcessMemory, Starts
+
+__all__ = [
+    "AUTO_APPROVER", "NOT_STARTED_AFTER", "NOT_STARTED_POLLS", "OUTCOME_UNKNOWN", "SYSTEM",
+    "Decision", "Deps", "FailoverService", "FieldErrors", "HubPage", "HubStatus", "LeaseKeeper",
+    "Observation", "Preview", "SubmitFailover", "Submitted",
+]
+
+
+@dataclass
+class FailoverService(Deps):
+    """The use cases of one process over one set of dependencies."""
+
+    def __post_init__(self) -> None:
+        self.refusals = Refusals(self)
+        self.hubs = Hubs(self)
+        self.asking = Asking(self, self.hubs, self.refusals)
+        self.deciding = Deciding(self, self.hubs, self.refusals)
+        self.starts = Starts(self, self.refusals, ProcessMemory())
+        self.observations = Observations(self, self.hubs, self.refusals, self.starts)
+        self.reading = Reading(self, self.hubs, self.refusals)
+        self.notices = Notices(self)
