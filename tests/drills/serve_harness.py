@@ -28,7 +28,8 @@ import pytest
 import requests
 from sqlmodel import Session, col, select
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 from bot.sandbox import payloads
 from bot.sandbox.console import Channel, Console, Person
 from bot.sandbox.slack_api import FakeSlackServer, Message

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.model import AuditAction, RequestStatus
+from bot.domain.model import AuditAction
+from bot.domain.request import RequestStatus
 
 from .conftest import HUB
 from .serve_harness import WAIT, Drill, request_id_of
