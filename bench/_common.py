@@ -10,20 +10,23 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-POSTGRES_TEST_URL = "POSTGRES_TEST_URL"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # `python bench/x.py` puts bench/ first on sys.path; the bot package sits in the repo root.
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
+
+# The helpers the tests use too (free_port, postgres_schema, signed, …): tests/support.
+from tests.support import POSTGRES_TEST_URL, free_port, postgres_schema  # noqa: E402
+
+__all__ = ["POSTGRES_TEST_URL", "REPO_ROOT", "free_port", "header", "median", "parse_args",
+           "percentile", "postgres_base_url", "postgres_schema", "table", "timed", "verdict"]
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -106,26 +109,6 @@ def postgres_base_url() -> str | None:
     if not url:
         print(f"-- PostgreSQL skipped: {POSTGRES_TEST_URL} is not set")
     return url or None
-
-
-@contextmanager
-def postgres_schema(base_url: str, prefix: str = "bench") -> Iterator[str]:
-    """A fresh schema, first on the search path of the URL yielded; dropped afterwards."""
-    import psycopg
-
-    from bot.store.sql import database_url
-
-    schema = f"{prefix}_{secrets.token_hex(5)}"
-    url = database_url(base_url)
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import itertools
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import _common
-from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
+from tests.support import signed, slash_command
 
 SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
@@ -138,15 +136,9 @@ def serve_bot(port: int, slack_url: str, db_path: str) -> None:
     serve_for_real(settings, port=port, gateway_factory=simulated_gateway)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def server(kind: str, slack_url: str, db_path: str) -> Iterator[int]:
-    port = free_port()
+    port = _common.free_port()
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
                               "--slack-url", slack_url, "--db", db_path])
     try:
@@ -182,24 +174,15 @@ class Commands:
     def __init__(self, slack_url: str) -> None:
         self._slack_url = slack_url
         self._seq = itertools.count()
-        self._verifier = SignatureVerifier(SECRET)
 
     def next(self) -> tuple[bytes, dict[str, str]]:
         i = next(self._seq)
         verb = "status" if i % 2 == 0 else "failover"
-        body = urlencode({
-            "token": "unused", "team_id": "T0SANDBOX", "channel_id": CHANNEL,
-            "channel_name": "incident", "user_id": USER, "user_name": "alice",
-            "command": "/iothub", "text": f"{verb} {HUBS[i % len(HUBS)]}",
-            "api_app_id": "A0BOT", "response_url": f"{self._slack_url}response/r{i}",
-            "trigger_id": f"{i}.{int(time.time())}.bench-trigger",
-        })
-        ts = str(int(time.time()))
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Slack-Request-Timestamp": ts,
-                   "X-Slack-Signature": self._verifier.generate_signature(timestamp=ts,
-                                                                          body=body) or ""}
-        return body.encode(), headers
+        body = slash_command(
+            text=f"{verb} {HUBS[i % len(HUBS)]}", team_id="T0SANDBOX", channel_id=CHANNEL,
+            user_id=USER, user_name="alice", response_url=f"{self._slack_url}response/r{i}",
+            trigger_id=f"{i}.{int(time.time())}.bench-trigger")
+        return body.encode(), signed(body, SECRET)
 
 
 def load(port: int, commands: Commands, concurrency: int, total: int) -> tuple[list[float], int]:

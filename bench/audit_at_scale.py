@@ -285,7 +285,7 @@ def main() -> int:
         measured.append(measure("sqlite", f"sqlite:///{Path(tmp) / 'audit.db'}", scale))
     base_url = _common.postgres_base_url()
     if base_url:
-        with _common.postgres_schema(base_url) as url:
+        with _common.postgres_schema(base_url, prefix="bench") as url:
             measured.append(measure("postgresql", url, scale))
     print(_common.table(
         ["backend", "query", "indexes", "n", "median ms", "p95 ms", "speed-up", "target ms"],

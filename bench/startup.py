@@ -23,7 +23,6 @@ sys.path.insert(1, str(REPO_ROOT / "tests" / "packaging"))
 from wheel_install import (  # after the sys.path line above
     InstalledBot,
     build_wheel,
-    free_port,
     http_json,
     http_ok,
     install,
@@ -32,6 +31,7 @@ from wheel_install import (  # after the sys.path line above
 )
 
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from tests.support import free_port
 
 READY_LIMIT_S = 20.0
 

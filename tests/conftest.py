@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
 from bot.store.migrate import upgrade
-from bot.store.sql import SqlUnitOfWork, database_url, make_engine, unit_of_work_factory
+from bot.store.sql import SqlUnitOfWork, make_engine, unit_of_work_factory
+from tests.support import POSTGRES_TEST_URL, postgres_schema
 
 # The machines that run this suite are shared and noisy: no per-example deadline, and no
 # failure because generating examples was slow. Health checks on filtering stay on.
@@ -21,27 +20,10 @@ settings.register_profile("noisy-machine", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("noisy-machine")
 
-POSTGRES_TEST_URL = "POSTGRES_TEST_URL"
-
 DATABASES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
-
-
-def _postgres_schema_url(base_url: str) -> Iterator[str]:
-    """A fresh schema per test, put first on the search path through the URL itself."""
-    schema = "t_" + secrets.token_hex(6)
-    url = database_url(base_url)
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=DATABASES)
@@ -53,7 +35,8 @@ def blank_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     base_url = os.environ.get(POSTGRES_TEST_URL)
     if not base_url:
         pytest.skip(f"{POSTGRES_TEST_URL} is not set")
-    yield from _postgres_schema_url(base_url)
+    with postgres_schema(base_url) as url:
+        yield url
 
 
 @pytest.fixture

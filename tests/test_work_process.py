@@ -13,15 +13,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from slack_bolt import BoltRequest, BoltResponse
-from slack_sdk.signature import SignatureVerifier
 from starlette.testclient import TestClient
 
 from bot import work_process
@@ -34,6 +32,7 @@ from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
 from bot.telemetry import Metrics
 from bot.work_process import InFlight, WorkProcess, WorkSpec, run_after_acks, watch
+from tests import support
 
 SECRET = "work-process-test-secret"  # made up
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
@@ -41,20 +40,8 @@ HUB = "contoso-prod-weu"  # in the simulated default fleet
 WAIT_S = 60.0  # an upper bound for a spawn on a loaded machine, not a pause
 
 
-def signed(body: str) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=timestamp, body=body)
-    return {"content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": timestamp, "x-slack-signature": signature or ""}
-
-
-def wait_for(what: str, condition: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+signed = partial(support.signed, secret=SECRET)
+wait_for = partial(support.wait_until, timeout=WAIT_S)
 
 
 @dataclass
@@ -64,11 +51,10 @@ class Front:
     slack: FakeSlackServer
 
     def command(self, text: str, response_id: str) -> int:
-        body = urlencode({
-            "token": "unused", "team_id": self.slack.slack.team_id, "channel_id": CHANNEL,
-            "user_id": USER, "user_name": "alice", "command": "/iothub", "text": text,
-            "api_app_id": "A0BOT", "response_url": self.slack.response_url(response_id),
-            "trigger_id": self.slack.slack.new_trigger()})
+        body = support.slash_command(
+            text=text, team_id=self.slack.slack.team_id, channel_id=CHANNEL, user_id=USER,
+            response_url=self.slack.response_url(response_id),
+            trigger_id=self.slack.slack.new_trigger())
         return self.client.post("/slack/events", content=body, headers=signed(body)
                                 ).status_code
 

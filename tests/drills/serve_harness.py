@@ -15,10 +15,8 @@ import json
 import os
 import pwd
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from bot.slack.messages import APPROVE
 from bot.slack.modals import NAME_INPUT, REASON_INPUT
 from bot.store.sql import make_engine
 from bot.store.tables import AuditEventRow, FailoverRequestRow, LazyJobRow
+from tests.support import free_port, wait_until
 
 from .arm_server import SUBSCRIPTION, ArmServer
 from .bot_process import ARM_URL_VARIABLE
@@ -50,12 +49,6 @@ BOB = Person("U0BOB", "Bob", "incident lead", "bob")
 SIGNING_SECRET = "drill-signing-secret"  # made up: the fake Slack and the bot share it
 WAIT = 45.0  # seconds: an upper bound for a loaded 2-core machine, not a pause
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -198,17 +191,12 @@ class Drill:
     def wait_for(self, what: str, check: Callable[[], T | None], timeout: float = WAIT, *,
                  check_alive: bool = True) -> T:
         """Poll ``check`` until it is truthy; fail at the deadline or when the bot dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
+        def gave_up() -> str | None:
             if check_alive and self.bot is not None and self.bot.process.poll() is not None:
-                raise AssertionError(f"the bot exited ({self.bot.process.returncode}) while "
-                                     f"waiting for {what}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(0.05)  # the poll step of the wait, not a wait for an outcome
+                return f"the bot exited ({self.bot.process.returncode})"
+            return None
+
+        return wait_until(what, check, timeout=timeout, gave_up=gave_up)
 
     # ---- people in Slack ---------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from wheel_install import (
     ROOT,
     InstalledBot,
     build_wheel,
-    free_port,
     http_json,
     http_ok,
     install,
@@ -29,6 +28,7 @@ from wheel_install import (
 
 from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.store.migrate import head_revision
+from tests.support import free_port
 
 pytestmark = pytest.mark.wheel
 

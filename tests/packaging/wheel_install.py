@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a wheel is built from: the files a fresh clone has that setuptools reads.
@@ -104,36 +104,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
         raise
 
 
-def free_port(*, with_next: bool = False) -> int:
-    """A port nothing listens on (and the one after it too, for the sandbox's bot)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if not with_next:
-            return port
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-
-
 def wait_for(what: str, check: Callable[[], T | None], process: subprocess.Popen[bytes],
              logs: Path, timeout: float = 60) -> T:
     """Poll ``check`` until it is truthy; fail at the deadline or when the process exits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if process.poll() is not None:
-            raise AssertionError(f"exited ({process.returncode}) while waiting for {what}:\n"
-                                 + (logs / "stderr").read_text(errors="replace")[-3000:])
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)  # the poll step, not a wait for an outcome
+    def gave_up() -> str | None:
+        if process.poll() is None:
+            return None
+        return (f"exited ({process.returncode})\n"
+                + (logs / "stderr").read_text(errors="replace")[-3000:])
+
+    return wait_until(what, check, timeout=timeout, step=0.02, gave_up=gave_up)
 
 
 def http_json(url: str) -> Mapping[str, object] | None:

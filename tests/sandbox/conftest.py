@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -11,16 +10,11 @@ import pytest
 
 from bot.config import Settings
 from bot.sandbox.run import Sandbox
+from tests.support import free_port
 
 SPEED = 2000.0  # contoso-prod-weu fails over in about half a second
 # BOT_FAILBACK_COOLDOWN is Azure time; the sandbox divides it by SPEED: 10 sandbox minutes.
 COOLDOWN = timedelta(minutes=10) * SPEED
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_sandbox(**kwargs: object) -> Sandbox:

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from slack_bolt import App, BoltRequest, BoltResponse
-from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings, load_settings
 from bot.domain.clock import FakeClock
@@ -28,6 +28,7 @@ from bot.slack.client import make_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
+from tests import support
 
 SECRET = "test-signing-secret"
 REQUESTER, APPROVER, BYSTANDER = "U0ALICE", "U0BOB", "U0CAROL"
@@ -48,12 +49,7 @@ class SyncExecutor(Executor):
         return future
 
 
-def signed(body: str, secret: str = SECRET, timestamp: int | None = None,
-           content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    return {"content-type": content_type, "x-slack-request-timestamp": ts,
-            "x-slack-signature": signature or ""}
+signed = partial(support.signed, secret=SECRET)
 
 
 @dataclass
