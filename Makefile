@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime
 DEV     := $(VENV)/.dev
 
-.PHONY: sandbox serve test lint bench lock clean
+.PHONY: sandbox serve test test-fast lint bench lock clean
 
 $(RUNTIME): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "failover-bot needs Python >= 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -32,6 +32,9 @@ serve: $(RUNTIME)    ## the real bot (needs Slack and Azure settings)
 
 test: $(DEV)         ## the test suite (PostgreSQL tests run when POSTGRES_TEST_URL is set)
 	$(BIN)/pytest
+
+test-fast: $(DEV)    ## the unit tier only (tests/unit): pure, done in seconds
+	$(BIN)/pytest -q tests/unit
 
 lint: $(DEV)         ## ruff, mypy and the architecture contract
 	$(BIN)/ruff check bot tests bench

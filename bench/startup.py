@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import REPO_ROOT, header, median, parse_args, table, verdict
 
-sys.path.insert(1, str(REPO_ROOT / "tests" / "packaging"))
+sys.path.insert(1, str(REPO_ROOT / "tests" / "integration" / "packaging"))
 
 from wheel_install import (  # after the sys.path line above
     InstalledBot,

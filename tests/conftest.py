@@ -1,4 +1,5 @@
-"""Shared fixtures. Database ones: ``blank_db_url`` (empty), ``db_url`` (migrated to head) and
+"""The tiers, marked by directory (``unit``, ``integration``, ``drill``, ``browser``), and shared
+fixtures. Database ones: ``blank_db_url`` (empty), ``db_url`` (migrated to head) and
 ``uow_factory``, each on SQLite and, when ``POSTGRES_TEST_URL`` is set, on PostgreSQL."""
 
 from __future__ import annotations
@@ -19,6 +20,21 @@ from tests.support import POSTGRES_TEST_URL, postgres_schema
 settings.register_profile("noisy-machine", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("noisy-machine")
+
+TESTS = Path(__file__).parent
+# The first folder under tests/ is the tier: every test in it gets the tier's marker.
+TIERS = {"unit": "unit", "integration": "integration", "drills": "drill", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            tier = TIERS.get(item.path.relative_to(TESTS).parts[0])
+        except ValueError:
+            continue
+        if tier:
+            item.add_marker(tier)
+
 
 DATABASES = [
     pytest.param("sqlite", id="sqlite"),

@@ -34,7 +34,7 @@ import requests
 
 from bot.domain.clock import FakeClock
 
-_HUB_TESTS = str(Path(__file__).resolve().parents[1] / "hubs")
+_HUB_TESTS = str(Path(__file__).resolve().parents[1] / "integration" / "hubs")
 if _HUB_TESTS not in sys.path:  # the emulator imports its neighbours as pytest puts them
     sys.path.insert(0, _HUB_TESTS)
 from _arm_emulator import PUBLIC_ARM, ArmEmulator  # noqa: E402

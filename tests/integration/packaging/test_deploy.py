@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "deploy" / "azure-custom-role.json"
 MANIFESTS = ROOT / "deploy" / "kubernetes.yaml"
 

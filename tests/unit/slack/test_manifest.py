@@ -12,7 +12,7 @@ import yaml
 
 from bot.slack.commands import COMMANDS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # Slack's official manifest schema (slackapi/manifest-schema, MIT), copied beside the tests.
 SCHEMA = ROOT / "tests" / "fixtures" / "slack" / "manifest.schema.json"
 

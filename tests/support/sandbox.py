@@ -1,4 +1,6 @@
-"""The whole sandbox in-process on free ports: fast fleet, short poll, 10-minute cool-down."""
+"""The whole sandbox in-process on free ports: fast fleet, short poll, 10-minute cool-down.
+
+The browser tests and the console API tests share it through their conftests."""
 
 from __future__ import annotations
 

@@ -4,29 +4,23 @@ work process's keeper claims, finishes, and picks up what a dead work process le
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.job_handover import JobKeeper, JobWriter, Outbox
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore
+from tests.support import wait_until
 
 LEASE = timedelta(seconds=30)
 WAIT_S = 30.0  # an upper bound on a loaded machine, not a pause
 
 
-def wait_for(what: str, condition: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = partial(wait_until, timeout=WAIT_S, step=0.02)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.slack.client import make_web_client
 from bot.store.migrate import upgrade
 
-FIXTURES = Path(__file__).parents[1] / "tests" / "hubs" / "fixtures"
+FIXTURES = Path(__file__).parent / "hubs" / "fixtures"
 SUBSCRIPTION = "91d12660-3dec-467a-be2a-213b5544ddc0"
 LIST_URL = re.compile(
     rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/providers/"

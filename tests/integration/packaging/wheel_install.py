@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from tests.support import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # What a wheel is built from: the files a fresh clone has that setuptools reads.
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "bot")
 T = TypeVar("T")
