@@ -14,7 +14,7 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps -r requirements.lock
 
-# The same artifact as `pip install` users get (and tests/packaging/test_wheel.py runs):
+# The same artifact as `pip install` users get (and tests/integration/packaging/test_wheel.py runs):
 # a wheel, with the migrations and the sandbox's static files inside it.
 COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot

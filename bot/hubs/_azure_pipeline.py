@@ -1,5 +1,5 @@
 """The one place that reaches inside azure-mgmt-iothub's client (its contract test:
-``tests/hubs/test_azure_contract.py``).
+``tests/integration/hubs/test_azure_contract.py``).
 
 An operation URL from Azure (``Azure-AsyncOperation`` or ``Location``) is read through the
 IoT Hub client's own pipeline: authenticated for its cloud, with its policies and options

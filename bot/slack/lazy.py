@@ -7,7 +7,7 @@ commands (an outage brings many at once) the work slows every later ack towards 
 just that half (Bolt's lazy-only request, as its FaaS adapters use).
 
 This module is the one place that touches Bolt's internals (``BOLT_PRIVATE_NAMES``, checked
-by ``tests/slack/test_bolt_contract.py``; ``slack-bolt`` is bounded in pyproject to the
+by ``tests/integration/slack/test_bolt_contract.py``; ``slack-bolt`` is bounded in pyproject to the
 minor versions tested). Bolt's public hook, ``listener_runner.lazy_listener_runner``, is
 called only after Bolt deep-copies the whole request (context, client and all) for every
 lazy half: a fifth of the front's CPU under load, for data a job does not need. So the
@@ -43,7 +43,7 @@ DECIDE = "decide"  # Approve, Reject
 LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE})
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({OPEN_DIALOG})
-# Bolt's private names this module relies on (tests/slack/test_bolt_contract.py).
+# Bolt's private names this module relies on (tests/integration/slack/test_bolt_contract.py).
 BOLT_PRIVATE_NAMES = (("App", "_listener_runner"), ("ThreadListenerRunner", "_start_lazy_function"))
 TRIGGER_LIFE_S = 3.0
 # What the work process's Bolt needs of the headers (to parse the body; Events API retries):

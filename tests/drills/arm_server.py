@@ -1,4 +1,4 @@
-"""The ARM emulator of ``tests/hubs`` served over real HTTP, for a bot in another process.
+"""The ARM emulator of ``tests/integration/hubs`` over real HTTP, for a bot in another process.
 
 It lives in the test process, so Azure's state (a hub failing over, its operation) outlives the
 bot when the bot is killed. Requests arrive as the SDK addressed them to
