@@ -34,7 +34,7 @@ test: $(DEV)         ## the test suite (PostgreSQL tests run when POSTGRES_TEST_
 	$(BIN)/pytest
 
 lint: $(DEV)         ## ruff, mypy and the architecture contract
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot failover_sandbox tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -38,7 +38,7 @@ from urllib.request import Request, urlopen
 import _common
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
+from failover_sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
 
 SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
@@ -127,9 +127,9 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
 
 def serve_bot(port: int, slack_url: str, db_path: str) -> None:
     """The real ``failover-bot serve``: this process acks, its work process does the rest."""
-    from bot.bootstrap import simulated_gateway
     from bot.config import load_settings
     from bot.serve import serve as serve_for_real
+    from failover_sandbox.fleet import simulated_gateway
 
     settings = load_settings(slack_signing_secret=SECRET, slack_bot_token=FakeSlack().bot_token,
                              slack_api_url=slack_url, database_url=f"sqlite:///{db_path}",

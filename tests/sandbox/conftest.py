@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Settings
-from bot.sandbox.run import Sandbox
+from failover_sandbox.run import Sandbox
 
 SPEED = 2000.0  # contoso-prod-weu fails over in about half a second
 # BOT_FAILBACK_COOLDOWN is Azure time; the sandbox divides it by SPEED: 10 sandbox minutes.
