@@ -14,15 +14,21 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --no-deps -r requirements.lock
 
-# The same artifact as `pip install` users get (and tests/integration/packaging/test_wheel.py runs):
-# a wheel, with the migrations and the sandbox's static files inside it.
+# The same artifact as `pip install` users get (and tests/integration/packaging/test_wheel.py
+# runs): a wheel, with the migrations inside it, and the sandbox (failover_sandbox) beside the bot.
 COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
+COPY failover_sandbox ./failover_sandbox
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && pip install --no-cache-dir --no-deps /dist/failover_bot-*.whl \
     && pip check
 
-# ---- runtime: the virtualenv (the bot and its migrations), a non-root user; no pip cache ----
+# The image carries only the product: the sandbox (a fake Slack, a simulated fleet) goes, and
+# the build fails if it can still be imported; `failover-bot sandbox` then says it is missing.
+RUN rm -r /opt/venv/lib/python3.11/site-packages/failover_sandbox \
+    && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('failover_sandbox') is not None)"
+
+# ---- runtime: the virtualenv (bot, migrations; no sandbox), a non-root user; no pip cache ----
 FROM python:3.11.13-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="failover-bot" \

@@ -37,7 +37,7 @@ test-fast: $(DEV)    ## the unit tier only (tests/unit): pure, done in seconds
 	$(BIN)/pytest -q tests/unit
 
 lint: $(DEV)         ## ruff, mypy and the architecture contract
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot failover_sandbox tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -35,7 +35,7 @@ from urllib.request import Request, urlopen
 
 import _common
 
-from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
+from failover_sandbox.slack_api import FakeSlack, FakeSlackServer, Reply
 from tests.support import signed, slash_command
 
 SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
@@ -125,9 +125,9 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
 
 def serve_bot(port: int, slack_url: str, db_path: str) -> None:
     """The real ``failover-bot serve``: this process acks, its work process does the rest."""
-    from bot.bootstrap import simulated_gateway
     from bot.config import load_settings
     from bot.serve import serve as serve_for_real
+    from failover_sandbox.fleet import simulated_gateway
 
     settings = load_settings(slack_signing_secret=SECRET, slack_bot_token=FakeSlack().bot_token,
                              slack_api_url=slack_url, database_url=f"sqlite:///{db_path}",

@@ -26,10 +26,10 @@ from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.policy import Actor
 from bot.hubs.activity import ActivityLogReader, CachedActivityLog
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import FailoverService, Preview
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 LATENCY_MS = (150.0, 400.0)
 TTL = timedelta(seconds=60)

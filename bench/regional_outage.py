@@ -36,12 +36,12 @@ from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, ProgressUpdate
 from bot.poller import Poller
 from bot.service import FailoverService, SubmitFailover, Submitted
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 SPEED = 40.0
 POLL_INTERVAL = timedelta(seconds=30)

@@ -30,7 +30,7 @@ from wheel_install import (  # after the sys.path line above
     wait_for,
 )
 
-from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from tests.support import free_port
 
 READY_LIMIT_S = 20.0

@@ -77,14 +77,6 @@ def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock)
 
 
-def simulated_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
-    """The simulated fleet (a gateway factory for benchmarks and drills; no Azure needed).
-    Each process that calls it has a fleet of its own."""
-    from bot.hubs.simulated import SimulatedIotHubGateway
-
-    return SimulatedIotHubGateway.default_fleet(clock)
-
-
 def activity_log(gateway: IotHubGateway, clock: Clock, settings: Settings,
                  metrics: Metrics) -> CachedActivityLog | None:
     """Azure's Activity Log behind a per-hub cache, when the gateway can read it (the Azure

@@ -13,9 +13,10 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from importlib.metadata import entry_points
+from typing import Protocol, TextIO
 
-from bot.config import ConfigError, Settings, check_database_url, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.domain.audit_words import detail_words, plain_mentions
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
@@ -26,6 +27,40 @@ from bot.telemetry.redaction import Redactor, SecretLike
 
 PROG = "failover-bot"
 log = logging.getLogger(__name__)
+
+# Commands shipped outside the product package register here (pyproject's entry points): the
+# bot never imports them. `sandbox` is the sibling package failover_sandbox, in the same wheel
+# but left out of the container image.
+COMMANDS_GROUP = "failover_bot.commands"
+OPTIONAL_COMMANDS = {  # name: (what it does, what provides it)
+    "sandbox": ("the whole bot with a local Slack and a simulated fleet",
+                "the failover_sandbox package, in the failover-bot wheel but not in the "
+                "container image"),
+}
+
+
+class Command(Protocol):
+    """A command found through the ``failover_bot.commands`` entry points."""
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace, settings: Settings) -> int: ...
+
+
+def installed_commands() -> tuple[dict[str, Command], dict[str, str]]:
+    """The entry points' commands that can be imported, and why the others cannot (the image
+    keeps the wheel's entry point but removes the sandbox's package)."""
+    found: dict[str, Command] = {}
+    unusable: dict[str, str] = {}
+    for point in entry_points(group=COMMANDS_GROUP):
+        try:
+            found[point.name] = point.load()
+        except ImportError as exc:
+            log.debug("command %s is declared but cannot be imported", point.name, exc_info=True)
+            unusable[point.name] = str(exc)
+    return found, unusable
 
 
 def _since(text: str) -> datetime:
@@ -50,13 +85,6 @@ def _statuses(text: str) -> frozenset[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _database(text: str) -> str:
-    try:
-        return check_database_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,14 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run only the progress poller")
 
-    sandbox = sub.add_parser("sandbox",
-                             help="the whole bot with a local Slack and a simulated fleet")
-    sandbox.add_argument("--port", type=int, default=8000, help="web console port (default 8000)")
-    sandbox.add_argument("--speed", type=float, default=60.0,
-                         help="how many times faster than real Azure the fleet fails over")
-    sandbox.add_argument("--database", default=None, type=_database,
-                         help="SQLAlchemy URL (default: a SQLite file in a temporary folder)")
-    sandbox.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    commands, unusable = installed_commands()
+    for name, command in commands.items():
+        extra = sub.add_parser(name, help=command.help)
+        command.add_arguments(extra)
+        extra.set_defaults(run_command=command.run)
+    for name, (what, _) in OPTIONAL_COMMANDS.items():
+        if name not in commands:  # still a command: its failure says what is missing
+            missing = sub.add_parser(name, help=f"{what} (not installed)")
+            missing.set_defaults(missing=name, why=unusable.get(name))
 
     audit = sub.add_parser("audit", help="query the audit log")
     audit.add_argument("--hub")
@@ -105,7 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     answer (the line names it and the cause)."""
     from bot.slack.client import SlackUnavailable
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "missing", None):
+        provider = OPTIONAL_COMMANDS[args.missing][1]
+        why = f" ({args.why})" if args.why else ""
+        return _fail(f"`{args.missing}` is not installed here: it needs {provider}{why}", 2)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -156,11 +192,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return serve.serve(settings, port=args.port, with_worker=not args.no_worker)
     if args.command == "worker":
         return serve.run_worker(settings)
-    if args.command == "sandbox":
-        from bot.sandbox.run import run_sandbox
-
-        return run_sandbox(settings, port=args.port, speed=args.speed,
-                           database_url=args.database, open_browser=not args.no_browser)
+    if getattr(args, "run_command", None):
+        status: int = args.run_command(args, settings)
+        return status
     if args.command == "doctor":
         from bot.doctor import run_doctor
 

@@ -1,6 +1,7 @@
 """The narrow interface through which failover-bot sees IoT Hubs.
 
-Two implementations: :mod:`bot.hubs.azure` (azure-mgmt-iothub) and :mod:`bot.hubs.simulated`.
+Two implementations: :mod:`bot.hubs.azure` (azure-mgmt-iothub) and the sandbox's simulated
+fleet (:mod:`failover_sandbox.fleet.simulated`, outside the product package).
 Every method may raise a :class:`GatewayError` subclass; none blocks for the length of an
 operation: ``start_failover`` returns a durable handle and ``poll`` looks once.
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.run import DEMO_HUB, Sandbox
+from failover_sandbox.run import DEMO_HUB, Sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "sandbox"

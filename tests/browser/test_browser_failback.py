@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings
-from bot.sandbox.run import DEMO_HUB, Sandbox
 from bot.service import HubStatus
+from failover_sandbox.run import DEMO_HUB, Sandbox
 
 from .conftest import free_port
 from .test_browser import TIMEOUT, be, page, say, shot  # noqa: F401 (the page fixture)

@@ -16,15 +16,15 @@ from bot.domain.clock import FakeClock
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller import Poller
-from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Message
 from bot.service import FailoverService, SubmitFailover, Submitted
 from bot.slack.client import make_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade
 from bot.store.sql import SqlUnitOfWork, make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from failover_sandbox.slack_api import FakeSlack, FakeSlackServer, Message
 
 if TYPE_CHECKING:
     from .serve_harness import Drill

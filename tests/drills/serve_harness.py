@@ -28,14 +28,14 @@ from sqlmodel import Session, col, select
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.sandbox import payloads
-from bot.sandbox.console import Channel, Console, Person
-from bot.sandbox.slack_api import FakeSlackServer, Message
-from bot.sandbox.workspace import SandboxWorkspace
 from bot.slack.messages import APPROVE
 from bot.slack.modals import NAME_INPUT, REASON_INPUT
 from bot.store.sql import make_engine
 from bot.store.tables import AuditEventRow, FailoverRequestRow, LazyJobRow
+from failover_sandbox import payloads
+from failover_sandbox.console import Channel, Console, Person
+from failover_sandbox.slack_api import FakeSlackServer, Message
+from failover_sandbox.workspace import SandboxWorkspace
 from tests.support import free_port, wait_until
 
 from .arm_server import SUBSCRIPTION, ArmServer

@@ -11,11 +11,11 @@ import pytest
 from bot.domain.clock import FakeClock
 from bot.domain.model import OperationKind
 from bot.domain.policy import AccessPolicy, Actor
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import FailoverService, SubmitFailover
 from bot.slack.deps import failure_message
 from bot.store.base import StoreUnavailable
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 from .conftest import CHANNEL, HUB, REQUESTER
 

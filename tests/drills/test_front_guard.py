@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot.sandbox import payloads
 from bot.slack.guard import OTHER_WORKSPACE
+from failover_sandbox import payloads
 
 from .conftest import HUB
 from .serve_harness import ALICE, CHANNEL, SIGNING_SECRET, Drill

@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.sandbox.slack_api import Message
+from failover_sandbox.slack_api import Message
 
 from .conftest import HUB
 from .serve_harness import WAIT, Drill, request_id_of

@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.sandbox.slack_api import Message
 from bot.store.tables import FailoverRequestRow
+from failover_sandbox.slack_api import Message
 
 from .conftest import HUB
 from .serve_harness import WAIT, Drill, request_id_of

@@ -192,3 +192,35 @@ def test_table_and_csv_show_words_not_markup_or_reason_codes(
     main(["audit", "--format", "json"])  # machines get the raw fields
     raw = json.loads(capsys.readouterr().out)[0]["detail"]
     assert raw["reason"] == "hub_locked" and "<@U0ALICE>" in raw["message"]
+
+
+# ---- the sandbox: found through an entry point, absent from the container image -----------------
+
+class _Declared:
+    """An entry point whose package is not there (the image removes failover_sandbox)."""
+
+    name = "sandbox"
+
+    def load(self) -> object:
+        raise ModuleNotFoundError("No module named 'failover_sandbox'")
+
+
+@pytest.mark.parametrize("points", [[], [_Declared()]], ids=["undeclared", "removed"])
+def test_sandbox_without_its_package_is_one_line_and_exit_2(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        points: list[object]) -> None:
+    monkeypatch.setattr("bot.cli.entry_points", lambda group: points)
+    assert main(["sandbox", "--port", "8123", "--no-browser"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert "`sandbox` is not installed here" in err[0] and "failover_sandbox" in err[0]
+
+
+def test_the_sandbox_command_comes_from_the_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    (point,) = [p for p in entry_points(group="failover_bot.commands") if p.name == "sandbox"]
+    assert point.value == "failover_sandbox.command:COMMAND"
+    assert "failover_sandbox" not in " ".join(
+        line for line in Path(sys.modules["bot.cli"].__file__ or "").read_text().splitlines()
+        if line.startswith(("import ", "from ")))

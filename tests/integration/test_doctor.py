@@ -18,9 +18,9 @@ from bot.config import Settings
 from bot.doctor import run_doctor
 from bot.domain.clock import FakeClock
 from bot.hubs.azure import AzureIotHubGateway
-from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.slack.client import make_web_client
 from bot.store.migrate import upgrade
+from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 
 FIXTURES = Path(__file__).parent / "hubs" / "fixtures"
 SUBSCRIPTION = "91d12660-3dec-467a-be2a-213b5544ddc0"

@@ -20,13 +20,13 @@ from bot.domain.clock import FakeClock
 from bot.domain.model import OperationKind
 from bot.domain.policy import Actor
 from bot.domain.request import RequestStatus
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.roles.single import Runtime, build_runtime
-from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.service import SubmitFailover, Submitted
 from bot.slack.client import make_web_client
 from bot.store.migrate import upgrade
 from bot.telemetry import configure_logging
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 
 HUB = "contoso-weu"
 CHANNEL = "C_INCIDENT"

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Settings
-from bot.sandbox.run import Sandbox
+from failover_sandbox.run import Sandbox
 from tests.support import free_port
 
 SPEED = 2000.0  # contoso-prod-weu fails over in about half a second

@@ -1,8 +1,8 @@
-"""Slack's requests as Slack signs and builds them, on top of ``bot.sandbox.payloads``."""
+"""Slack's requests as Slack signs and builds them, on top of ``failover_sandbox.payloads``."""
 
 from __future__ import annotations
 
-from bot.sandbox import payloads
+from failover_sandbox import payloads
 
 FORM = payloads.FORM
 

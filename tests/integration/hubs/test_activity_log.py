@@ -17,7 +17,7 @@ from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.azure import AzureIotHubGateway
 from bot.hubs.azure_activity import AzureActivityLog
 from bot.hubs.gateway import Forbidden, Throttled
-from bot.hubs.simulated import SimulatedIotHubGateway
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 DAY = timedelta(hours=24)
 

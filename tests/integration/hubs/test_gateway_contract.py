@@ -26,7 +26,7 @@ from bot.hubs.gateway import (
     OperationState,
     Throttled,
 )
-from bot.hubs.simulated import SimulatedIotHubGateway
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 A_MINUTE = timedelta(minutes=1)
 LONG_ENOUGH = timedelta(hours=2)  # past any operation here, and past the failback cool-down

@@ -22,7 +22,7 @@ from bot.hubs.gateway import (
     Throttled,
     TransientError,
 )
-from bot.hubs.simulated import SimulatedIotHubGateway
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 STEP = timedelta(seconds=1)
 

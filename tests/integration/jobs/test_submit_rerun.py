@@ -12,9 +12,9 @@ from bot.domain.clock import FakeClock
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.rules import Limits, Refusal
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import FailoverService, SubmitFailover, Submitted
 from bot.store.base import AuditQuery, UnitOfWork
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 ALICE, MALLORY = Actor("U_ALICE"), Actor("U_MALLORY")
 HUB = "contoso-weu"

@@ -120,6 +120,24 @@ def test_environment_and_migrations_come_with_the_package() -> None:
     assert not any("migrations" in copy for copy in values(stage, "COPY"))
 
 
+def test_the_image_carries_the_product_not_the_sandbox() -> None:
+    """The wheel ships failover_sandbox beside bot; the image removes it after installing the
+    wheel, checks it cannot be imported, and the runtime stage copies only that virtualenv."""
+    builder_runs = [arguments for stage in stages()[:-1] for kw, arguments in stage
+                    if kw == "RUN"]
+    removed = [run for run in builder_runs
+               if re.search(r"rm -r\S* /opt/venv/lib/python3\.11/site-packages/failover_sandbox"
+                            r"(\s|$)", run)]
+    assert removed, builder_runs
+    assert "find_spec('failover_sandbox') is not None" in removed[-1]
+    installed = max(i for i, run in enumerate(builder_runs) if ".whl" in run)
+    assert builder_runs.index(removed[-1]) > installed  # removed after the wheel went in
+    runtime = final_stage()
+    assert not any("failover_sandbox" in arguments for _, arguments in runtime)
+    assert [c for c in values(runtime, "COPY") if "--from=builder" in c] == [
+        "--from=builder /opt/venv /opt/venv"]
+
+
 def dockerignored(path: str) -> bool:
     """Docker's rule: a path is out if it or a parent matches; the last matching pattern
     wins and ``!`` brings a path back; ``**/`` matches at any depth."""
@@ -156,6 +174,7 @@ def test_build_context_leaves_out(path: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "bot/config.py", "bot/telemetry/metrics.py", "bot/store/migrations/env.py", "pyproject.toml",
+    "failover_sandbox/run.py", "failover_sandbox/static/console.js",
     "README.md", "requirements.lock", "LICENSE",
 ])
 def test_build_context_keeps_what_the_dockerfile_copies(path: str) -> None:

@@ -26,8 +26,8 @@ from wheel_install import (
     wait_for,
 )
 
-from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from bot.store.migrate import head_revision
+from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
 from tests.support import free_port
 
 pytestmark = pytest.mark.wheel
@@ -69,11 +69,17 @@ def serve_env(slack: FakeSlackServer, database: str, **overrides: str) -> dict[s
 
 def test_the_wheel_carries_every_file_of_the_package(bot: InstalledBot) -> None:
     shipped = set(zipfile.ZipFile(bot.wheel).namelist())
-    in_tree = {path.relative_to(ROOT).as_posix() for path in (ROOT / "bot").rglob("*")
+    in_tree = {path.relative_to(ROOT).as_posix()
+               for package in ("bot", "failover_sandbox") for path in (ROOT / package).rglob("*")
                if path.is_file() and "__pycache__" not in path.parts}
     assert in_tree - shipped == set()
     assert any(name.startswith("bot/store/migrations/versions/") for name in shipped)
-    assert "bot/sandbox/static/index.html" in shipped
+    assert "failover_sandbox/static/index.html" in shipped
+    # The CLI finds the sandbox through an entry point: bot never imports it.
+    points = next(name for name in shipped if name.endswith(".dist-info/entry_points.txt"))
+    declared = zipfile.ZipFile(bot.wheel).read(points).decode()
+    assert "[failover_bot.commands]" in declared
+    assert "sandbox = failover_sandbox.command:COMMAND" in declared
 
 
 def test_the_installed_bot_runs_from_the_virtualenv_not_the_repository(

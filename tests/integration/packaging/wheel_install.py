@@ -18,7 +18,7 @@ from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 # What a wheel is built from: the files a fresh clone has that setuptools reads.
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "bot")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "bot", "failover_sandbox")
 T = TypeVar("T")
 
 

@@ -16,11 +16,11 @@ from bot.domain.model import HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import OperationPoll
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.poller import Poller, RateLimitedNotifier
 from bot.service import FailoverService, SubmitFailover, Submitted
 from bot.store.sql import SqlUnitOfWork
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 POLL_INTERVAL = timedelta(seconds=10)
 LEASE_TTL = timedelta(seconds=60)

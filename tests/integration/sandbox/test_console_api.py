@@ -10,8 +10,8 @@ import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
-from bot.sandbox import payloads
-from bot.sandbox.run import ALICE, BOB, DEMO_HUB, EVE, Sandbox, run_sandbox
+from failover_sandbox import payloads
+from failover_sandbox.run import ALICE, BOB, DEMO_HUB, EVE, Sandbox, run_sandbox
 
 from .conftest import eventually, free_port
 

@@ -14,9 +14,9 @@ from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, RefusalReason
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import Forbidden
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import FailoverService, HubStatus, Preview, SubmitFailover, Submitted
 from bot.store.base import AuditQuery, UnitOfWork
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 REQUESTER, APPROVER = Actor("U_REQ"), Actor("U_APP")
 CHANNEL, HUB = "C_INCIDENT", "contoso-weu"

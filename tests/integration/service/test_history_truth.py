@@ -17,10 +17,10 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import LimitReached, OperationConflict
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import FailoverService, Preview, SubmitFailover, Submitted
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 HUB = "contoso-weu"
 REQUESTER, APPROVER = Actor("U_REQ"), Actor("U_APP")

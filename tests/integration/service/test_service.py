@@ -15,7 +15,6 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import RequestStatus
 from bot.domain.rules import Limits, RefusalReason
 from bot.hubs.gateway import GatewayError
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.service import (
     Decision,
     FailoverService,
@@ -25,6 +24,7 @@ from bot.service import (
     Submitted,
 )
 from bot.store.base import AuditQuery, UnitOfWork
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 REQUESTER = Actor("U_REQ")
 APPROVER = Actor("U_APP")

@@ -15,10 +15,10 @@ from bot.domain.model import AuditAction, HubRef, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import RequestStatus
 from bot.hubs.gateway import Throttled
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller.heartbeat import LeaseHeartbeat
 from bot.service import FailoverService, Observation, SubmitFailover, Submitted
 from bot.store.base import AuditQuery, StoreUnavailable, UnitOfWork
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 REQUESTER = Actor("U_REQ")
 HUB = "contoso-weu"

@@ -19,8 +19,6 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.config import Settings, load_settings
 from bot.domain.clock import FakeClock
 from bot.domain.limit_warnings import scaled_limits
-from bot.hubs.simulated import SimulatedIotHubGateway
-from bot.sandbox.slack_api import FakeSlack, FakeSlackServer, Message, ModalView
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
@@ -28,6 +26,8 @@ from bot.slack.client import make_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from failover_sandbox.slack_api import FakeSlack, FakeSlackServer, Message, ModalView
 from tests import support
 
 SECRET = "test-signing-secret"

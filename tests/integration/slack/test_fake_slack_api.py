@@ -7,8 +7,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.slack_api import FakeSlackServer
 from bot.slack.client import make_web_client
+from failover_sandbox.slack_api import FakeSlackServer
 
 from .conftest import CHANNEL
 

@@ -23,7 +23,6 @@ from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
 from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.azure import AzureIotHubGateway
-from bot.sandbox.slack_api import FakeSlackServer
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
@@ -31,6 +30,7 @@ from bot.slack.client import make_web_client
 from bot.slack.notifier import SlackNotifier
 from bot.store.base import AuditQuery
 from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.slack_api import FakeSlackServer
 
 from .conftest import APPROVER, CHANNEL, HUB, ONCALL_GROUP, SECRET, Bot, SyncExecutor
 

@@ -14,8 +14,8 @@ import pytest
 from bot.bootstrap import bootstrap
 from bot.config import load_settings
 from bot.domain.clock import FakeClock
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.poller import Poller, RateLimitedNotifier
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 from .conftest import CHANNEL, HUB, Bot, MakeBot
 

@@ -12,10 +12,10 @@ import pytest
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.sandbox import slack_api
 from bot.slack.guard import OTHER_WORKSPACE
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade
+from failover_sandbox import slack_api
 
 from .conftest import HUB, REQUESTER, Bot, MakeBot
 

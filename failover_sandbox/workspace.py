@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.slack_api import Ephemeral, FakeSlack, Message, Reply
+from failover_sandbox.slack_api import Ephemeral, FakeSlack, Message, Reply
 
 Json = dict[str, Any]
 _VISIBLE = ("chat.", "views.")

@@ -25,9 +25,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.sandbox import payloads
-from bot.sandbox.slack_api import Message
-from bot.sandbox.workspace import SandboxWorkspace
+from failover_sandbox import payloads
+from failover_sandbox.slack_api import Message
+from failover_sandbox.workspace import SandboxWorkspace
 
 log = logging.getLogger(__name__)
 

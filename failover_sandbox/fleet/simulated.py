@@ -21,9 +21,6 @@ from bot.domain.rules import check_hub_name, estimate_duration
 from bot.hubs._directory import find_hub
 from bot.hubs._geo_pairs import paired_region
 from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
-from bot.hubs._sim_faults import Faults
-from bot.hubs._sim_fleet import DEFAULT_FLEET, PORTAL_FAILOVER, generated_hubs
-from bot.hubs._sim_model import SimHub, SimOperation, jittered, seeded_rng
 from bot.hubs.gateway import (
     Forbidden,
     GatewayError,
@@ -34,6 +31,9 @@ from bot.hubs.gateway import (
     Throttled,
     TransientError,
 )
+from failover_sandbox.fleet._faults import Faults
+from failover_sandbox.fleet._fleet import DEFAULT_FLEET, PORTAL_FAILOVER, generated_hubs
+from failover_sandbox.fleet._model import SimHub, SimOperation, jittered, seeded_rng
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 _SIM_PREFIX = "sim:"

@@ -31,11 +31,11 @@ from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.durations import humanize
 from bot.domain.rules import estimate_duration
-from bot.hubs.simulated import SimulatedIotHubGateway
 from bot.roles.single import Runtime, build_runtime
-from bot.sandbox.console import Channel, Console, Person
-from bot.sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
-from bot.sandbox.workspace import SandboxWorkspace
+from failover_sandbox.console import Channel, Console, Person
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from failover_sandbox.workspace import SandboxWorkspace
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,37 @@
+"""``failover-bot sandbox``: the command as ``bot.cli`` finds it, through the
+``failover_bot.commands`` entry point. Light to import: the sandbox loads when it runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.config import Settings, check_database_url
+
+
+def _database(text: str) -> str:
+    try:
+        return check_database_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class SandboxCommand:
+    help = "the whole bot with a local Slack and a simulated fleet"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--port", type=int, default=8000,
+                            help="web console port (default 8000)")
+        parser.add_argument("--speed", type=float, default=60.0,
+                            help="how many times faster than real Azure the fleet fails over")
+        parser.add_argument("--database", default=None, type=_database,
+                            help="SQLAlchemy URL (default: a SQLite file in a temporary folder)")
+        parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+    def run(self, args: argparse.Namespace, settings: Settings) -> int:
+        from failover_sandbox.run import run_sandbox
+
+        return run_sandbox(settings, port=args.port, speed=args.speed,
+                           database_url=args.database, open_browser=not args.no_browser)
+
+
+COMMAND = SandboxCommand()
