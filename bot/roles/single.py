@@ -3,9 +3,8 @@ halves run on its own executor) behind the HTTP face. ``serve`` never builds thi
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -13,23 +12,40 @@ from starlette.applications import Starlette
 
 from bot.bootstrap import Components, database_health
 from bot.poller import Poller
-from bot.roles.work import RunsPoller, build_worker
+from bot.roles.work import Worker, build_worker
 from bot.slack.notifier import SlackNotifier
 from bot.telemetry import render_latest
 from bot.web import create_web_app
 
 
 @dataclass
-class Runtime(RunsPoller):
-    """Everything a single-process bot holds: the Bolt app, its HTTP face and the poller."""
+class Runtime:
+    """Everything a single-process bot holds: the work role and its HTTP face."""
 
-    components: Components
-    bolt_app: App
+    worker: Worker
     web_app: Starlette
-    poller: Poller
-    notifier: SlackNotifier
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _poller_thread: threading.Thread | None = None
+
+    @property
+    def components(self) -> Components:
+        return self.worker.components
+
+    @property
+    def bolt_app(self) -> App:
+        return self.worker.bolt_app
+
+    @property
+    def poller(self) -> Poller:
+        return self.worker.poller
+
+    @property
+    def notifier(self) -> SlackNotifier:
+        return self.worker.notifier
+
+    def start_poller(self) -> None:
+        self.worker.start_poller()
+
+    def stop(self) -> None:
+        self.worker.stop()
 
 
 def build_runtime(components: Components, *, client: WebClient,
@@ -42,4 +58,4 @@ def build_runtime(components: Components, *, client: WebClient,
     web_app = create_web_app(worker.bolt_app,
                              database_health=lambda: database_health(components.uow),
                              metrics_renderer=own_metrics, own_metrics=own_metrics)
-    return Runtime(components, worker.bolt_app, web_app, worker.poller, worker.notifier)
+    return Runtime(worker, web_app)

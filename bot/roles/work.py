@@ -20,12 +20,16 @@ from bot.slack.notifier import SlackNotifier
 from bot.telemetry import Metrics
 
 
-class RunsPoller:
-    """A poller on a thread of its own, stopped with the role."""
+@dataclass
+class Worker:
+    """Everything the work process holds; its poller runs on a thread of its own."""
 
+    components: Components
+    bolt_app: App
+    notifier: SlackNotifier
     poller: Poller
-    _stop: threading.Event
-    _poller_thread: threading.Thread | None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _poller_thread: threading.Thread | None = None
 
     def start_poller(self) -> None:
         self._poller_thread = threading.Thread(target=self.poller.run_forever, args=(self._stop,),
@@ -36,18 +40,6 @@ class RunsPoller:
         self._stop.set()
         if self._poller_thread is not None:
             self._poller_thread.join(timeout=30)
-
-
-@dataclass
-class Worker(RunsPoller):
-    """Everything the work process holds."""
-
-    components: Components
-    bolt_app: App
-    notifier: SlackNotifier
-    poller: Poller
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _poller_thread: threading.Thread | None = None
 
 
 def build_worker(components: Components, *, client: WebClient,

@@ -97,7 +97,8 @@ def test_the_sandbox_stops_cleanly(sandbox: Sandbox) -> None:
         except requests.ConnectionError:
             continue
         raise AssertionError(f"{url} still answers after stop()")
-    assert runtime._poller_thread is not None and not runtime._poller_thread.is_alive()
+    thread = runtime.worker._poller_thread
+    assert thread is not None and not thread.is_alive()
 
 
 def test_run_sandbox_prints_the_banner_and_returns_0_when_stopped() -> None:
