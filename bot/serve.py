@@ -68,7 +68,8 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     from bot.slack.guard import own_identity
     from bot.store.migrate import ensure_schema
     from bot.web import run_http, run_socket_mode
-    from bot.work_process import WorkProcess, WorkSpec
+    from bot.work_child import WorkSpec
+    from bot.work_process import WorkProcess
 
     database_url = settings.database_url.get_secret_value()
     ensure_schema(database_url)

@@ -25,12 +25,14 @@ from starlette.testclient import TestClient
 from bot import work_process
 from bot.bootstrap import slack_client, sql_unit_of_work
 from bot.config import load_settings
+from bot.in_flight import InFlight, watch
 from bot.roles.front import build_front
 from bot.slack.guard import own_identity
 from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
 from bot.telemetry import Metrics
-from bot.work_process import InFlight, WorkProcess, WorkSpec, run_after_acks, watch
+from bot.work_child import WorkSpec, run_after_acks
+from bot.work_process import WorkProcess
 from failover_sandbox.fleet import simulated_gateway
 from failover_sandbox.slack_api import FakeSlackServer
 from tests import support

@@ -1,0 +1,65 @@
+"""Whether ``serve``'s front is answering Slack, in memory the front and its work process
+share: acks first, so the work process holds new work back while the front is busy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext
+
+
+class InFlight:
+    """Whether the front is answering Slack, in memory both processes share.
+
+    Acks first: the work process holds new work back until the front has answered nothing
+    for a short quiet spell, or for a bounded time (a burst must not starve the work, and a
+    dialog must open within 3 s). The spell matters: requests still waiting in the front's
+    socket buffers are not counted yet.
+    """
+
+    POLL_S = 0.002
+    QUIET_S = 0.05
+
+    def __init__(self, context: BaseContext) -> None:
+        self._count = context.Value("i", 0)
+        # Written under the count's lock; time.monotonic() is system-wide.
+        self._last_answer = context.Value("d", 0.0, lock=False)
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        with self._count.get_lock():
+            self._count.value += 1
+        try:
+            yield
+        finally:
+            with self._count.get_lock():
+                self._count.value -= 1
+                self._last_answer.value = time.monotonic()
+
+    def answering_now(self) -> bool:
+        return bool(self._count.get_obj().value)  # lock-free, as in is_quiet
+
+    def is_quiet(self) -> bool:
+        # Lock-free reads: the work process, at a low priority, must never hold the lock that
+        # the front's acks take (a preempted holder would stall them).
+        return (self._count.get_obj().value == 0
+                and time.monotonic() - self._last_answer.value >= self.QUIET_S)
+
+
+def watch(in_flight: InFlight) -> threading.Event:
+    """An event set while the front is quiet. One thread watches, so the work threads wait
+    on the event rather than each polling the shared memory."""
+    quiet = threading.Event()
+
+    def keep_watching() -> None:
+        while True:
+            if in_flight.is_quiet():
+                quiet.set()
+            else:
+                quiet.clear()
+            time.sleep(InFlight.POLL_S)
+
+    threading.Thread(target=keep_watching, name="front-watch", daemon=True).start()
+    return quiet
