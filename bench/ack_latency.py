@@ -2,17 +2,19 @@
 
 Two servers run in child processes on 127.0.0.1: the real ``failover-bot serve``
 (``bot.serve.serve``: a front process that acks and the work process it spawns, with the
-simulated fleet and a SQLite store), and a bare Bolt app whose only listener acks ``/iothub``,
-served by uvicorn through the same Starlette app (``create_web_app``). The fake Slack Web API
+simulated fleet and a SQLite store), and the fastest bare Bolt app — its only listener acks
+``/iothub`` in the request's own thread (``process_before_response=True``) — served by
+uvicorn through the same Starlette app (``create_web_app``). The fake Slack Web API
 runs in a third child process, at the lowest CPU priority: it stands in for Slack's servers,
 which do not share the bot's cores. This process plays Slack: signed ``/iothub status <hub>``
-and ``/iothub failover <hub>`` commands from 20, 50 and 100 concurrent keep-alive
-connections, a bounded number per level, the two servers measured alternately (bare, bot,
+and ``/iothub failover <hub>`` commands from 1, 10, 50 and 100 concurrent
+keep-alive connections, a bounded number per level, the two servers measured alternately (bare, bot,
 bare, bot). Latency is from sending the request to reading the whole answer. Target: at
 every level the bot's p99 ≤ 1.25 × the bare app's p99, and no answer slower than 3 s (Slack's
 limit). The bot really does the work after the ack (status answers through
 ``response_url``, modals through ``views.open``), and that work competes for the same two
-cores.
+cores. Also printed: CPU per command and peak RSS of the process that answers (the bot's
+front; its work process is apart).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ SECRET = "bench-signing-secret"  # a made-up secret for a local benchmark
 CHANNEL, USER = "C0INCIDENT", "U0ALICE"
 HUBS = ["contoso-prod-weu", "contoso-prod-neu", "fabrikam-telemetry-wus2",
         "northwind-sensors-sea", "woodgrove-meters-eus2"]
-LEVELS = (20, 50, 100)
+LEVELS = (1, 10, 50, 100)
 ROUNDS = 2  # bare, bot, bare, bot
 SLACK_LIMIT_S = 3.0
 MAX_RATIO = 1.25
@@ -110,8 +112,10 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     # Bolt authorizes once with auth.test, on the fake Slack like the bot.
     client = WebClient(token=FakeSlack().bot_token, base_url=slack_url)
+    # The fastest bare Bolt app: it acks in the request's own thread, as the bot's front does
+    # (Bolt's default hops to an executor and polls for the ack every 10 ms).
     bare = App(signing_secret=SECRET, client=client, token_verification_enabled=False,
-               name="bare")
+               process_before_response=True, name="bare")
 
     @bare.command("/iothub")
     def ack_only(ack: Ack) -> None:
@@ -137,7 +141,8 @@ def serve_bot(port: int, slack_url: str, db_path: str) -> None:
 
 
 @contextmanager
-def server(kind: str, slack_url: str, db_path: str) -> Iterator[int]:
+def server(kind: str, slack_url: str, db_path: str) -> Iterator[tuple[int, int]]:
+    """The server's port and the pid of the process that answers HTTP (the bot's front)."""
     port = _common.free_port()
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port),
                               "--slack-url", slack_url, "--db", db_path])
@@ -147,10 +152,23 @@ def server(kind: str, slack_url: str, db_path: str) -> Iterator[int]:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the {kind} server did not start")
             time.sleep(0.1)
-        yield port
+        yield port, child.pid
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (not its children: the bot's work process is apart)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def healthy(port: int) -> bool:
@@ -253,21 +271,26 @@ def main() -> int:
     print(f"   {per_level:,} commands per level and app in {ROUNDS} alternating rounds")
     results: dict[tuple[str, int], list[float]] = {}
     errors: dict[str, int] = {"bare": 0, "bot": 0}
+    cpu: dict[str, float] = {}  # CPU seconds of the answering process during measured phases
     with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp, slack_process() as slack_url:
         api_url = slack_url + "api/"
         commands = Commands(slack_url)
-        with server("bare", api_url, str(Path(tmp) / "unused.db")) as bare_port, \
-                server("bot", api_url, str(Path(tmp) / "bot.db")) as bot_port:
+        with server("bare", api_url, str(Path(tmp) / "unused.db")) as (bare_port, bare_pid), \
+                server("bot", api_url, str(Path(tmp) / "bot.db")) as (bot_port, bot_pid):
             ports = {"bare": bare_port, "bot": bot_port}
+            pids = {"bare": bare_pid, "bot": bot_pid}
             for level in LEVELS:
                 for app in ("bare", "bot") * ROUNDS:
                     # A short warm-up per phase (connections, caches), not measured.
                     load(ports[app], commands, level, level)
                     settle(slack_url)
+                    cpu_before = cpu_seconds(pids[app])
                     latencies, failed = load(ports[app], commands, level, per_level // ROUNDS)
+                    cpu[app] = cpu.get(app, 0.0) + cpu_seconds(pids[app]) - cpu_before
                     results.setdefault((app, level), []).extend(latencies)
                     errors[app] += failed
                     settle(slack_url)
+            peak = {app: peak_rss_mib(pid) for app, pid in pids.items()}
         counts = slack_counts(slack_url)
         answered, modals = counts["responses"], counts["views_open"]
     rows, failures = [], []
@@ -287,6 +310,11 @@ def main() -> int:
     print(f"-- after the acks the bot answered {answered:,} status commands via response_url "
           f"and opened {modals:,} modals; non-200 answers: bot {errors['bot']}, "
           f"bare {errors['bare']}")
+    measured = {app: sum(len(results[(app, lv)]) for lv in LEVELS) for app in ("bare", "bot")}
+    print(f"-- CPU of the answering process per command: bot front "
+          f"{cpu['bot'] / measured['bot'] * 1000:.2f} ms, bare app "
+          f"{cpu['bare'] / measured['bare'] * 1000:.2f} ms; peak RSS: bot front "
+          f"{peak['bot']:.0f} MiB, bare app {peak['bare']:.0f} MiB")
     if errors["bot"] or errors["bare"]:
         failures.append(f"{errors['bot'] + errors['bare']} commands were not answered 200")
     worst = max(_common.percentile(results[("bot", lv)], 99)
