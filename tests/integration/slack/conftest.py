@@ -4,10 +4,12 @@ the fake Slack Web API; requests are signed as Slack signs them."""
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.config import Settings, load_settings
 from bot.domain.clock import FakeClock
 from bot.domain.limit_warnings import scaled_limits
+from bot.poller import Poller, RateLimitedNotifier
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
@@ -139,6 +142,23 @@ class Bot:
         """action_id -> value of the buttons on the approval message (empty once decided)."""
         return {e["action_id"]: e["value"] for b in self.approval_message(channel).blocks
                 if b["type"] == "actions" for e in b["elements"]}
+
+    def run_until_done(self, request_id: str, *, poll_every: timedelta,
+                       rounds: int) -> None:
+        """The real poller and Slack rate limiter, round after round on the fake clock, until
+        the request has ended and every notice about it is sent."""
+        outbox = RateLimitedNotifier(self.notifier, self.clock)
+        poller = Poller(self.service, self.service.uow, outbox, self.clock, owner_id="test",
+                        poll_interval=poll_every, lease_ttl=timedelta(minutes=5),
+                        max_workers=1, rng=random.Random(1))
+        for _ in range(rounds):
+            poller.run_once()
+            outbox.flush()
+            request = self.service.reading.get_request(request_id)
+            if request is not None and request.status.is_terminal and not outbox.backlog():
+                return
+            self.clock.advance(poll_every)
+        raise AssertionError(f"{request_id} never finished")
 
 
 @pytest.fixture

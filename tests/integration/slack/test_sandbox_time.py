@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from bot.bootstrap import bootstrap
 from bot.config import load_settings
 from bot.domain.clock import FakeClock
-from bot.poller import Poller, RateLimitedNotifier
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 from .conftest import CHANNEL, HUB, Bot, MakeBot
@@ -25,21 +23,6 @@ SPEED = 60.0
 def _modal(bot: Bot, kind: str) -> tuple[str, list[dict[str, Any]]]:
     modal = bot.open_modal(kind=kind)
     return json.dumps(modal.view["blocks"], ensure_ascii=False), modal.view["blocks"]
-
-
-def _finish(bot: Bot, request_id: str) -> None:
-    outbox = RateLimitedNotifier(bot.notifier, bot.clock)
-    poller = Poller(bot.service, bot.service.uow, outbox, bot.clock, owner_id="t",
-                    poll_interval=timedelta(seconds=1), lease_ttl=timedelta(minutes=5),
-                    max_workers=1, rng=random.Random(1))
-    for _ in range(600):
-        poller.run_once()
-        outbox.flush()
-        request = bot.service.reading.get_request(request_id)
-        if request is not None and request.status.is_terminal and not outbox.backlog():
-            return
-        bot.clock.advance(timedelta(seconds=1))
-    raise AssertionError("never finished")
 
 
 def test_the_dialog_shows_a_sandbox_estimate_and_says_time_is_scaled(make_bot: MakeBot) -> None:
@@ -56,7 +39,7 @@ def test_a_newcomer_fails_over_and_back_within_minutes(make_bot: MakeBot) -> Non
     bot.service.poll_interval = timedelta(seconds=1)  # the sandbox polls every 2 s
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
-    _finish(bot, request_id)
+    bot.run_until_done(request_id, poll_every=timedelta(seconds=1), rounds=600)
 
     thread = bot.slack.thread(CHANNEL, bot.approval_message().ts)
     assert thread[0].text.startswith("Azure accepted") and "ran for" in thread[0].text

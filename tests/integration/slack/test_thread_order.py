@@ -4,32 +4,9 @@
 from __future__ import annotations
 
 import json
-import random
 from datetime import timedelta
 
-from bot.poller import Poller, RateLimitedNotifier
-
 from .conftest import CHANNEL, Bot
-
-
-def _poller(bot: Bot) -> tuple[Poller, RateLimitedNotifier]:
-    outbox = RateLimitedNotifier(bot.notifier, bot.clock)
-    poller = Poller(bot.service, bot.service.uow, outbox, bot.clock, owner_id="test",
-                    poll_interval=timedelta(seconds=30), lease_ttl=timedelta(minutes=5),
-                    max_workers=1, rng=random.Random(1))
-    return poller, outbox
-
-
-def _run(bot: Bot, until_done: str) -> None:
-    poller, outbox = _poller(bot)
-    for _ in range(400):
-        poller.run_once()
-        outbox.flush()
-        request = bot.service.reading.get_request(until_done)
-        if request is not None and request.status.is_terminal and not outbox.backlog():
-            return
-        bot.clock.advance(timedelta(seconds=30))
-    raise AssertionError("never finished")
 
 
 def _thread(bot: Bot) -> list[str]:
@@ -42,7 +19,7 @@ def test_the_thread_reads_accepted_then_slow_then_one_completion(bot: Bot) -> No
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
 
-    _run(bot, request_id)
+    bot.run_until_done(request_id, poll_every=timedelta(seconds=30), rounds=400)
 
     thread = _thread(bot)
     assert len(thread) == 3, thread
@@ -62,7 +39,7 @@ def test_a_fast_operation_gets_accepted_then_its_completion(bot: Bot) -> None:
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
 
-    _run(bot, request_id)
+    bot.run_until_done(request_id, poll_every=timedelta(seconds=30), rounds=400)
 
     thread = _thread(bot)
     assert [t.split()[0] for t in thread] == ["Azure", "The"], thread
