@@ -112,7 +112,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
         uow=uow, gateway=gateway, clock=clock, limits=scaled_limits(settings.limits, time_scale),
         access=settings.access, request_ttl=settings.bot_request_ttl,
         poll_interval=settings.bot_poll_interval, metrics=metrics, time_scale=time_scale,
-        activity=activity,
+        activity=activity, batch_starts_per_minute=settings.bot_batch_max_starts_per_minute,
     )
     for warning in lenient_limit_warnings(settings.limits):
         log.warning("%s", warning)

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     bot_activity_log_ttl: Duration = timedelta(seconds=60)
     bot_lease_ttl: Duration = timedelta(seconds=15)
     bot_poll_workers: int = Field(default=16, ge=1, le=256)
+    # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
+    bot_batch_max_starts_per_minute: int = Field(default=30, ge=1, le=1200)
     bot_log_level: str = "INFO"
 
     @field_validator(

@@ -48,6 +48,8 @@ class HubState:
     host_name: str = ""
     event_hub_endpoint: str | None = None
     device_count: int | None = None
+    # From the hub's ``failover-priority`` tag: lower goes first in a regional batch.
+    priority: int | None = None
 
     @property
     def name(self) -> str:
@@ -61,6 +63,11 @@ class HubState:
     def is_ready(self) -> bool:
         """Azure accepts a failover only on an Active hub whose last change succeeded."""
         return self.state.lower() == "active" and self.provisioning_state.lower() == "succeeded"
+
+    @property
+    def has_pair(self) -> bool:
+        """Azure can fail it over: a paired region exists (not a data-residency region)."""
+        return bool(self.target_region)
 
     @property
     def active_display(self) -> str:
@@ -84,6 +91,8 @@ class AuditAction(StrEnum):
     FAILED = "failed"
     REFUSED = "refused"
     OBSERVED = "observed"  # an operation done outside the bot, seen in Azure's Activity Log
+    SKIPPED = "skipped"  # a batch's hub that needed nothing by its turn
+    STOPPED = "stopped"  # "Stop the rest" of a batch
 
 
 @dataclass(frozen=True)
@@ -98,3 +107,16 @@ class AuditEvent:
     kind: OperationKind | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    batch_id: str | None = None
+
+
+PRIORITY_TAG = "failover-priority"
+
+
+def priority_from_tags(tags: dict[str, str] | None) -> int | None:
+    """The hub's ``failover-priority`` tag as a number (lower first); junk is no priority."""
+    raw = (tags or {}).get(PRIORITY_TAG)
+    try:
+        return int(str(raw).strip()) if raw is not None else None
+    except ValueError:
+        return None

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
+
+
+class Requested(Protocol):
+    """What approval rules look at: who asked (a request, or a regional batch)."""
+
+    @property
+    def requested_by(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class AccessPolicy:
             )
         return None
 
-    def check_approver(self, actor: Actor, request: FailoverRequest) -> Refusal | None:
+    def check_approver(self, actor: Actor, request: Requested) -> Refusal | None:
         if actor.user_id == request.requested_by:
             return Refusal(
                 RefusalReason.SELF_APPROVAL,
@@ -84,7 +92,7 @@ class AccessPolicy:
             "BOT_APPROVERS.",
         )
 
-    def check_canceller(self, actor: Actor, request: FailoverRequest) -> Refusal | None:
+    def check_canceller(self, actor: Actor, request: Requested) -> Refusal | None:
         """The requester may withdraw their own request; approvers may cancel any."""
         if actor.user_id == request.requested_by:
             return None

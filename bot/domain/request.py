@@ -28,6 +28,7 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # a batch's hub that needed nothing by its turn (already moved)
 
     @property
     def is_open(self) -> bool:
@@ -59,7 +60,7 @@ _S = RequestStatus
 OPEN_STATUSES = frozenset({_S.AWAITING_APPROVAL, _S.APPROVED, _S.RUNNING})
 POLLED_STATUSES = frozenset({_S.APPROVED, _S.RUNNING})
 RAN_ENDS = frozenset({_S.SUCCEEDED, _S.FAILED})
-UNRUN_ENDS = frozenset({_S.REJECTED, _S.EXPIRED, _S.CANCELLED})
+UNRUN_ENDS = frozenset({_S.REJECTED, _S.EXPIRED, _S.CANCELLED, _S.SKIPPED})
 # What Azure counts against the daily limit: successful operations, and in-flight ones
 # because they will most likely succeed.
 QUOTA_STATUSES = frozenset({_S.APPROVED, _S.RUNNING, _S.SUCCEEDED})
@@ -76,6 +77,8 @@ class Transition(StrEnum):
     SUCCEED = "succeed"
     FAIL = "fail"
     REFUSE_START = "refuse_start"  # the hub is no longer as approved: failed, nothing sent
+    SKIP = "skip"  # a batch's hub already where it should go by its turn: nothing sent
+    STOP = "stop"  # "Stop the rest" of a batch: approved, not started, now never will be
 
 
 # The one transition table: from which statuses each change may be made, and to which.
@@ -90,6 +93,8 @@ TRANSITIONS: Mapping[Transition, tuple[frozenset[RequestStatus], RequestStatus]]
     Transition.SUCCEED: (frozenset({_S.RUNNING}), _S.SUCCEEDED),
     Transition.FAIL: (POLLED_STATUSES, _S.FAILED),
     Transition.REFUSE_START: (frozenset({_S.APPROVED}), _S.FAILED),
+    Transition.SKIP: (frozenset({_S.APPROVED}), _S.SKIPPED),
+    Transition.STOP: (frozenset({_S.APPROVED}), _S.CANCELLED),
 }
 
 
@@ -140,6 +145,8 @@ class FailoverRequest:
     message_ts: str | None = None
     status_message_ts: str | None = None
     next_poll_at: datetime | None = None  # when the poller should look next
+    batch_id: str | None = None  # the regional batch this hub's request belongs to
+    batch_position: int | None = None  # its place in the batch's start order (0 first)
     version: int = 1
 
     def is_expired(self, now: datetime) -> bool:
@@ -155,6 +162,16 @@ class FailoverRequest:
         """A copy with other values (tests and read models); changes of state use the
         transition methods below."""
         return replace(self, **changes)
+
+    def again(self, request_id: str, now: datetime, expires_at: datetime) -> FailoverRequest:
+        """A new request for the same hub, operation and batch, awaiting approval (a retry
+        of a batch's failed hub)."""
+        return FailoverRequest(
+            id=request_id, hub=self.hub, kind=self.kind, status=RequestStatus.AWAITING_APPROVAL,
+            requested_by=self.requested_by, reason=self.reason, channel_id=self.channel_id,
+            created_at=now, expires_at=expires_at, region_before=self.region_before,
+            region_target=self.region_target, device_count=self.device_count,
+            batch_id=self.batch_id, batch_position=self.batch_position)
 
     def allows(self, transition: Transition) -> bool:
         return self.status in TRANSITIONS[transition][0]
@@ -226,13 +243,24 @@ class FailoverRequest:
                             {"error": message}, completed_at=now, error_code=code,
                             error_message=message)
 
+    def skip(self, now: datetime, why: str, region_now: str) -> Change:
+        """Nothing to do by the time its turn came (the hub had moved meanwhile)."""
+        return self._change(Transition.SKIP, now, AuditAction.SKIPPED, SYSTEM,
+                            {"note": why, "region_after": region_now}, completed_at=now,
+                            region_after=region_now, error_message=why)
+
+    def stop(self, now: datetime, actor: str) -> Change:
+        """Cancelled before its start by "Stop the rest" of its batch."""
+        return self._change(Transition.STOP, now, AuditAction.CANCELLED, actor,
+                            {"note": "stopped with the rest of the batch"}, completed_at=now)
+
     # ---- helpers --------------------------------------------------------------------------
 
     def audit(self, at: datetime, action: AuditAction, actor: str,
               **detail: object) -> AuditEvent:
         """An audit event about this request (empty details left out)."""
         return AuditEvent(at=at, action=action, actor=actor, hub=self.hub.name,
-                          request_id=self.id, kind=self.kind,
+                          request_id=self.id, kind=self.kind, batch_id=self.batch_id,
                           detail={k: v for k, v in detail.items() if v not in (None, "")})
 
     def _check(self, transition: Transition) -> None:

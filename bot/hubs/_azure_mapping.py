@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.domain.model import HubRef, HubState
+from bot.domain.model import HubRef, HubState, priority_from_tags
 from bot.hubs.gateway import OperationPoll, OperationState
 
 _RESOURCE_ID = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/", re.IGNORECASE)
@@ -53,6 +53,7 @@ def hub_state(description: Any, ref: HubRef, device_count: int | None = None) ->
         host_name=str(props.host_name or "") if props else "",
         event_hub_endpoint=endpoint,
         device_count=device_count,
+        priority=priority_from_tags(getattr(description, "tags", None)),
     )
 
 

@@ -9,6 +9,9 @@ Every refusal is returned as a value and written to the audit log.
 ``running``         start (the one POST), its postponement, the handle
 ``observing``       observe a running operation, record its end, the completion report
 ``reading``         status, hub list, audit, one request
+``regional``        a region's hubs for a batch, and its submission
+``batch_deciding``  approve (paced), reject, expire, stop the rest, retry failed
+``boards``          a batch's board, recent batches, the fleet (Home tab)
 ``notices``         where and up to which version a request was announced; milestones
 ``hubs``            live hub state, quota, cool-down, estimates (shared)
 ``refusals``        audit and count refusals and outcomes (shared)
@@ -32,6 +35,8 @@ from bot.service.asking import (
     SubmitFailover,
     Submitted,
 )
+from bot.service.batch_deciding import BatchDecision, BatchDecisions
+from bot.service.boards import Board, BoardLine, Boards, Fleet
 from bot.service.deciding import Deciding, Decision
 from bot.service.deps import Deps, LeaseKeeper
 from bot.service.hubs import Hubs
@@ -39,12 +44,40 @@ from bot.service.notices import Notices
 from bot.service.observing import NOT_STARTED_AFTER, NOT_STARTED_POLLS, Observation, Observations
 from bot.service.reading import HubPage, HubStatus, Reading
 from bot.service.refusals import Refusals
+from bot.service.regional import (
+    BatchFieldErrors,
+    BatchSubmitted,
+    RegionalAsking,
+    RegionPreview,
+    SubmitBatch,
+)
 from bot.service.running import OUTCOME_UNKNOWN, ProcessMemory, Starts
 
 __all__ = [
-    "AUTO_APPROVER", "NOT_STARTED_AFTER", "NOT_STARTED_POLLS", "OUTCOME_UNKNOWN", "SYSTEM",
-    "Decision", "Deps", "FailoverService", "FieldErrors", "HubPage", "HubStatus", "LeaseKeeper",
-    "Observation", "Preview", "SubmitFailover", "Submitted",
+    "AUTO_APPROVER",
+    "NOT_STARTED_AFTER",
+    "NOT_STARTED_POLLS",
+    "OUTCOME_UNKNOWN",
+    "SYSTEM",
+    "BatchDecision",
+    "BatchFieldErrors",
+    "BatchSubmitted",
+    "Board",
+    "BoardLine",
+    "Decision",
+    "Deps",
+    "FailoverService",
+    "FieldErrors",
+    "Fleet",
+    "HubPage",
+    "HubStatus",
+    "LeaseKeeper",
+    "Observation",
+    "Preview",
+    "RegionPreview",
+    "SubmitBatch",
+    "SubmitFailover",
+    "Submitted",
 ]
 
 
@@ -61,3 +94,7 @@ class FailoverService(Deps):
         self.observations = Observations(self, self.hubs, self.refusals, self.starts)
         self.reading = Reading(self, self.hubs, self.refusals)
         self.notices = Notices(self)
+        self.batches = BatchDecisions(self, self.hubs, self.refusals)
+        self.regional = RegionalAsking(self, self.hubs, self.refusals,
+                                       self.batches.approve_at_once)
+        self.boards = Boards(self, self.hubs)

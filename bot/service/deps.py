@@ -62,6 +62,8 @@ class Deps:
     # How much faster than Azure time runs (the sandbox's --speed): estimates shown are scaled.
     time_scale: float = 1.0
     activity: ActivityLogReader | None = None  # Azure's Activity Log; None: own records only
+    # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
+    batch_starts_per_minute: int = 30
 
     def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
         """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""

@@ -21,7 +21,7 @@ class Refusals:
         self.deps = deps
 
     def refuse(self, refusal: Refusal, user: str, hub: str | None, kind: OperationKind | None,
-               request_id: str | None = None) -> Refusal:
+               request_id: str | None = None, batch_id: str | None = None) -> Refusal:
         if self.deps.metrics is not None:
             self.deps.metrics.refusals_total.labels(reason=refusal.reason.value).inc()
         detail = {"reason": refusal.reason.value, "message": refusal.message}
@@ -29,7 +29,7 @@ class Refusals:
             detail["allowed_at"] = refusal.allowed_at.isoformat()
         event = AuditEvent(at=self.deps.clock.now(), action=AuditAction.REFUSED, actor=user,
                            hub=(hub or "")[:64] or None, request_id=request_id, kind=kind,
-                           detail=detail)
+                           detail=detail, batch_id=batch_id)
         try:
             with self.deps.uow() as uow:
                 uow.events.append(event)

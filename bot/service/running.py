@@ -14,7 +14,8 @@ from datetime import datetime
 
 from bot.domain.backoff import backoff_delay
 from bot.domain.durations import humanize
-from bot.domain.model import AuditAction
+from bot.domain.model import AuditAction, HubState
+from bot.domain.pacing import TokenBucket
 from bot.domain.regions import same_region
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason, check_direction, check_ready
@@ -38,11 +39,14 @@ class ProcessMemory:
     posting: set[str] = field(default_factory=set)
     unsaved: dict[str, str] = field(default_factory=dict)
     quiet_since: dict[str, datetime] = field(default_factory=dict)
+    paced_until: dict[str, datetime] = field(default_factory=dict)  # a batch hub's token
 
 
 class Starts:
     def __init__(self, deps: Deps, refusals: Refusals, memory: ProcessMemory) -> None:
         self.deps, self.refusals, self.memory = deps, refusals, memory
+        # ARM's write limits: a batch's POSTs, all batches together, at most this often.
+        self.bucket = TokenBucket(deps.batch_starts_per_minute)
 
     def start(self, request_id: str, *, lease_owner: str | None = None
               ) -> FailoverRequest | None:
@@ -58,11 +62,17 @@ class Starts:
             request = uow.requests.get(request_id)
         if request is None or request.status is not RequestStatus.APPROVED:
             return request
+        if request.batch_id:
+            later = self._paced(request)
+            if later is not None:
+                return later
         try:
-            problem = self._start_blocker(request)
+            problem, hub = self._start_blocker(request)
         except (Throttled, TransientError) as exc:
             return self._start_later(request, exc)
         now = self.deps.clock.now()
+        if request.batch_id and hub and same_region(hub.active_region, request.region_target):
+            return self._skip(request, hub, now)
         owner = lease_owner or self.deps.start_owner
         own_lease = lease_owner is None
         with self.deps.uow() as uow:
@@ -125,7 +135,8 @@ class Starts:
         with self.memory.lock:
             return len(self.memory.unsaved)
 
-    def _start_blocker(self, request: FailoverRequest) -> Refusal | None:
+    def _start_blocker(self, request: FailoverRequest) -> tuple[Refusal | None,
+                                                                HubState | None]:
         """The hub must still be where it was when the request was approved.
 
         Raises Throttled/TransientError: Azure may well answer later.
@@ -135,11 +146,38 @@ class Starts:
         except (Throttled, TransientError):
             raise
         except GatewayError as exc:
-            return azure_refusal(exc)
+            return azure_refusal(exc), None
         if not same_region(hub.active_region, request.region_before):
-            return Refusal(RefusalReason.HUB_CHANGED,
-                           f"The hub is now active in {hub.active_display}; nothing was started.")
-        return check_direction(request.kind, hub) or check_ready(hub)
+            return Refusal(RefusalReason.HUB_CHANGED, f"The hub is now active in "
+                           f"{hub.active_display}; nothing was started."), hub
+        return check_direction(request.kind, hub) or check_ready(hub), hub
+
+    def _paced(self, request: FailoverRequest) -> FailoverRequest | None:
+        """A batch's hub takes a token before its POST; without one it is rescheduled for
+        when its token comes (``None``: go now)."""
+        now = self.deps.clock.now()
+        with self.memory.lock:
+            reserved = self.memory.paced_until.pop(request.id, None)
+        if reserved is not None and now >= reserved:
+            return None
+        at = reserved or self.bucket.reserve(now)
+        if at <= now:
+            return None
+        with self.memory.lock:
+            self.memory.paced_until[request.id] = at
+        with self.deps.uow() as uow:
+            uow.requests.schedule_poll(request.id, at)
+            uow.commit()
+            return uow.requests.get(request.id) or request
+
+    def _skip(self, request: FailoverRequest, hub: HubState,
+              now: datetime) -> FailoverRequest | None:
+        """A batch's hub already where it was to go (moved meanwhile): nothing to send."""
+        why = f"already active in {hub.active_display} when its turn came; nothing was sent"
+        with self.deps.uow() as uow:
+            skipped = change(uow, request, lambda r: r.skip(now, why, hub.active_region))
+            uow.commit()
+        return self.refusals.counted(skipped) if skipped else None
 
     def _start_later(self, request: FailoverRequest, exc: GatewayError,
                      own_lease: str | None = None) -> FailoverRequest:

@@ -32,6 +32,7 @@ _ICONS = {
     RequestStatus.REJECTED: ":no_entry_sign:",
     RequestStatus.EXPIRED: ":hourglass:",
     RequestStatus.CANCELLED: ":heavy_multiplication_x:",
+    RequestStatus.SKIPPED: ":fast_forward:",
 }
 
 
@@ -98,6 +99,8 @@ def outcome(request: FailoverRequest) -> str:
         return f"Cancelled by {user(request.approved_by)}{decided}. Nothing was started."
     elif status is RequestStatus.EXPIRED:
         return f"Expired{decided} without a decision. Nothing was started."
+    elif status is RequestStatus.SKIPPED:
+        return f"Skipped: {escape(clip(request.error_message or 'nothing to do', 500))}"
     else:
         line = f"Approved by {user(request.approved_by)}{decided}."
     # Running only once Azure accepted it (its handle is stored); until then, still starting.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, Self
 
+from bot.domain.batch import Batch
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest
 
@@ -32,6 +33,7 @@ class AuditQuery:
     kind: OperationKind | None = None
     actions: frozenset[AuditAction] = frozenset()
     request_id: str | None = None
+    batch_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
@@ -121,8 +123,63 @@ class RequestRepository(Protocol):
         ...
 
     def unnotified(self, limit: int = 100) -> list[FailoverRequest]:
-        """Requests whose status changed after their last successful chat notification."""
+        """Requests whose status changed after their last successful chat notification
+        (not a batch's: its board shows them)."""
         ...
+
+    def members(self, batch_id: str) -> list[FailoverRequest]:
+        """A batch's requests (a retried hub has several), in start order."""
+        ...
+
+    def unnotified_members(self, batch_id: str) -> list[FailoverRequest]:
+        """A batch's requests changed since a board (or failure reply) showed them."""
+        ...
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The soonest poll or start scheduled after ``after`` (so the poller wakes then)."""
+        ...
+
+    def last_batch_slot(self) -> datetime | None:
+        """The latest start slot of a batch's hub not started yet."""
+        ...
+
+    def mark_members_notified(self, versions: dict[str, int]) -> None:
+        """A board showed these requests as of these versions."""
+        ...
+
+
+class BatchRepository(Protocol):
+    def add(self, batch: Batch) -> None: ...
+
+    def get(self, batch_id: str) -> Batch | None: ...
+
+    def save(self, batch: Batch, expected_version: int) -> bool:
+        """Compare-and-set, like requests: ``False`` when somebody else changed it first."""
+        ...
+
+    def attach_message(self, batch_id: str, message_ts: str) -> None:
+        """Where the approval message (then the board) was posted; set once."""
+        ...
+
+    def recent(self, limit: int = 5) -> list[Batch]: ...
+
+    def due_for_expiry(self, now: datetime, limit: int = 100) -> list[Batch]: ...
+
+    def claim_boards(self, owner: str, now: datetime, until: datetime,
+                     limit: int = 20) -> list[Batch]:
+        """Lease the decided, unfinished boards that no live owner keeps."""
+        ...
+
+    def board_digest(self, batch_id: str) -> tuple[str | None, datetime | None]:
+        """What the board last showed (a digest) and when it was edited."""
+        ...
+
+    def board_shown(self, batch_id: str, owner: str, digest: str, at: datetime,
+                    finished: bool) -> None:
+        """The board now shows ``digest``; ``finished``: nothing more will change."""
+        ...
+
+    def reopen_board(self, batch_id: str) -> None: ...
 
 
 class AuditLog(Protocol):
@@ -141,6 +198,9 @@ class UnitOfWork(Protocol):
 
     @property
     def events(self) -> AuditLog: ...
+
+    @property
+    def batches(self) -> BatchRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -26,6 +26,7 @@ class SqlAuditLog:
             hub=event.hub,
             request_id=event.request_id,
             kind=plain(event.kind),
+            batch_id=event.batch_id,
             detail=json.dumps(event.detail, default=str, sort_keys=True),
         ))
         self._session.flush()
@@ -44,6 +45,8 @@ class SqlAuditLog:
                 col(AuditEventRow.action).in_(sorted(plain(a) for a in query.actions)))
         if query.request_id is not None:
             statement = statement.where(AuditEventRow.request_id == query.request_id)
+        if query.batch_id is not None:
+            statement = statement.where(AuditEventRow.batch_id == query.batch_id)
         if query.since is not None:
             statement = statement.where(col(AuditEventRow.at) >= query.since)
         if query.until is not None:
@@ -65,4 +68,5 @@ def _to_event(row: AuditEventRow) -> AuditEvent:
         kind=OperationKind(row.kind) if row.kind else None,
         detail=json.loads(row.detail) if row.detail else {},
         id=row.id,
+        batch_id=row.batch_id,
     )

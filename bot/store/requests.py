@@ -193,8 +193,10 @@ class SqlRequestRepository:
                    col(Row.next_poll_at) <= now)
         # A finished request whose end was never announced is owed a notice; one whose lease
         # we hold is already queued with us, so only free or lapsed leases are taken.
+        # (A batch's hubs are announced on its board, by the board's keeper.)
         owed = and_(col(Row.status).in_(_statuses(RAN_ENDS)),
                     col(Row.notified_version) < col(Row.version),
+                    col(Row.batch_id).is_(None),
                     or_(col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now))
         queries = [
             select(Row.id).where(due, claimable).order_by(col(Row.next_poll_at)).limit(limit),
@@ -263,9 +265,41 @@ class SqlRequestRepository:
     def unnotified(self, limit: int = 100) -> list[FailoverRequest]:
         # The literal predicate matches the partial index, which holds only these rows.
         statement = (
-            select(Row).where(text(UNNOTIFIED_PREDICATE_SQL)).order_by(col(Row.id)).limit(limit)
+            select(Row).where(text(UNNOTIFIED_PREDICATE_SQL), col(Row.batch_id).is_(None))
+            .order_by(col(Row.id)).limit(limit)
         )
         return self._all(statement)
+
+    @translating
+    def members(self, batch_id: str) -> list[FailoverRequest]:
+        statement = (select(Row).where(Row.batch_id == batch_id)
+                     .order_by(col(Row.batch_position), col(Row.created_at)))
+        return self._all(statement)
+
+    @translating
+    def unnotified_members(self, batch_id: str) -> list[FailoverRequest]:
+        statement = select(Row).where(Row.batch_id == batch_id,
+                                      col(Row.notified_version) < col(Row.version))
+        return self._all(statement)
+
+    @translating
+    def next_due(self, after: datetime) -> datetime | None:
+        statement = select(func.min(Row.next_poll_at)).where(
+            col(Row.status).in_(_statuses(POLLED_STATUSES)), col(Row.next_poll_at) > after)
+        return self._session.exec(statement).one()
+
+    @translating
+    def last_batch_slot(self) -> datetime | None:
+        """The latest start slot given to a batch's hub not started yet (pacing goes on
+        after it)."""
+        statement = select(func.max(Row.next_poll_at)).where(
+            Row.status == RequestStatus.APPROVED.value, col(Row.batch_id).is_not(None))
+        return self._session.exec(statement).one()
+
+    @translating
+    def mark_members_notified(self, versions: dict[str, int]) -> None:
+        for request_id, version in versions.items():
+            self.mark_notified(request_id, version)
 
     @property
     def _dialect(self) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.store.batches import SqlBatchRepository
 from bot.store.engine import (
     database_url,
     make_engine,
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
 
     requests: SqlRequestRepository
     events: SqlAuditLog
+    batches: SqlBatchRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
             raise unavailable(exc) from exc
         self.requests = SqlRequestRepository(self._session)
         self.events = SqlAuditLog(self._session)
+        self.batches = SqlBatchRepository(self._session)
         return self
 
     def __exit__(self, *exc: object) -> None:

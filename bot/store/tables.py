@@ -63,6 +63,7 @@ class FailoverRequestRow(SQLModel, table=True):
         Index("ix_failover_request_unnotified", "id",
               sqlite_where=text(UNNOTIFIED_PREDICATE_SQL),
               postgresql_where=text(UNNOTIFIED_PREDICATE_SQL)),
+        Index("ix_failover_request_batch", "batch_id", "batch_position"),
     )
 
     id: str = Field(primary_key=True, sa_type=String(32))
@@ -94,6 +95,8 @@ class FailoverRequestRow(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_type=String(128))
     lease_expires_at: datetime | None = _utc()
     notified_version: int = Field(default=0)
+    batch_id: str | None = Field(default=None, sa_type=String(32))
+    batch_position: int | None = Field(default=None)
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -105,6 +108,7 @@ class AuditEventRow(SQLModel, table=True):
         Index("ix_audit_event_actor_at", "actor", "at"),
         Index("ix_audit_event_at", "at"),
         Index("ix_audit_event_request_id", "request_id", "at"),
+        Index("ix_audit_event_batch_id", "batch_id", "at"),
     )
 
     # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).
@@ -117,6 +121,40 @@ class AuditEventRow(SQLModel, table=True):
     request_id: str | None = Field(default=None, sa_type=String(32))
     kind: str | None = Field(default=None, sa_type=String(16))
     detail: str = Field(default="{}", sa_type=Text)
+    batch_id: str | None = Field(default=None, sa_type=String(32))
+
+
+class FailoverBatchRow(SQLModel, table=True):
+    """A regional batch (its hubs are failover_request rows with its id), plus the board's
+    bookkeeping: who edits it (a lease) and what it last showed."""
+
+    __tablename__ = "failover_batch"
+    __table_args__ = (
+        Index("ix_failover_batch_created", "created_at"),
+        Index("ix_failover_batch_status", "status", "finished_at"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=String(32))
+    kind: str = Field(sa_type=String(16))
+    region: str = Field(sa_type=String(64))
+    status: str = Field(sa_type=String(32))
+    requested_by: str = Field(sa_type=String(64))
+    reason: str = Field(sa_type=Text)
+    channel_id: str = Field(sa_type=String(64))
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    hub_count: int = Field(default=0)
+    approved_by: str | None = Field(default=None, sa_type=String(64))
+    decided_at: datetime | None = _utc()
+    stopped_by: str | None = Field(default=None, sa_type=String(64))
+    stopped_at: datetime | None = _utc()
+    message_ts: str | None = Field(default=None, sa_type=String(32))
+    finished_at: datetime | None = _utc()
+    version: int = Field(default=1)
+    board_owner: str | None = Field(default=None, sa_type=String(128))
+    board_lease_until: datetime | None = _utc()
+    board_digest: str | None = Field(default=None, sa_type=String(64))
+    board_edited_at: datetime | None = _utc()
 
 
 class LazyJobRow(SQLModel, table=True):

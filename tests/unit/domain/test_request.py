@@ -40,6 +40,8 @@ def _apply(request: FailoverRequest, transition: Transition) -> Change:
         Transition.SUCCEED: lambda r: r.succeed(LATER, "northeurope"),
         Transition.FAIL: lambda r: r.fail(LATER, "Boom", "it broke"),
         Transition.REFUSE_START: lambda r: r.refuse_start(LATER, "hub_changed", "moved"),
+        Transition.SKIP: lambda r: r.skip(LATER, "already moved", "northeurope"),
+        Transition.STOP: lambda r: r.stop(LATER, "U_BOB"),
     }[transition]
     return make(request)
 

@@ -1,0 +1,144 @@
+"""Reading regional batches: the board of one, recent ones, the fleet by region (the Home
+tab), and the board keeper's bookkeeping (who edits a board, what it last showed, which
+hubs' ends people have seen)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.batch import Batch, BoardTotals, latest_per_hub, totals
+from bot.domain.model import HubState, OperationKind
+from bot.domain.regions import display_name
+from bot.domain.request import FailoverRequest, RequestStatus
+from bot.hubs.gateway import GatewayError
+from bot.service.deps import Deps
+from bot.service.hubs import Hubs
+
+
+@dataclass(frozen=True)
+class BoardLine:
+    """One hub on the board."""
+
+    request: FailoverRequest
+    estimate: timedelta
+
+    @property
+    def hub(self) -> str:
+        return self.request.hub.name
+
+
+@dataclass(frozen=True)
+class Board:
+    """A batch as its board shows it: one line per hub (its latest request) and totals."""
+
+    batch: Batch
+    lines: list[BoardLine]
+    totals: BoardTotals
+    now: datetime
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will change: decided, and no hub waiting or running."""
+        return self.batch.status.decided and self.totals.finished
+
+    @property
+    def failed(self) -> list[FailoverRequest]:
+        return [line.request for line in self.lines
+                if line.request.status is RequestStatus.FAILED]
+
+    def digest(self) -> str:
+        """Changes when what the board shows changes (not with the clock)."""
+        parts = [self.batch.id, str(self.batch.version), str(self.batch.stopped_at)]
+        parts += [f"{line.request.id}:{line.request.version}" for line in self.lines]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What an incident commander opens first: hubs by active region, what runs, batches."""
+
+    by_region: dict[str, list[HubState]]
+    away_from_home: list[HubState]
+    running: list[FailoverRequest]
+    batches: list[Board]
+    note: str | None = None  # set when Azure could not be read
+
+
+class Boards:
+    def __init__(self, deps: Deps, hubs: Hubs) -> None:
+        self.deps, self.hubs = deps, hubs
+
+    def board(self, batch_id: str) -> Board | None:
+        with self.deps.uow() as uow:
+            batch = uow.batches.get(batch_id)
+            members = uow.requests.members(batch_id) if batch else []
+        return self._board(batch, members) if batch else None
+
+    def recent(self, limit: int = 5) -> list[Board]:
+        with self.deps.uow() as uow:
+            batches = uow.batches.recent(limit)
+            members = {b.id: uow.requests.members(b.id) for b in batches}
+        return [self._board(b, members[b.id]) for b in batches]
+
+    def fleet(self, batches: int = 5) -> Fleet:
+        note = None
+        try:
+            listed = self.deps.gateway.list_hubs()
+        except GatewayError as exc:
+            listed, note = [], f"Azure could not be read: {exc.message}"
+        by_region: dict[str, list[HubState]] = defaultdict(list)
+        for hub in sorted(listed, key=lambda h: h.name):
+            by_region[display_name(hub.active_region)].append(hub)
+        away = [h for h in listed if h.next_kind is OperationKind.FAILBACK]
+        with self.deps.uow() as uow:
+            running = [r for hub in listed if (r := uow.requests.open_for_hub(hub.name))]
+        return Fleet(dict(sorted(by_region.items())), away, running, self.recent(batches), note)
+
+    def attach_message(self, batch_id: str, message_ts: str) -> None:
+        with self.deps.uow() as uow:
+            uow.batches.attach_message(batch_id, message_ts)
+            uow.commit()
+
+    # ---- the board keeper (the poller) --------------------------------------------------
+
+    def claim(self, owner: str, lease: timedelta) -> list[Batch]:
+        now = self.deps.clock.now()
+        with self.deps.uow() as uow:
+            claimed = uow.batches.claim_boards(owner, now, now + lease)
+            uow.commit()
+        return claimed
+
+    def last_shown(self, batch_id: str) -> tuple[str | None, datetime | None]:
+        with self.deps.uow() as uow:
+            return uow.batches.board_digest(batch_id)
+
+    def shown(self, board: Board, owner: str) -> None:
+        """The board as ``board`` is on screen: its hubs' states have been seen."""
+        with self.deps.uow() as uow:
+            # A failure is seen once its own reply is out (failure_told), not before.
+            uow.requests.mark_members_notified({
+                line.request.id: line.request.version for line in board.lines
+                if line.request.status is not RequestStatus.FAILED})
+            uow.batches.board_shown(board.batch.id, owner, board.digest(),
+                                    self.deps.clock.now(), board.finished)
+            uow.commit()
+
+    def failure_told(self, request: FailoverRequest) -> None:
+        """The failure reply for ``request`` is out (so it is not posted again)."""
+        with self.deps.uow() as uow:
+            uow.requests.mark_notified(request.id, request.version)
+            uow.commit()
+
+    def untold_failures(self, board: Board) -> list[FailoverRequest]:
+        """Failed hubs whose failure reply has not gone out yet."""
+        with self.deps.uow() as uow:
+            fresh = {r.id: r for r in uow.requests.unnotified_members(board.batch.id)}
+        return [r for r in board.failed if r.id in fresh]
+
+    def _board(self, batch: Batch, members: list[FailoverRequest]) -> Board:
+        lines = [BoardLine(r, self.hubs.estimate(r.device_count)) for r in
+                 latest_per_hub(members)]
+        return Board(batch, lines, totals(members), self.deps.clock.now())
