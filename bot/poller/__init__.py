@@ -2,6 +2,7 @@
 
 from bot.poller.backoff import PollSchedule
 from bot.poller.ratelimit import RateLimitedNotifier
-from bot.poller.worker import Poller, Round
+from bot.poller.rounds import Round
+from bot.poller.worker import Poller
 
 __all__ = ["PollSchedule", "Poller", "RateLimitedNotifier", "Round"]

@@ -115,6 +115,23 @@ class RateLimitedNotifier:
         with self._lock:
             return len(self._announcements) + len(self._latest)
 
+    def spend(self, channel_id: str, *, posts: int = 0, updates: int = 0) -> bool:
+        """Take budget for a call made elsewhere (a batch's board): ``False`` leaves it for
+        later. Boards and requests' messages share one budget, as they share Slack's."""
+        with self._lock:
+            now = self._clock.now()
+            while self._recent_updates and self._recent_updates[0] <= now - UPDATE_WINDOW:
+                self._recent_updates.popleft()
+            if len(self._recent_updates) + updates > self._updates_per_minute:
+                return False
+            last = self._last_post.get(channel_id)
+            if posts and last is not None and now - last < self._post_interval:
+                return False
+            if posts:
+                self._last_post[channel_id] = now
+            self._recent_updates.extend([now] * updates)
+            return True
+
     def forget(self, request_id: str) -> None:
         """Drop queued progress and milestones of a request another worker now owns."""
         with self._lock:

@@ -1,17 +1,16 @@
 """The progress poller: leases due operations, polls each once on a bounded pool, reports.
 
-One ``run_once()`` is one round: expire stale requests, renew the leases we keep, claim due
-requests, poll them on the thread pool (never a thread per operation), schedule the next
-poll, announce what changed, and send what Slack's limits allow. Every decision that must
-survive a crash is in the store: the operation handle (so nothing is POSTed twice), the lease
-(so two replicas never poll one operation), ``notified_version`` (so a completion is
+One ``run_once()`` is one round: expire stale requests and batches, renew the leases we keep,
+claim due requests, poll them on the thread pool (never a thread per operation), schedule the
+next poll, announce what changed, send what Slack's limits allow and keep batches' boards.
+What must survive a crash is in the store: the operation handle (nothing is POSTed twice), the
+lease (two replicas never poll one operation), ``notified_version`` (a completion is
 announced once) and the milestone record in the audit log.
 
-A request's lease is kept, and renewed each round, while one of its milestone or completion
-messages waits behind the rate limit: only the lease holder may announce it. While a request
-is polled, or its failover POST waits for Azure, a heartbeat thread (``heartbeat.py``) renews
-its lease, so leases can be short: if the process dies, another replica (or the restarted
-process) takes the request over within one lease TTL.
+A lease is kept, and renewed, while a milestone or completion message of its request waits
+behind the rate limit (only the holder may announce it). While a request is polled, or its
+POST waits for Azure, a heartbeat thread (``heartbeat.py``) renews its lease, so leases can be
+short: if the process dies, another replica takes the request over within one lease TTL.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
@@ -29,11 +27,14 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import Notifier, ProgressUpdate
 from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.backoff import PollSchedule
+from bot.poller.boards import BoardKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
 from bot.poller.milestones import due_milestone
 from bot.poller.ratelimit import MessageKind, RateLimitedNotifier
+from bot.poller.rounds import Held, Round
 from bot.poller.watch import Polled, Watch
 from bot.service import FailoverService, Observation
+from bot.service.boards import BoardNotifier
 from bot.store.base import UnitOfWorkFactory
 from bot.telemetry import Metrics
 
@@ -44,23 +45,6 @@ BACKLOG_TICK = timedelta(seconds=1)
 MAX_IDLE_TICK = timedelta(seconds=5)
 
 
-@dataclass(frozen=True)
-class Held:
-    """A lease kept past its poll: when to poll next, and until when the lease runs."""
-
-    next_poll_at: datetime
-    lease_until: datetime
-
-
-@dataclass(frozen=True)
-class Round:
-    """What one ``run_once()`` did, for logs and tests."""
-
-    expired: int
-    polled: int
-    sent: int
-
-
 class Poller:
     def __init__(self, service: FailoverService, uow_factory: UnitOfWorkFactory,
                  notifier: Notifier, clock: Clock, *, owner_id: str | None = None,
@@ -68,10 +52,11 @@ class Poller:
                  lease_ttl: timedelta = timedelta(seconds=15), max_workers: int = 8,
                  batch_size: int = 100, rng: random.Random | None = None,
                  max_backoff: timedelta = timedelta(minutes=5),
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, boards: BoardNotifier | None = None) -> None:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
         self._deciding, self._starts = service.deciding, service.starts
+        self._batches = service.batches
         self._observations = service.observations
         self.heartbeat = LeaseHeartbeat(uow_factory, clock, lease_ttl)
         # The service's starts (also those of Slack's approve button) lease their row for as
@@ -88,6 +73,9 @@ class Poller:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
         self._lock = threading.Lock()  # guards _due
         self._watch = Watch(service, uow_factory, clock, self.owner_id, lease_ttl, metrics)
+        # A batch's hubs are shown on its board, not announced one by one.
+        self.boards = (BoardKeeper(service.boards, boards, self._outbox, clock, self.owner_id)
+                       if boards is not None else None)
         self._failures: dict[str, int] = {}
         self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
         self._last_sweep: datetime | None = None
@@ -100,7 +88,9 @@ class Poller:
         now = self._clock.now()
         expired = self._deciding.expire_due()
         for request in expired:
-            self._outbox.request_changed(request)
+            if not request.batch_id:
+                self._outbox.request_changed(request)
+        self._batches.expire_due()
         self._renew_held()
         self._reap_dead_owners(now)
         self._starts.save_unsaved_handles()
@@ -118,6 +108,8 @@ class Poller:
             sweep_unnotified(self._uow, self._outbox, now, self._batch_size, self._metrics)
             self._last_sweep = now
         sent = self._deliver()
+        if self.boards is not None:
+            self.boards.keep()
         return Round(len(expired), len(claimed), sent)
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -144,6 +136,13 @@ class Poller:
             while self._due and self._due[0] <= now:
                 heapq.heappop(self._due)
             soonest = self._due[0] - now if self._due else idle
+        try:  # starts scheduled elsewhere (a batch's approval paces them) wake us too
+            with self._uow() as uow:
+                due = uow.requests.next_due(now)
+        except Exception:
+            due = None
+        if due is not None:
+            soonest = min(soonest, due - now)
         return min(idle, soonest)
 
     def close(self) -> None:
@@ -193,7 +192,7 @@ class Poller:
         # Progress ("Azure accepted", then running for…) only once Azure has answered: a
         # handle-less request whose POST may not have reached Azure is not yet running there.
         if (request.status is RequestStatus.RUNNING and not handle_unanswered
-                and observation.poll is not None):
+                and observation.poll is not None and not request.batch_id):
             self._report_progress(polled, request, now)
         # From when Azure was asked, not from now: a busy round must not stretch the interval.
         self._keep_or_release(request_id, (polled.polled_at or now) + delay)
@@ -210,7 +209,9 @@ class Poller:
         request = observation.request
         self._failures.pop(request.id, None)
         self._watch.forget_estimate(request.id)
-        if request.status.ran and not self._completion_queued(request.id):
+        if request.batch_id:
+            pass  # its board shows the end (and a failure gets its own reply there)
+        elif request.status.ran and not self._completion_queued(request.id):
             self._outbox.completed(observation.report or self._observations.report(request))
         elif not request.status.ran:
             self._outbox.request_changed(request)

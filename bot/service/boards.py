@@ -8,6 +8,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.domain.batch import Batch, BoardTotals, latest_per_hub, totals
 from bot.domain.model import HubState, OperationKind
@@ -67,6 +68,24 @@ class Fleet:
     note: str | None = None  # set when Azure could not be read
 
 
+class BoardNotifier(Protocol):
+    """Where boards are shown (Slack: ``bot.slack.boards``); errors propagate, so the keeper
+    tries again later."""
+
+    def show_board(self, board: Board) -> None:
+        """Post the batch's message (its approval message, then its board), or edit it."""
+        ...
+
+    def failure(self, board: Board, request: FailoverRequest) -> None:
+        """A reply under the board: which hub failed, in Azure's own words, and a
+        Retry failed button."""
+        ...
+
+    def finished(self, board: Board) -> None:
+        """One reply once every hub has ended."""
+        ...
+
+
 class Boards:
     def __init__(self, deps: Deps, hubs: Hubs) -> None:
         self.deps, self.hubs = deps, hubs
@@ -115,15 +134,16 @@ class Boards:
         with self.deps.uow() as uow:
             return uow.batches.board_digest(batch_id)
 
-    def shown(self, board: Board, owner: str) -> None:
-        """The board as ``board`` is on screen: its hubs' states have been seen."""
+    def shown(self, board: Board, owner: str, *, finished: bool) -> None:
+        """The board as ``board`` is on screen: its hubs' states have been seen;
+        ``finished``: it will not change again (its keeper lets it go)."""
         with self.deps.uow() as uow:
             # A failure is seen once its own reply is out (failure_told), not before.
             uow.requests.mark_members_notified({
                 line.request.id: line.request.version for line in board.lines
                 if line.request.status is not RequestStatus.FAILED})
             uow.batches.board_shown(board.batch.id, owner, board.digest(),
-                                    self.deps.clock.now(), board.finished)
+                                    self.deps.clock.now(), finished)
             uow.commit()
 
     def failure_told(self, request: FailoverRequest) -> None:

@@ -63,7 +63,10 @@ class FailoverRequestRow(SQLModel, table=True):
         Index("ix_failover_request_unnotified", "id",
               sqlite_where=text(UNNOTIFIED_PREDICATE_SQL),
               postgresql_where=text(UNNOTIFIED_PREDICATE_SQL)),
-        Index("ix_failover_request_batch", "batch_id", "batch_position"),
+        # Partial: single requests (batch_id NULL, nearly every row) stay out of it.
+        Index("ix_failover_request_batch", "batch_id", "batch_position",
+              sqlite_where=text("batch_id IS NOT NULL"),
+              postgresql_where=text("batch_id IS NOT NULL")),
     )
 
     id: str = Field(primary_key=True, sa_type=String(32))

@@ -66,6 +66,7 @@ class SimHub:
     state: tuple[str, str] = ("Active", "Succeeded")
     operation: SimOperation | None = None
     history: list[Completed] = field(default_factory=list)
+    priority: int | None = None  # the hub's failover-priority tag
 
     def __post_init__(self) -> None:
         self.active = self.active or self.home
@@ -114,6 +115,7 @@ class SimHub:
             host_name=f"{self.ref.name}.azure-devices.net",
             event_hub_endpoint=self.endpoint,
             device_count=device_count,
+            priority=self.priority,
         )
 
     def successes_since(self, kind: OperationKind, since: datetime) -> list[Completed]:

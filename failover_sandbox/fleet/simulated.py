@@ -87,16 +87,19 @@ class SimulatedIotHubGateway:
 
     def add_hub(self, name: str, home: str, devices: int = 0, *,
                 subscription_id: str = DEFAULT_SUBSCRIPTION,
-                resource_group: str | None = None, secondary: str | None = None) -> HubRef:
-        """Create an Active hub in ``home``; it fails over to ``home``'s pair."""
+                resource_group: str | None = None, secondary: str | None = None,
+                priority: int | None = None) -> HubRef:
+        """Create an Active hub in ``home``; it fails over to ``home``'s pair (``secondary=""``:
+        none, a data-residency region); ``priority``: its ``failover-priority`` tag."""
         if check_hub_name(name) is not None:
             raise ValueError(f"invalid IoT Hub name {name!r}")
         ref = HubRef(name, subscription_id, resource_group or f"rg-{name}")
         with self._lock:
             if any(h.ref == ref for h in self._hubs):
                 raise ValueError(f"hub {name!r} already exists in {ref.resource_group}")
-            hub = SimHub(ref, display_name(home), display_name(secondary or paired_region(home)),
-                         devices, seeded_rng(f"{self._seed}:{ref}"))
+            pair = paired_region(home) if secondary is None else secondary
+            hub = SimHub(ref, display_name(home), display_name(pair) if pair else "",
+                         devices, seeded_rng(f"{self._seed}:{ref}"), priority=priority)
             self._hubs.append(hub)
         return ref
 

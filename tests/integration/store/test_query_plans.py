@@ -70,6 +70,8 @@ def assert_uses(plans: list[str], index: str) -> None:
     ("ix_failover_request_expiry", lambda uow: uow.requests.due_for_expiry(T0)),
     ("ix_failover_request_unnotified", lambda uow: uow.requests.unnotified()),
     ("ix_failover_request_hub_created", lambda uow: uow.requests.recent("hub-a")),
+    ("ix_failover_request_batch", lambda uow: uow.requests.members("fb-00000001")),
+    ("ix_failover_request_batch", lambda uow: uow.requests.unnotified_members("fb-00000001")),
 ])
 def test_request_lookups_use_an_index(sqlite_engine: Engine, index: str,
                                       action: Callable[[SqlUnitOfWork], object]) -> None:

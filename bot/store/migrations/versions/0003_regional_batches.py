@@ -49,7 +49,9 @@ def upgrade() -> None:
     with op.batch_alter_table("failover_request") as table:
         table.add_column(sa.Column("batch_id", sa.String(length=32), nullable=True))
         table.add_column(sa.Column("batch_position", sa.Integer(), nullable=True))
-        table.create_index("ix_failover_request_batch", ["batch_id", "batch_position"])
+        table.create_index("ix_failover_request_batch", ["batch_id", "batch_position"],
+                           sqlite_where=sa.text("batch_id IS NOT NULL"),
+                           postgresql_where=sa.text("batch_id IS NOT NULL"))
     with op.batch_alter_table("audit_event") as table:
         table.add_column(sa.Column("batch_id", sa.String(length=32), nullable=True))
         table.create_index("ix_audit_event_batch_id", ["batch_id", "at"])
