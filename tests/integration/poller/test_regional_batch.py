@@ -15,6 +15,7 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.model import HubRef, OperationKind
+from bot.domain.pacing import TokenBucket
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.poller import Poller
@@ -206,3 +207,20 @@ def test_stop_the_rest_cancels_the_hubs_not_started(region: Region) -> None:
     assert statuses == ["cancelled"] * 4 + ["succeeded"] * 2
     assert len(region.gateway.posts) == 2
     assert region.service.batches.stop(BOB, submitted.batch.id).refusal is not None
+
+
+def test_a_hub_whose_turn_comes_after_the_ttl_is_retried_not_failed(region: Region) -> None:
+    """Azure busy for the last hub of a long batch: its wait counts from its turn, not from
+    the approval, so it is tried again rather than given up."""
+    region.service.request_ttl = timedelta(minutes=2)
+    region.service.starts.bucket = TokenBucket(2)  # thirty seconds apart: the last at 2.5 min
+    region.service.batch_starts_per_minute = 2
+    submitted = region.submit()
+    region.service.batches.approve(BOB, submitted.batch.id)
+    region.gateway.inject("weu-a", transient_errors=1)  # last in order: its turn is late
+    region.run_until(lambda: bool(region.boards.closed))
+    by_hub = {r.hub.name: r for r in region.members(submitted.batch.id)}
+    assert by_hub["weu-a"].status is RequestStatus.SUCCEEDED, by_hub["weu-a"]
+    with region.service.uow() as uow:
+        events = uow.events.search(AuditQuery(request_id=by_hub["weu-a"].id, limit=50))
+    assert any("start_postponed" in e.detail for e in events)
