@@ -163,7 +163,11 @@ class Console:
             return {"ok": False, "status": response.status_code if response else None}
         return {"ok": True, "status": 200}
 
-    def submit(self, user_id: str, view_id: str, values: dict[str, dict[str, str | None]]) -> Json:
+    def submit(self, user_id: str, view_id: str,
+               values: dict[str, dict[str, payloads.Typed]]) -> Json:
+        """A modal's submit button: ``values[block_id][action_id]`` is what the person left in
+        each input (text, or the values of the options picked; inputs left out were not
+        touched and report their initial value)."""
         person = self._person(user_id)
         modal = self.workspace.views.get(view_id)
         if modal is None or modal.closed or modal.user != person.id:
