@@ -165,7 +165,7 @@ class Sandbox:
             if settings.slack_signing_secret else ""
         self.console = Console(self.workspace, response_url=api.response_url,
                                bot_url=self.bot_url, signing_secret=secret, channel=INCIDENT,
-                               people=PEOPLE)
+                               people=PEOPLE, fleet=self.gateway)
         console = _Served(self.console.web_app(), self.port, "web console")
         console.start()
         self._started.append(console)

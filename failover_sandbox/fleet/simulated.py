@@ -137,6 +137,11 @@ class SimulatedIotHubGateway:
         with self._lock:
             self._faults.pop(hub.lower() if hub else None, None)
 
+    def clear_all_faults(self) -> None:
+        """Forget everything injected and not yet used, for every hub and fleet-wide."""
+        with self._lock:
+            self._faults.clear()
+
     def set_hub_state(self, name: str, state: str, provisioning_state: str = "Succeeded") -> None:
         """Put a hub in a state of Azure's own making (e.g. ``Suspended``)."""
         with self._lock:
