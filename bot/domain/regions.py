@@ -35,3 +35,10 @@ def same_region(a: str, b: str) -> bool:
 def display_name(name: str) -> str:
     """Azure's display name for ``name`` when known (``"westus2"`` → ``"West US 2"``)."""
     return _BY_KEY.get(region_key(name), name)
+
+
+def known_region(name: str) -> str | None:
+    """The region key of a region IoT Hub runs in (display or short name, any case), or
+    ``None`` for a name that is none of them."""
+    key = region_key(name)
+    return key if key in _BY_KEY else None

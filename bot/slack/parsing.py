@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditAction, OperationKind
+from bot.domain.regions import known_region
 from bot.domain.rules import check_hub_name
 from bot.store.base import events_of
 
@@ -22,6 +23,14 @@ _MAX_PAGE = 10_000
 class RequestOperation:
     kind: OperationKind
     hub: str
+
+
+@dataclass(frozen=True)
+class RequestRegional:
+    """``failover --region <region>``: every hub of a region at once (a batch)."""
+
+    kind: OperationKind
+    region: str  # the region key (``westeurope``)
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,14 @@ class Usage:
     problem: str | None = None
 
 
-Command = RequestOperation | ShowStatus | ListHubs | ShowAudit | CancelRequest | ShowHelp
+Command = (RequestOperation | RequestRegional | ShowStatus | ListHubs | ShowAudit | CancelRequest
+           | ShowHelp)
 
 USAGE = """\
 `/iothub failover <hub>` – fail a hub over to its paired region (asks for confirmation and approval)
 `/iothub failback <hub>` – bring a hub back to its home region
+`/iothub failover --region <region>` – every hub active in a failed region, with one approval
+`/iothub failback --region <region>` – after the outage, every hub whose home is that region
 `/iothub status <hub>` – active region, quota left today, cool-down, open request
 `/iothub list [page]` – the hubs I can see and where they are active
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
@@ -83,6 +95,9 @@ def parse_command(text: str, *, default: str | None = None) -> Command | Usage:
     verb, args = words[0].lower(), words[1:]
     if verb in ("help", "-h", "--help", "?"):
         return ShowHelp()
+    if verb in ("failover", "failback") and args and (
+            args[0].lower() == "--region" or args[0].lower().startswith("--region=")):
+        return _region(args, OperationKind(verb))
     if verb in ("failover", "failback"):
         return _one_hub(args, lambda hub: RequestOperation(OperationKind(verb), hub), verb)
     if verb == "status":
@@ -108,6 +123,22 @@ def _one_hub(args: list[str], build: Callable[[str], Command], verb: str) -> Com
         return Usage(f"`{verb}` takes one hub name, like `/iothub {verb} my-hub`.")
     refusal = check_hub_name(args[0])
     return Usage(refusal.message) if refusal else build(args[0])
+
+
+_QUOTES = "\"'“”‘’"
+
+
+def _region(args: list[str], kind: OperationKind) -> Command | Usage:
+    """``--region West Europe``, ``--region "West Europe"``, ``--region=westeurope``."""
+    _, _, inline = args[0].partition("=")
+    name = " ".join([inline, *args[1:]] if inline else args[1:]).strip().strip(_QUOTES).strip()
+    example = f"like `/iothub {kind.value} --region \"West Europe\"` or `--region westeurope`"
+    if not name:
+        return Usage(f"`{kind.value} --region` takes a region, {example}.")
+    key = known_region(name)
+    if key is None:
+        return Usage(f"`{name[:60]}` is not an Azure region I know; name it {example}.")
+    return RequestRegional(kind, key)
 
 
 def _page(word: str) -> int | None:

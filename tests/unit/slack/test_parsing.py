@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from bot.domain.model import AuditAction, OperationKind
 from bot.slack.parsing import (
+    USAGE,
     CancelRequest,
     ListHubs,
     RequestOperation,
+    RequestRegional,
     ShowAudit,
     ShowHelp,
     ShowStatus,
@@ -22,14 +24,15 @@ from bot.slack.parsing import (
 
 WORDS = st.sampled_from(["failover", "failback", "status", "list", "audit", "cancel", "help",
                          "--user", "--since", "--status", "--kind", "--page", "--page=2",
+                         "--region", "West", "Europe", "westeurope",
                          "contoso-hub", "<@U123|bob>", "7d", "0", "99999", "fr-1a2b", "&lt;",
                          "approved,started", "failover,failback", "--", "=", ""])
 
 
 @given(st.text())
 def test_any_text_parses_or_gets_usage(text: str) -> None:
-    assert isinstance(parse_command(text), RequestOperation | ShowStatus | ListHubs | ShowAudit
-                      | CancelRequest | ShowHelp | Usage)
+    assert isinstance(parse_command(text), RequestOperation | RequestRegional | ShowStatus
+                      | ListHubs | ShowAudit | CancelRequest | ShowHelp | Usage)
 
 
 @given(st.lists(WORDS | st.text(max_size=12), max_size=8),
@@ -85,3 +88,28 @@ def test_the_shortcut_commands_imply_their_verb() -> None:
 def test_malformed_text_says_what_is_wrong(text: str, problem: str) -> None:
     result = parse_command(text)
     assert isinstance(result, Usage) and result.problem and problem in result.problem
+
+
+@pytest.mark.parametrize(("text", "default", "expected"), [
+    ("failover --region West Europe", None, "westeurope"),
+    ('failover --region "West Europe"', None, "westeurope"),
+    ("failover --region “West Europe”", None, "westeurope"),
+    ("failover --region westeurope", None, "westeurope"),
+    ("failover --region=WestEurope", None, "westeurope"),
+    ("--region west us 2", "failback", "westus2"),
+])
+def test_a_region_asks_for_every_hub_in_it(text: str, default: str | None,
+                                           expected: str) -> None:
+    kind = OperationKind(default or text.split()[0])
+    assert parse_command(text, default=default) == RequestRegional(kind, expected)
+
+
+@pytest.mark.parametrize("text", ["failover --region", "failover --region Atlantis",
+                                  "failback --region west europa"])
+def test_an_unknown_or_missing_region_gets_usage(text: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, Usage) and result.problem and "--region" in result.problem
+
+
+def test_help_mentions_the_regional_mode() -> None:
+    assert "--region <region>" in USAGE
