@@ -485,7 +485,7 @@ function renderModal() {
     ".has-error input, .has-error textarea, .has-error select");
   const focus = firstError || (!document.activeElement || !$("modal").contains(document.activeElement)
     ? $("modal").querySelector("input, textarea") : null);
-  if (focus) focus.focus();
+  if (focus) focus.focus({preventScroll: !firstError});  // a long dialog opens at its top
 }
 
 function onModalInput(event) {
