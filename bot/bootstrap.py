@@ -16,6 +16,7 @@ from bot.hubs.metered import MeteredActivityLog, MeteredGateway
 from bot.notifications import Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
+from bot.service.boards import BoardNotifier
 from bot.store.base import StoreUnavailable, UnitOfWork
 from bot.store.health import UNREACHABLE, WRITABLE, DatabaseHealth
 from bot.telemetry import Metrics, configure_logging
@@ -127,12 +128,13 @@ def slack_client(settings: Settings, metrics: Metrics) -> WebClient:
 
 
 def make_poller(components: Components, notifier: Notifier, *,
-                owner_id: str | None = None) -> Poller:
+                owner_id: str | None = None, boards: BoardNotifier | None = None) -> Poller:
+    """``boards``: where regional batches' boards are shown (without it, nobody keeps them)."""
     settings = components.settings
     return Poller(components.service, components.uow, notifier, components.clock,
                   owner_id=owner_id, poll_interval=settings.bot_poll_interval,
                   lease_ttl=settings.bot_lease_ttl, max_workers=settings.bot_poll_workers,
-                  metrics=components.metrics)
+                  metrics=components.metrics, boards=boards)
 
 
 def database_health(uow: Callable[[], UnitOfWork]) -> DatabaseHealth:

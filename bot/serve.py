@@ -111,12 +111,14 @@ def run_worker(settings: Settings) -> int:
     """Only the poller: for deployments that scale it apart from the HTTP front."""
     _require(settings, "SLACK_BOT_TOKEN")
     components = prepare(settings)
+    from bot.slack.boards import SlackBoardNotifier
     from bot.slack.notifier import SlackNotifier
 
     client = slack_client(settings, components.metrics)
     notifier = SlackNotifier(client, components.service.notices,
                              audit_channel=settings.bot_audit_channel)
-    poller = make_poller(components, notifier)
+    poller = make_poller(components, notifier,
+                         boards=SlackBoardNotifier(client, components.service.boards))
     stop = threading.Event()
     try:
         poller.run_forever(stop)

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.poller import Poller
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
+from bot.slack.boards import SlackBoardNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.telemetry import Metrics
 
@@ -47,11 +48,14 @@ def build_worker(components: Components, *, client: WebClient,
     """The Bolt app, notifier and poller around a wired service."""
     settings, service = components.settings, components.service
     notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
+    boards = SlackBoardNotifier(client, service.boards)
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
-        verify_requests=verify_requests)  # auth.test at start: a bad token fails it
-    return Worker(components, bolt_app, notifier, make_poller(components, notifier))
+        verify_requests=verify_requests,  # auth.test at start: a bad token fails it
+        boards=boards)
+    return Worker(components, bolt_app, notifier,
+                  make_poller(components, notifier, boards=boards))
 
 
 def start_work_role(settings: Settings, gateway_factory: GatewayFactory,

@@ -137,7 +137,8 @@ class BatchDecisions:
             now = self.deps.clock.now()
             refusal = self._not_found(batch_id) if batch is None else (
                 check_batch_decidable(batch, now)
-                or (None if policy or not approve
+                or (None if policy or (not approve and actor.user_id == batch.requested_by)
+                    # Like a request's Reject: an approver's, or the requester withdrawing.
                     else self.deps.access.check_approver(actor, batch)))
             if batch is not None and refusal is None:
                 saved = self._save(uow, batch, (lambda b: b.approve(now, actor.user_id))

@@ -10,8 +10,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
-from bot.slack import reports
+from bot.slack import batch_actions, reports
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
@@ -27,6 +28,7 @@ def register(app: App, deps: Deps | None) -> None:
                         lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=True))])
     app.action(REJECT)(ack=_acknowledge,
                        lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=False))])
+    batch_actions.register(app, deps)  # Stop the rest, Retry failed (regional batches)
 
 
 def _acknowledge(ack: Ack) -> None:
@@ -43,6 +45,8 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
             client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
 
         def work() -> None:
+            if is_batch_id(request_id):  # a regional batch: same buttons, its own use cases
+                return batch_actions.decide(deps, user, request_id, approve=approve, tell=tell)
             actor = deps.actors.resolve(user)
             if approve:
                 decision = deps.service.deciding.approve(actor, request_id)

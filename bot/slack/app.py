@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.service import FailoverService
 from bot.slack import actions, commands, views
 from bot.slack.actors import ActorResolver
+from bot.slack.boards import SlackBoardNotifier
 from bot.slack.deps import Deps
 from bot.slack.guard import (
     Identity,
@@ -33,7 +34,8 @@ WORK_THREADS = 8  # after-ack work: Azure and Slack calls mostly wait on the net
 def create_app(service: FailoverService, *, settings: Settings, client: WebClient,
                actor_resolver: ActorResolver, executor: Executor | None = None,
                notifier: SlackNotifier | None = None, verify_token: bool = True,
-               verify_requests: bool = True, workspace: Identity | None = None) -> App:
+               verify_requests: bool = True, workspace: Identity | None = None,
+               boards: SlackBoardNotifier | None = None) -> App:
     """Every listener is an ack, run at once in the request's thread, and lazy halves.
 
     The lazy halves run on ``executor`` (tests pass a synchronous one).
@@ -53,7 +55,9 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
         workspace = own_identity(client)
     if workspace is not None:  # the work process only sees what the front let through
         app.use(only_our_workspace(workspace))
-    deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor)
+    boards = boards or SlackBoardNotifier(client, service.boards)
+    deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor,
+                boards=boards)
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps, access=lambda: service.access)

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
-from bot.slack import reports
+from bot.slack import regional, reports
 from bot.slack.deps import Deps, failure_message, guarded
 from bot.slack.lazy import ANSWER, OPEN_DIALOG, lazy_half
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
@@ -25,6 +25,7 @@ from bot.slack.parsing import (
     Command,
     ListHubs,
     RequestOperation,
+    RequestRegional,
     ShowAudit,
     ShowHelp,
     ShowStatus,
@@ -77,6 +78,8 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
         parsed = parse_command(_text(command), default=default)
         if isinstance(parsed, RequestOperation):
             _open_modal(deps, client, command, parsed, respond)
+        elif isinstance(parsed, RequestRegional):
+            regional.open_dialog(deps, client, command, parsed, _answerer(respond))
 
     return open_dialog
 
@@ -92,7 +95,7 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
                               f"{command.get('command', '/iothub')} "
                               f"{_text(command)[:200]}: {parsed.problem}")
             deps.service.refusals.record_refusal(refusal, command["user_id"])
-        elif not isinstance(parsed, Usage | ShowHelp | RequestOperation):
+        elif not isinstance(parsed, Usage | ShowHelp | RequestOperation | RequestRegional):
             _handle(deps, parsed, command, respond, client)
 
     return answer

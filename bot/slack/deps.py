@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.service import FailoverService
 from bot.slack.actors import ActorResolver
+from bot.slack.boards import SlackBoardNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.store.base import StoreUnavailable
 
@@ -24,6 +25,7 @@ class Deps:
     actors: ActorResolver
     notifier: SlackNotifier
     executor: Executor  # work that follows work (filling a dialog in, starting a failover)
+    boards: SlackBoardNotifier  # regional batches' boards
 
 
 def failure_message(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
+from bot.slack import regional
 from bot.slack.actions import start_request
 from bot.slack.deps import Deps, failure_message
 from bot.slack.lazy import SUBMIT, lazy_half
@@ -42,6 +43,7 @@ def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) ->
         _acknowledge(ack, view, access(), body["user"]["id"])
 
     app.view(CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
+    regional.register(app, deps, access)  # the regional dialog (``failover --region``)
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:

@@ -1,0 +1,100 @@
+"""A regional batch's buttons: Approve / Reject (the same ``approve`` / ``reject`` action ids
+as a single request's, routed here when the value is a batch id), Stop the rest and Retry
+failed. Each acks at once; the lazy half decides, answers the clicker ephemerally and edits
+the board at once (the board keeper edits it afterwards as hubs progress)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.domain.policy import Actor
+from bot.domain.request import RequestStatus
+from bot.service import BatchDecision
+from bot.slack import reports
+from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
+from bot.slack.deps import Deps, guarded
+from bot.slack.lazy import DECIDE, lazy_half
+from bot.slack.text import printable
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[..., None]
+
+
+def register(app: App, deps: Deps | None) -> None:
+    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
+    app.action(STOP_REST)(ack=_acknowledge, lazy=[lazy_half(DECIDE, deps, partial(
+        _clicked, use=_stop))])
+    app.action(RETRY_FAILED)(ack=_acknowledge, lazy=[lazy_half(DECIDE, deps, partial(
+        _clicked, use=_retry))])
+
+
+def _acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def decide(deps: Deps, user: str, batch_id: str, *, approve: bool, tell: Tell) -> None:
+    """Approve or reject a batch (from ``bot.slack.actions``, which routes batch ids here)."""
+    actor = deps.actors.resolve(user)
+    if approve:
+        decision = deps.service.batches.approve(actor, batch_id)
+    else:
+        decision = deps.service.batches.reject(actor, batch_id)
+    if decision.ok and decision.batch is not None and approve and decision.changed == 0:
+        tell(f"Batch `{batch_id}` is approved, but none of its hubs could be: each was over "
+             "today's limits by the time you approved. Nothing was started.")
+    _answered(deps, decision, batch_id, tell, None)
+
+
+def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, str]]
+             ) -> Callable[..., None]:
+    def clicked(body: dict[str, Any], client: WebClient) -> None:
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        batch_id = printable(str(body["actions"][0].get("value") or ""))
+
+        def tell(text: str, blocks: list[Any] | None = None) -> None:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+
+        def work() -> None:
+            decision, done = use(deps, deps.actors.resolve(user), batch_id)
+            _answered(deps, decision, batch_id, tell, done)
+
+        guarded(tell)(work)
+
+    return clicked
+
+
+def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
+    decision = deps.service.batches.stop(actor, batch_id)
+    running = sum(1 for r in decision.members if r.status is RequestStatus.RUNNING)
+    tail = f" {running} already running go on (Azure cannot stop a failover)." if running \
+        else ""
+    return decision, (f"Stopped batch `{batch_id}`: {decision.changed} hub"
+                      f"{'s' if decision.changed != 1 else ''} not started yet "
+                      f"{'were' if decision.changed != 1 else 'was'} cancelled.{tail}")
+
+
+def _retry(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
+    decision = deps.service.batches.retry_failed(actor, batch_id)
+    return decision, (f"Retrying {decision.changed} failed hub"
+                      f"{'s' if decision.changed != 1 else ''} of batch `{batch_id}`, approved "
+                      "by you; each is re-checked before it starts. Progress is on the board.")
+
+
+def _answered(deps: Deps, decision: BatchDecision, batch_id: str, tell: Tell,
+              done: str | None) -> None:
+    if decision.refusal:
+        tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+        return
+    if done:
+        tell(done)
+    board = deps.service.boards.board(batch_id)
+    if board is not None:
+        deps.boards.show_board(board)
