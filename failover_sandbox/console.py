@@ -42,8 +42,7 @@ SANDBOX_USAGE = (
     "as Azure's sometimes do (try *Retry failed* on a regional board)\n"
     "`/sandbox heal [hub]` – forget the faults not yet used (for one hub, or all)")
 FAILURE = ("InternalServerError",
-           "The failover of the IoT hub could not be completed; the hub is still served from "
-           "its current region. Try again later.")
+           "The failover of the IoT hub could not be completed. Try again later.")
 
 
 @dataclass(frozen=True)
