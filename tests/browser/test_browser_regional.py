@@ -158,15 +158,25 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
     shot(page, "regional-02-board-done")
     _element_shot(page, board, "regional-board")  # the README's docs/img/regional-board.png
 
-    # After the outage: the same hubs, back home, with one more dialog.
+    # The batch's record, as the board says.
+    found = re.search(r"/iothub audit --batch (fb-[0-9a-f]+)", board.inner_text())
+    assert found, board.inner_text()
     be(page, "Alice (on-call)")
+    say(page, found.group(0))
+    record = channel.locator(".message.ephemeral").last
+    expect(record).to_contain_text("Audit log", timeout=TIMEOUT)
+    expect(record).to_contain_text(f"succeeded failover · failover-bot · {ELIGIBLE_IN_ORDER[0]}")
+    expect(record).to_contain_text("--page 2")  # newest first: the requests and approvals
+    shot(page, "regional-03-audit")
+
+    # After the outage: the same hubs, back home, with one more dialog.
     say(page, f'/iothub failback --region "{REGION}"')
     expect(modal).to_contain_text("Regional failback", timeout=TIMEOUT)
     expect(modal).to_contain_text(f"{len(ELIGIBLE)} found: {len(ELIGIBLE)} eligible, 0 not",
                                   timeout=TIMEOUT)
     expect(modal.get_by_role("group", name="Hubs to move").locator(".chip")).to_have_count(
         len(ELIGIBLE))
-    shot(page, "regional-03-failback-dialog")
+    shot(page, "regional-04-failback-dialog")
     modal.get_by_role("button", name="Cancel").click()
     expect(modal).to_be_hidden()
 
