@@ -82,7 +82,8 @@ USAGE = """\
 `/iothub failback --region <region>` – after the outage, every hub whose home is that region
 `/iothub status <hub>` – active region, quota left today, cool-down, open request
 `/iothub list [page]` – the hubs I can see and where they are active
-`/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--batch fb-…] [--page N]`
+`/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
+`/iothub audit --batch fb-…` – a regional batch's record
 `/iothub cancel <request-id>` – withdraw a request that has not started
 `/iothub help` – this text"""
 
