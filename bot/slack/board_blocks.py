@@ -36,6 +36,7 @@ MAX_LINES = 50  # hub lines on the board; the rest are counted
 SECTION_CHARS = 3000  # Slack's limit for a section's text
 MAX_BLOCKS = 50  # Slack's limit for a message
 AZURE_WORDS = 160  # characters of Azure's error message on a board line
+LATER = timedelta(seconds=30)  # a hub starting later than this says when (a cool-down)
 
 _S = RequestStatus
 _ICONS = {
@@ -106,7 +107,7 @@ def _progress(r: FailoverRequest, estimate: timedelta, now: datetime) -> str:
     if r.status is _S.AWAITING_APPROVAL:
         return "waiting for approval"
     if r.status is _S.APPROVED:
-        if r.next_poll_at and r.next_poll_at - now > timedelta(minutes=1):
+        if r.next_poll_at and r.next_poll_at - now > LATER:
             return f"waiting · starts at {when(r.next_poll_at, '{time}')}"
         return "waiting to start"
     if r.status is _S.RUNNING:

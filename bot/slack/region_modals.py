@@ -145,7 +145,8 @@ def candidate_line(candidate: Candidate, now: datetime) -> str:
              f"{hub.device_count:,} devices" if hub.device_count is not None
              else "devices unknown"]
     if not candidate.eligible:
-        return ":no_entry: " + " · ".join([*parts, f"not eligible: {candidate.reason}"])
+        why = escape(clip(candidate.reason or "", 300))  # may quote Azure's words
+        return ":no_entry: " + " · ".join([*parts, f"not eligible: {why}"])
     parts.append(f"→ {region(hub.target_region)}")
     if candidate.estimate_s is not None:
         parts.append(f"~{humanize(timedelta(seconds=candidate.estimate_s))}")

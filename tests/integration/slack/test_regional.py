@@ -364,3 +364,22 @@ def test_only_an_approver_or_the_requester_may_reject_a_batch(bot: Bot) -> None:
     assert set(buttons(board(bot))) == {"approve", "reject"}
     bot.click("reject", batch_id, user=REQUESTER)  # the requester withdraws it
     assert buttons(board(bot)) == {}
+
+
+def test_a_region_with_no_hub_says_where_hubs_are(bot: Bot) -> None:
+    modal = open_dialog(bot, "failover --region eastus")
+
+    text = shown(modal.view["blocks"])
+    assert "No IoT Hub I can see is active in East US" in text and "West Europe" in text
+    assert "submit" not in modal.view
+
+
+def test_an_undecided_batch_expires_and_its_board_says_so(
+        bot: Bot, run: Callable[..., None]) -> None:
+    requested_batch(bot)
+
+    bot.clock.advance(bot.settings.bot_request_ttl + timedelta(seconds=1))
+    run(lambda: "Expired" in shown(board(bot).blocks))
+
+    assert buttons(board(bot)) == {} and posts(bot) == Counter()
+    assert "6 cancelled" in shown(board(bot).blocks)

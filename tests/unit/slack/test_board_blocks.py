@@ -166,6 +166,11 @@ def test_the_regional_dialog_fits_at_any_size(eligible: int, not_eligible: int,
     assert region_modals.RegionContext.load(raw["private_metadata"]) == context
 
 
+def test_a_reason_from_azure_cannot_ping_the_channel() -> None:
+    line = region_modals.candidate_line(_candidate(1, LONG), T0)
+    assert "<!channel>" not in line and "not eligible: Azure &lt;!channel&gt;" in line
+
+
 def test_a_failback_inside_its_cool_down_says_when_it_starts() -> None:
     line = region_modals.candidate_line(_candidate(1, None), T0)
     assert "cool-down: starts at" in line and "2 left today" in line and "~15m" in line
