@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--status", type=_statuses,
                        help="event names, comma-separated (requested, approved, refused, …)")
     audit.add_argument("--request", help="a request id")
+    audit.add_argument("--batch", help="a regional batch id (fb-…)")
     audit.add_argument("--limit", type=int, default=100)
     audit.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
@@ -216,7 +217,7 @@ def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         hub=args.hub, user=args.user, since=args.since, until=args.until,
         kind=OperationKind(args.kind) if args.kind else None,
         actions=events_of(sorted(args.status)) if args.status else frozenset(),
-        request_id=args.request, limit=args.limit,
+        request_id=args.request, batch_id=args.batch, limit=args.limit,
     )
     factory = session_factory(url)
     with SqlUnitOfWork(factory) as uow:

@@ -25,7 +25,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.hubs.gateway import GatewayError, HubNotFound
 from failover_sandbox import payloads
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 from failover_sandbox.slack_api import Message
 from failover_sandbox.workspace import SandboxWorkspace
 
@@ -34,6 +36,13 @@ log = logging.getLogger(__name__)
 Json = dict[str, Any]
 STATIC = Path(__file__).parent / "static"
 BOT_COMMANDS = ("/iothub", "/failover", "/failback")
+SANDBOX_COMMAND = "/sandbox"  # the console's own, never sent to the bot: faults in the fleet
+SANDBOX_USAGE = (
+    "`/sandbox fail <hub>` – the hub's next failover or failback runs its course, then fails "
+    "as Azure's sometimes do (try *Retry failed* on a regional board)\n"
+    "`/sandbox heal [hub]` – forget the faults not yet used (for one hub, or all)")
+FAILURE = ("InternalServerError",
+           "The failover of the IoT hub could not be completed. Try again later.")
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,9 @@ class Console:
     def __init__(self, workspace: SandboxWorkspace, *, response_url: Callable[[str], str],
                  bot_url: str,
                  signing_secret: str, channel: Channel, people: list[Person],
-                 timeout: float = 10.0) -> None:
-        """``response_url(token)`` mints a URL on the fake API; ``bot_url`` is /slack/events."""
+                 timeout: float = 10.0, fleet: SimulatedIotHubGateway | None = None) -> None:
+        """``response_url(token)`` mints a URL on the fake API; ``bot_url`` is /slack/events;
+        ``fleet``: the simulated fleet ``/sandbox`` injects faults into."""
         self.workspace = workspace
         self._response_url = response_url
         self.bot_url = bot_url
@@ -70,6 +80,7 @@ class Console:
         self.channel = channel
         self.people = {p.id: p for p in people}
         self._timeout = timeout
+        self.fleet = fleet
 
     # ---- sending to the bot as Slack -------------------------------------------------
 
@@ -91,6 +102,8 @@ class Console:
         person = self._person(user_id)
         command, _, text = line.strip().partition(" ")
         channel = self.channel
+        if command == SANDBOX_COMMAND:
+            return self._sandbox_command(person, text.strip())
         if command not in BOT_COMMANDS:
             self.workspace.show_ephemeral(
                 person.id, channel.id,
@@ -118,6 +131,36 @@ class Console:
                 self.workspace.show_ephemeral(person.id, channel.id,
                                               str(reply.get("text") or ""), blocks)
         return {"ok": True, "status": 200}
+
+    def _sandbox_command(self, person: Person, text: str) -> Json:
+        """``/sandbox …``: the console's own command, answered only to its author."""
+        verb, _, hub = text.partition(" ")
+        hub = hub.strip()
+        fleet = self.fleet
+        if fleet is None or verb not in ("fail", "heal") or (verb == "fail" and not hub):
+            self.workspace.show_ephemeral(person.id, self.channel.id, SANDBOX_USAGE)
+            return {"ok": False, "error": "usage"}
+        if hub:
+            try:
+                hub = fleet.resolve(hub).name
+            except GatewayError as exc:
+                said = (f"There is no hub called `{hub[:80]}` in the simulated fleet."
+                        if isinstance(exc, HubNotFound) else str(exc))
+                self.workspace.show_ephemeral(person.id, self.channel.id, f":warning: {said}")
+                return {"ok": False, "error": "hub_not_found"}
+        if verb == "fail":
+            fleet.inject(hub, fail_next_with=FAILURE)
+            said = (f":construction: Sandbox: the next failover or failback of `{hub}` will run "
+                    f"its course, then fail with `{FAILURE[0]}`.")
+        else:
+            if hub:
+                fleet.clear_faults(hub)
+            else:
+                fleet.clear_all_faults()
+            said = (f":construction: Sandbox: faults not yet used "
+                    f"{f'for `{hub}` ' if hub else ''}are forgotten.")
+        self.workspace.show_ephemeral(person.id, self.channel.id, said)
+        return {"ok": True}
 
     def _dispatch_failed(self, person: Person, command: str,
                          response: requests.Response | None) -> None:
@@ -163,7 +206,11 @@ class Console:
             return {"ok": False, "status": response.status_code if response else None}
         return {"ok": True, "status": 200}
 
-    def submit(self, user_id: str, view_id: str, values: dict[str, dict[str, str | None]]) -> Json:
+    def submit(self, user_id: str, view_id: str,
+               values: dict[str, dict[str, payloads.Typed]]) -> Json:
+        """A modal's submit button: ``values[block_id][action_id]`` is what the person left in
+        each input (text, or the values of the options picked; inputs left out were not
+        touched and report their initial value)."""
         person = self._person(user_id)
         modal = self.workspace.views.get(view_id)
         if modal is None or modal.closed or modal.user != person.id:

@@ -55,23 +55,71 @@ def _user(user_id: str, user_name: str, team_id: str) -> Json:
 def button_click(*, user_id: str, user_name: str, team_id: str, channel_id: str,
                  channel_name: str, message: Json, action: Json, trigger_id: str,
                  response_url: str, is_ephemeral: bool = False) -> str:
-    """A click on a button in a channel message (``message`` as the API stores it)."""
+    """A click on a button in a channel message (``message`` as the API stores it); in a
+    thread reply, the container and the message name the thread (``thread_ts``)."""
+    container: Json = {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
+                       "is_ephemeral": is_ephemeral}
+    shown: Json = {"type": "message", "ts": message["ts"], "user": message.get("user"),
+                   "text": message.get("text", ""), "blocks": message.get("blocks", [])}
+    thread_ts = message.get("thread_ts")
+    if thread_ts:
+        container["thread_ts"] = shown["thread_ts"] = thread_ts
     return _interaction({
         "type": "block_actions", "api_app_id": APP_ID, "token": "sandbox-verification-token",
         "team": {"id": team_id, "domain": "sandbox"},
         "user": _user(user_id, user_name, team_id),
-        "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
-                      "is_ephemeral": is_ephemeral},
+        "container": container,
         "channel": {"id": channel_id, "name": channel_name},
-        "message": {"type": "message", "ts": message["ts"], "user": message.get("user"),
-                    "text": message.get("text", ""), "blocks": message.get("blocks", [])},
+        "message": shown,
         "trigger_id": trigger_id, "response_url": response_url,
         "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
         "state": {"values": {}},
     })
 
 
-def view_with_state(view: Json, hash_: str, values: dict[str, dict[str, str | None]]) -> Json:
+Typed = str | list[str] | None  # what a person left in one input: text, or option values
+
+# Elements whose state is options picked from the element's own ``options``/``option_groups``.
+_MANY_OPTIONS = frozenset({"multi_static_select", "checkboxes"})
+_ONE_OPTION = frozenset({"static_select", "radio_buttons"})
+
+
+def options_of(element: Json) -> list[Json]:
+    """Every option an element offers, its ``option_groups`` flattened."""
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options += list(group.get("options") or [])
+    return options
+
+
+def element_state(element: Json, typed: Typed, *, touched: bool = True) -> Json:
+    """One input's state as Slack reports it in ``view.state.values``.
+
+    ``typed`` is what the person left there: the text of a ``plain_text_input``, or the
+    values of the options they picked; an input they never touched (``touched=False``)
+    reports its initial value or options, as Slack does. Picked options are sent back whole
+    (``text`` and ``value``), in the element's own order, and unknown values are dropped.
+    """
+    kind = str(element.get("type") or "plain_text_input")
+    if kind in _MANY_OPTIONS or kind in _ONE_OPTION:
+        if touched:
+            wanted = {typed} if isinstance(typed, str) else set(typed or [])
+            picked = [o for o in options_of(element) if o.get("value") in wanted]
+        else:
+            initial = element.get("initial_options") or (
+                [element["initial_option"]] if element.get("initial_option") else [])
+            values = {o.get("value") for o in initial}
+            picked = [o for o in options_of(element) if o.get("value") in values]
+        if kind in _MANY_OPTIONS:
+            return {"type": kind, "selected_options": picked}
+        return {"type": kind, "selected_option": picked[0] if picked else None}
+    text = typed if touched else element.get("initial_value")
+    if isinstance(text, list):
+        text = "\n".join(text)
+    return {"type": kind, "value": text if text else None}
+
+
+def view_with_state(view: Json, hash_: str, values: dict[str, dict[str, Typed]]) -> Json:
     """The view as Slack sends it back: ``state.values[block_id][action_id]`` per input."""
     state: dict[str, Json] = {}
     for block in view.get("blocks", []):
@@ -81,9 +129,9 @@ def view_with_state(view: Json, hash_: str, values: dict[str, dict[str, str | No
         block_id, action_id = block.get("block_id"), element.get("action_id")
         if not block_id or not action_id:
             continue
-        value = (values.get(block_id) or {}).get(action_id)
-        state[block_id] = {action_id: {"type": element.get("type", "plain_text_input"),
-                                       "value": value if value else None}}
+        given = values.get(block_id) or {}
+        state[block_id] = {action_id: element_state(element, given.get(action_id),
+                                                    touched=action_id in given)}
     return {**view, "hash": hash_, "state": {"values": state}, "team_id": view.get("team_id"),
             "app_id": APP_ID}
 

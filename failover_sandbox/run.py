@@ -30,6 +30,7 @@ from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.durations import humanize
+from bot.domain.regions import same_region
 from bot.domain.rules import estimate_duration
 from bot.roles.single import Runtime, build_runtime
 from failover_sandbox.console import Channel, Console, Person
@@ -45,6 +46,7 @@ EVE = Person("U0EVE", "Eve", "not on the rota", "eve")
 PEOPLE = [ALICE, BOB, EVE]
 INCIDENT = Channel("C0INCIDENT", "incident", "Sev-1 bridge – failovers are run from here")
 DEMO_HUB = "contoso-prod-weu"  # 250k devices: about 20 s at the default speed of 60
+REGION = "West Europe"  # where most of the fleet is: the regional outage to try
 HOST = "127.0.0.1"
 
 
@@ -165,7 +167,7 @@ class Sandbox:
             if settings.slack_signing_secret else ""
         self.console = Console(self.workspace, response_url=api.response_url,
                                bot_url=self.bot_url, signing_secret=secret, channel=INCIDENT,
-                               people=PEOPLE)
+                               people=PEOPLE, fleet=self.gateway)
         console = _Served(self.console.web_app(), self.port, "web console")
         console.start()
         self._started.append(console)
@@ -194,6 +196,7 @@ def banner(sandbox: Sandbox) -> str:
     devices = sandbox.gateway.get_state(hub.ref).device_count
     takes = estimate_duration(devices) / sandbox.speed
     people = "\n".join(f"    {p.name} ({p.title})" for p in PEOPLE)
+    regional = sum(1 for h in sandbox.gateway.list_hubs() if same_region(h.active_region, REGION))
     return (
         f"\nfailover-bot sandbox: the real bot, a local Slack and a simulated Azure fleet\n\n"
         f"  Console:  {sandbox.console_url}\n"
@@ -202,7 +205,10 @@ def banner(sandbox: Sandbox) -> str:
         f"  Time runs {sandbox.speed:g}x faster than Azure: failing over {DEMO_HUB} takes "
         f"about {humanize(takes)}.\n"
         f"  Try, as Alice:  /iothub failover {DEMO_HUB}\n"
-        f"  Then switch to Bob to approve it.   Ctrl-C stops everything.\n"
+        f"  Then switch to Bob to approve it.\n"
+        f"  A regional outage: /iothub failover --region \"{REGION}\" "
+        f"({regional} hubs active there)\n"
+        f"  Ctrl-C stops everything.\n"
     )
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -127,6 +128,9 @@ class FakeSlack:
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
+        # Slack's view ids are unique for good; the bot keys a regional batch by its view id,
+        # so a sandbox reopening its database must not hand out the previous run's ids again.
+        self._run = secrets.token_hex(3).upper()
         self.users: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
         self.usergroups: dict[str, list[str]] = {}
@@ -340,7 +344,7 @@ class FakeSlack:
     def _views_open(self, params: Json, root: str | None = None) -> Json:
         self._use_trigger(params)
         view = _view(params)
-        view_id = f"V{next(self._seq):08d}"
+        view_id = f"V{self._run}{next(self._seq):06d}"
         modal = ModalView(view_id, params.get("user_id"), {**view, "id": view_id}, self._hash(),
                           root or view_id)
         self.views[view_id] = modal

@@ -14,6 +14,7 @@ from bot.domain.rules import check_hub_name
 from bot.store.base import events_of
 
 # An escaped Slack mention (``<@U123|alice>``, ``<@U123>``) or a bare user id.
+_BATCH = re.compile(r"fb-[0-9a-f]{4,40}", re.IGNORECASE)
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})")
 _REQUEST_ID = re.compile(r"fr-[0-9a-f]{1,32}")
 _MAX_PAGE = 10_000
@@ -51,6 +52,7 @@ class ShowAudit:
     actions: frozenset[AuditAction] = frozenset()
     kinds: frozenset[OperationKind] = frozenset()
     page: int = 1
+    batch: str | None = None  # a regional batch's id (``fb-…``): its events only
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ USAGE = """\
 `/iothub status <hub>` – active region, quota left today, cool-down, open request
 `/iothub list [page]` – the hubs I can see and where they are active
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
+`/iothub audit --batch fb-…` – a regional batch's record
 `/iothub cancel <request-id>` – withdraw a request that has not started
 `/iothub help` – this text"""
 
@@ -200,6 +203,10 @@ def _audit_option(option: str, value: str, fields: dict[str, object]) -> str | N
             fields["kinds"] = frozenset(OperationKind(v.strip()) for v in value.lower().split(","))
         except ValueError:
             return "`--kind` is `failover` or `failback`."
+    elif option == "batch":
+        if not _BATCH.fullmatch(value):
+            return "`--batch` takes a batch id, like `fb-1a2b3c4d`."
+        fields["batch"] = value.lower()
     elif option == "page":
         page = _page(value)
         if page is None:

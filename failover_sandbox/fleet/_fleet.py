@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import NamedTuple
 
 from bot.domain.regions import region_key
 from bot.hubs._geo_pairs import PAIRED_REGIONS
@@ -13,19 +14,48 @@ from bot.hubs._geo_pairs import PAIRED_REGIONS
 PROD = "6f1d2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 STAGING = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"
 
-# name, home region, devices, subscription, resource group
-DEFAULT_FLEET: list[tuple[str, str, int, str, str]] = [
-    ("contoso-prod-weu", "West Europe", 250_000, PROD, "rg-contoso-prod"),
-    ("contoso-prod-neu", "North Europe", 180_000, PROD, "rg-contoso-prod"),
-    ("fabrikam-telemetry-wus2", "West US 2", 1_800_000, PROD, "rg-fabrikam-telemetry"),
-    ("fabrikam-staging-eus", "East US", 1_200, STAGING, "rg-fabrikam-staging"),
-    ("northwind-sensors-sea", "Southeast Asia", 85_000, PROD, "rg-northwind-sensors"),
-    ("tailspin-fleet-uks", "UK South", 12_500, STAGING, "rg-tailspin-fleet"),
-    ("woodgrove-meters-eus2", "East US 2", 640_000, PROD, "rg-woodgrove-meters"),
+class FleetHub(NamedTuple):
+    name: str
+    home: str  # its home region, where it is active when the fleet starts
+    devices: int
+    subscription: str
+    group: str  # resource group
+    priority: int | None = None  # its ``failover-priority`` tag: lower starts first
+
+
+DEFAULT_FLEET: list[FleetHub] = [
+    FleetHub("contoso-prod-weu", "West Europe", 250_000, PROD, "rg-contoso-prod"),
+    FleetHub("contoso-prod-neu", "North Europe", 180_000, PROD, "rg-contoso-prod"),
+    FleetHub("fabrikam-telemetry-wus2", "West US 2", 1_800_000, PROD, "rg-fabrikam-telemetry"),
+    FleetHub("fabrikam-staging-eus", "East US", 1_200, STAGING, "rg-fabrikam-staging"),
+    FleetHub("northwind-sensors-sea", "Southeast Asia", 85_000, PROD, "rg-northwind-sensors"),
+    FleetHub("tailspin-fleet-uks", "UK South", 12_500, STAGING, "rg-tailspin-fleet"),
+    FleetHub("woodgrove-meters-eus2", "East US 2", 640_000, PROD, "rg-woodgrove-meters"),
+    # West Europe carries most of the fleet, so `/iothub failover --region "West Europe"`
+    # (a regional outage) has a dozen hubs to move; two carry a failover-priority tag.
+    FleetHub("fabrikam-telemetry-weu", "West Europe", 1_200_000, PROD, "rg-fabrikam-telemetry",
+             priority=1),
+    FleetHub("woodgrove-meters-weu", "West Europe", 420_000, PROD, "rg-woodgrove-meters",
+             priority=2),
+    FleetHub("proseware-vehicles-weu", "West Europe", 310_000, PROD, "rg-proseware-vehicles"),
+    FleetHub("litware-meters-weu", "West Europe", 150_000, PROD, "rg-litware-meters"),
+    FleetHub("tailspin-fleet-weu", "West Europe", 94_000, PROD, "rg-tailspin-fleet"),
+    FleetHub("northwind-sensors-weu", "West Europe", 65_000, PROD, "rg-northwind-sensors"),
+    FleetHub("adatum-plant-weu", "West Europe", 38_000, PROD, "rg-adatum-plant"),
+    FleetHub("litware-hvac-weu", "West Europe", 12_400, PROD, "rg-litware-hvac"),
+    FleetHub("wingtip-edge-weu", "West Europe", 8_200, PROD, "rg-wingtip-edge"),
+    FleetHub("alpineski-lifts-weu", "West Europe", 3_600, PROD, "rg-alpineski-lifts"),
+    FleetHub("contoso-staging-weu", "West Europe", 2_400, STAGING, "rg-contoso-staging"),
+    FleetHub("adatum-legacy-weu", "West Europe", 5_300, STAGING, "rg-adatum-legacy"),
 ]
 
 # The sandbox's reminder that people fail hubs over outside the bot: hub, who, how long ago.
+# contoso-prod-neu is then active in West Europe: the regional dialog lists it, not eligible
+# (moving it would be a failback).
 PORTAL_FAILOVER = ("contoso-prod-neu", "oncall@contoso.com", timedelta(hours=1))
+# ...and that Azure has states of its own: this West Europe hub is Suspended (its staging
+# subscription was disabled), so the regional dialog lists it, not eligible.
+SUSPENDED_HUB = "adatum-legacy-weu"
 
 _COMPANIES = ["contoso", "fabrikam", "northwind", "tailspin", "woodgrove", "adatum",
               "litware", "proseware", "wingtip", "alpineski"]

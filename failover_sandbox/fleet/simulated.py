@@ -32,7 +32,12 @@ from bot.hubs.gateway import (
     TransientError,
 )
 from failover_sandbox.fleet._faults import Faults
-from failover_sandbox.fleet._fleet import DEFAULT_FLEET, PORTAL_FAILOVER, generated_hubs
+from failover_sandbox.fleet._fleet import (
+    DEFAULT_FLEET,
+    PORTAL_FAILOVER,
+    SUSPENDED_HUB,
+    generated_hubs,
+)
 from failover_sandbox.fleet._model import SimHub, SimOperation, jittered, seeded_rng
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
@@ -67,15 +72,17 @@ class SimulatedIotHubGateway:
     @classmethod
     def default_fleet(cls, clock: Clock, *, speed: float = 1.0, seed: int = 7,
                       with_history: bool = False) -> SimulatedIotHubGateway:
-        """A few realistic hubs across geo-pairs, 1k to 2M devices; ``with_history``: one of
-        them was failed over in the Azure portal an hour ago (what the sandbox shows)."""
+        """Realistic hubs across geo-pairs, 1k to 2M devices, a dozen of them in West Europe;
+        ``with_history`` (what the sandbox shows): one of them was failed over in the Azure
+        portal an hour ago, and one is Suspended."""
         gateway = cls(clock, speed=speed, seed=seed)
-        for name, home, devices, subscription, group in DEFAULT_FLEET:
-            gateway.add_hub(name, home, devices, subscription_id=subscription,
-                            resource_group=group)
+        for hub in DEFAULT_FLEET:
+            gateway.add_hub(hub.name, hub.home, hub.devices, subscription_id=hub.subscription,
+                            resource_group=hub.group, priority=hub.priority)
         if with_history:
             name, caller, ago = PORTAL_FAILOVER
             gateway.outside_failover(name, caller=caller, client="Azure portal", ago=ago)
+            gateway.set_hub_state(SUSPENDED_HUB, "Suspended")
         return gateway
 
     def generate_fleet(self, n: int) -> list[HubRef]:
@@ -129,6 +136,11 @@ class SimulatedIotHubGateway:
         """Forget what was injected for ``hub`` (or fleet-wide) and not yet used."""
         with self._lock:
             self._faults.pop(hub.lower() if hub else None, None)
+
+    def clear_all_faults(self) -> None:
+        """Forget everything injected and not yet used, for every hub and fleet-wide."""
+        with self._lock:
+            self._faults.clear()
 
     def set_hub_state(self, name: str, state: str, provisioning_state: str = "Succeeded") -> None:
         """Put a hub in a state of Azure's own making (e.g. ``Suspended``)."""

@@ -9,7 +9,10 @@ const EMOJI = {
   no_entry_sign: "🚫", no_entry: "⛔", heavy_multiplication_x: "✖️", warning: "⚠️",
   turtle: "🐢", grey_question: "❔", question: "❓", rotating_light: "🚨", tada: "🎉",
   lock: "🔒", clock: "🕒", x: "❌", heavy_check_mark: "✔️", information_source: "ℹ️",
-  stopwatch: "⏱️",
+  stopwatch: "⏱️", fast_forward: "⏩", checkered_flag: "🏁", octagonal_sign: "🛑",
+  leftwards_arrow_with_hook: "↩️", repeat: "🔁", white_circle: "⚪", large_yellow_circle: "🟡",
+  earth_africa: "🌍", globe_with_meridians: "🌐", construction: "🚧", pause_button: "⏸️",
+  black_square_for_stop: "⏹️", eyes: "👀", memo: "📝", link: "🔗", bell: "🔔",
 };
 
 const app = {
@@ -218,26 +221,111 @@ function renderBlock(block, where) {
   }
 }
 
+// Inputs: each control carries data-key ("block_id/action_id") and data-kind, so
+// collectValues() can read it back; what a person changed lives in the modal's drafts.
+function optionsOf(element) {
+  return [...(element.options || []),
+    ...(element.option_groups || []).flatMap((group) => group.options || [])];
+}
+
+function initialValues(element) {
+  const initial = element.initial_options || (element.initial_option ? [element.initial_option] : []);
+  return initial.map((o) => o.value);
+}
+
+function pickedValues(element, key, where) {
+  return where.drafts?.[key] ?? initialValues(element);
+}
+
+function multiSelectHtml(block, element, where, labelId) {
+  const key = `${block.block_id}/${element.action_id}`;
+  const picked = pickedValues(element, key, where);
+  const options = optionsOf(element);
+  const chosen = picked.map((v) => options.find((o) => o.value === v)).filter(Boolean);
+  const max = element.max_selected_items || Infinity;
+  const chips = chosen.map((o) => `<li class="chip" data-value="${escapeHtml(o.value)}">`
+    + `<span class="chip-text">${textObject(o.text)}</span>`
+    + `<button type="button" class="chip-remove" data-remove="${escapeHtml(o.value)}" `
+    + `aria-label="Remove ${escapeHtml(o.text.text)}">&times;</button></li>`).join("");
+  const offered = (list) => list.filter((o) => !picked.includes(o.value)).map((o) =>
+    `<option value="${escapeHtml(o.value)}">${escapeHtml(o.text.text)}</option>`).join("");
+  const groups = element.option_groups
+    ? element.option_groups.map((g) => {
+      const inner = offered(g.options || []);
+      return inner ? `<optgroup label="${escapeHtml(g.label.text)}">${inner}</optgroup>` : "";
+    }).join("")
+    : offered(element.options || []);
+  const placeholder = element.placeholder?.text || "Select options";
+  const full = chosen.length >= max;
+  return `<div class="multi-select" role="group" aria-labelledby="${labelId}" `
+    + `data-key="${escapeHtml(key)}" data-kind="multi" data-block="${escapeHtml(block.block_id)}" `
+    + `data-action-id="${escapeHtml(element.action_id)}" data-selected="${escapeHtml(JSON.stringify(picked))}">`
+    + `<ul class="chips" aria-label="Selected">${chips}</ul>`
+    + `<select class="multi-add" aria-label="Add to ${escapeHtml(block.label?.text || "")}"${full || !groups ? " disabled" : ""}>`
+    + `<option value="">${escapeHtml(full ? `At most ${max}` : placeholder)}</option>${groups}</select>`
+    + `<div class="multi-count muted">${chosen.length} of ${options.length} selected</div>`
+    + `</div>`;
+}
+
+function checkboxesHtml(block, element, where, labelId) {
+  const key = `${block.block_id}/${element.action_id}`;
+  const picked = pickedValues(element, key, where);
+  const boxes = optionsOf(element).map((o, i) => {
+    const id = `cb-${block.block_id}-${element.action_id}-${i}`;
+    return `<div class="checkbox"><input type="checkbox" id="${escapeHtml(id)}" value="${escapeHtml(o.value)}"`
+      + `${picked.includes(o.value) ? " checked" : ""}>`
+      + `<label for="${escapeHtml(id)}">${textObject(o.text)}`
+      + (o.description ? `<span class="option-description">${textObject(o.description)}</span>` : "")
+      + `</label></div>`;
+  }).join("");
+  return `<div class="checkboxes" role="group" aria-labelledby="${labelId}" data-key="${escapeHtml(key)}" `
+    + `data-kind="checkboxes" data-block="${escapeHtml(block.block_id)}" `
+    + `data-action-id="${escapeHtml(element.action_id)}">${boxes}</div>`;
+}
+
+function staticSelectHtml(block, element, where, attrs) {
+  const key = `${block.block_id}/${element.action_id}`;
+  const picked = pickedValues(element, key, where)[0] ?? "";
+  const option = (o) => `<option value="${escapeHtml(o.value)}"${o.value === picked ? " selected" : ""}>`
+    + `${escapeHtml(o.text.text)}</option>`;
+  const body = element.option_groups
+    ? element.option_groups.map((g) => `<optgroup label="${escapeHtml(g.label.text)}">`
+      + `${(g.options || []).map(option).join("")}</optgroup>`).join("")
+    : (element.options || []).map(option).join("");
+  return `<select ${attrs} data-kind="one"><option value="">`
+    + `${escapeHtml(element.placeholder?.text || "Select an item")}</option>${body}</select>`;
+}
+
 function renderInput(block, where) {
   const element = block.element || {};
   const key = `${block.block_id}/${element.action_id}`;
   const id = `input-${block.block_id}-${element.action_id}`;
+  const labelId = `label-${block.block_id}-${element.action_id}`;
   const value = escapeHtml(where.drafts?.[key] ?? element.initial_value ?? "");
   const placeholder = element.placeholder ? ` placeholder="${escapeHtml(element.placeholder.text)}"` : "";
   const max = element.max_length ? ` maxlength="${element.max_length}"` : "";
   const attrs = `id="${id}" data-key="${escapeHtml(key)}" data-block="${escapeHtml(block.block_id)}" `
-    + `data-action-id="${escapeHtml(element.action_id)}"${placeholder}${max}`;
+    + `data-action-id="${escapeHtml(element.action_id)}"`;
   let control;
+  let labelFor = ` for="${id}"`;
   if (element.type === "plain_text_input") {
-    control = element.multiline ? `<textarea ${attrs} rows="3">${value}</textarea>`
-      : `<input type="text" ${attrs} value="${value}">`;
+    control = element.multiline ? `<textarea ${attrs}${placeholder}${max} rows="3">${value}</textarea>`
+      : `<input type="text" ${attrs}${placeholder}${max} value="${value}">`;
+  } else if (element.type === "multi_static_select") {
+    control = multiSelectHtml(block, element, where, labelId);
+    labelFor = "";
+  } else if (element.type === "checkboxes") {
+    control = checkboxesHtml(block, element, where, labelId);
+    labelFor = "";
+  } else if (element.type === "static_select") {
+    control = staticSelectHtml(block, element, where, attrs);
   } else {
     control = `<div class="unsupported">[${escapeHtml(element.type)}]</div>`;
   }
   const error = where.errors?.[block.block_id];
   const optional = block.optional ? ` <span class="muted">(optional)</span>` : "";
-  return `<div class="block input${error ? " has-error" : ""}">`
-    + `<label for="${id}">${textObject(block.label)}${optional}</label>${control}`
+  return `<div class="block input${error ? " has-error" : ""}" data-input-block="${escapeHtml(block.block_id)}">`
+    + `<label id="${labelId}"${labelFor}>${textObject(block.label)}${optional}</label>${control}`
     + (block.hint ? `<div class="hint">${textObject(block.hint)}</div>` : "")
     + (error ? `<div class="input-error" role="alert">${escapeHtml(error)}</div>` : "")
     + `</div>`;
@@ -334,12 +422,37 @@ function renderThread() {
 // ---- modals ---------------------------------------------------------------------------
 
 function collectValues() {
+  // Only what the person touched is sent: the server reports the rest as Slack does, with
+  // each input's initial value or options.
+  const root = app.state.modal.view.root_view_id || app.state.modal.id;
+  const drafts = app.drafts[root] || {};
   const values = {};
   document.querySelectorAll("#modal [data-key]").forEach((input) => {
+    const key = input.dataset.key;
+    if (!(key in drafts)) return;
     values[input.dataset.block] = values[input.dataset.block] || {};
-    values[input.dataset.block][input.dataset.actionId] = input.value;
+    values[input.dataset.block][input.dataset.actionId] = drafts[key];
   });
   return values;
+}
+
+function findInputBlock(blockId) {
+  return (app.state?.modal?.view.blocks || []).find((b) => b.type === "input" && b.block_id === blockId);
+}
+
+function modalDrafts() {
+  const root = app.state.modal.view.root_view_id || app.state.modal.id;
+  return (app.drafts[root] = app.drafts[root] || {});
+}
+
+function setPicked(widget, values) {
+  const drafts = modalDrafts();
+  drafts[widget.dataset.key] = values;
+  const block = findInputBlock(widget.dataset.block);
+  if (!block) return;
+  const where = {view_id: app.state.modal.id, drafts, errors: app.state.modal.errors};
+  const labelId = widget.getAttribute("aria-labelledby");
+  widget.outerHTML = multiSelectHtml(block, block.element, where, labelId);
 }
 
 function renderModal() {
@@ -368,18 +481,38 @@ function renderModal() {
     + `</footer>`;
   $("modal").setAttribute("aria-labelledby", "modal-title");
   overlay.classList.remove("hidden");
-  const firstError = $("modal").querySelector(".has-error input, .has-error textarea");
+  const firstError = $("modal").querySelector(
+    ".has-error input, .has-error textarea, .has-error select");
   const focus = firstError || (!document.activeElement || !$("modal").contains(document.activeElement)
     ? $("modal").querySelector("input, textarea") : null);
-  if (focus) focus.focus();
+  if (focus) focus.focus({preventScroll: !firstError});  // a long dialog opens at its top
 }
 
-document.addEventListener("input", (event) => {
+function onModalInput(event) {
   const input = event.target;
-  if (!input.dataset || !input.dataset.key || !app.state?.modal) return;
-  const root = app.state.modal.view.root_view_id || app.state.modal.id;
-  (app.drafts[root] = app.drafts[root] || {})[input.dataset.key] = input.value;
-});
+  if (!app.state?.modal || !$("modal").contains(input)) return;
+  const drafts = modalDrafts();
+  if (input.classList.contains("multi-add")) {
+    const widget = input.closest("[data-kind=multi]");
+    if (!input.value) return;
+    const key = widget.dataset.key;
+    setPicked(widget, [...JSON.parse(widget.dataset.selected), input.value]);
+    $("modal").querySelector(`[data-key="${CSS.escape(key)}"] .multi-add`)?.focus();
+    return;
+  }
+  const boxes = input.closest("[data-kind=checkboxes]");
+  if (boxes) {
+    drafts[boxes.dataset.key] = [...boxes.querySelectorAll("input:checked")].map((b) => b.value);
+    return;
+  }
+  if (!input.dataset || !input.dataset.key) return;
+  drafts[input.dataset.key] = input.dataset.kind === "one" ? (input.value ? [input.value] : [])
+    : input.value;
+}
+// Both: selects and checkboxes report "change" (some browsers no "input"); handling one
+// twice changes nothing (a picked option's select is replaced by then).
+document.addEventListener("input", onModalInput);
+document.addEventListener("change", onModalInput);
 
 async function modalCommand(what) {
   const modal = app.state?.modal;
@@ -435,6 +568,15 @@ async function clickButton(element) {
 // ---- events ---------------------------------------------------------------------------
 
 document.addEventListener("click", (event) => {
+  const remove = event.target.closest("[data-remove]");
+  if (remove) {
+    const widget = remove.closest("[data-kind=multi]");
+    const picked = JSON.parse(widget.dataset.selected).filter((v) => v !== remove.dataset.remove);
+    const key = widget.dataset.key;
+    setPicked(widget, picked);
+    $("modal").querySelector(`[data-key="${CSS.escape(key)}"] .multi-add`)?.focus();
+    return;
+  }
   const action = event.target.closest("[data-action]");
   if (action) {
     clickButton(JSON.parse(action.dataset.action));

@@ -35,6 +35,8 @@ def _seed(url: str) -> None:
                    "fr-0000000a", OperationKind.FAILOVER),
         AuditEvent(NOW - timedelta(minutes=5), AuditAction.REQUESTED, "U_REQ", "fabrikam-wus2",
                    "fr-0000000b", OperationKind.FAILBACK),
+        AuditEvent(NOW - timedelta(minutes=4), AuditAction.REQUESTED, "U_REQ", "contoso-neu",
+                   "fr-0000000c", OperationKind.FAILOVER, batch_id="fb-0000000c"),
     ]
     factory = unit_of_work_factory(url)
     with factory() as uow:
@@ -74,6 +76,12 @@ def test_audit_filters_by_user_status_and_kind(seeded: str,
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["AT", "ACTION", "HUB"]
     assert len(table) == 2 and "fabrikam-wus2" in table[1]
+
+
+def test_audit_filters_by_batch(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--batch", "fb-0000000c", "--format", "json"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["hub"], e["request_id"]) for e in events] == [("contoso-neu", "fr-0000000c")]
 
 
 def test_audit_without_since_reaches_old_events(seeded: str,

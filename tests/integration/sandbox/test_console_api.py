@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from urllib.parse import urlencode
 
 import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
+from bot.hubs.gateway import OperationPoll, OperationState
 from failover_sandbox import payloads
+from failover_sandbox.console import FAILURE
 from failover_sandbox.run import ALICE, BOB, DEMO_HUB, EVE, Sandbox, run_sandbox
 
 from .conftest import eventually, free_port
@@ -128,3 +131,49 @@ def test_a_plain_message_is_seen_by_everyone_and_an_unknown_command_only_by_its_
     assert [(m["user_name"], m["text"]) for m in bob] == [
         ("Alice", "looking at *West Europe* now")]
     assert alice[-1]["kind"] == "ephemeral" and "not a valid command" in alice[-1]["text"]
+
+
+
+def _fail_over(sandbox: Sandbox, hub: str) -> OperationPoll:
+    """Start ``hub``'s failover on the simulated fleet and wait for its end."""
+    gateway = sandbox.gateway
+    ref = gateway.resolve(hub)
+    handle = gateway.start_failover(ref, gateway.get_state(ref).target_region)
+    deadline = time.monotonic() + 10
+    while (polled := gateway.poll(ref, handle)).state is OperationState.RUNNING:
+        assert time.monotonic() < deadline, f"{hub} is still failing over"
+        time.sleep(0.05)
+    return polled
+
+
+def test_sandbox_fail_makes_a_hubs_next_failover_fail_and_only_its_author_is_told(
+        sandbox: Sandbox) -> None:
+    console = sandbox.console
+    assert console is not None
+    calls_before = len(sandbox.workspace.calls())
+
+    console.slash_command(ALICE.id, "/sandbox fail LITWARE-HVAC-WEU")
+    console.slash_command(ALICE.id, "/sandbox fail no-such-hub")
+    console.slash_command(ALICE.id, "/sandbox")
+
+    said = [m["text"] for m in console.state(ALICE.id)["timeline"]]
+    assert "next failover or failback of `litware-hvac-weu` will run its course" in said[0]
+    assert "no hub called `no-such-hub`" in said[1]
+    assert "`/sandbox fail <hub>`" in said[2]
+    assert console.state(BOB.id)["timeline"] == []
+    assert len(sandbox.workspace.calls()) == calls_before  # the bot was never asked
+    failed = _fail_over(sandbox, "litware-hvac-weu")
+    assert (failed.state, failed.error_code) == (OperationState.FAILED, FAILURE[0])
+
+
+def test_sandbox_heal_forgets_faults_not_yet_used(sandbox: Sandbox) -> None:
+    console = sandbox.console
+    assert console is not None
+    for hub in ("litware-hvac-weu", "wingtip-edge-weu", "alpineski-lifts-weu"):
+        console.slash_command(ALICE.id, f"/sandbox fail {hub}")
+
+    console.slash_command(ALICE.id, "/sandbox heal wingtip-edge-weu")
+    assert _fail_over(sandbox, "wingtip-edge-weu").state is OperationState.SUCCEEDED
+    assert _fail_over(sandbox, "litware-hvac-weu").state is OperationState.FAILED
+    console.slash_command(ALICE.id, "/sandbox heal")
+    assert _fail_over(sandbox, "alpineski-lifts-weu").state is OperationState.SUCCEEDED

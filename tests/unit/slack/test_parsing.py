@@ -59,6 +59,7 @@ def test_any_word_sequence_parses_or_gets_usage(words: list[str], default: str |
                actions=frozenset({AuditAction.APPROVED, AuditAction.STARTED}),
                kinds=frozenset({OperationKind.FAILOVER}), page=2)),
     ("audit --user=U0BOB", ShowAudit(user="U0BOB")),
+    ("audit --batch FB-1A2B3C4D", ShowAudit(batch="fb-1a2b3c4d")),
 ])
 def test_commands_parse(text: str, expected: object) -> None:
     assert parse_command(text) == expected
@@ -82,6 +83,7 @@ def test_the_shortcut_commands_imply_their_verb() -> None:
     ("audit --user @bob", "--user"),
     ("audit --page", "needs a value"),
     ("audit --colour red", "Unknown option"),
+    ("audit --batch fr-1a2b3c4d", "`--batch` takes a batch id"),
     ("audit hub-one hub-two", "not a hub name"),
     ("reboot everything", "don't know `reboot`"),
 ])
