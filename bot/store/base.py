@@ -167,7 +167,7 @@ class BatchRepository(Protocol):
 
     def claim_boards(self, owner: str, now: datetime, until: datetime,
                      limit: int = 20) -> list[Batch]:
-        """Lease the decided, unfinished boards that no live owner keeps."""
+        """Lease the boards no live owner keeps: decided and unfinished, or never posted."""
         ...
 
     def board_digest(self, batch_id: str) -> tuple[str | None, datetime | None]:

@@ -38,10 +38,13 @@ class RecordingBoards:
     failures: list[FailoverRequest] = field(default_factory=list)
     closed: list[Board] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    attach: Callable[[str, str], None] | None = None  # where a posted board is remembered
 
     def show_board(self, board: Board) -> None:
         with self.lock:
             self.shown.append((self.clock.now(), board))
+        if board.batch.message_ts is None and self.attach is not None:
+            self.attach(board.batch.id, f"1700000000.{len(self.shown):06d}")
 
     def failure(self, board: Board, request: FailoverRequest) -> None:
         self.failures.append(request)
@@ -75,7 +78,8 @@ class Region:
     boards: RecordingBoards
     poller: Poller
 
-    def submit(self, hubs: list[str] | None = None, **kwargs: object) -> BatchSubmitted:
+    def submit(self, hubs: list[str] | None = None, *, posted: bool = True,
+               **kwargs: object) -> BatchSubmitted:
         preview = self.service.regional.preview(ALICE, CHANNEL, "West Europe",
                                                 OperationKind.FAILOVER)
         assert not isinstance(preview, Exception) and hasattr(preview, "eligible"), preview
@@ -85,7 +89,8 @@ class Region:
             typed_region="West Europe", reason="INC-42 West Europe down", hubs=chosen,
             **kwargs))  # type: ignore[arg-type]
         assert isinstance(result, BatchSubmitted), result
-        self.service.boards.attach_message(result.batch.id, "1700000000.000100")
+        if posted:  # as the listener that recorded it does
+            self.service.boards.attach_message(result.batch.id, "1700000000.000100")
         return result
 
     def run_until(self, done: Callable[[], bool], max_rounds: int = 3_000) -> None:
@@ -115,6 +120,7 @@ def region(uow_factory: Callable[[], SqlUnitOfWork]) -> Region:
                               access=AccessPolicy(), poll_interval=POLL_INTERVAL,
                               batch_starts_per_minute=RATE)
     boards = RecordingBoards(clock)
+    boards.attach = lambda batch_id, ts: service.boards.attach_message(batch_id, ts)
     poller = Poller(service, uow_factory, RecordingNotifier(clock), clock, owner_id="a",
                     poll_interval=POLL_INTERVAL, lease_ttl=timedelta(seconds=60),
                     rng=random.Random(1), boards=boards)
@@ -224,3 +230,17 @@ def test_a_hub_whose_turn_comes_after_the_ttl_is_retried_not_failed(region: Regi
     with region.service.uow() as uow:
         events = uow.events.search(AuditQuery(request_id=by_hub["weu-a"].id, limit=50))
     assert any("start_postponed" in e.detail for e in events)
+
+
+def test_a_batch_whose_approval_message_was_never_posted_is_posted_by_the_keeper(
+        region: Region) -> None:
+    """The listener that recorded it failed to post it (or died): a minute later the board
+    keeper posts it, once, so people can approve it."""
+    submitted = region.submit(posted=False)
+    region.run_until(lambda: bool(region.boards.shown))
+    at, board = region.boards.shown[0]
+    assert board.batch.id == submitted.batch.id
+    assert at - submitted.batch.created_at >= timedelta(seconds=60)
+    region.clock.advance(timedelta(minutes=2))
+    region.poller.run_once()
+    assert len(region.boards.shown) == 1  # posted once, then left to its approval
