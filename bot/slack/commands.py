@@ -152,7 +152,7 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
     since = deps.service.clock.now() - cmd.since if cmd.since else None
     kind = next(iter(cmd.kinds)) if len(cmd.kinds) == 1 else None
     query = AuditQuery(hub=cmd.hub, user=cmd.user, kind=kind, actions=cmd.actions, since=since,
-                       limit=size + 1, offset=(cmd.page - 1) * size)
+                       batch_id=cmd.batch, limit=size + 1, offset=(cmd.page - 1) * size)
     events = deps.service.reading.audit(query)
     answer(f"{min(len(events), size)} audit events",
            reports.audit_blocks(events[:size], cmd.page, len(events) > size))

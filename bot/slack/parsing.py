@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.rules import check_hub_name
@@ -42,6 +43,7 @@ class ShowAudit:
     actions: frozenset[AuditAction] = frozenset()
     kinds: frozenset[OperationKind] = frozenset()
     page: int = 1
+    batch: str | None = None  # a regional batch's id (fb-…): its own and its hubs' events
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ USAGE = """\
 `/iothub status <hub>` – active region, quota left today, cool-down, open request
 `/iothub list [page]` – the hubs I can see and where they are active
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
+`/iothub audit --batch fb-…` – a regional batch: its approval, stop and every hub's events
 `/iothub cancel <request-id>` – withdraw a request that has not started
 `/iothub help` – this text"""
 
@@ -169,6 +172,10 @@ def _audit_option(option: str, value: str, fields: dict[str, object]) -> str | N
             fields["kinds"] = frozenset(OperationKind(v.strip()) for v in value.lower().split(","))
         except ValueError:
             return "`--kind` is `failover` or `failback`."
+    elif option == "batch":
+        if not WELL_FORMED_BATCH_ID.fullmatch(value.lower()):
+            return f"`--batch`: {BATCH_ID_USAGE}."
+        fields["batch"] = value.lower()
     elif option == "page":
         page = _page(value)
         if page is None:
