@@ -63,14 +63,14 @@ class _Recent:
             if not batch.message_ts:
                 continue
             key = (batch.channel_id, batch.message_ts)
+            link = self.links.get(key) or _permalink(client, *key)
+            if link is None:
+                continue
             if key not in self.links:
-                link = _permalink(client, *key)
-                if link is None:
-                    continue
                 if len(self.links) >= MAX_LINKS:
                     self.links.clear()
                 self.links[key] = link
-            found[batch.id] = self.links[key]
+            found[batch.id] = link
         return found
 
 
@@ -79,6 +79,9 @@ def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
         link = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
     except SlackApiError as exc:
         log.info("chat.getPermalink failed: %s", exc.response.get("error"))
+        return None
+    except OSError as exc:  # the tab is still worth publishing without its links
+        log.info("chat.getPermalink failed: %s", exc)
         return None
     return str(link) if link else None
 
