@@ -142,3 +142,18 @@ def test_the_url_verification_challenge_still_answers(bot: Bot) -> None:
     unsigned = front.http.post("/slack/events", content=body,
                                headers={"content-type": "application/json"})
     assert unsigned.status_code == 401
+
+
+def test_hundreds_of_hubs_make_one_view_slack_accepts(bot: Bot) -> None:
+    regions = ["westeurope", "northeurope", "eastus", "westus2", "japaneast", "uksouth"]
+    for i in range(300):
+        bot.gateway.add_hub(f"fleet-{i:03d}", regions[i % len(regions)], 100 + i)
+    for i in range(0, 300, 3):
+        bot.gateway.outside_failover(f"fleet-{i:03d}", caller="oncall@contoso.com",
+                                     ago=timedelta(hours=2))
+    assert _open_home(bot, BYSTANDER) == 200
+    assert [c.ok for c in bot.slack.calls("views.publish")] == [True]  # the fake validates
+    shown = _home_text(bot, BYSTANDER)
+    assert "*Fleet by active region*: 301 hubs in 6 regions" in shown
+    assert "*Away from home* (100)" in shown and "more: `/iothub list` shows them all" in shown
+    assert len(bot.slack.home_views[BYSTANDER]["blocks"]) < 100
