@@ -51,6 +51,10 @@ class RequestRepository(Protocol):
         """The request currently holding ``hub`` (awaiting approval, approved or running)."""
         ...
 
+    def open_requests(self, limit: int = 100) -> list[FailoverRequest]:
+        """Requests holding a hub now (awaiting approval, approved, running), newest first."""
+        ...
+
     def save(self, request: FailoverRequest, expected_version: int) -> bool:
         """Write a request changed by one of its transition methods, if the stored one is
         still at ``expected_version`` (compare-and-set); ``False`` when somebody else changed

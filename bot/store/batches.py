@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot.domain.batch import Batch, BatchStatus
 from bot.domain.model import OperationKind
 from bot.store.engine import translating
-from bot.store.requests import plain
+from bot.store.rows import plain
 from bot.store.tables import FailoverBatchRow
 
 Row = FailoverBatchRow
