@@ -244,3 +244,28 @@ def test_a_batch_whose_approval_message_was_never_posted_is_posted_by_the_keeper
     region.clock.advance(timedelta(minutes=2))
     region.poller.run_once()
     assert len(region.boards.shown) == 1  # posted once, then left to its approval
+
+
+def test_a_batch_hubs_end_costs_no_activity_log_query(
+        uow_factory: Callable[[], SqlUnitOfWork]) -> None:
+    # A single request's completion message reads the Activity Log (quota left today); a
+    # batch's hub ends on its board, so its end must not query it (1,000 hubs: 1,000 queries).
+    clock = FakeClock()
+    gateway = StartLog(clock, speed=8)
+    for name in ("weu-a", "weu-b", "weu-c"):
+        gateway.add_hub(name, "West Europe", 1_000)
+    service = FailoverService(uow=uow_factory, gateway=gateway, clock=clock,
+                              access=AccessPolicy(), poll_interval=POLL_INTERVAL,
+                              batch_starts_per_minute=RATE, activity=gateway)
+    boards = RecordingBoards(clock)
+    poller = Poller(service, uow_factory, RecordingNotifier(clock), clock, owner_id="a",
+                    poll_interval=POLL_INTERVAL, lease_ttl=timedelta(seconds=60),
+                    rng=random.Random(1), boards=boards)
+    region = Region(clock, gateway, service, boards, poller)
+    submitted = region.submit()
+    assert gateway.calls["activity_log"] >= 3  # the dialog and the submission read it
+    region.service.batches.approve(BOB, submitted.batch.id)
+    before = gateway.calls["activity_log"]
+    region.run_until(lambda: bool(region.boards.closed))
+    assert [r.status for r in region.members(submitted.batch.id)] == [RequestStatus.SUCCEEDED] * 3
+    assert gateway.calls["activity_log"] == before
