@@ -269,3 +269,16 @@ def test_a_batch_hubs_end_costs_no_activity_log_query(
     region.run_until(lambda: bool(region.boards.closed))
     assert [r.status for r in region.members(submitted.batch.id)] == [RequestStatus.SUCCEEDED] * 3
     assert gateway.calls["activity_log"] == before
+
+
+def test_hubs_whose_slots_all_passed_meanwhile_still_post_one_interval_apart(
+        region: Region) -> None:
+    """The poller was away (a restart, a starved machine) past every slot: the hubs do not
+    all POST in its first round, they take new slots from the bucket."""
+    submitted = region.submit()
+    region.service.batches.approve(BOB, submitted.batch.id)
+    region.clock.advance(timedelta(minutes=5))  # every slot long gone
+    region.run_until(lambda: bool(region.boards.closed))
+    times = [at for at, _ in region.gateway.posts]
+    assert len(times) == 6
+    assert all(b - a >= timedelta(minutes=1) / RATE for a, b in zip(times, times[1:]))

@@ -101,17 +101,26 @@ def test_an_undecided_batch_expires() -> None:
 
 def test_the_bucket_lines_callers_up_one_interval_apart() -> None:
     bucket = TokenBucket(rate_per_minute=6)  # one every ten seconds
-    times = [bucket.reserve(T0) for _ in range(4)]
-    assert times == [T0 + timedelta(seconds=10 * i) for i in range(4)]
-    # Tokens owed are paid back as time passes: after the four slots, one is free again.
-    assert bucket.reserve(T0 + timedelta(seconds=40)) == T0 + timedelta(seconds=40)
+    slots = [bucket.grant(T0) for _ in range(4)]
+    assert slots == [T0 + timedelta(seconds=10 * i) for i in range(4)]
+    # After the slots given, a caller may go at once again.
+    assert bucket.grant(T0 + timedelta(seconds=45)) == T0 + timedelta(seconds=45)
+
+
+def test_a_caller_back_late_for_its_slot_has_lost_it() -> None:
+    """Late callers must not bunch with those after them: within half an interval only."""
+    bucket = TokenBucket(rate_per_minute=6)
+    slot = bucket.grant(T0)
+    assert bucket.on_time(slot, slot + timedelta(seconds=4))
+    assert not bucket.on_time(slot, slot + timedelta(seconds=5))
+    assert not bucket.on_time(slot + timedelta(seconds=1), slot)  # early is not yet
 
 
 def test_the_bucket_saves_up_no_more_than_its_burst() -> None:
     bucket = TokenBucket(rate_per_minute=60, burst=2)
-    bucket.reserve(T0)
+    bucket.grant(T0)
     idle = T0 + timedelta(hours=1)
-    assert [bucket.reserve(idle) for _ in range(3)] == [idle, idle, idle + timedelta(seconds=1)]
+    assert [bucket.grant(idle) for _ in range(3)] == [idle, idle, idle + timedelta(seconds=1)]
 
 
 def test_start_slots_are_spread_at_the_rate() -> None:
