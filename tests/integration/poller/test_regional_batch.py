@@ -281,4 +281,4 @@ def test_hubs_whose_slots_all_passed_meanwhile_still_post_one_interval_apart(
     region.run_until(lambda: bool(region.boards.closed))
     times = [at for at, _ in region.gateway.posts]
     assert len(times) == 6
-    assert all(b - a >= timedelta(minutes=1) / RATE for a, b in zip(times, times[1:]))
+    assert all(b - a >= timedelta(minutes=1) / RATE for a, b in itertools.pairwise(times))
