@@ -27,7 +27,7 @@ from bot.domain.model import OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.service import AUTO_APPROVER, Board, BoardLine
 from bot.slack.messages import APPROVE, REJECT
-from bot.slack.text import clip, escape, region, took, user, when
+from bot.slack.text import clip, escape, grouped, region, took, user, when
 
 STOP_REST = "stop_rest"  # action_id; value = batch id
 RETRY_FAILED = "retry_failed"  # action_id; value = batch id
@@ -94,7 +94,7 @@ def line_sections(lines: list[BoardLine], now: datetime,
     if rest:
         shown.append("…and " + ", ".join(f"{n:,} more {_WORDS[rank]}"
                                          for rank, n in sorted(rest.items())))
-    return [SectionBlock(text=text) for text in _grouped(shown)]
+    return [SectionBlock(text=text) for text in grouped(shown, SECTION_CHARS)]
 
 
 def hub_line(line: BoardLine, now: datetime) -> str:
@@ -123,17 +123,6 @@ def _progress(r: FailoverRequest, estimate: timedelta, now: datetime) -> str:
     if r.status is _S.SKIPPED:
         return f"skipped: {escape(clip(r.error_message or 'nothing to do', AZURE_WORDS))}"
     return r.status.value
-
-
-def _grouped(lines: list[str]) -> list[str]:
-    sections: list[str] = []
-    for line in lines:
-        line = clip(line, SECTION_CHARS)
-        if sections and len(sections[-1]) + 1 + len(line) <= SECTION_CHARS:
-            sections[-1] += "\n" + line
-        else:
-            sections.append(line)
-    return sections
 
 
 def _batch_icon(board: Board) -> str:

@@ -32,7 +32,7 @@ from bot.domain.model import OperationKind
 from bot.domain.regions import display_name
 from bot.domain.rules import Refusal
 from bot.service import BatchSubmitted, RegionPreview
-from bot.slack.text import clip, escape, region, when
+from bot.slack.text import clip, escape, grouped, region, when
 
 REGION_CALLBACK_ID = "region_confirm"
 HUBS_INPUT = "hubs"  # block_id and action_id (contract): the hubs chosen, or "all eligible"
@@ -166,14 +166,7 @@ def _lines(candidates: list[Candidate], now: datetime, limit: int, rest: str) ->
 
 
 def _grouped(lines: list[str]) -> list[Block]:
-    sections: list[str] = []
-    for line in lines:
-        line = clip(line, SECTION_CHARS)
-        if sections and len(sections[-1]) + 1 + len(line) <= SECTION_CHARS:
-            sections[-1] += "\n" + line
-        else:
-            sections.append(line)
-    return [SectionBlock(text=text) for text in sections]
+    return [SectionBlock(text=text) for text in grouped(lines, SECTION_CHARS)]
 
 
 def _context(text: str) -> ContextBlock:

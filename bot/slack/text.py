@@ -49,3 +49,16 @@ def printable(text: str) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def grouped(lines: list[str], limit: int) -> list[str]:
+    """Lines joined into as few texts of at most ``limit`` characters as they fit (one
+    section block each: Slack's limit is 3000)."""
+    texts: list[str] = []
+    for line in lines:
+        line = clip(line, limit)
+        if texts and len(texts[-1]) + 1 + len(line) <= limit:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return texts
