@@ -215,3 +215,45 @@ def test_a_failed_hub_is_retried_from_its_thread_and_stop_the_rest_cancels_the_w
     expect(board).not_to_contain_text("failed:")
     expect(board).to_contain_text(f"{first} → North Europe · done")
     shot(page, "regional-retry-02-stopped-and-retried")
+
+
+@pytest.fixture
+def crowded_sandbox() -> Iterator[Sandbox]:
+    sandbox = _sandbox(600, FAST)
+    for i in range(100):  # past Slack's 100 options: "all eligible" and a list to leave out
+        sandbox.gateway.add_hub(f"weu-plant-{i:03d}", REGION, 1_000 + i)
+    yield sandbox
+    sandbox.stop()
+
+
+def test_past_100_eligible_hubs_the_dialog_takes_all_but_those_left_out(
+        crowded_sandbox: Sandbox, page: Page) -> None:
+    eligible = len(ELIGIBLE) + 100
+    page.goto(crowded_sandbox.console_url)
+    be(page, "Alice (on-call)")
+    say(page, f"/iothub failover --region {REGION}")
+    modal = page.get_by_role("dialog")
+    everything = modal.get_by_role("checkbox", name=f"All {eligible} eligible hubs")
+    expect(everything).to_be_checked(timeout=TIMEOUT)
+    modal.get_by_label("Reason or incident link").fill("INC-5121: West Europe is down")
+    modal.get_by_label("Type the region name to confirm").fill("West Europe")
+
+    everything.uncheck()  # a required input left empty: Slack's client does not submit
+    modal.get_by_role("button", name="Request failover").click()
+    hubs = modal.locator("[data-input-block=hubs]")
+    expect(hubs.get_by_role("alert")).to_have_text("Please complete this required field.")
+    expect(modal.get_by_label("Reason or incident link")).to_have_value(
+        "INC-5121: West Europe is down")  # what was typed is kept
+
+    everything.check()
+    expect(hubs.get_by_role("alert")).to_have_count(0)
+    modal.get_by_label("Leave out (optional)").fill("weu-plant-000, weu-plant-001\nweu-plant-002")
+    shot(page, "regional-crowded-01-dialog")
+    modal.get_by_role("button", name="Request failover").click()
+    expect(modal).to_contain_text(f"of {eligible - 3} hubs is waiting for approval",
+                                  timeout=TIMEOUT)
+    modal.get_by_role("button", name="Close").last.click()
+    board = _board(page)
+    expect(board).to_contain_text(f"Fail over {eligible - 3} hubs from {REGION}")
+    expect(board).not_to_contain_text("weu-plant-000 ")
+    shot(page, "regional-crowded-02-approval")
