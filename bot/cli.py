@@ -18,6 +18,7 @@ from typing import Protocol, TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.audit_words import detail_words, plain_mentions
+from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
 from bot.store.base import AuditQuery, StoreUnavailable, events_of
@@ -85,6 +86,13 @@ def _statuses(text: str) -> frozenset[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _batch_id(text: str) -> str:
+    if not WELL_FORMED_BATCH_ID.fullmatch(text.lower()):
+        raise argparse.ArgumentTypeError(f"invalid batch id {text!r}: "
+                                         f"{BATCH_ID_USAGE.replace('`', '')}")
+    return text.lower()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--status", type=_statuses,
                        help="event names, comma-separated (requested, approved, refused, …)")
     audit.add_argument("--request", help="a request id")
-    audit.add_argument("--batch", help="a regional batch id (fb-…)")
+    audit.add_argument("--batch", type=_batch_id,
+                       help="a regional batch id (fb-…): its own events and its hubs'")
     audit.add_argument("--limit", type=int, default=100)
     audit.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
@@ -226,7 +235,7 @@ def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return 0
 
 
-COLUMNS = ["at", "action", "hub", "kind", "actor", "request_id", "detail"]
+COLUMNS = ["at", "action", "hub", "kind", "actor", "request_id", "detail", "batch_id"]
 
 
 def _row(event: AuditEvent) -> dict[str, str]:
@@ -239,6 +248,7 @@ def _row(event: AuditEvent) -> dict[str, str]:
         "request_id": event.request_id or "",
         # Words for people (no reason codes, no Slack markup); JSON keeps the raw detail.
         "detail": plain_mentions(detail_words(event)),
+        "batch_id": event.batch_id or "",  # last: CSV readers by position keep working
     }
 
 
@@ -256,8 +266,11 @@ def write_events(events: Sequence[AuditEvent], fmt: str, out: TextIO) -> None:
         if not rows:
             out.write("no audit events match\n")
             return
-        widths = {c: min(60, max(len(c), *(len(r[c]) for r in rows))) for c in COLUMNS}
-        out.write("  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip() + "\n")
+        # The table keeps the long detail last, and shows a batch column only when needed.
+        columns = [c for c in COLUMNS if c != "detail" and (c != "batch_id" or any(
+            r["batch_id"] for r in rows))] + ["detail"]
+        widths = {c: min(60, max(len(c), *(len(r[c]) for r in rows))) for c in columns}
+        out.write("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip() + "\n")
         for r in rows:
-            out.write("  ".join(r[c][: widths[c]].ljust(widths[c]) for c in COLUMNS).rstrip()
+            out.write("  ".join(r[c][: widths[c]].ljust(widths[c]) for c in columns).rstrip()
                       + "\n")

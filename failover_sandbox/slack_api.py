@@ -8,7 +8,8 @@ talks to it.
 
 Served methods (``POST``/``GET /api/<method>``, form or JSON bodies, ``Authorization: Bearer``):
 ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``views.open``,
-``views.update``, ``views.push``, ``usergroups.users.list``, ``users.info``,
+``views.update``, ``views.push``, ``views.publish`` (a user's Home tab, kept in
+:attr:`FakeSlack.home_views`), ``usergroups.users.list``, ``users.info``,
 ``conversations.info``, and ``apps.connections.open`` (with the app-level token: the
 ``ws://`` URL set as :attr:`FakeSlack.socket_mode_url`, a local Socket Mode endpoint
 such as the drills' ``tests/drills/socket_mode_server.py``). ``POST /response/<token>``
@@ -137,6 +138,7 @@ class FakeSlack:
         self._messages: list[Message] = []
         self._ephemerals: list[Ephemeral] = []
         self.views: dict[str, ModalView] = {}
+        self.home_views: dict[str, Json] = {}  # user id -> the Home tab views.publish set
         self.responses: list[ResponsePost] = []
         self._calls: list[Call] = []
         self._used_triggers: set[str] = set()
@@ -366,6 +368,18 @@ class FakeSlack:
         modal.view, modal.hash = {**_view(params), "id": modal.id}, self._hash()
         return {"view": _view_reply(modal)}
 
+    def _views_publish(self, params: Json) -> Json:
+        user = str(params.get("user_id") or "")
+        if user not in self.users:
+            raise SlackError("user_not_found")
+        view = _view(params)
+        if view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        published = {**view, "id": self.home_views.get(user, {}).get("id")
+                     or f"V{next(self._seq):08d}", "hash": self._hash()}
+        self.home_views[user] = published
+        return {"view": published}
+
     def _usergroup_users(self, params: Json) -> Json:
         group = str(params.get("usergroup") or "")
         if group not in self.usergroups:
@@ -399,6 +413,7 @@ _METHODS: dict[str, Callable[[FakeSlack, Json], Json]] = {
     "views.open": FakeSlack._views_open,
     "views.push": FakeSlack._views_push,
     "views.update": FakeSlack._views_update,
+    "views.publish": FakeSlack._views_publish,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "users.info": FakeSlack._users_info,
     "conversations.info": FakeSlack._conversations_info,

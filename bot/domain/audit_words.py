@@ -48,6 +48,10 @@ _WORDS: dict[str, Callable[[object], str]] = {
     "error_code": lambda v: f"code {v}",
     "error": lambda v: f"error: {v}",
     "event_hub_endpoint": lambda v: f"new Event Hub endpoint {v}",
+    # A regional batch's own events (requested, approved, stopped: no hub of their own).
+    "region": lambda v: f"region {v}",
+    "hubs": lambda v: f"{v} hub{'' if v == 1 else 's'}",
+    "cancelled": lambda v: f"{v} not started, cancelled",
 }
 
 

@@ -7,6 +7,7 @@ batch id, with every single-hub guarantee (compare-and-set changes, one POST, le
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -28,6 +29,12 @@ def new_batch_id() -> str:
 
 def is_batch_id(value: str) -> bool:
     return value.startswith(BATCH_ID_PREFIX)
+
+
+# What people may type for a batch id (``audit --batch``): the prefix and hex, at most the
+# 32 characters the column holds.
+WELL_FORMED_BATCH_ID = re.compile(r"fb-[0-9a-f]{1,29}")
+BATCH_ID_USAGE = "a batch id is `fb-` and hex digits, like `fb-1a2b3c4d`"
 
 
 class BatchStatus(StrEnum):

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL = timedelta(seconds=5)  # one board, at most this often
 REFRESH = timedelta(minutes=1)  # while hubs run, elapsed times are refreshed this often
 LEASE = timedelta(seconds=30)
+# How long the listener that recorded a batch has to post its approval message before the
+# keeper does (it failed, or its process died).
+POST_GRACE = timedelta(seconds=60)
 
 
 class BoardKeeper:
@@ -36,8 +39,9 @@ class BoardKeeper:
         edited = 0
         for batch in self._boards.claim(self._owner, LEASE):
             board = self._boards.board(batch.id)
-            if board is None or board.batch.message_ts is None:
-                continue  # not posted yet: its submission posts it
+            if board is None or (board.batch.message_ts is None
+                                 and self._clock.now() - batch.created_at < POST_GRACE):
+                continue  # not posted yet: the submission posts it, or after the grace we do
             try:
                 edited += self._keep(board)
             except Exception as exc:  # Slack said no: the next round tries again
@@ -49,7 +53,8 @@ class BoardKeeper:
         digest, edited_at = self._boards.last_shown(board.batch.id)
         if edited_at is not None and now - edited_at < EDIT_INTERVAL:
             return 0
-        untold = self._tell_failures(board)
+        # Failure replies go under the board: not before it is posted.
+        untold = self._tell_failures(board) if board.batch.message_ts else False
         on_screen = digest == board.digest() and not untold
         stale = (board.totals.running > 0 and edited_at is not None
                  and now - edited_at >= REFRESH)

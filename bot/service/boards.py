@@ -112,8 +112,8 @@ class Boards:
         for hub in sorted(listed, key=lambda h: h.name):
             by_region[display_name(hub.active_region)].append(hub)
         away = [h for h in listed if h.next_kind is OperationKind.FAILBACK]
-        with self.deps.uow() as uow:
-            running = [r for hub in listed if (r := uow.requests.open_for_hub(hub.name))]
+        with self.deps.uow() as uow:  # from the records: also while Azure cannot be read
+            running = uow.requests.open_requests(limit=200)
         return Fleet(dict(sorted(by_region.items())), away, running, self.recent(batches), note)
 
     def attach_message(self, batch_id: str, message_ts: str) -> None:

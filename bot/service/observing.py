@@ -77,7 +77,7 @@ class Observations:
         if poll.state is OperationState.FAILED:
             failed = self.starts.finish_failed(request, poll.error_code or "Failed",
                                                poll.error_message or "Azure reported a failure.")
-            return Observation(failed, poll, report=self.report(failed))
+            return Observation(failed, poll, report=self._report(failed))
         return self._finish_succeeded(request, poll)
 
     def report(self, request: FailoverRequest, hub: HubState | None = None) -> CompletionReport:
@@ -92,6 +92,12 @@ class Observations:
             failback_at = self.hubs.failback_allowed_at(uow, request.hub.name, history)
         self.hubs.histories.record_observed(self.deps.uow, request.hub.name, history)
         return CompletionReport(request, hub, quota_left, failback_at)
+
+    def _report(self, request: FailoverRequest,
+                hub: HubState | None = None) -> CompletionReport | None:
+        """A batch's hub ends on its board, not in a message of its own: no report for it (a
+        report costs an Activity Log query per hub, a thousand in a regional outage)."""
+        return None if request.batch_id else self.report(request, hub)
 
     def _observe_without_handle(self, request: FailoverRequest,
                                 lost: str | None = None) -> Observation:
@@ -135,7 +141,7 @@ class Observations:
             f"{humanize(now - quiet_since)} the hub has stayed {hub.state} in "
             f"{hub.active_display} with no failover: nothing is running. Request it again if "
             "it is still needed.")
-        return Observation(failed, None, report=self.report(failed))
+        return Observation(failed, None, report=self._report(failed))
 
     def _finish_succeeded(self, request: FailoverRequest, poll: OperationPoll,
                           hub: HubState | None = None) -> Observation:
@@ -154,4 +160,4 @@ class Observations:
                 return Observation(current, poll)
             uow.commit()
         self.refusals.counted(done)
-        return Observation(done, poll, report=self.report(done, hub))
+        return Observation(done, poll, report=self._report(done, hub))

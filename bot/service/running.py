@@ -185,8 +185,11 @@ class Starts:
         try again after an exponential, jittered back-off (at least Azure's Retry-After),
         unless it has waited as long as a request may after its approval."""
         now = self.deps.clock.now()
-        approved_at = request.decided_at or request.created_at
-        deadline = approved_at + self.deps.request_ttl
+        # From its first attempt: a batch's hub may have waited its turn long after approval.
+        with self.deps.uow() as uow:
+            first = _first_attempt(uow, request.id)
+        deadline = max(request.decided_at or request.created_at, first or now) \
+            + self.deps.request_ttl
         if now >= deadline:
             if own_lease:
                 self._release_start_lease(request.id, own_lease, True, now)
@@ -259,6 +262,15 @@ def _postponements(uow: UnitOfWork, request_id: str) -> int:
     events = uow.events.search(AuditQuery(request_id=request_id,
                                           actions=frozenset({AuditAction.PROGRESS}), limit=500))
     return sum(1 for e in events if "start_postponed" in e.detail)
+
+
+def _first_attempt(uow: UnitOfWork, request_id: str) -> datetime | None:
+    """When this request's start was first tried (a POST, or Azure busy before one)."""
+    events = uow.events.search(AuditQuery(request_id=request_id, actions=frozenset({
+        AuditAction.STARTED, AuditAction.RETRY, AuditAction.PROGRESS}), limit=500))
+    tries = [e.at for e in events if e.action is not AuditAction.PROGRESS
+             or "start_postponed" in e.detail]
+    return min(tries) if tries else None
 
 
 def _attempts_before(uow: UnitOfWork, request_id: str) -> int:

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.service import FailoverService
-from bot.slack import actions, commands, views
+from bot.slack import actions, commands, home_tab, views
 from bot.slack.actors import ActorResolver
 from bot.slack.boards import SlackBoardNotifier
 from bot.slack.deps import Deps
@@ -61,6 +61,7 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps, access=lambda: service.access)
+    home_tab.register(app, deps)
     return app
 
 
@@ -75,6 +76,7 @@ def create_front_app(*, settings: Settings, client: WebClient, workspace: Identi
     commands.register(app, None)
     actions.register(app, None)
     views.register(app, None, access=lambda: settings.access)
+    home_tab.register(app, None)
     hand_over_lazy_halves(app, hand_over)
     return app
 

@@ -40,7 +40,8 @@ OPEN_DIALOG = "open_dialog"  # /failover, /failback: the dialog
 ANSWER = "answer"  # every command: what reads Azure or the database
 SUBMIT = "submit"  # the dialog's submission
 DECIDE = "decide"  # Approve, Reject
-LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE})
+HOME = "home"  # app_home_opened: read the fleet, views.publish the Home tab
+LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE, HOME})
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({OPEN_DIALOG})
 # Bolt's private names this module relies on (tests/integration/slack/test_bolt_contract.py).

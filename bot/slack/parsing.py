@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.regions import known_region
@@ -14,7 +15,6 @@ from bot.domain.rules import check_hub_name
 from bot.store.base import events_of
 
 # An escaped Slack mention (``<@U123|alice>``, ``<@U123>``) or a bare user id.
-_BATCH = re.compile(r"fb-[0-9a-f]{4,40}", re.IGNORECASE)
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})")
 _REQUEST_ID = re.compile(r"fr-[0-9a-f]{1,32}")
 _MAX_PAGE = 10_000
@@ -52,7 +52,7 @@ class ShowAudit:
     actions: frozenset[AuditAction] = frozenset()
     kinds: frozenset[OperationKind] = frozenset()
     page: int = 1
-    batch: str | None = None  # a regional batch's id (``fb-…``): its events only
+    batch: str | None = None  # a regional batch's id (fb-…): its own and its hubs' events
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ USAGE = """\
 `/iothub status <hub>` – active region, quota left today, cool-down, open request
 `/iothub list [page]` – the hubs I can see and where they are active
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
-`/iothub audit --batch fb-…` – a regional batch's record
+`/iothub audit --batch fb-…` – a regional batch: its approval, stop and every hub's events
 `/iothub cancel <request-id>` – withdraw a request that has not started
 `/iothub help` – this text"""
 
@@ -204,8 +204,8 @@ def _audit_option(option: str, value: str, fields: dict[str, object]) -> str | N
         except ValueError:
             return "`--kind` is `failover` or `failback`."
     elif option == "batch":
-        if not _BATCH.fullmatch(value):
-            return "`--batch` takes a batch id, like `fb-1a2b3c4d`."
+        if not WELL_FORMED_BATCH_ID.fullmatch(value.lower()):
+            return f"`--batch`: {BATCH_ID_USAGE}."
         fields["batch"] = value.lower()
     elif option == "page":
         page = _page(value)

@@ -140,6 +140,8 @@ def audit_line(event: AuditEvent) -> str:
         parts.append(f"`{escape(event.hub)}`")
     if event.request_id:
         parts.append(f"`{escape(event.request_id)}`")
+    elif event.batch_id:  # a regional batch's own event (its hubs' say their request)
+        parts.append(f"batch `{escape(event.batch_id)}`")
     words = slack_mentions(escape(detail_words(event)))
     line = " · ".join(parts)
     return clip(f"{line} – {words}" if words else line, 600)

@@ -51,6 +51,10 @@ class RequestRepository(Protocol):
         """The request currently holding ``hub`` (awaiting approval, approved or running)."""
         ...
 
+    def open_requests(self, limit: int = 100) -> list[FailoverRequest]:
+        """Requests holding a hub now (awaiting approval, approved, running), newest first."""
+        ...
+
     def save(self, request: FailoverRequest, expected_version: int) -> bool:
         """Write a request changed by one of its transition methods, if the stored one is
         still at ``expected_version`` (compare-and-set); ``False`` when somebody else changed
@@ -167,7 +171,7 @@ class BatchRepository(Protocol):
 
     def claim_boards(self, owner: str, now: datetime, until: datetime,
                      limit: int = 20) -> list[Batch]:
-        """Lease the decided, unfinished boards that no live owner keeps."""
+        """Lease the boards no live owner keeps: decided and unfinished, or never posted."""
         ...
 
     def board_digest(self, batch_id: str) -> tuple[str | None, datetime | None]:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot.domain.batch import Batch, BatchStatus
 from bot.domain.model import OperationKind
 from bot.store.engine import translating
-from bot.store.requests import plain
+from bot.store.rows import plain
 from bot.store.tables import FailoverBatchRow
 
 Row = FailoverBatchRow
@@ -67,11 +67,13 @@ class SqlBatchRepository:
     @translating
     def claim_boards(self, owner: str, now: datetime, until: datetime,
                      limit: int = 20) -> list[Batch]:
-        """Lease the boards still to keep (decided, not finished) that nobody else keeps."""
+        """Lease the boards still to keep (decided and not finished, or never posted) that
+        nobody else keeps."""
         free = or_(col(Row.board_owner).is_(None), col(Row.board_owner) == owner,
                    col(Row.board_lease_until) <= now)
-        open_ = (col(Row.status) != BatchStatus.AWAITING_APPROVAL.value) & col(
-            Row.finished_at).is_(None)
+        # Decided and not finished, or never posted (its listener failed or died).
+        open_ = or_(col(Row.status) != BatchStatus.AWAITING_APPROVAL.value,
+                    col(Row.message_ts).is_(None)) & col(Row.finished_at).is_(None)
         ids = list(self._session.exec(select(Row.id).where(open_, free)
                                       .order_by(col(Row.created_at)).limit(limit)))
         claimed = []

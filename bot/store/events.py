@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.store.base import AuditQuery
 from bot.store.engine import translating
-from bot.store.requests import plain
+from bot.store.rows import plain
 from bot.store.tables import AuditEventRow
 
 

@@ -8,17 +8,14 @@ has its own typed methods: it never changes the request's version.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import fields
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.domain.model import HubRef, OperationKind
+from bot.domain.model import OperationKind
 from bot.domain.request import (
     POLLED_STATUSES,
     QUOTA_STATUSES,
@@ -28,46 +25,11 @@ from bot.domain.request import (
 )
 from bot.store.base import HubLocked
 from bot.store.engine import translating
+from bot.store.rows import SAVED_FIELDS, plain, request_row, statuses_sql, to_request
 from bot.store.tables import OPEN_PREDICATE_SQL, UNNOTIFIED_PREDICATE_SQL, FailoverRequestRow
 
 Row = FailoverRequestRow
 _OPEN_HUB_INDEX = "uq_failover_request_open_hub"
-
-
-# -- mapping -----------------------------------------------------------------------------------
-
-_REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name != "hub"]
-# What a save writes: the request's life. Identity never changes; where it was announced is
-# bookkeeping, written by attach_message() whatever the version.
-_SAVED = ("status", "version", "approved_by", "decided_at", "started_at", "completed_at",
-          "region_after", "operation_handle", "error_code", "error_message", "next_poll_at",
-          "expires_at")
-
-
-def plain(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
-
-
-def _to_row(request: FailoverRequest) -> FailoverRequestRow:
-    values = {name: plain(getattr(request, name)) for name in _REQUEST_FIELDS}
-    return FailoverRequestRow(
-        hub_name=request.hub.name,
-        subscription_id=request.hub.subscription_id,
-        resource_group=request.hub.resource_group,
-        **values,
-    )
-
-
-def _to_request(row: FailoverRequestRow) -> FailoverRequest:
-    values = {name: getattr(row, name) for name in _REQUEST_FIELDS}
-    values["kind"] = OperationKind(row.kind)
-    values["status"] = RequestStatus(row.status)
-    hub = HubRef(row.hub_name, row.subscription_id, row.resource_group)
-    return FailoverRequest(hub=hub, **values)
-
-
-def _statuses(statuses: Collection[RequestStatus]) -> list[str]:
-    return sorted(plain(status) for status in statuses)
 
 
 # -- repositories ------------------------------------------------------------------------------
@@ -81,7 +43,7 @@ class SqlRequestRepository:
         try:
             # A savepoint keeps the transaction usable, so the refusal can still be audited.
             with self._session.begin_nested():
-                self._session.add(_to_row(request))
+                self._session.add(request_row(request))
         except IntegrityError as exc:
             message = str(exc.orig)
             if _OPEN_HUB_INDEX in message or "failover_request.hub_name" in message:
@@ -91,7 +53,7 @@ class SqlRequestRepository:
     @translating
     def get(self, request_id: str) -> FailoverRequest | None:
         row = self._session.get(Row, request_id, populate_existing=True)
-        return _to_request(row) if row else None
+        return to_request(row) if row else None
 
     @translating
     def open_for_hub(self, hub: str) -> FailoverRequest | None:
@@ -100,8 +62,15 @@ class SqlRequestRepository:
         return self._first(statement)
 
     @translating
+    def open_requests(self, limit: int = 100) -> list[FailoverRequest]:
+        # The literal predicate lets SQLite use the partial unique index.
+        statement = (select(Row).where(text(OPEN_PREDICATE_SQL))
+                     .order_by(col(Row.created_at).desc()).limit(limit))
+        return self._all(statement)
+
+    @translating
     def save(self, request: FailoverRequest, expected_version: int) -> bool:
-        values = {name: plain(getattr(request, name)) for name in _SAVED}
+        values = {name: plain(getattr(request, name)) for name in SAVED_FIELDS}
         statement = (
             update(Row)
             .where(col(Row.id) == request.id, col(Row.version) == expected_version)
@@ -137,7 +106,7 @@ class SqlRequestRepository:
         statement = select(Row.decided_at).where(
             Row.hub_name == hub,
             Row.kind == kind.value,
-            col(Row.status).in_(_statuses(QUOTA_STATUSES)),
+            col(Row.status).in_(statuses_sql(QUOTA_STATUSES)),
             col(Row.decided_at) >= since,
         )
         return [at for at in self._session.exec(statement) if at is not None]
@@ -189,12 +158,12 @@ class SqlRequestRepository:
                   limit: int) -> list[FailoverRequest]:
         claimable = or_(col(Row.lease_owner).is_(None), col(Row.lease_owner) == owner,
                         col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now)
-        due = and_(col(Row.status).in_(_statuses(POLLED_STATUSES)),
+        due = and_(col(Row.status).in_(statuses_sql(POLLED_STATUSES)),
                    col(Row.next_poll_at) <= now)
         # A finished request whose end was never announced is owed a notice; one whose lease
         # we hold is already queued with us, so only free or lapsed leases are taken.
         # (A batch's hubs are announced on its board, by the board's keeper.)
-        owed = and_(col(Row.status).in_(_statuses(RAN_ENDS)),
+        owed = and_(col(Row.status).in_(statuses_sql(RAN_ENDS)),
                     col(Row.notified_version) < col(Row.version),
                     col(Row.batch_id).is_(None),
                     or_(col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now))
@@ -285,7 +254,7 @@ class SqlRequestRepository:
     @translating
     def next_due(self, after: datetime) -> datetime | None:
         statement = select(func.min(Row.next_poll_at)).where(
-            col(Row.status).in_(_statuses(POLLED_STATUSES)), col(Row.next_poll_at) > after)
+            col(Row.status).in_(statuses_sql(POLLED_STATUSES)), col(Row.next_poll_at) > after)
         return self._session.exec(statement).one()
 
     @translating
@@ -307,16 +276,16 @@ class SqlRequestRepository:
 
     def _first(self, statement: Any) -> FailoverRequest | None:
         row = self._session.exec(statement.execution_options(populate_existing=True)).first()
-        return _to_request(row) if row is not None else None
+        return to_request(row) if row is not None else None
 
     def _all(self, statement: Any) -> list[FailoverRequest]:
         rows = self._session.exec(statement.execution_options(populate_existing=True))
-        return [_to_request(row) for row in rows]
+        return [to_request(row) for row in rows]
 
     def _update_returning(self, statement: Any) -> FailoverRequest | None:
         row = self._session.scalars(
             statement.returning(Row),
             execution_options={"synchronize_session": False, "populate_existing": True},
         ).one_or_none()
-        return _to_request(row) if row is not None else None
+        return to_request(row) if row is not None else None
 

@@ -134,6 +134,15 @@ class ArmServer:
             assert operation is not None, f"{hub} has no operation running"
             operation.ends_at = self.clock.now()
 
+    def finish_running_operations(self) -> list[str]:
+        """Every failover running now ends now; returns the hubs whose did."""
+        with self._lock:
+            running = [h for h in self.emulator.hubs if h.operation is not None]
+            for hub in running:
+                assert hub.operation is not None
+                hub.operation.ends_at = self.clock.now()
+            return [h.name for h in running]
+
     def hub_state(self, hub: str) -> str:
         with self._lock:
             return self.emulator.hub(hub).state

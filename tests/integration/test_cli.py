@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.domain.clock import FakeClock
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
+from bot.domain.policy import AccessPolicy, Actor
+from bot.service import BatchSubmitted, FailoverService, SubmitBatch
 from bot.store.migrate import current_revision, upgrade
-from bot.store.sql import unit_of_work_factory
+from bot.store.sql import make_engine, unit_of_work_factory
+from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -232,3 +236,82 @@ def test_the_sandbox_command_comes_from_the_entry_point() -> None:
     assert "failover_sandbox" not in " ".join(
         line for line in Path(sys.modules["bot.cli"].__file__ or "").read_text().splitlines()
         if line.startswith(("import ", "from ")))
+
+
+# ---- a regional batch (issue #15): `audit --batch fb-…` --------------------------------------
+
+def _regional_batch(url: str) -> str:
+    """A batch of three West Europe hubs, requested, approved and stopped before any start,
+    through the real use cases; plus an unrelated single hub's event. Returns the batch id."""
+    clock = FakeClock()
+    gateway = SimulatedIotHubGateway(clock)
+    for name in ("weu-a", "weu-b", "weu-c"):
+        gateway.add_hub(name, "West Europe", 1_000)
+    engine = make_engine(url)
+    try:
+        service = FailoverService(uow=unit_of_work_factory(engine), gateway=gateway,
+                                  clock=clock, access=AccessPolicy())
+        submitted = service.regional.submit(SubmitBatch(
+            actor=Actor("U_REQ"), channel_id="C_INC", kind=OperationKind.FAILOVER,
+            region="westeurope", typed_region="West Europe", reason="INC-9 West Europe down",
+            hubs=["weu-a", "weu-b", "weu-c"]))
+        assert isinstance(submitted, BatchSubmitted), submitted
+        batch_id = submitted.batch.id
+        assert service.batches.approve(Actor("U_APP"), batch_id).ok
+        assert service.batches.stop(Actor("U_REQ"), batch_id).ok
+        with service.uow() as uow:
+            uow.events.append(AuditEvent(clock.now(), AuditAction.REQUESTED, "U_REQ", "other",
+                                         "fr-0000000c", OperationKind.FAILOVER))
+            uow.commit()
+    finally:
+        engine.dispose()
+    return batch_id
+
+
+def test_audit_batch_shows_the_batchs_own_events_and_every_hubs(
+        db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    batch_id = _regional_batch(db_url)
+    assert main(["audit", "--batch", batch_id.upper().replace("FB-", "fb-"),
+                 "--format", "json", "--limit", "500"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert {e["batch_id"] for e in events} == {batch_id}
+    own = [e["action"] for e in events if not e["hub"]]  # newest first
+    assert own == ["stopped", "approved", "requested"]
+    assert next(e for e in events if e["action"] == "stopped" and not e["hub"])[
+        "actor"] == "U_REQ"
+    per_hub = {(e["hub"], e["action"]) for e in events if e["hub"]}
+    assert {hub for hub, _ in per_hub} == {"weu-a", "weu-b", "weu-c"}
+    assert {("weu-a", "requested"), ("weu-a", "approved")} <= per_hub
+    assert all(e["request_id"].startswith("fr-") for e in events if e["hub"])
+
+    main(["audit", "--batch", batch_id, "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == len(events) and list(rows[0])[-1] == "batch_id"
+    requested = next(r for r in rows if r["action"] == "requested" and not r["hub"])
+    assert "reason: INC-9 West Europe down" in requested["detail"]
+    assert "region westeurope" in requested["detail"] and "3 hubs" in requested["detail"]
+
+    main(["audit", "--batch", batch_id, "--status", "stopped"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["AT", "ACTION", "HUB", "KIND", "ACTOR", "REQUEST_ID",
+                                "BATCH_ID", "DETAIL"]
+    assert len(table) == 2 and batch_id in table[1]
+
+
+@pytest.mark.parametrize("batch", ["fr-1a2b3c4d", "fb-xyz", "fb-", "1a2b3c4d"])
+def test_a_malformed_batch_id_is_a_clear_error_with_exit_code_2(
+        seeded: str, capsys: pytest.CaptureFixture[str], batch: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "--batch", batch])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid batch id {batch!r}" in err and "fb-" in err
+
+
+def test_audit_of_an_unknown_batch_matches_nothing(seeded: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--batch", "fb-0123abcd"]) == 0
+    assert capsys.readouterr().out == "no audit events match\n"

@@ -104,6 +104,20 @@ def test_the_front_acks_and_the_work_process_answers(front: Front) -> None:
     assert front.health() == {"status": "ok", "database": "writable", "worker": "running"}
 
 
+def test_the_home_tab_is_published_by_the_work_process(front: Front) -> None:
+    body = json.dumps({
+        "token": "unused", "team_id": front.slack.slack.team_id, "api_app_id": "A0BOT",
+        "type": "event_callback", "event_id": "Ev0HOME", "event_time": int(time.time()),
+        "event": {"type": "app_home_opened", "user": USER, "channel": "D0HOME", "tab": "home",
+                  "event_ts": f"{time.time():.6f}"}})
+    response = front.client.post("/slack/events", content=body,
+                                 headers=signed(body, content_type="application/json"))
+    assert response.status_code == 200
+    view = wait_for("the Home tab", lambda: front.slack.slack.home_views.get(USER))
+    assert view["type"] == "home"
+    assert "Fleet by active region" in json.dumps(view["blocks"])
+
+
 def test_metrics_on_the_front_are_the_work_processs(front: Front) -> None:
     assert front.command(f"status {HUB}", "r1") == 200
     wait_for("the status answer", lambda: front.answered("r1"))

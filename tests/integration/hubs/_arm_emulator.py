@@ -69,6 +69,7 @@ class EmulatedHub:
     endpoint: str = ""
     operation: EmulatedOperation | None = None
     fail_next: dict[str, str] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.active = self.active or self.home
@@ -127,9 +128,10 @@ class ArmEmulator:
 
     def add_hub(self, name: str, home: str, secondary: str, devices: int = 0, *,
                 subscription_id: str = SUBSCRIPTION,
-                resource_group: str = "myResourceGroup") -> HubRef:
+                resource_group: str = "myResourceGroup",
+                tags: dict[str, str] | None = None) -> HubRef:
         hub = EmulatedHub(name, subscription_id, resource_group, display_name(home),
-                          display_name(secondary), devices)
+                          display_name(secondary), devices, tags=dict(tags or {}))
         self.hubs.append(hub)
         return hub.ref
 
@@ -413,6 +415,7 @@ class ArmEmulator:
                       f"{hub.resource_group}/providers/Microsoft.Devices/IotHubs/{hub.name}")
         body["name"] = hub.name
         body["location"] = region_key(hub.home)
+        body["tags"] = dict(hub.tags)
         props = body["properties"]
         props["state"], props["provisioningState"] = hub.state, hub.provisioning_state
         props["hostName"] = f"{hub.name}.azure-devices.net"

@@ -43,6 +43,16 @@ def test_reads_a_hub_with_its_regions_endpoint_and_device_count(
     assert hub.event_hub_endpoint == arm.hub("contoso-prod-wus").endpoint
 
 
+def test_a_hubs_failover_priority_tag_orders_it_in_a_regional_batch(
+        arm: ArmEmulator, gateway: AzureIotHubGateway) -> None:
+    ref = arm.add_hub("tagged", "West Europe", "North Europe",
+                      tags={"failover-priority": "1", "owner": "plant-ops"})
+    arm.add_hub("untagged", "West Europe", "North Europe")
+
+    assert gateway.get_state(ref).priority == 1
+    assert {h.name: h.priority for h in gateway.list_hubs()} == {"tagged": 1, "untagged": None}
+
+
 def test_failover_runs_to_completion_and_the_roles_swap(
         arm: ArmEmulator, gateway: AzureIotHubGateway, clock: FakeClock,
         monkeypatch: pytest.MonkeyPatch) -> None:

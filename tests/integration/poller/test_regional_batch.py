@@ -15,6 +15,7 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.model import HubRef, OperationKind
+from bot.domain.pacing import TokenBucket
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.poller import Poller
@@ -37,10 +38,13 @@ class RecordingBoards:
     failures: list[FailoverRequest] = field(default_factory=list)
     closed: list[Board] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    attach: Callable[[str, str], None] | None = None  # where a posted board is remembered
 
     def show_board(self, board: Board) -> None:
         with self.lock:
             self.shown.append((self.clock.now(), board))
+        if board.batch.message_ts is None and self.attach is not None:
+            self.attach(board.batch.id, f"1700000000.{len(self.shown):06d}")
 
     def failure(self, board: Board, request: FailoverRequest) -> None:
         self.failures.append(request)
@@ -74,7 +78,8 @@ class Region:
     boards: RecordingBoards
     poller: Poller
 
-    def submit(self, hubs: list[str] | None = None, **kwargs: object) -> BatchSubmitted:
+    def submit(self, hubs: list[str] | None = None, *, posted: bool = True,
+               **kwargs: object) -> BatchSubmitted:
         preview = self.service.regional.preview(ALICE, CHANNEL, "West Europe",
                                                 OperationKind.FAILOVER)
         assert not isinstance(preview, Exception) and hasattr(preview, "eligible"), preview
@@ -84,7 +89,8 @@ class Region:
             typed_region="West Europe", reason="INC-42 West Europe down", hubs=chosen,
             **kwargs))  # type: ignore[arg-type]
         assert isinstance(result, BatchSubmitted), result
-        self.service.boards.attach_message(result.batch.id, "1700000000.000100")
+        if posted:  # as the listener that recorded it does
+            self.service.boards.attach_message(result.batch.id, "1700000000.000100")
         return result
 
     def run_until(self, done: Callable[[], bool], max_rounds: int = 3_000) -> None:
@@ -114,6 +120,7 @@ def region(uow_factory: Callable[[], SqlUnitOfWork]) -> Region:
                               access=AccessPolicy(), poll_interval=POLL_INTERVAL,
                               batch_starts_per_minute=RATE)
     boards = RecordingBoards(clock)
+    boards.attach = lambda batch_id, ts: service.boards.attach_message(batch_id, ts)
     poller = Poller(service, uow_factory, RecordingNotifier(clock), clock, owner_id="a",
                     poll_interval=POLL_INTERVAL, lease_ttl=timedelta(seconds=60),
                     rng=random.Random(1), boards=boards)
@@ -206,3 +213,59 @@ def test_stop_the_rest_cancels_the_hubs_not_started(region: Region) -> None:
     assert statuses == ["cancelled"] * 4 + ["succeeded"] * 2
     assert len(region.gateway.posts) == 2
     assert region.service.batches.stop(BOB, submitted.batch.id).refusal is not None
+
+
+def test_a_hub_whose_turn_comes_after_the_ttl_is_retried_not_failed(region: Region) -> None:
+    """Azure busy for the last hub of a long batch: its wait counts from its turn, not from
+    the approval, so it is tried again rather than given up."""
+    region.service.request_ttl = timedelta(minutes=2)
+    region.service.starts.bucket = TokenBucket(2)  # thirty seconds apart: the last at 2.5 min
+    region.service.batch_starts_per_minute = 2
+    submitted = region.submit()
+    region.service.batches.approve(BOB, submitted.batch.id)
+    region.gateway.inject("weu-a", transient_errors=1)  # last in order: its turn is late
+    region.run_until(lambda: bool(region.boards.closed))
+    by_hub = {r.hub.name: r for r in region.members(submitted.batch.id)}
+    assert by_hub["weu-a"].status is RequestStatus.SUCCEEDED, by_hub["weu-a"]
+    with region.service.uow() as uow:
+        events = uow.events.search(AuditQuery(request_id=by_hub["weu-a"].id, limit=50))
+    assert any("start_postponed" in e.detail for e in events)
+
+
+def test_a_batch_whose_approval_message_was_never_posted_is_posted_by_the_keeper(
+        region: Region) -> None:
+    """The listener that recorded it failed to post it (or died): a minute later the board
+    keeper posts it, once, so people can approve it."""
+    submitted = region.submit(posted=False)
+    region.run_until(lambda: bool(region.boards.shown))
+    at, board = region.boards.shown[0]
+    assert board.batch.id == submitted.batch.id
+    assert at - submitted.batch.created_at >= timedelta(seconds=60)
+    region.clock.advance(timedelta(minutes=2))
+    region.poller.run_once()
+    assert len(region.boards.shown) == 1  # posted once, then left to its approval
+
+
+def test_a_batch_hubs_end_costs_no_activity_log_query(
+        uow_factory: Callable[[], SqlUnitOfWork]) -> None:
+    # A single request's completion message reads the Activity Log (quota left today); a
+    # batch's hub ends on its board, so its end must not query it (1,000 hubs: 1,000 queries).
+    clock = FakeClock()
+    gateway = StartLog(clock, speed=8)
+    for name in ("weu-a", "weu-b", "weu-c"):
+        gateway.add_hub(name, "West Europe", 1_000)
+    service = FailoverService(uow=uow_factory, gateway=gateway, clock=clock,
+                              access=AccessPolicy(), poll_interval=POLL_INTERVAL,
+                              batch_starts_per_minute=RATE, activity=gateway)
+    boards = RecordingBoards(clock)
+    poller = Poller(service, uow_factory, RecordingNotifier(clock), clock, owner_id="a",
+                    poll_interval=POLL_INTERVAL, lease_ttl=timedelta(seconds=60),
+                    rng=random.Random(1), boards=boards)
+    region = Region(clock, gateway, service, boards, poller)
+    submitted = region.submit()
+    assert gateway.calls["activity_log"] >= 3  # the dialog and the submission read it
+    region.service.batches.approve(BOB, submitted.batch.id)
+    before = gateway.calls["activity_log"]
+    region.run_until(lambda: bool(region.boards.closed))
+    assert [r.status for r in region.members(submitted.batch.id)] == [RequestStatus.SUCCEEDED] * 3
+    assert gateway.calls["activity_log"] == before

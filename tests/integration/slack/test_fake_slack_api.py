@@ -10,7 +10,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.slack.client import make_web_client
 from failover_sandbox.slack_api import FakeSlackServer
 
-from .conftest import CHANNEL
+from .conftest import CHANNEL, REQUESTER
 
 
 @pytest.fixture
@@ -87,3 +87,20 @@ def test_response_urls_and_group_members(fake_slack: FakeSlackServer, client: We
     assert client.conversations_info(channel=CHANNEL)["channel"]["name"] == "incident"
     with pytest.raises(SlackApiError, match="no_such_subteam"):
         client.usergroups_users_list(usergroup="S0NONE")
+
+
+def test_views_publish_keeps_each_users_home_tab(fake_slack: FakeSlackServer,
+                                                 client: WebClient) -> None:
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "fleet"}}
+    first = client.views_publish(user_id=REQUESTER, view={"type": "home", "blocks": [section]})
+    again = client.views_publish(user_id=REQUESTER, view={"type": "home",
+                                                         "blocks": [section, section]})
+    assert first["view"]["id"] == again["view"]["id"]  # one Home tab per user, replaced
+    assert len(fake_slack.slack.home_views[REQUESTER]["blocks"]) == 2
+    with pytest.raises(SlackApiError, match="invalid_arguments"):  # a modal is no Home tab
+        client.views_publish(user_id=REQUESTER, view={
+            "type": "modal", "title": {"type": "plain_text", "text": "Hi"}, "blocks": [section]})
+    with pytest.raises(SlackApiError, match="invalid_arguments"):  # Slack's 100 blocks
+        client.views_publish(user_id=REQUESTER, view={"type": "home", "blocks": [section] * 101})
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        client.views_publish(user_id="U0NOBODY", view={"type": "home", "blocks": [section]})

@@ -90,6 +90,9 @@ def test_claiming_due_polls_uses_an_index(sqlite_engine: Engine) -> None:
                                          actions=frozenset({AuditAction.REFUSED}))),
     ("ix_audit_event_actor_at", AuditQuery(user="U_ALICE")),
     ("ix_audit_event_request_id", AuditQuery(request_id="fr-1")),
+    ("ix_audit_event_batch_id", AuditQuery(batch_id="fb-1a2b3c4d")),  # audit --batch
+    ("ix_audit_event_batch_id", AuditQuery(batch_id="fb-1a2b3c4d", since=T0,
+                                           actions=frozenset({AuditAction.STOPPED}))),
     ("ix_audit_event_at", AuditQuery(since=T0, until=T0 + timedelta(days=1))),
     ("ix_audit_event_at", AuditQuery()),
 ])

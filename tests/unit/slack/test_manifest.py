@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bot.slack.commands import COMMANDS
+from bot.slack.home_tab import EVENT as HOME_EVENT
 
 ROOT = Path(__file__).resolve().parents[3]
 # Slack's official manifest schema (slackapi/manifest-schema, MIT), copied beside the tests.
@@ -38,3 +39,11 @@ def test_manifest_asks_for_the_scopes_used_and_no_more(manifest: dict[str, Any])
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "usergroups:read"}
     assert "user" not in manifest["oauth_config"]["scopes"]
+
+
+def test_manifest_subscribes_to_the_events_the_app_listens_to(manifest: dict[str, Any]) -> None:
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == [HOME_EVENT]
+    assert events["request_url"] == manifest["settings"]["interactivity"]["request_url"]
+    assert manifest["features"]["app_home"] == {"home_tab_enabled": True,
+                                                "messages_tab_enabled": False}

@@ -59,7 +59,10 @@ def test_any_word_sequence_parses_or_gets_usage(words: list[str], default: str |
                actions=frozenset({AuditAction.APPROVED, AuditAction.STARTED}),
                kinds=frozenset({OperationKind.FAILOVER}), page=2)),
     ("audit --user=U0BOB", ShowAudit(user="U0BOB")),
-    ("audit --batch FB-1A2B3C4D", ShowAudit(batch="fb-1a2b3c4d")),
+    ("audit --batch fb-1A2b3c4d", ShowAudit(batch="fb-1a2b3c4d")),
+    ("audit contoso-hub --batch=fb-00ff --status stopped",
+     ShowAudit(hub="contoso-hub", batch="fb-00ff",
+               actions=frozenset({AuditAction.STOPPED}))),
 ])
 def test_commands_parse(text: str, expected: object) -> None:
     assert parse_command(text) == expected
@@ -83,8 +86,12 @@ def test_the_shortcut_commands_imply_their_verb() -> None:
     ("audit --user @bob", "--user"),
     ("audit --page", "needs a value"),
     ("audit --colour red", "Unknown option"),
-    ("audit --batch fr-1a2b3c4d", "`--batch` takes a batch id"),
     ("audit hub-one hub-two", "not a hub name"),
+    ("audit --batch fr-1a2b3c4d", "`--batch`: a batch id is `fb-`"),
+    ("audit --batch fb-xyz", "`--batch`"),
+    ("audit --batch fb-", "`--batch`"),
+    ("audit --batch fb-" + "0" * 30, "`--batch`"),
+    ("audit --batch", "needs a value"),
     ("reboot everything", "don't know `reboot`"),
 ])
 def test_malformed_text_says_what_is_wrong(text: str, problem: str) -> None:

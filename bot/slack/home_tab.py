@@ -1,0 +1,107 @@
+"""``app_home_opened``: the front acks (Bolt acks an event as soon as its ack returns) and
+hands the lazy half over; the work process reads Azure and the database and publishes the
+Home tab (``bot.slack.home``) for the user who opened it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.service import Fleet
+from bot.slack.deps import Deps, failure_message
+from bot.slack.home import MAX_BATCHES, home_view, unavailable_view
+from bot.slack.lazy import HOME, lazy_half
+
+log = logging.getLogger(__name__)
+
+EVENT = "app_home_opened"
+FLEET_TTL_S = 10.0  # everyone opens the tab at once in an outage: one Azure read serves them
+MAX_LINKS = 512  # permalinks kept (a message's never changes)
+
+
+def register(app: App, deps: Deps | None) -> None:
+    """Without ``deps`` (the front), the lazy half is only named: it runs elsewhere."""
+    app.event(EVENT)(ack=_acknowledge, lazy=[lazy_half(HOME, deps, _publisher)])
+
+
+def _acknowledge(ack: Ack) -> None:
+    ack()
+
+
+class _Recent:
+    """The fleet as read at most ``FLEET_TTL_S`` ago (on the service's clock), and the boards'
+    permalinks."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.lock = threading.Lock()
+        self.fleet: Fleet | None = None
+        self.read_at: datetime | None = None
+        self.links: dict[tuple[str, str], str] = {}
+
+    def read(self) -> tuple[Fleet, datetime]:
+        """The fleet, and when it was read."""
+        now = self.deps.service.clock.now()
+        with self.lock:
+            age = (now - self.read_at).total_seconds() if self.read_at else None
+            if self.fleet is None or self.read_at is None or age is None \
+                    or not 0 <= age < FLEET_TTL_S:
+                self.fleet, self.read_at = self.deps.service.boards.fleet(MAX_BATCHES), now
+            return self.fleet, self.read_at
+
+    def permalinks(self, client: WebClient, fleet: Fleet) -> dict[str, str]:
+        found = {}
+        for board in fleet.batches:
+            batch = board.batch
+            if not batch.message_ts:
+                continue
+            key = (batch.channel_id, batch.message_ts)
+            link = self.links.get(key) or _permalink(client, *key)
+            if link is None:
+                continue
+            if key not in self.links:
+                if len(self.links) >= MAX_LINKS:
+                    self.links.clear()
+                self.links[key] = link
+            found[batch.id] = link
+        return found
+
+
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    try:
+        link = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:
+        log.info("chat.getPermalink failed: %s", exc.response.get("error"))
+        return None
+    except OSError as exc:  # the tab is still worth publishing without its links
+        log.info("chat.getPermalink failed: %s", exc)
+        return None
+    return str(link) if link else None
+
+
+def _publisher(deps: Deps) -> Callable[..., None]:
+    recent = _Recent(deps)
+
+    def publish(event: dict[str, Any], client: WebClient) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not user:
+            return  # the Messages tab (disabled in the manifest), or no one to show it to
+        try:
+            fleet, read_at = recent.read()
+            view = home_view(fleet, read_at, recent.permalinks(client, fleet))
+        except Exception as exc:
+            view = unavailable_view(failure_message(exc).replace("; nothing was started", ""),
+                                    deps.service.clock.now())
+        try:
+            client.views_publish(user_id=str(user), view=view)
+        except SlackApiError as exc:
+            log.warning("views.publish failed: %s", exc.response.get("error"))
+
+    return publish

@@ -1,0 +1,45 @@
+"""Requests to rows and back (the SQLModel mapping shared by the store's repositories)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import fields
+from enum import Enum
+from typing import Any
+
+from bot.domain.model import HubRef, OperationKind
+from bot.domain.request import FailoverRequest, RequestStatus
+from bot.store.tables import FailoverRequestRow
+
+REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name != "hub"]
+# What a save writes: the request's life. Identity never changes; where it was announced is
+# bookkeeping, written by attach_message() whatever the version.
+SAVED_FIELDS = ("status", "version", "approved_by", "decided_at", "started_at", "completed_at",
+          "region_after", "operation_handle", "error_code", "error_message", "next_poll_at",
+          "expires_at")
+
+
+def plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def request_row(request: FailoverRequest) -> FailoverRequestRow:
+    values = {name: plain(getattr(request, name)) for name in REQUEST_FIELDS}
+    return FailoverRequestRow(
+        hub_name=request.hub.name,
+        subscription_id=request.hub.subscription_id,
+        resource_group=request.hub.resource_group,
+        **values,
+    )
+
+
+def to_request(row: FailoverRequestRow) -> FailoverRequest:
+    values = {name: getattr(row, name) for name in REQUEST_FIELDS}
+    values["kind"] = OperationKind(row.kind)
+    values["status"] = RequestStatus(row.status)
+    hub = HubRef(row.hub_name, row.subscription_id, row.resource_group)
+    return FailoverRequest(hub=hub, **values)
+
+
+def statuses_sql(statuses: Collection[RequestStatus]) -> list[str]:
+    return sorted(plain(status) for status in statuses)
