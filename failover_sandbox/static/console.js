@@ -22,7 +22,8 @@ const app = {
   openThread: null,
   drafts: {},          // view root id -> {"block_id/action_id": value}
   modalKey: null,      // what the modal shows now, so it is rebuilt only when that changes
-  localErrors: null,   // {hash, errors}: required inputs left empty, found before submitting
+  localErrors: null,
+  home: false,         // the app's Home tab is shown instead of the channel   // {hash, errors}: required inputs left empty, found before submitting
   busy: false,
 };
 
@@ -136,6 +137,11 @@ function angle(token) {  // <...>: mentions, channels, dates, links
   if (target.startsWith("!subteam^")) return `<span class="mention">@${escapeHtml(label || "group")}</span>`;
   if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;
   const url = slackDecode(target);
+  const permalink = url.match(/^https:\/\/sandbox\.slack\.local\/archives\/[^/]+\/p(\d+)(\d{6})$/);
+  if (permalink) {  // a message of this workspace (chat.getPermalink): go to it
+    return `<a href="#" data-goto="${permalink[1]}.${permalink[2]}">`
+      + `${escapeHtml(slackDecode(label || target))}</a>`;
+  }
   const safe = /^(https?|mailto):/i.test(url) ? url : "#";
   return `<a href="${escapeHtml(safe)}" target="_blank" rel="noopener">${escapeHtml(slackDecode(label || target))}</a>`;
 }
@@ -388,8 +394,28 @@ function render() {
   $("composer-input").placeholder = `Message #${state.channel.name}`;
   renderPeople();
   renderMessages($("messages"), state.timeline, false);
+  renderHome();
   renderThread();
   renderModal();
+}
+
+function renderHome() {
+  $("home").classList.toggle("hidden", !app.home);
+  $("channel").classList.toggle("hidden", app.home);
+  $("open-home").classList.toggle("active", app.home);
+  $("open-home").setAttribute("aria-pressed", String(app.home));
+  $("open-channel").classList.toggle("active", !app.home);
+  $("open-channel").setAttribute("aria-pressed", String(!app.home));
+  const view = app.state.home;
+  const html = view ? renderBlocks(view.blocks, {home: true})
+    : `<div class="empty">Opening the Home tab…</div>`;
+  if ($("home-body").innerHTML !== html) $("home-body").innerHTML = html;
+}
+
+function showHome(open) {
+  app.home = open;
+  if (app.state) renderHome();
+  if (open) api("/api/home", {});  // Slack sends app_home_opened each time it is opened
 }
 
 function renderPeople() {
@@ -607,6 +633,14 @@ async function clickButton(element) {
 // ---- events ---------------------------------------------------------------------------
 
 document.addEventListener("click", (event) => {
+  const goto = event.target.closest("[data-goto]");
+  if (goto) {
+    event.preventDefault();
+    showHome(false);
+    const message = $("messages").querySelector(`[data-ts="${CSS.escape(goto.dataset.goto)}"]`);
+    if (message) message.scrollIntoView({block: "center"});
+    return;
+  }
   const remove = event.target.closest("[data-remove]");
   if (remove) {
     const widget = remove.closest("[data-kind=multi]");
@@ -637,6 +671,9 @@ document.addEventListener("click", (event) => {
   if (modalButton) modalCommand(modalButton.dataset.modal);
 });
 
+$("open-home").addEventListener("click", () => showHome(true));
+$("open-channel").addEventListener("click", () => showHome(false));
+
 $("thread-close").addEventListener("click", () => {
   app.openThread = null;
   renderThread();
@@ -647,6 +684,7 @@ function switchTo(user) {
   localStorage.setItem("sandbox-user", user);
   app.version = -1;
   app.modalKey = null;
+  if (app.home) api("/api/home", {});
   refreshSoon();
 }
 

@@ -167,7 +167,22 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
     expect(record).to_contain_text("Audit log", timeout=TIMEOUT)
     expect(record).to_contain_text(f"succeeded failover · failover-bot · {ELIGIBLE_IN_ORDER[0]}")
     expect(record).to_contain_text("--page 2")  # newest first: the requests and approvals
-    shot(page, "regional-03-audit")
+    shot(page, "regional-04-audit")
+
+    # The app's Home tab: the fleet by region, the hubs away from home, the batch.
+    page.get_by_role("button", name="failover-bot Home").click()
+    home = page.get_by_role("main", name="Home tab")
+    expect(home).to_contain_text("IoT Hub failover", timeout=TIMEOUT)
+    expect(home).to_contain_text("Away from home")
+    expect(home).to_contain_text(found.group(1))
+    shot(page, "regional-05-home-tab")
+    home.get_by_role("link", name="the board").click()  # its permalink: back to the channel
+    expect(home).to_be_hidden()
+    expect(board).to_be_in_viewport()
+    page.get_by_role("button", name="failover-bot Home").click()
+    expect(home).to_be_visible()
+    page.get_by_role("button", name="# incident").click()
+    expect(home).to_be_hidden()
 
     # After the outage: the same hubs, back home, with one more dialog.
     say(page, f'/iothub failback --region "{REGION}"')
@@ -176,7 +191,7 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
                                   timeout=TIMEOUT)
     expect(modal.get_by_role("group", name="Hubs to move").locator(".chip")).to_have_count(
         len(ELIGIBLE))
-    shot(page, "regional-04-failback-dialog")
+    shot(page, "regional-06-failback-dialog")
     modal.get_by_role("button", name="Cancel").click()
     expect(modal).to_be_hidden()
 
