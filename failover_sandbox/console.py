@@ -132,6 +132,21 @@ class Console:
                                               str(reply.get("text") or ""), blocks)
         return {"ok": True, "status": 200}
 
+    def open_home(self, user_id: str) -> Json:
+        """The person opens the app's Home tab: Slack sends ``app_home_opened`` and the bot
+        publishes the tab (``views.publish``) for them."""
+        person = self._person(user_id)
+        body = payloads.app_home_opened(user_id=person.id, team_id=self.workspace.team_id,
+                                        channel_id=f"D{person.id.removeprefix('U')}")
+        try:
+            response = requests.post(self.bot_url, data=body.encode(), timeout=self._timeout,
+                                     headers=payloads.signed_headers(
+                                         body, self._secret, content_type="application/json"))
+        except requests.RequestException as exc:
+            log.warning("the bot did not answer: %s", exc)
+            return {"ok": False}
+        return {"ok": response.status_code == 200, "status": response.status_code}
+
     def _sandbox_command(self, person: Person, text: str) -> Json:
         """``/sandbox …``: the console's own command, answered only to its author."""
         verb, _, hub = text.partition(" ")
@@ -275,6 +290,7 @@ class Console:
             "users": {u: v["name"] for u, v in ws.users.items()},
             "timeline": [item for _, item in timeline],
             "modal": self._modal(person.id),
+            "home": ws.home_views.get(person.id),
         }
 
     def _message_json(self, message: Message) -> Json:
@@ -331,6 +347,11 @@ class Console:
                 str(data.get("user") or ""), str(data.get("view_id") or ""),
                 dict(data.get("values") or {})))
 
+        async def home(request: Request) -> Response:
+            data = await _body(request)
+            return await run_in_threadpool(_answer, lambda: self.open_home(
+                str(data.get("user") or "")))
+
         async def close(request: Request) -> Response:
             data = await _body(request)
             return await run_in_threadpool(_answer, lambda: self.close(
@@ -343,6 +364,7 @@ class Console:
             Route("/api/action", action, methods=["POST"]),
             Route("/api/submit", submit, methods=["POST"]),
             Route("/api/close", close, methods=["POST"]),
+            Route("/api/home", home, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ])
 

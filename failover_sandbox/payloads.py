@@ -152,3 +152,16 @@ def view_closed(*, user_id: str, user_name: str, team_id: str, view: Json) -> st
         "team": {"id": team_id, "domain": "sandbox"},
         "user": _user(user_id, user_name, team_id), "view": view, "is_cleared": False,
     })
+
+
+def app_home_opened(*, user_id: str, team_id: str, channel_id: str) -> str:
+    """The Events API's ``app_home_opened`` (a JSON body, not a form): the person opened the
+    app's Home tab."""
+    now = time.time()
+    return json.dumps({
+        "token": "sandbox-verification-token", "team_id": team_id, "api_app_id": APP_ID,
+        "type": "event_callback", "event_id": f"Ev{int(now * 1000):012d}",
+        "event_time": int(now), "authorizations": [{"team_id": team_id, "is_bot": True}],
+        "event": {"type": "app_home_opened", "user": user_id, "channel": channel_id,
+                  "tab": "home", "event_ts": f"{now:.6f}"},
+    }, separators=(",", ":"))

@@ -376,7 +376,7 @@ class FakeSlack:
         if view.get("type") != "home":
             raise SlackError("invalid_arguments")
         published = {**view, "id": self.home_views.get(user, {}).get("id")
-                     or f"V{next(self._seq):08d}", "hash": self._hash()}
+                     or f"V{self._run}{next(self._seq):06d}", "hash": self._hash()}
         self.home_views[user] = published
         return {"view": published}
 

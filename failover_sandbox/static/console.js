@@ -22,6 +22,8 @@ const app = {
   openThread: null,
   drafts: {},          // view root id -> {"block_id/action_id": value}
   modalKey: null,      // what the modal shows now, so it is rebuilt only when that changes
+  localErrors: null,
+  home: false,         // the app's Home tab is shown instead of the channel   // {hash, errors}: required inputs left empty, found before submitting
   busy: false,
 };
 
@@ -135,6 +137,11 @@ function angle(token) {  // <...>: mentions, channels, dates, links
   if (target.startsWith("!subteam^")) return `<span class="mention">@${escapeHtml(label || "group")}</span>`;
   if (target.startsWith("!")) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;
   const url = slackDecode(target);
+  const permalink = url.match(/^https:\/\/sandbox\.slack\.local\/archives\/[^/]+\/p(\d+)(\d{6})$/);
+  if (permalink) {  // a message of this workspace (chat.getPermalink): go to it
+    return `<a href="#" data-goto="${permalink[1]}.${permalink[2]}">`
+      + `${escapeHtml(slackDecode(label || target))}</a>`;
+  }
   const safe = /^(https?|mailto):/i.test(url) ? url : "#";
   return `<a href="${escapeHtml(safe)}" target="_blank" rel="noopener">${escapeHtml(slackDecode(label || target))}</a>`;
 }
@@ -387,8 +394,28 @@ function render() {
   $("composer-input").placeholder = `Message #${state.channel.name}`;
   renderPeople();
   renderMessages($("messages"), state.timeline, false);
+  renderHome();
   renderThread();
   renderModal();
+}
+
+function renderHome() {
+  $("home").classList.toggle("hidden", !app.home);
+  $("channel").classList.toggle("hidden", app.home);
+  $("open-home").classList.toggle("active", app.home);
+  $("open-home").setAttribute("aria-pressed", String(app.home));
+  $("open-channel").classList.toggle("active", !app.home);
+  $("open-channel").setAttribute("aria-pressed", String(!app.home));
+  const view = app.state.home;
+  const html = view ? renderBlocks(view.blocks, {home: true})
+    : `<div class="empty">Opening the Home tab…</div>`;
+  if ($("home-body").innerHTML !== html) $("home-body").innerHTML = html;
+}
+
+function showHome(open) {
+  app.home = open;
+  if (app.state) renderHome();
+  if (open) api("/api/home", {});  // Slack sends app_home_opened each time it is opened
 }
 
 function renderPeople() {
@@ -463,18 +490,20 @@ function renderModal() {
     app.modalKey = null;
     return;
   }
-  const key = JSON.stringify([modal.id, modal.hash, modal.errors]);
+  const local = app.localErrors?.hash === modal.hash ? app.localErrors.errors : {};
+  const errors = {...(modal.errors || {}), ...local};
+  const key = JSON.stringify([modal.id, modal.hash, errors]);
   if (key === app.modalKey) return;
   app.modalKey = key;
   const view = modal.view;
   const root = view.root_view_id || modal.id;
   const drafts = (app.drafts[root] = app.drafts[root] || {});
-  const general = modal.errors?.[""];
+  const general = errors[""];
   $("modal").innerHTML =
     `<header class="modal-header"><h2 id="modal-title">${textObject(view.title)}</h2>`
     + `<button type="button" class="icon-button" data-modal="close" aria-label="Close">&times;</button></header>`
     + `<div class="modal-body">${general ? `<div class="input-error" role="alert">${escapeHtml(general)}</div>` : ""}`
-    + renderBlocks(view.blocks, {view_id: modal.id, drafts, errors: modal.errors}) + `</div>`
+    + renderBlocks(view.blocks, {view_id: modal.id, drafts, errors}) + `</div>`
     + `<footer class="modal-footer">`
     + `<button type="button" class="modal-button" data-modal="close">${textObject(view.close || {type: "plain_text", text: "Cancel"})}</button>`
     + (view.submit ? `<button type="button" class="modal-button primary" data-modal="submit">${textObject(view.submit)}</button>` : "")
@@ -488,9 +517,21 @@ function renderModal() {
   if (focus) focus.focus({preventScroll: !firstError});  // a long dialog opens at its top
 }
 
+function clearLocalError(input) {  // Slack drops "required" once the input changes
+  const block = input.closest("[data-input-block]");
+  const errors = app.localErrors?.errors;
+  if (!block || !errors || !(block.dataset.inputBlock in errors)) return;
+  delete errors[block.dataset.inputBlock];
+  block.classList.remove("has-error");
+  block.querySelector(".input-error")?.remove();
+  app.modalKey = JSON.stringify([app.state.modal.id, app.state.modal.hash,
+    {...(app.state.modal.errors || {}), ...errors}]);
+}
+
 function onModalInput(event) {
   const input = event.target;
   if (!app.state?.modal || !$("modal").contains(input)) return;
+  clearLocalError(input);
   const drafts = modalDrafts();
   if (input.classList.contains("multi-add")) {
     const widget = input.closest("[data-kind=multi]");
@@ -514,6 +555,24 @@ function onModalInput(event) {
 document.addEventListener("input", onModalInput);
 document.addEventListener("change", onModalInput);
 
+// Slack's client refuses to submit a modal with a required input left empty (an input block
+// without "optional": true), and says so under it; the app never hears of it.
+const REQUIRED = "Please complete this required field.";
+
+function missingInputs(modal) {
+  const drafts = modalDrafts();
+  const missing = {};
+  (modal.view.blocks || []).forEach((block) => {
+    if (block.type !== "input" || block.optional) return;
+    const element = block.element || {};
+    const key = `${block.block_id}/${element.action_id}`;
+    const value = drafts[key] ?? (element.type === "plain_text_input"
+      ? element.initial_value || "" : initialValues(element));
+    if (Array.isArray(value) ? value.length === 0 : value === "") missing[block.block_id] = REQUIRED;
+  });
+  return missing;
+}
+
 async function modalCommand(what) {
   const modal = app.state?.modal;
   if (!modal || app.busy) return;
@@ -522,6 +581,12 @@ async function modalCommand(what) {
   try {
     if (what === "submit") {
       app.modalKey = null;  // always show what comes back, even the same errors again
+      const missing = missingInputs(modal);
+      app.localErrors = {hash: modal.hash, errors: missing};
+      if (Object.keys(missing).length) {  // Slack's client stops here: the app is not asked
+        renderModal();
+        return;
+      }
       await api("/api/submit", {view_id: modal.id, values: collectValues()});
     } else {
       await api("/api/close", {view_id: modal.id});
@@ -568,6 +633,14 @@ async function clickButton(element) {
 // ---- events ---------------------------------------------------------------------------
 
 document.addEventListener("click", (event) => {
+  const goto = event.target.closest("[data-goto]");
+  if (goto) {
+    event.preventDefault();
+    showHome(false);
+    const message = $("messages").querySelector(`[data-ts="${CSS.escape(goto.dataset.goto)}"]`);
+    if (message) message.scrollIntoView({block: "center"});
+    return;
+  }
   const remove = event.target.closest("[data-remove]");
   if (remove) {
     const widget = remove.closest("[data-kind=multi]");
@@ -598,6 +671,9 @@ document.addEventListener("click", (event) => {
   if (modalButton) modalCommand(modalButton.dataset.modal);
 });
 
+$("open-home").addEventListener("click", () => showHome(true));
+$("open-channel").addEventListener("click", () => showHome(false));
+
 $("thread-close").addEventListener("click", () => {
   app.openThread = null;
   renderThread();
@@ -608,6 +684,7 @@ function switchTo(user) {
   localStorage.setItem("sandbox-user", user);
   app.version = -1;
   app.modalKey = null;
+  if (app.home) api("/api/home", {});
   refreshSoon();
 }
 

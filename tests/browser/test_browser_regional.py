@@ -167,7 +167,22 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
     expect(record).to_contain_text("Audit log", timeout=TIMEOUT)
     expect(record).to_contain_text(f"succeeded failover · failover-bot · {ELIGIBLE_IN_ORDER[0]}")
     expect(record).to_contain_text("--page 2")  # newest first: the requests and approvals
-    shot(page, "regional-03-audit")
+    shot(page, "regional-04-audit")
+
+    # The app's Home tab: the fleet by region, the hubs away from home, the batch.
+    page.get_by_role("button", name="failover-bot Home").click()
+    home = page.get_by_role("main", name="Home tab")
+    expect(home).to_contain_text("IoT Hub failover", timeout=TIMEOUT)
+    expect(home).to_contain_text("Away from home")
+    expect(home).to_contain_text(found.group(1))
+    shot(page, "regional-05-home-tab")
+    home.get_by_role("link", name="the board").click()  # its permalink: back to the channel
+    expect(home).to_be_hidden()
+    expect(board).to_be_in_viewport()
+    page.get_by_role("button", name="failover-bot Home").click()
+    expect(home).to_be_visible()
+    page.get_by_role("button", name="# incident").click()
+    expect(home).to_be_hidden()
 
     # After the outage: the same hubs, back home, with one more dialog.
     say(page, f'/iothub failback --region "{REGION}"')
@@ -176,7 +191,7 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
                                   timeout=TIMEOUT)
     expect(modal.get_by_role("group", name="Hubs to move").locator(".chip")).to_have_count(
         len(ELIGIBLE))
-    shot(page, "regional-04-failback-dialog")
+    shot(page, "regional-06-failback-dialog")
     modal.get_by_role("button", name="Cancel").click()
     expect(modal).to_be_hidden()
 
@@ -215,3 +230,45 @@ def test_a_failed_hub_is_retried_from_its_thread_and_stop_the_rest_cancels_the_w
     expect(board).not_to_contain_text("failed:")
     expect(board).to_contain_text(f"{first} → North Europe · done")
     shot(page, "regional-retry-02-stopped-and-retried")
+
+
+@pytest.fixture
+def crowded_sandbox() -> Iterator[Sandbox]:
+    sandbox = _sandbox(600, FAST)
+    for i in range(100):  # past Slack's 100 options: "all eligible" and a list to leave out
+        sandbox.gateway.add_hub(f"weu-plant-{i:03d}", REGION, 1_000 + i)
+    yield sandbox
+    sandbox.stop()
+
+
+def test_past_100_eligible_hubs_the_dialog_takes_all_but_those_left_out(
+        crowded_sandbox: Sandbox, page: Page) -> None:
+    eligible = len(ELIGIBLE) + 100
+    page.goto(crowded_sandbox.console_url)
+    be(page, "Alice (on-call)")
+    say(page, f"/iothub failover --region {REGION}")
+    modal = page.get_by_role("dialog")
+    everything = modal.get_by_role("checkbox", name=f"All {eligible} eligible hubs")
+    expect(everything).to_be_checked(timeout=TIMEOUT)
+    modal.get_by_label("Reason or incident link").fill("INC-5121: West Europe is down")
+    modal.get_by_label("Type the region name to confirm").fill("West Europe")
+
+    everything.uncheck()  # a required input left empty: Slack's client does not submit
+    modal.get_by_role("button", name="Request failover").click()
+    hubs = modal.locator("[data-input-block=hubs]")
+    expect(hubs.get_by_role("alert")).to_have_text("Please complete this required field.")
+    expect(modal.get_by_label("Reason or incident link")).to_have_value(
+        "INC-5121: West Europe is down")  # what was typed is kept
+
+    everything.check()
+    expect(hubs.get_by_role("alert")).to_have_count(0)
+    modal.get_by_label("Leave out (optional)").fill("weu-plant-000, weu-plant-001\nweu-plant-002")
+    shot(page, "regional-crowded-01-dialog")
+    modal.get_by_role("button", name="Request failover").click()
+    expect(modal).to_contain_text(f"of {eligible - 3} hubs is waiting for approval",
+                                  timeout=TIMEOUT)
+    modal.get_by_role("button", name="Close").last.click()
+    board = _board(page)
+    expect(board).to_contain_text(f"Fail over {eligible - 3} hubs from {REGION}")
+    expect(board).not_to_contain_text("weu-plant-000 ")
+    shot(page, "regional-crowded-02-approval")

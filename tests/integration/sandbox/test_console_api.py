@@ -177,3 +177,17 @@ def test_sandbox_heal_forgets_faults_not_yet_used(sandbox: Sandbox) -> None:
     assert _fail_over(sandbox, "litware-hvac-weu").state is OperationState.FAILED
     console.slash_command(ALICE.id, "/sandbox heal")
     assert _fail_over(sandbox, "alpineski-lifts-weu").state is OperationState.SUCCEEDED
+
+
+def test_opening_the_home_tab_sends_app_home_opened_and_shows_what_the_bot_publishes(
+        sandbox: Sandbox) -> None:
+    console = sandbox.console
+    assert console is not None
+    assert console.state(ALICE.id)["home"] is None
+
+    assert console.open_home(ALICE.id)["ok"]
+
+    home = eventually(sandbox, lambda: console.state(ALICE.id)["home"])
+    assert home["type"] == "home"  # type: ignore[index]
+    assert "IoT Hub failover" in str(home)
+    assert console.state(BOB.id)["home"] is None  # a Home tab is one person's
