@@ -74,8 +74,8 @@ def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, 
 def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
     decision = deps.service.batches.stop(actor, batch_id)
     running = sum(1 for r in decision.members if r.status is RequestStatus.RUNNING)
-    tail = f" {running} already running go on (Azure cannot stop a failover)." if running \
-        else ""
+    tail = (f" {running} already running {'goes' if running == 1 else 'go'} on (Azure cannot "
+            "stop a failover).") if running else ""
     return decision, (f"Stopped batch `{batch_id}`: {decision.changed} hub"
                       f"{'s' if decision.changed != 1 else ''} not started yet "
                       f"{'were' if decision.changed != 1 else 'was'} cancelled.{tail}")

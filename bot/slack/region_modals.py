@@ -190,7 +190,7 @@ def _hub_inputs(context: RegionContext, eligible: list[Candidate]) -> list[Block
     return [
         InputBlock(block_id=HUBS_INPUT, label="Hubs to move", element=CheckboxesElement(
             action_id=HUBS_INPUT, options=[everything], initial_options=[everything])),
-        InputBlock(block_id=EXCLUDE_INPUT, label="Leave out (optional)", optional=True,
+        InputBlock(block_id=EXCLUDE_INPUT, label="Leave out", optional=True,
                    hint="Hub names, separated by commas or spaces.",
                    element=PlainTextInputElement(action_id=EXCLUDE_INPUT, multiline=True,
                                                  max_length=3000)),
