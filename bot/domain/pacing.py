@@ -1,22 +1,25 @@
 """Pacing of failover starts within Azure Resource Manager's write limits.
 
 A batch's starts are given slots at approval (so a restarted or another process keeps the
-pace), and each process also takes a grant from its :class:`TokenBucket` just before every
-batch POST (so late rounds, retries and several batches at once stay within the limit too).
+pace), and each process also takes a token from its :class:`TokenBucket` before every batch
+POST (so late rounds, retries and several batches at once stay within the limit too).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from datetime import datetime, timedelta
 
 
 class TokenBucket:
-    """``rate_per_minute`` POSTs a minute, at most ``burst`` at once; thread-safe.
+    """At most ``burst`` starts in any one interval (``rate_per_minute`` a minute);
+    thread-safe.
 
-    A token bucket in its scheduling form (GCRA): each grant is a time, every grant at least
-    one interval after the one before it (``burst`` of them may share a moment), so callers
-    who cannot go now are told exactly when they may, and never two of them the same slot.
+    A caller that may not go now is told when to come back, and keeps no place in a queue:
+    whoever comes first when a token is free goes. So a caller that comes back late never
+    loses its turn for ever (no livelock), and several that are late at once do not all go
+    at once: one per interval does.
     """
 
     def __init__(self, rate_per_minute: int, burst: int = 1) -> None:
@@ -25,21 +28,15 @@ class TokenBucket:
         self.interval = timedelta(minutes=1) / rate_per_minute
         self.burst = burst
         self._lock = threading.Lock()
-        self._next: datetime | None = None  # the theoretical time of the next grant
+        self._gone: deque[datetime] = deque(maxlen=burst)  # the latest starts
 
-    def grant(self, now: datetime) -> datetime:
-        """The time at which the caller may act (``now`` if it may act at once); that slot
-        is theirs, the next caller's comes one interval later."""
+    def take(self, now: datetime) -> datetime | None:
+        """Take a token: ``None`` if the caller may go now, else when one will be free."""
         with self._lock:
-            theoretical = now if self._next is None else max(self._next, now)
-            slot = max(now, theoretical - self.interval * (self.burst - 1))
-            self._next = theoretical + self.interval
-            return slot
-
-    def on_time(self, slot: datetime, now: datetime) -> bool:
-        """Whether a caller back for ``slot`` at ``now`` still holds it: within half an
-        interval; later, the slot is lost (acting then would bunch with the next ones)."""
-        return slot <= now < slot + self.interval / 2
+            if len(self._gone) == self.burst and now - self._gone[0] < self.interval:
+                return self._gone[0] + self.interval
+            self._gone.append(now)
+            return None
 
 
 def start_slots(count: int, earliest: datetime, rate_per_minute: int) -> list[datetime]:

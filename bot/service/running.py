@@ -39,7 +39,6 @@ class ProcessMemory:
     posting: set[str] = field(default_factory=set)
     unsaved: dict[str, str] = field(default_factory=dict)
     quiet_since: dict[str, datetime] = field(default_factory=dict)
-    paced_until: dict[str, datetime] = field(default_factory=dict)  # a batch hub's token
 
 
 class Starts:
@@ -62,6 +61,12 @@ class Starts:
             request = uow.requests.get(request_id)
         if request is None or request.status is not RequestStatus.APPROVED:
             return request
+        if request.batch_id:
+            # A token before the re-read and the POST: never above the pace, and no read
+            # spent by a hub that must wait anyway.
+            later = self._paced(request)
+            if later is not None:
+                return later
         try:
             problem, hub = self._start_blocker(request)
         except (Throttled, TransientError) as exc:
@@ -69,11 +74,6 @@ class Starts:
         now = self.deps.clock.now()
         if request.batch_id and hub and same_region(hub.active_region, request.region_target):
             return self._skip(request, hub, now)
-        if request.batch_id and problem is None:
-            # The token just before the POST (after the re-read): never above the pace.
-            later = self._paced(request, now)
-            if later is not None:
-                return later
         owner = lease_owner or self.deps.start_owner
         own_lease = lease_owner is None
         with self.deps.uow() as uow:
@@ -153,22 +153,14 @@ class Starts:
                            f"{hub.active_display}; nothing was started."), hub
         return check_direction(request.kind, hub) or check_ready(hub), hub
 
-    def _paced(self, request: FailoverRequest, now: datetime) -> FailoverRequest | None:
-        """A batch's hub takes its slot from the bucket before its POST; without one now it
-        is rescheduled for its slot (``None``: go now). Back too late for its slot, it takes
-        a new one rather than bunch with the hubs after it."""
-        with self.memory.lock:
-            slot = self.memory.paced_until.pop(request.id, None)
-        if slot is not None and self.bucket.on_time(slot, now):
+    def _paced(self, request: FailoverRequest) -> FailoverRequest | None:
+        """A batch's hub takes a token before its POST; without one it is rescheduled for
+        when one will be free (``None``: go now)."""
+        later = self.bucket.take(self.deps.clock.now())
+        if later is None:
             return None
-        if slot is None or now >= slot:
-            slot = self.bucket.grant(now)
-        if slot <= now:
-            return None
-        with self.memory.lock:
-            self.memory.paced_until[request.id] = slot
         with self.deps.uow() as uow:
-            uow.requests.schedule_poll(request.id, slot)
+            uow.requests.schedule_poll(request.id, later)
             uow.commit()
             return uow.requests.get(request.id) or request
 

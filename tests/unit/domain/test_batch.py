@@ -3,6 +3,7 @@ the token bucket that paces its POSTs."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,28 +100,32 @@ def test_an_undecided_batch_expires() -> None:
     assert refusal is not None and "expired" in refusal.message
 
 
-def test_the_bucket_lines_callers_up_one_interval_apart() -> None:
+def test_the_bucket_lets_one_caller_go_per_interval() -> None:
     bucket = TokenBucket(rate_per_minute=6)  # one every ten seconds
-    slots = [bucket.grant(T0) for _ in range(4)]
-    assert slots == [T0 + timedelta(seconds=10 * i) for i in range(4)]
-    # After the slots given, a caller may go at once again.
-    assert bucket.grant(T0 + timedelta(seconds=45)) == T0 + timedelta(seconds=45)
+    assert bucket.take(T0) is None
+    later = T0 + timedelta(seconds=10)
+    assert [bucket.take(T0 + timedelta(seconds=s)) for s in (1, 9)] == [later, later]
+    assert bucket.take(later) is None  # whoever comes first when it is free
+    assert bucket.take(later) == later + timedelta(seconds=10)
 
 
-def test_a_caller_back_late_for_its_slot_has_lost_it() -> None:
-    """Late callers must not bunch with those after them: within half an interval only."""
-    bucket = TokenBucket(rate_per_minute=6)
-    slot = bucket.grant(T0)
-    assert bucket.on_time(slot, slot + timedelta(seconds=4))
-    assert not bucket.on_time(slot, slot + timedelta(seconds=5))
-    assert not bucket.on_time(slot + timedelta(seconds=1), slot)  # early is not yet
+def test_callers_late_together_go_one_interval_apart_and_none_is_starved() -> None:
+    bucket = TokenBucket(rate_per_minute=60)
+    late = T0 + timedelta(minutes=5)
+    waiting, gone, now = list(range(5)), [], late
+    while waiting:
+        for caller in list(waiting):
+            if bucket.take(now) is None:
+                waiting.remove(caller)
+                gone.append(now)
+        now += timedelta(milliseconds=250)
+    assert len(gone) == 5
+    assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(gone))
 
 
-def test_the_bucket_saves_up_no_more_than_its_burst() -> None:
+def test_the_bucket_lets_a_burst_go_at_once_and_no_more() -> None:
     bucket = TokenBucket(rate_per_minute=60, burst=2)
-    bucket.grant(T0)
-    idle = T0 + timedelta(hours=1)
-    assert [bucket.grant(idle) for _ in range(3)] == [idle, idle, idle + timedelta(seconds=1)]
+    assert [bucket.take(T0) for _ in range(3)] == [None, None, T0 + timedelta(seconds=1)]
 
 
 def test_start_slots_are_spread_at_the_rate() -> None:
