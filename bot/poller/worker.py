@@ -35,7 +35,7 @@ from bot.poller.rounds import Held, Round
 from bot.poller.watch import Polled, Watch
 from bot.service import FailoverService, Observation
 from bot.service.boards import BoardNotifier
-from bot.store.base import UnitOfWorkFactory
+from bot.store.base import StoreUnavailable, UnitOfWorkFactory
 from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class Poller:
         try:  # starts scheduled elsewhere (a batch's approval paces them) wake us too
             with self._uow() as uow:
                 due = uow.requests.next_due(now)
-        except Exception:
+        except StoreUnavailable:  # the round itself reports it
             due = None
         if due is not None:
             soonest = min(soonest, due - now)
