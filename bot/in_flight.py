@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 
 
@@ -27,16 +25,19 @@ class InFlight:
         # Written under the count's lock; time.monotonic() is system-wide.
         self._last_answer = context.Value("d", 0.0, lock=False)
 
-    @contextmanager
-    def answering(self) -> Iterator[None]:
+    def answering(self) -> InFlight:
+        """``with in_flight.answering():`` around each answer. The object is its own context
+        manager (no generator per answer: this is on every ack's path)."""
+        return self
+
+    def __enter__(self) -> None:
+        with self._count.get_lock():  # the lock once (``.value`` would take it again)
+            self._count.get_obj().value += 1
+
+    def __exit__(self, *exc_info: object) -> None:
         with self._count.get_lock():
-            self._count.value += 1
-        try:
-            yield
-        finally:
-            with self._count.get_lock():
-                self._count.value -= 1
-                self._last_answer.value = time.monotonic()
+            self._count.get_obj().value -= 1
+            self._last_answer.value = time.monotonic()
 
     def answering_now(self) -> bool:
         return bool(self._count.get_obj().value)  # lock-free, as in is_quiet
