@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,11 +26,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job that killed this many work processes is dropped, not run again
 SWEEP_EVERY_S = 1.0
 UNCLAIMED_FOR = timedelta(seconds=2)  # a wake-up normally claims a job within milliseconds
-# The front's writer lets the jobs of a burst gather before it writes (its insert takes the
-# GIL from the acks), then yields to an answer under way, at most until HOLD_MAX_S after the
-# first job. The work process holds new work back at least as long (``InFlight.QUIET_S``).
-GATHER_S = 0.02
-HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.002
+HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.002  # how long the front's writer yields to its acks
 
 
 def to_stored(job: LazyJob, job_id: str) -> StoredJob:
@@ -47,41 +42,35 @@ def from_stored(stored: StoredJob) -> LazyJob:
 
 
 class Outbox:
-    """Jobs acked but not stored yet; ``put`` is all the ack path does: an append, and a
-    wake-up for the writer only when its outbox was empty (once per batch, not per job)."""
+    """Jobs acked but not stored yet; ``put`` is all the ack path does."""
 
     def __init__(self) -> None:
-        self._jobs: deque[LazyJob] = deque()  # append and popleft are atomic: no lock
-        self._waiting = threading.Event()  # set when jobs may be waiting
+        self._jobs: list[LazyJob] = []
+        self._ready = threading.Condition()
         self._closed = False
 
     def put(self, job: LazyJob) -> None:
-        self._jobs.append(job)
-        if not self._waiting.is_set():
-            self._waiting.set()
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
 
     def take(self) -> list[LazyJob] | None:
         """Everything waiting (at least one job); ``None`` once closed and empty."""
-        while True:
-            if not self._closed:
-                self._waiting.wait()
-            # Cleared before the drain: a job put after it sets the flag again.
-            self._waiting.clear()
-            jobs = self.take_nowait()
-            if jobs:
-                return jobs
-            if self._closed:
-                return None
+        with self._ready:
+            while not self._jobs and not self._closed:
+                self._ready.wait()
+            jobs, self._jobs = self._jobs, []
+            return jobs or None
 
     def take_nowait(self) -> list[LazyJob]:
-        jobs: list[LazyJob] = []
-        while self._jobs:
-            jobs.append(self._jobs.popleft())
-        return jobs
+        with self._ready:
+            jobs, self._jobs = self._jobs, []
+            return jobs
 
     def close(self) -> None:
-        self._closed = True
-        self._waiting.set()
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
 
 
 class JobWriter:
@@ -117,12 +106,9 @@ class JobWriter:
                 log.exception("could not hand %d lazy jobs to the work process", len(jobs))
 
     def _more_while_busy(self) -> list[LazyJob]:
-        """Acks first: one insert for a burst, rather than one after every ack or two. The
-        jobs gather for ``GATHER_S``; then, while the front is answering, the writer waits
-        (at most until ``HOLD_MAX_S`` after the first job)."""
-        started = time.monotonic()
-        time.sleep(GATHER_S)
-        deadline = started + HOLD_MAX_S
+        """Acks first: while the front is answering, wait (boundedly) and write one batch
+        for the whole burst, rather than taking the GIL for an insert after every ack."""
+        deadline = time.monotonic() + HOLD_MAX_S
         while self._busy() and time.monotonic() < deadline:
             time.sleep(HOLD_POLL_S)
         return self._outbox.take_nowait()
