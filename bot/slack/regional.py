@@ -35,10 +35,10 @@ from bot.slack.region_modals import (
     region_submitted,
 )
 from bot.slack.text import printable
+from bot.slack.view_state import STALE, input_state, input_value
 
 log = logging.getLogger(__name__)
 
-STALE = "This dialog is out of date; close it and run the command again."
 Answer = Callable[..., None]
 
 
@@ -93,25 +93,16 @@ def _submitter(deps: Deps) -> Callable[..., None]:
     return submit
 
 
-def _state(view: dict[str, Any], block_id: str) -> dict[str, Any]:
-    block = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    return block.get(block_id) or {}
-
-
-def _value(view: dict[str, Any], block_id: str) -> str:
-    return printable(str(_state(view, block_id).get("value") or ""))
-
-
 def _selected(view: dict[str, Any]) -> list[str]:
-    options = _state(view, HUBS_INPUT).get("selected_options") or []
+    options = input_state(view, HUBS_INPUT).get("selected_options") or []
     return [printable(str(o.get("value") or "")) for o in options if isinstance(o, dict)]
 
 
 def _inline_errors(access: AccessPolicy, user: str, context: RegionContext,
                    view: dict[str, Any]) -> dict[str, Refusal]:
     """The checks that need no I/O; the lazy half's submit makes (and audits) them again."""
-    errors = check_region_confirmation(context.region, _value(view, REGION_INPUT),
-                                       _value(view, REASON_INPUT))
+    errors = check_region_confirmation(context.region, input_value(view, REGION_INPUT),
+                                       input_value(view, REASON_INPUT))
     nobody = access.check_approvable(Actor(user))
     return {**errors, REGION_INPUT: nobody} if nobody else errors
 
@@ -131,11 +122,11 @@ def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str
 
 def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
     view = body["view"]
-    excluded = [w for w in re.split(r"[\s,;]+", _value(view, EXCLUDE_INPUT)) if w]
+    excluded = [w for w in re.split(r"[\s,;]+", input_value(view, EXCLUDE_INPUT)) if w]
     return SubmitBatch(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
                        kind=context.kind, region=context.region,
-                       typed_region=_value(view, REGION_INPUT),
-                       reason=_value(view, REASON_INPUT), hubs=_selected(view),
+                       typed_region=input_value(view, REGION_INPUT),
+                       reason=input_value(view, REASON_INPUT), hubs=_selected(view),
                        all_eligible=context.all_eligible, excluded=excluded,
                        key=str(view.get("id") or "") or None)  # a re-run finds its batch
 

@@ -28,11 +28,10 @@ from bot.slack.modals import (
     submitted_modal,
     submitting_modal,
 )
-from bot.slack.text import printable
+from bot.slack.view_state import STALE, input_value
 
 log = logging.getLogger(__name__)
 
-STALE = "This dialog is out of date; close it and run the command again."
 
 
 def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
@@ -53,16 +52,12 @@ def _submitter(deps: Deps) -> Callable[..., None]:
     return submit
 
 
-def _value(view: dict[str, Any], block_id: str) -> str:
-    block = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    return printable(str((block.get(block_id) or {}).get("value") or ""))
-
-
 def _inline_errors(access: AccessPolicy, user: str, context: ModalContext,
                    view: dict[str, Any]) -> dict[str, Refusal]:
     """The checks that need no I/O; the lazy half's service.submit makes (and audits) them
     again, and leaves the dialog alone when this found them."""
-    errors = check_confirmation(context.hub, _value(view, NAME_INPUT), _value(view, REASON_INPUT))
+    errors = check_confirmation(context.hub, input_value(view, NAME_INPUT),
+                                input_value(view, REASON_INPUT))
     nobody = access.check_approvable(Actor(user))
     return {**errors, NAME_INPUT: nobody} if nobody else errors
 
@@ -90,7 +85,8 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
         return
     cmd = SubmitFailover(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
                          hub_name=context.hub, kind=context.kind,
-                         typed_name=_value(view, NAME_INPUT), reason=_value(view, REASON_INPUT),
+                         typed_name=input_value(view, NAME_INPUT),
+                         reason=input_value(view, REASON_INPUT),
                          expected_active_region=context.active,
                          key=str(view.get("id") or "") or None)  # a re-run finds its request
     try:
