@@ -22,6 +22,7 @@ from bot.slack.messages import (
     request_text,
     status_text,
 )
+from bot.slack.one_message import OneMessage
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +52,15 @@ class SlackNotifier:
         self._ledger = ledger
         self._audit_channel = audit_channel or None
         self._lock = threading.Lock()
-        self._message_ts: dict[str, str] = {}
-        self._announce_locks: dict[str, threading.Lock] = {}
+        self._messages = OneMessage(client)
         self._status_ts: dict[str, str] = {}
         self._mirrored: set[tuple[str, RequestStatus]] = set()
 
     def request_changed(self, request: FailoverRequest) -> None:
-        blocks, text = request_blocks(request), request_text(request)
-        # The listener that recorded the request and the poller's sweep may both announce it:
-        # look-up, post and remember happen under the request's own lock, so one posts.
-        with self._announcing(request.id):
-            ts = request.message_ts or self._message_ts.get(request.id)
-            posted = not ts
-            if ts:
-                self._client.chat_update(channel=request.channel_id, ts=ts, blocks=blocks,
-                                         text=text)
-            else:
-                response = self._client.chat_postMessage(channel=request.channel_id,
-                                                         blocks=blocks, text=text)
-                ts = str(response["ts"])
-            # Remembered before it is stored: a failed write must not make a retry post twice.
-            with self._lock:
-                self._message_ts[request.id] = ts
-            if posted:
-                self._ledger.attach_message(request.id, message_ts=ts)
+        self._messages.show(
+            request.id, request.channel_id, request.message_ts, blocks=request_blocks(request),
+            text=request_text(request),
+            remember=lambda ts: self._ledger.attach_message(request.id, message_ts=ts))
         self._mirror_request(request)
         if not request.status.ran:
             # Shown: the poller's sweep need not announce this state again. (An end that ran
@@ -82,10 +68,6 @@ class SlackNotifier:
             self._ledger.mark_notified(request.id, request.version)
         if request.status.closed_unrun:
             self._forget(request.id)
-
-    def _announcing(self, request_id: str) -> threading.Lock:
-        with self._lock:
-            return self._announce_locks.setdefault(request_id, threading.Lock())
 
     def progress(self, update: ProgressUpdate) -> None:
         """The thread reads in time order: "Azure accepted" *is* the live status message
@@ -115,16 +97,15 @@ class SlackNotifier:
 
     def _forget(self, request_id: str) -> None:
         """A finished request needs none of the per-request state: the process runs for months."""
+        self._messages.forget(request_id)
         with self._lock:
-            self._message_ts.pop(request_id, None)
             self._status_ts.pop(request_id, None)
-            self._announce_locks.pop(request_id, None)
             self._mirrored = {key for key in self._mirrored if key[0] != request_id}
 
     # ---- helpers ------------------------------------------------------------------------
 
     def _thread(self, request: FailoverRequest) -> str | None:
-        return request.message_ts or self._message_ts.get(request.id)
+        return request.message_ts or self._messages.ts(request.id)
 
     def _status_of(self, request: FailoverRequest) -> str | None:
         return request.status_message_ts or self._status_ts.get(request.id)
