@@ -82,7 +82,8 @@ def check_hub_name(name: str) -> Refusal | None:
     )
 
 
-# The smallest step of a datetime: an operation exactly 24 h old has left the rolling window.
+# The smallest step of a datetime. An operation exactly 24 h old still counts (Azure's own
+# boundary is not documented: the bot errs on the side of refusing, never of being refused).
 _TICK = timedelta(microseconds=1)
 
 
@@ -91,7 +92,7 @@ def window_start(now: datetime, window: QuotaWindow) -> datetime:
     if window is QuotaWindow.UTC_DAY:
         utc = now.astimezone(UTC)
         return utc.replace(hour=0, minute=0, second=0, microsecond=0)
-    return now - timedelta(hours=24) + _TICK
+    return now - timedelta(hours=24)
 
 
 def _window_end(start: datetime, window: QuotaWindow) -> datetime:
@@ -123,7 +124,7 @@ def check_quota(counted: Sequence[datetime], kind: OperationKind, now: datetime,
         allowed_at = _window_end(since, limits.window)
     else:
         # The oldest counted operations must leave the window for one slot to open.
-        allowed_at = in_window[len(in_window) - limit] + timedelta(hours=24)
+        allowed_at = in_window[len(in_window) - limit] + timedelta(hours=24) + _TICK
     return Refusal(
         RefusalReason.QUOTA_EXHAUSTED,
         f"Azure allows {limit} {kind.value}s per hub per day and this hub has used them.",
