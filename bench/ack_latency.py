@@ -9,12 +9,13 @@ runs in a third child process, at the lowest CPU priority: it stands in for Slac
 which do not share the bot's cores. This process plays Slack: signed ``/iothub status <hub>``
 and ``/iothub failover <hub>`` commands from 1, 10, 50 and 100 concurrent
 keep-alive connections, a bounded number per level, the two servers measured alternately (bare, bot,
-bare, bot). Latency is from sending the request to reading the whole answer. Target: at
-every level the bot's p99 ≤ 1.25 × the bare app's p99, and no answer slower than 3 s (Slack's
-limit). The bot really does the work after the ack (status answers through
-``response_url``, modals through ``views.open``), and that work competes for the same two
-cores. Also printed: CPU per command and peak RSS of the process that answers (the bot's
-front; its work process is apart).
+bare, bot). Latency is from sending the request to reading the whole answer. Target (the
+issue's): at 10 and 50 in flight the bot's p99 ≤ 1.25 × the bare app's p99; at every level no
+answer slower than 3 s (Slack's limit). The ratios at 1 and 100 in flight are printed too.
+The bot really does the work after the ack (status answers through ``response_url``, modals
+through ``views.open``), and that work competes for the same two cores. Also printed: CPU
+per command and peak RSS of the process that answers (the bot's front; its work process is
+apart).
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ LEVELS = (1, 10, 50, 100)
 ROUNDS = 2  # bare, bot, bare, bot
 SLACK_LIMIT_S = 3.0
 MAX_RATIO = 1.25
+RATIO_LEVELS = (10, 50)  # where the p99 ratio is held to MAX_RATIO
 PHASE_TIMEOUT_S = 120.0
 
 
@@ -301,7 +303,7 @@ def main() -> int:
             rows.append([level, app, len(values), _common.median(values),
                          _common.percentile(values, 99), max(values),
                          f"{ratio:.2f}" if app == "failover-bot" else ""])
-        if ratio > MAX_RATIO:
+        if level in RATIO_LEVELS and ratio > MAX_RATIO:
             failures.append(f"at {level} in flight the bot's p99 is {ratio:.2f}x the bare app's")
         if max(bot) > SLACK_LIMIT_S * 1000:
             failures.append(f"at {level} in flight an ack took {max(bot) / 1000:.1f} s")
@@ -318,10 +320,11 @@ def main() -> int:
     if errors["bot"] or errors["bare"]:
         failures.append(f"{errors['bot'] + errors['bare']} commands were not answered 200")
     worst = max(_common.percentile(results[("bot", lv)], 99)
-                / _common.percentile(results[("bare", lv)], 99) for lv in LEVELS)
+                / _common.percentile(results[("bare", lv)], 99) for lv in RATIO_LEVELS)
     slowest = max(max(results[("bot", lv)]) for lv in LEVELS)
-    return _common.verdict(failures, f"worst bot/bare p99 ratio {worst:.2f} (<= {MAX_RATIO}), "
-                                     f"slowest ack {slowest:.0f} ms (< 3000)")
+    return _common.verdict(failures, f"worst bot/bare p99 ratio at 10 and 50 in flight "
+                                     f"{worst:.2f} (<= {MAX_RATIO}), slowest ack "
+                                     f"{slowest:.0f} ms (< 3000)")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ one after the other in the same run:
   own Slack messages.
 
 Checked, for each: ARM writes (POSTs) in any 60 s and any 1 s window — the batch never above
-its token bucket (rate R a minute, burst 1: at most R + 1 in any 60 s and ⌈R/60⌉ + 1 in any
-second; the singles' burst is the comparison); Slack ``chat.update`` in any minute (≤ 50),
-posts per channel (≤ 1 a second) and board edits per board (≤ 1 per 5 s); completion detection
-(the simulator's ``ends_at`` → the request's ``completed_at``) within one poll interval + 2 s,
-the design bar; exactly one POST per hub in the batch. The singles are not waited for until
-Slack has drained their messages: what is still queued at the end is reported.
+its configured rate (R a minute, one interval apart: at most R + 1 in any 60 s and ⌈R/60⌉ + 1
+in any second; the singles' burst is the comparison); Slack ``chat.update`` in any minute (≤
+50), posts per channel (≤ 1 a second) and board edits per board (≤ 1 per 5 s); completion
+detection (the simulator's ``ends_at`` → the request's ``completed_at``) within one poll
+interval + 2 s, the design bar; exactly one POST per hub in the batch. The singles are not
+waited for until Slack has drained their messages: what is still queued at the end is
+reported.
 ``python bench/regional_outage.py --scenario batch --hubs 100`` runs one scenario alone and
 prints its figures as one JSON line.
 """

@@ -214,7 +214,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from bot.store.migrate import missing_sqlite_file, require_schema
-    from bot.store.sql import SqlUnitOfWork, session_factory
+    from bot.store.sql import unit_of_work_factory
 
     url = settings.database_url.get_secret_value()
     missing = missing_sqlite_file(url)
@@ -228,8 +228,7 @@ def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         actions=events_of(sorted(args.status)) if args.status else frozenset(),
         request_id=args.request, batch_id=args.batch, limit=args.limit,
     )
-    factory = session_factory(url)
-    with SqlUnitOfWork(factory) as uow:
+    with unit_of_work_factory(url)() as uow:
         events = uow.events.search(query)
     write_events(events, args.format, out)
     return 0

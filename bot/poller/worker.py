@@ -1,8 +1,12 @@
 """The progress poller: leases due operations, polls each once on a bounded pool, reports.
 
-One ``run_once()`` is one round: expire stale requests and batches, renew the leases we keep,
-claim due requests, poll them on the thread pool (never a thread per operation), schedule the
-next poll, announce what changed, send what Slack's limits allow and keep batches' boards.
+One round: expire stale requests and batches, renew the leases we keep, claim due requests,
+hand them to the thread pool (never a thread per operation), settle the polls that finished
+(schedule the next poll, announce what changed), send what Slack's limits allow and keep
+batches' boards. ``run_forever`` does not wait for a round's slowest poll: the next round
+claims what came due meanwhile and settles what finished since (a thousand operations in one
+region must each be seen within a poll interval of Azure finishing). ``run_once()`` waits for
+every poll it started.
 What must survive a crash is in the store: the operation handle (nothing is POSTed twice), the
 lease (two replicas never poll one operation), ``notified_version`` (a completion is
 announced once) and the milestone record in the audit log.
@@ -29,9 +33,11 @@ from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.backoff import PollSchedule
 from bot.poller.boards import BoardKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
+from bot.poller.inflight import InFlight
+from bot.poller.kept import KeptLeases
 from bot.poller.milestones import due_milestone
 from bot.poller.ratelimit import MessageKind, RateLimitedNotifier
-from bot.poller.rounds import Held, Round
+from bot.poller.rounds import Round
 from bot.poller.watch import Polled, Watch
 from bot.service import FailoverService, Observation
 from bot.service.boards import BoardNotifier
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 # How often run_forever looks while messages wait for Slack's per-second budget.
 BACKLOG_TICK = timedelta(seconds=1)
 MAX_IDLE_TICK = timedelta(seconds=5)
+# At the latest, while polls are in flight, a round looks at what came due meanwhile.
+IN_FLIGHT_TICK = timedelta(seconds=1)
 
 
 class Poller:
@@ -73,11 +81,13 @@ class Poller:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
         self._lock = threading.Lock()  # guards _due
         self._watch = Watch(service, uow_factory, clock, self.owner_id, lease_ttl, metrics)
+        self._in_flight = InFlight(self._pool, self._watch.poll)
         # A batch's hubs are shown on its board, not announced one by one.
         self.boards = (BoardKeeper(service.boards, boards, self._outbox, clock, self.owner_id)
                        if boards is not None else None)
         self._failures: dict[str, int] = {}
-        self._held: dict[str, Held] = {}  # leases kept while messages wait for Slack
+        self._kept = KeptLeases(uow_factory, clock, self.owner_id, lease_ttl, self.heartbeat,
+                                self._outbox)
         self._last_sweep: datetime | None = None
         self._last_reap: datetime | None = None
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
@@ -85,23 +95,50 @@ class Poller:
     # ---- rounds --------------------------------------------------------------------------
 
     def run_once(self) -> Round:
+        """One round, waiting for every poll it started (tests, and a one-off pass)."""
+        return self._round(wait_all=True)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run rounds until ``stop`` is set, waiting on ``stop`` itself or for a poll."""
+        log.info("poller %s started", self.owner_id)
+        self.heartbeat.start()
+        while not stop.is_set():
+            full = False
+            try:
+                full = self._round(wait_all=False).polled >= self._batch_size
+            except Exception:
+                log.exception("poller round failed; trying again")
+            if full:  # more are due now: go on at once
+                continue
+            if self._in_flight:  # settle each poll soon after it finishes
+                self._in_flight.wait_any(min(self.next_wait(), IN_FLIGHT_TICK).total_seconds())
+            else:
+                stop.wait(self.next_wait().total_seconds())
+        self.close()
+
+    def _round(self, *, wait_all: bool) -> Round:
         now = self._clock.now()
         expired = self._deciding.expire_due()
         for request in expired:
             if not request.batch_id:
                 self._outbox.request_changed(request)
         self._batches.expire_due()
-        self._renew_held()
+        self._kept.renew()
         self._reap_dead_owners(now)
         self._starts.save_unsaved_handles()
-        with self._uow() as uow:
-            claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl,
-                                             self._batch_size)
-            uow.commit()
+        self._settle_finished()
+        room = self._batch_size - len(self._in_flight)
+        claimed = []
+        if room > 0:
+            with self._uow() as uow:
+                claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl, room,
+                                                 skip=self._in_flight.ids())
+                uow.commit()
         for request in claimed:  # renewed while polled, however long Azure takes
             self.heartbeat.keep(request.id, self.owner_id)
-        for polled in self._pool.map(self._watch.poll, claimed):
-            self._settle(polled)
+        self._in_flight.submit(claimed)
+        if wait_all:
+            self._settle_finished(wait_all=True)
         # Changes made elsewhere (approvals, starts) need only be seen once a poll interval.
         last = self._last_sweep
         if last is None or now - last >= self._schedule.poll_interval:
@@ -111,20 +148,6 @@ class Poller:
         if self.boards is not None:
             self.boards.keep()
         return Round(len(expired), len(claimed), sent)
-
-    def run_forever(self, stop: threading.Event) -> None:
-        """Run rounds until ``stop`` is set; the only wait is on ``stop`` itself."""
-        log.info("poller %s started", self.owner_id)
-        self.heartbeat.start()
-        while not stop.is_set():
-            full = False
-            try:
-                full = self.run_once().polled >= self._batch_size
-            except Exception:
-                log.exception("poller round failed; trying again")
-            # A full batch means more are due now: go on at once.
-            stop.wait(0 if full else self.next_wait().total_seconds())
-        self.close()
 
     def next_wait(self) -> timedelta:
         """Until the next poll we scheduled is due (so Azure's end is seen on time), at most
@@ -147,24 +170,33 @@ class Poller:
 
     def close(self) -> None:
         """Stop the workers and hand our leases back so another replica takes over at once."""
+        not_polled = self._in_flight.cancel_waiting()
+        for polled in self._in_flight.finished(wait_all=True):
+            try:
+                self._settle(polled)
+            except Exception:
+                log.exception("could not settle the poll of %s", polled.request.id)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.heartbeat.stop()
-        held, self._held = self._held, {}
         try:
             with self._uow() as uow:
-                for request_id, kept in held.items():
-                    uow.requests.release_lease(request_id, self.owner_id, kept.next_poll_at)
+                self._kept.release_all(uow)
+                for request in not_polled:  # due now: for whoever comes next
+                    uow.requests.release_lease(request.id, self.owner_id, self._clock.now())
                 uow.commit()
         except Exception:
-            log.warning("could not release %d leases; they expire on their own", len(held))
+            log.warning("could not hand our leases back; they expire on their own")
 
     # ---- after the poll (on the round's thread) ------------------------------------------
+
+    def _settle_finished(self, *, wait_all: bool = False) -> None:
+        for polled in self._in_flight.finished(wait_all=wait_all):
+            self._settle(polled)
 
     def _settle(self, polled: Polled) -> None:
         request_id = polled.request.id
         if polled.lost:
-            self._held.pop(request_id, None)
-            self.heartbeat.drop(request_id, self.owner_id)
+            self._kept.lost(request_id)
             self._outbox.forget(request_id)
             return
         observation = polled.observation
@@ -223,53 +255,15 @@ class Poller:
         return self._schedule.after_failure(failures, retry_after, self._rng)
 
     def _keep_or_release(self, request_id: str, next_poll_at: datetime) -> None:
-        """Keep the lease while a milestone or completion waits to be sent; else release it."""
         with self._lock:
             heapq.heappush(self._due, next_poll_at)
-        keep = bool(self._outbox.announcements_for(request_id))
-        lease_until = self._clock.now() + self._lease_ttl
-        with self._uow() as uow:
-            if keep:
-                keep = uow.requests.renew_lease(request_id, self.owner_id, lease_until)
-                if keep:
-                    uow.requests.schedule_poll(request_id, next_poll_at)
-            else:
-                uow.requests.release_lease(request_id, self.owner_id, next_poll_at)
-            uow.commit()
-        if keep:
-            self._held[request_id] = Held(next_poll_at, lease_until)
-        else:
-            self._held.pop(request_id, None)
-            self.heartbeat.drop(request_id, self.owner_id)
+        self._kept.keep_or_release(request_id, next_poll_at)
 
     def _completion_queued(self, request_id: str) -> bool:
         return any(m.kind is MessageKind.COMPLETED
                    for m in self._outbox.announcements_for(request_id))
 
-    # ---- leases, the outbox sweep and delivery bookkeeping -------------------------------
-
-    def _renew_held(self) -> None:
-        """Renew the leases we keep once half their time has passed (not every round)."""
-        now = self._clock.now()
-        due = [rid for rid, held in self._held.items()
-               if held.lease_until - now <= self._lease_ttl / 2]
-        if not due:
-            return
-        until = now + self._lease_ttl
-        with self._uow() as uow:
-            lost = [rid for rid in due
-                    if not uow.requests.renew_lease(rid, self.owner_id, until)]
-            uow.commit()
-        for request_id in due:
-            held = self._held.pop(request_id)
-            if request_id in lost:
-                log.warning("lease on %s was taken over; leaving it to its new owner",
-                            request_id)
-                self._outbox.forget(request_id)
-            else:
-                self._held[request_id] = Held(held.next_poll_at, until)
-        for request_id in lost:
-            self.heartbeat.drop(request_id, self.owner_id)
+    # ---- dead owners and delivery bookkeeping --------------------------------------------
 
     def _reap_dead_owners(self, now: datetime) -> None:
         """On the first round and then once per heartbeat: leases of dead processes here."""
@@ -287,11 +281,6 @@ class Poller:
         with self._uow() as uow:
             for message in sent:
                 record_sent(uow, message, now, self._watch)
-            for message in sent:
-                request_id = message.request.id
-                if request_id in self._held and not self._outbox.announcements_for(request_id):
-                    kept = self._held.pop(request_id)
-                    uow.requests.release_lease(request_id, self.owner_id, kept.next_poll_at)
-                    self.heartbeat.drop(request_id, self.owner_id)
+            self._kept.release_sent(uow, [message.request.id for message in sent])
             uow.commit()
         return len(sent)

@@ -54,7 +54,7 @@ class BatchDecisions:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
     def approve(self, actor: Actor, batch_id: str) -> BatchDecision:
-        """Approve every hub still waiting, with start slots paced by the token bucket."""
+        """Approve every hub still waiting, with start slots one interval apart."""
         return self._decide(actor, batch_id, approve=True)
 
     def reject(self, actor: Actor, batch_id: str, note: str = "") -> BatchDecision:

@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.domain.backoff import backoff_delay
 from bot.domain.durations import humanize
 from bot.domain.model import AuditAction, HubState
-from bot.domain.pacing import TokenBucket
+from bot.domain.pacing import Admitted, StartPacer
 from bot.domain.regions import same_region
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason, check_direction, check_ready
@@ -45,7 +45,7 @@ class Starts:
     def __init__(self, deps: Deps, refusals: Refusals, memory: ProcessMemory) -> None:
         self.deps, self.refusals, self.memory = deps, refusals, memory
         # ARM's write limits: a batch's POSTs, all batches together, at most this often.
-        self.bucket = TokenBucket(deps.batch_starts_per_minute)
+        self.pacer = StartPacer(deps.batch_starts_per_minute)
 
     def start(self, request_id: str, *, lease_owner: str | None = None
               ) -> FailoverRequest | None:
@@ -61,12 +61,18 @@ class Starts:
             request = uow.requests.get(request_id)
         if request is None or request.status is not RequestStatus.APPROVED:
             return request
-        if request.batch_id:
-            # A token before the re-read and the POST: never above the pace, and no read
-            # spent by a hub that must wait anyway.
-            later = self._paced(request)
-            if later is not None:
-                return later
+        if not request.batch_id:
+            return self._start(request, lease_owner, None)
+        # Let in before the re-read (a hub that must wait costs no read), spaced right before
+        # the POST: never above the pace.
+        admitted = self.pacer.admit(self.deps.clock.now())
+        if isinstance(admitted, datetime):
+            return self._come_back(request, admitted)
+        with admitted:
+            return self._start(request, lease_owner, admitted)
+
+    def _start(self, request: FailoverRequest, lease_owner: str | None,
+               paced: Admitted | None) -> FailoverRequest | None:
         try:
             problem, hub = self._start_blocker(request)
         except (Throttled, TransientError) as exc:
@@ -97,6 +103,8 @@ class Starts:
             return running  # observe() follows the hub; no second POST
         if own_lease:  # a poller's claimed lease is already kept by its heartbeat
             self.deps.leases.keep(running.id, owner)
+        if paced is not None:  # right before the POST, so that the POSTs are spaced
+            self._wait_turn(paced)
         with self.memory.lock:
             self.memory.posting.add(running.id)
         try:
@@ -153,16 +161,19 @@ class Starts:
                            f"{hub.active_display}; nothing was started."), hub
         return check_direction(request.kind, hub) or check_ready(hub), hub
 
-    def _paced(self, request: FailoverRequest) -> FailoverRequest | None:
-        """A batch's hub takes a token before its POST; without one it is rescheduled for
-        when one will be free (``None``: go now)."""
-        later = self.bucket.take(self.deps.clock.now())
-        if later is None:
-            return None
+    def _come_back(self, request: FailoverRequest, at: datetime) -> FailoverRequest:
+        """A batch's hub whose turn is not near: the poller looks at it again then."""
         with self.deps.uow() as uow:
-            uow.requests.schedule_poll(request.id, later)
+            uow.requests.schedule_poll(request.id, at)
             uow.commit()
             return uow.requests.get(request.id) or request
+
+    def _wait_turn(self, paced: Admitted) -> None:
+        """Wait for this start's turn: one interval after the previous POST."""
+        now = self.deps.clock.now()
+        at = paced.turn(now)
+        if at > now:
+            self.deps.clock.sleep((at - now).total_seconds())
 
     def _skip(self, request: FailoverRequest, hub: HubState,
               now: datetime) -> FailoverRequest | None:

@@ -8,7 +8,7 @@ nobody changed it since it was read, so two concurrent approvals cannot both win
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, Self
@@ -94,9 +94,10 @@ class RequestRepository(Protocol):
         """Requests still awaiting approval whose ``expires_at`` has passed."""
         ...
 
-    def claim_due(self, owner: str, now: datetime, lease: timedelta,
-                  limit: int) -> list[FailoverRequest]:
-        """Lease up to ``limit`` requests that need the poller.
+    def claim_due(self, owner: str, now: datetime, lease: timedelta, limit: int, *,
+                  skip: Collection[str] = ()) -> list[FailoverRequest]:
+        """Lease up to ``limit`` requests that need the poller, except those in ``skip`` (the
+        owner's polls still in flight).
 
         Those are running (or approved) requests whose ``next_poll_at <= now``, and finished
         ones whose end was never announced (``notified_version < version``), in both cases

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
@@ -140,6 +142,34 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+# One lock per SQLite file in this process. SQLite lets one writer in at a time and makes the
+# others wait in its busy handler, which sleeps and retries (up to 100 ms a try) and is unfair:
+# with dozens of poller threads, a transaction could wait seconds for a lock that was free
+# most of that time. Threads of one process queue on this lock instead, and wake as soon as it
+# is free; other processes (the front and the work process) still meet SQLite's busy handler.
+_SQLITE_TURNS: dict[str, threading.RLock] = {}
+_SQLITE_TURNS_GUARD = threading.Lock()
+
+
+@contextmanager
+def writer_turn(engine: Engine) -> Iterator[None]:
+    """Hold this process's turn to write to ``engine``'s SQLite file (nothing for PostgreSQL,
+    whose row locks let writers in side by side)."""
+    watched = _SQLITE_FILES.get(engine)
+    if watched is None:
+        yield
+        return
+    with _SQLITE_TURNS_GUARD:
+        turn = _SQLITE_TURNS.setdefault(watched.path, threading.RLock())
+    # As long as SQLite itself would wait, then the same error a busy database gives.
+    if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+        raise StoreUnavailable("the database is unavailable: database is locked")
+    try:
+        yield
+    finally:
+        turn.release()
 
 
 def session_factory(url: str | URL | Engine) -> sessionmaker[Session]:

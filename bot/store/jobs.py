@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.store.base import StoreUnavailable
-from bot.store.sql import make_engine
+from bot.store.sql import make_engine, writer_turn
 from bot.store.tables import LazyJobRow
 
 _JOB = LazyJobRow.__table__  # type: ignore[attr-defined]
@@ -143,7 +143,7 @@ class JobStore:
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as connection:
+            with writer_turn(self._engine), self._engine.begin() as connection:
                 yield connection
         except (OperationalError, InterfaceError) as exc:
             lines = str(exc.orig).strip().splitlines()

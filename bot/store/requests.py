@@ -8,6 +8,7 @@ has its own typed methods: it never changes the request's version.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,12 +155,14 @@ class SqlRequestRepository:
         return self._all(statement)
 
     @translating
-    def claim_due(self, owner: str, now: datetime, lease: timedelta,
-                  limit: int) -> list[FailoverRequest]:
+    def claim_due(self, owner: str, now: datetime, lease: timedelta, limit: int, *,
+                  skip: Collection[str] = ()) -> list[FailoverRequest]:
         claimable = or_(col(Row.lease_owner).is_(None), col(Row.lease_owner) == owner,
                         col(Row.lease_expires_at).is_(None), col(Row.lease_expires_at) <= now)
         due = and_(col(Row.status).in_(statuses_sql(POLLED_STATUSES)),
                    col(Row.next_poll_at) <= now)
+        if skip:
+            due = and_(due, col(Row.id).not_in(list(skip)))
         # A finished request whose end was never announced is owed a notice; one whose lease
         # we hold is already queued with us, so only free or lapsed leases are taken.
         # (A batch's hubs are announced on its board, by the board's keeper.)

@@ -6,6 +6,7 @@ SQL never leaves the store package: engines in :mod:`bot.store.engine`, the repo
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Self
 
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ from bot.store.engine import (
     sqlite_file,
     translating,
     unavailable,
+    writer_turn,
 )
 from bot.store.events import SqlAuditLog
 from bot.store.health import DatabaseHealth, probe
@@ -35,6 +37,7 @@ __all__ = [
     "session_factory",
     "sqlite_file",
     "unit_of_work_factory",
+    "writer_turn",
 ]
 
 
@@ -47,17 +50,27 @@ class SqlUnitOfWork:
     events: SqlAuditLog
     batches: SqlBatchRepository
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], engine: Engine) -> None:
         self._sessions = sessions
+        self._engine = engine
 
     def __enter__(self) -> Self:
+        # On SQLite the transaction holds the file's write lock from its start (BEGIN
+        # IMMEDIATE); the process's threads queue for it here first.
+        self._turn = ExitStack()
+        self._turn.enter_context(writer_turn(self._engine))
         self._session = self._sessions()
         try:
             # Connect now, so an unreachable database fails before any work is done.
             self._session.connection()
         except (OperationalError, InterfaceError) as exc:
             self._session.close()
+            self._turn.close()
             raise unavailable(exc) from exc
+        except BaseException:
+            self._session.close()
+            self._turn.close()
+            raise
         self.requests = SqlRequestRepository(self._session)
         self.events = SqlAuditLog(self._session)
         self.batches = SqlBatchRepository(self._session)
@@ -67,7 +80,10 @@ class SqlUnitOfWork:
         try:
             self.rollback()
         finally:
-            self._session.close()
+            try:
+                self._session.close()
+            finally:
+                self._turn.close()
 
     @translating
     def commit(self) -> None:
@@ -88,7 +104,7 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._sessions, self.engine)
 
     def health(self) -> DatabaseHealth:
         return probe(self.engine, sqlite_file(self.engine))

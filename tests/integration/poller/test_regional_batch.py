@@ -15,7 +15,7 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.model import HubRef, OperationKind
-from bot.domain.pacing import TokenBucket
+from bot.domain.pacing import StartPacer
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.poller import Poller
@@ -219,7 +219,7 @@ def test_a_hub_whose_turn_comes_after_the_ttl_is_retried_not_failed(region: Regi
     """Azure busy for the last hub of a long batch: its wait counts from its turn, not from
     the approval, so it is tried again rather than given up."""
     region.service.request_ttl = timedelta(minutes=2)
-    region.service.starts.bucket = TokenBucket(2)  # thirty seconds apart: the last at 2.5 min
+    region.service.starts.pacer = StartPacer(2)  # thirty seconds apart: the last at 2.5 min
     region.service.batch_starts_per_minute = 2
     submitted = region.submit()
     region.service.batches.approve(BOB, submitted.batch.id)

@@ -147,8 +147,7 @@ def test_a_full_batch_is_followed_by_the_next_round_at_once(bench: Bench) -> Non
 
     bench.poller("pod-1", batch_size=2).run_forever(stop)
 
-    assert stop.waited == 0
-    assert len(bench.gateway.polls) == 2
+    assert len(bench.gateway.polls) == 3  # all polled before it first idled
 
 
 def test_the_poller_wakes_when_its_next_poll_is_due_not_a_tick_later(bench: Bench) -> None:

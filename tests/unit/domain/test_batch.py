@@ -19,7 +19,7 @@ from bot.domain.batch import (
     totals,
 )
 from bot.domain.model import AuditAction, HubRef, HubState, OperationKind, priority_from_tags
-from bot.domain.pacing import TokenBucket, start_slots
+from bot.domain.pacing import Admitted, StartPacer, start_slots
 from bot.domain.request import FailoverRequest, RequestStatus
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -100,32 +100,67 @@ def test_an_undecided_batch_expires() -> None:
     assert refusal is not None and "expired" in refusal.message
 
 
-def test_the_bucket_lets_one_caller_go_per_interval() -> None:
-    bucket = TokenBucket(rate_per_minute=6)  # one every ten seconds
-    assert bucket.take(T0) is None
-    later = T0 + timedelta(seconds=10)
-    assert [bucket.take(T0 + timedelta(seconds=s)) for s in (1, 9)] == [later, later]
-    assert bucket.take(later) is None  # whoever comes first when it is free
-    assert bucket.take(later) == later + timedelta(seconds=10)
+def go(pacer: StartPacer, now: datetime) -> datetime | None:
+    """Admit, then take the turn at once: when the start went, or None if told to wait."""
+    admitted = pacer.admit(now)
+    if isinstance(admitted, datetime):
+        return None
+    with admitted:
+        return admitted.turn(now)
 
 
-def test_callers_late_together_go_one_interval_apart_and_none_is_starved() -> None:
-    bucket = TokenBucket(rate_per_minute=60)
-    late = T0 + timedelta(minutes=5)
-    waiting, gone, now = list(range(5)), [], late
+def test_the_pacer_spaces_starts_one_interval_apart() -> None:
+    pacer = StartPacer(rate_per_minute=60, horizon=timedelta(seconds=1))
+    assert go(pacer, T0) == T0
+    # Let in within the horizon, and its POST waits for the next interval.
+    assert go(pacer, T0 + timedelta(milliseconds=200)) == T0 + timedelta(seconds=1)
+    assert go(pacer, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=5)
+
+
+def test_a_caller_whose_turn_is_beyond_the_horizon_is_told_when_to_come_back() -> None:
+    pacer = StartPacer(rate_per_minute=6, horizon=timedelta(seconds=1))  # ten seconds apart
+    assert go(pacer, T0) == T0
+    back = pacer.admit(T0 + timedelta(seconds=1))
+    assert back == T0 + timedelta(seconds=9)  # its turn (10 s) is then within the horizon
+    assert go(pacer, T0 + timedelta(seconds=9)) == T0 + timedelta(seconds=10)
+
+
+def test_callers_let_in_together_take_successive_turns_and_the_rest_come_back() -> None:
+    """Several hubs late at once (the poller was away): as many as fit in the horizon read
+    the hub side by side; their POSTs still go one interval apart."""
+    pacer = StartPacer(rate_per_minute=600, horizon=timedelta(seconds=1))  # 100 ms apart
+    answers = [pacer.admit(T0) for _ in range(15)]
+    admitted = [a for a in answers if isinstance(a, Admitted)]
+    assert len(admitted) == 11  # turns at 0, 0.1 … 1.0 s
+    assert all(isinstance(a, datetime) and a > T0 for a in answers[11:])
+    turns = [a.turn(T0 + timedelta(milliseconds=250)) for a in admitted]
+    assert turns[0] == T0 + timedelta(milliseconds=250)
+    assert all(b - a == timedelta(milliseconds=100) for a, b in itertools.pairwise(turns))
+
+
+def test_a_caller_let_in_that_does_not_start_gives_its_place_back() -> None:
+    pacer = StartPacer(rate_per_minute=60, horizon=timedelta(seconds=1))
+    assert go(pacer, T0) == T0
+    admitted = pacer.admit(T0)
+    assert isinstance(admitted, Admitted)
+    with admitted:  # the hub had moved meanwhile: no POST, no turn taken
+        pass
+    assert go(pacer, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
+    assert isinstance(pacer.admit(T0 + timedelta(seconds=1)), Admitted)
+
+
+def test_callers_late_together_all_go_and_none_is_starved() -> None:
+    pacer = StartPacer(rate_per_minute=60, horizon=timedelta(seconds=1))
+    waiting, gone, now = list(range(5)), [], T0 + timedelta(minutes=5)
     while waiting:
         for caller in list(waiting):
-            if bucket.take(now) is None:
+            went = go(pacer, now)
+            if went is not None:
                 waiting.remove(caller)
-                gone.append(now)
+                gone.append(went)
         now += timedelta(milliseconds=250)
     assert len(gone) == 5
     assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(gone))
-
-
-def test_the_bucket_lets_a_burst_go_at_once_and_no_more() -> None:
-    bucket = TokenBucket(rate_per_minute=60, burst=2)
-    assert [bucket.take(T0) for _ in range(3)] == [None, None, T0 + timedelta(seconds=1)]
 
 
 def test_start_slots_are_spread_at_the_rate() -> None:
