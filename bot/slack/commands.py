@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -18,7 +18,7 @@ from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
 from bot.slack import regional, reports
 from bot.slack.deps import Deps, failure_message, guarded
-from bot.slack.lazy import ANSWER, OPEN_DIALOG, lazy_half
+from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, lazy_half
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
 from bot.slack.parsing import (
     CancelRequest,
@@ -56,8 +56,9 @@ def _text(command: dict[str, Any]) -> str:
 def _acknowledge(default: str | None) -> Callable[..., None]:
     """Parse and ack, nothing else: help and usage errors are answered in the ack itself."""
 
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+    def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         parsed = parse_command(_text(command), default=default)
+        context[WANTED_HALVES] = _wanted_halves(parsed)
         if isinstance(parsed, Usage | ShowHelp):
             problem = parsed.problem if isinstance(parsed, Usage) else None
             # The problem quotes what the user typed: escaped, so "<!channel>" pings nobody.
@@ -68,6 +69,15 @@ def _acknowledge(default: str | None) -> Callable[..., None]:
         ack()
 
     return acknowledge
+
+
+def _wanted_halves(parsed: Command | Usage) -> frozenset[str]:
+    """Which lazy halves have work to do for this command (see ``_open_dialog``, ``_answer``)."""
+    if isinstance(parsed, RequestOperation | RequestRegional):
+        return frozenset({OPEN_DIALOG})
+    if isinstance(parsed, ShowHelp) or (isinstance(parsed, Usage) and not parsed.problem):
+        return frozenset()
+    return frozenset({ANSWER})  # a usage error is audited there
 
 
 def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:

@@ -44,6 +44,9 @@ HOME = "home"  # app_home_opened: read the fleet, views.publish the Home tab
 LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE, HOME})
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
 URGENT = frozenset({OPEN_DIALOG})
+# Set by an ack in Bolt's context: the halves this request needs (a status needs no dialog);
+# the front hands over only those. Absent: every half of the listener.
+WANTED_HALVES = "failover_bot_wanted_halves"
 # Bolt's private names this module relies on (tests/integration/slack/test_bolt_contract.py).
 BOLT_PRIVATE_NAMES = (("App", "_listener_runner"), ("ThreadListenerRunner", "_start_lazy_function"))
 TRIGGER_LIFE_S = 3.0
@@ -117,8 +120,12 @@ class HandOverListenerRunner(ThreadListenerRunner):
 
     def _start_lazy_function(self, lazy_func: Callable[..., None],
                              request: BoltRequest) -> None:
+        function = get_name_for_callable(lazy_func)
+        wanted = request.context.get(WANTED_HALVES)
+        if wanted is not None and function not in wanted:
+            return  # it would do nothing: no job to store, no dispatch in the work process
         body = request.raw_body if request.mode == "http" else request.body
-        self._send(LazyJob(function=get_name_for_callable(lazy_func), body=body,
+        self._send(LazyJob(function=function, body=body,
                            headers={k: list(v) for k, v in request.headers.items()
                                     if k in KEPT_HEADERS},
                            mode=request.mode, request_id=current_request_id()))

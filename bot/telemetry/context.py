@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("failover_bot_request_id", default=None)
+
+
+def _fresh_prefix() -> None:
+    global _prefix, _sequence
+    _prefix, _sequence = secrets.token_hex(8), itertools.count()
+
+
+_prefix, _sequence = "", itertools.count()
+_fresh_prefix()
+os.register_at_fork(after_in_child=_fresh_prefix)  # a forked child must not repeat our ids
+
+
+def new_id() -> str:
+    """32 hex digits unique to this process and call (a random prefix and a counter): for
+    request and job ids, on every ack's path, where ``uuid4`` (a system call) showed up."""
+    return f"{_prefix}{next(_sequence):016x}"
 
 
 def current_request_id() -> str | None:
@@ -21,7 +39,7 @@ def bind_request_id(request_id: str | None = None) -> Iterator[str]:
     Context variables do not follow work into new threads: run thread-pool work through
     ``contextvars.copy_context().run`` or bind the id again inside the worker.
     """
-    value = request_id or uuid.uuid4().hex
+    value = request_id or new_id()
     token = _request_id.set(value)
     try:
         yield value

@@ -38,7 +38,7 @@ class Front:
         return self.app.dispatch(BoltRequest(body=body, headers=signed(body)))
 
 
-def test_every_lazy_half_is_handed_over_by_name_and_none_runs_here(bot: Bot) -> None:
+def test_each_lazy_half_with_work_is_handed_over_by_name_and_none_runs_here(bot: Bot) -> None:
     request_id = bot.request_and_submit()  # through the full app: a message to click
     modal = bot.open_modal()  # and a dialog to submit
     views, answers = len(bot.slack.views), len(bot.slack.responses)
@@ -49,11 +49,19 @@ def test_every_lazy_half_is_handed_over_by_name_and_none_runs_here(bot: Bot) -> 
     assert submitted.status == 200 and json.loads(submitted.body)["response_action"] == "update"
     assert front.dispatch(bot.click_body(APPROVE, request_id)).status == 200
 
-    assert [job.function for job in front.jobs] == [
-        OPEN_DIALOG, ANSWER, OPEN_DIALOG, ANSWER, SUBMIT, DECIDE]
-    assert [job.urgent for job in front.jobs] == [True, False, True, False, False, False]
+    # A failover needs its dialog and a status its answer, not both halves each.
+    assert [job.function for job in front.jobs] == [OPEN_DIALOG, ANSWER, SUBMIT, DECIDE]
+    assert [job.urgent for job in front.jobs] == [True, False, False, False]
     # The front opened no dialog and answered nothing through response_url.
     assert (len(bot.slack.views), len(bot.slack.responses)) == (views, answers)
+
+
+def test_help_hands_over_nothing_and_a_usage_error_only_its_audit(bot: Bot) -> None:
+    front = Front(bot)
+    assert front.dispatch(bot.command_body("help")).status == 200
+    assert front.jobs == []  # answered in the ack, nothing else to do
+    assert front.dispatch(bot.command_body("explode contoso-hub")).status == 200
+    assert [job.function for job in front.jobs] == [ANSWER]  # the refusal is audited there
 
 
 def test_a_hand_over_that_stopped_working_fails_loudly(

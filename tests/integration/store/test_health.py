@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,3 +117,45 @@ def test_a_replaced_sqlite_file_is_refused(
     with pytest.raises(StoreUnavailable, match="replaced"):
         _write(factory)
     factory.engine.dispose()
+
+
+def test_a_sqlite_writer_kept_waiting_past_the_busy_timeout_is_told_the_database_is_locked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The threads of one process queue for the file's writer on a lock: one that waits as long
+    as SQLite itself would gets the same error, never hangs; the queue then moves on."""
+    import bot.store.engine as engine_module
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    factory = unit_of_work_factory(url)
+    holding, finish = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with factory():
+            holding.set()
+            finish.wait(timeout=30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            _write(factory, "U0BOB")
+    finally:
+        finish.set()
+        holder.join(timeout=10)
+    _write(factory, "U0CAROL")
+    assert _count(factory) == 1
+
+
+def test_a_failed_unit_of_work_gives_the_writer_turn_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    factory = unit_of_work_factory(url)
+    with pytest.raises(RuntimeError), factory():
+        raise RuntimeError("a bug in a use case")
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (_write(factory), done.set()))
+    writer.start()
+    writer.join(timeout=10)
+    assert done.is_set() and _count(factory) == 1
