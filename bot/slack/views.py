@@ -33,7 +33,6 @@ from bot.slack.view_state import STALE, input_value
 log = logging.getLogger(__name__)
 
 
-
 def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
     """The ack checks the dialog against ``access()``; without ``deps`` (the front), the
     lazy half is only named: it runs elsewhere."""

@@ -14,9 +14,9 @@ from bot.store.tables import FailoverRequestRow
 REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name != "hub"]
 # What a save writes: the request's life. Identity never changes; where it was announced is
 # bookkeeping, written by attach_message() whatever the version.
-SAVED_FIELDS = ("status", "version", "approved_by", "decided_at", "started_at", "completed_at",
-          "region_after", "operation_handle", "error_code", "error_message", "next_poll_at",
-          "expires_at")
+SAVED_FIELDS = ("status", "version", "approved_by", "decided_at", "started_at",
+                "completed_at", "region_after", "operation_handle", "error_code",
+                "error_message", "next_poll_at", "expires_at")
 
 
 def plain(value: Any) -> Any:

@@ -12,14 +12,16 @@ from contextvars import ContextVar
 _request_id: ContextVar[str | None] = ContextVar("failover_bot_request_id", default=None)
 
 
+_prefix, _sequence = secrets.token_hex(8), itertools.count()
+
+
 def _fresh_prefix() -> None:
-    global _prefix, _sequence
-    _prefix, _sequence = secrets.token_hex(8), itertools.count()
+    """In a forked child, which must not repeat its parent's ids."""
+    global _prefix
+    _prefix = secrets.token_hex(8)
 
 
-_prefix, _sequence = "", itertools.count()
-_fresh_prefix()
-os.register_at_fork(after_in_child=_fresh_prefix)  # a forked child must not repeat our ids
+os.register_at_fork(after_in_child=_fresh_prefix)
 
 
 def new_id() -> str:
