@@ -39,8 +39,11 @@ class InFlight:
             self._count.get_obj().value -= 1
             self._last_answer.value = time.monotonic()
 
-    def answering_now(self) -> bool:
-        return bool(self._count.get_obj().value)  # lock-free, as in is_quiet
+    def answered_within(self, seconds: float) -> bool:
+        """Answering now, or was ``seconds`` ago (lock-free, as in ``is_quiet``): between two
+        acks of a burst the count is often 0, while the next request is still being read."""
+        return (self._count.get_obj().value > 0
+                or time.monotonic() - self._last_answer.value < seconds)
 
     def is_quiet(self) -> bool:
         # Lock-free reads: the work process, at a low priority, must never hold the lock that

@@ -27,7 +27,10 @@ MAX_ATTEMPTS = 3  # a job that killed this many work processes is dropped, not r
 SWEEP_EVERY_S = 1.0
 UNCLAIMED_FOR = timedelta(seconds=2)  # a wake-up normally claims a job within milliseconds
 # How long the front's writer yields to its acks, and how often it looks (each look takes
-# the GIL from an ack: every 2 ms showed in the front's profile).
+# the GIL from an ack: every 2 ms showed in the front's profile). The front counts as busy
+# while it answered within the last look: a burst is written as one batch of at most 50 ms
+# of acks (a transaction per 1–10 acks cost the front 30–160 µs of CPU per job, against
+# about 20 µs in a batch of 50), and a lone ack is stored within 10 ms.
 HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.01
 
 
@@ -109,7 +112,7 @@ class JobWriter:
 
     def _more_while_busy(self) -> list[LazyJob]:
         """Acks first: while the front is answering, wait (boundedly) and write one batch
-        for the whole burst, rather than taking the GIL for an insert after every ack."""
+        for the whole burst, rather than taking the GIL for an insert after every few acks."""
         deadline = time.monotonic() + HOLD_MAX_S
         while self._busy() and time.monotonic() < deadline:
             time.sleep(HOLD_POLL_S)

@@ -3,6 +3,7 @@ work process's keeper claims, finishes, and picks up what a dead work process le
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.in_flight import InFlight
 from bot.job_handover import JobKeeper, JobWriter, Outbox
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore
@@ -90,3 +92,41 @@ def test_jobs_of_a_dead_work_process_run_in_the_next(store: JobStore) -> None:
     assert keeper.claim(delivered.jobs) == []  # a late wake-up runs nothing twice
     keeper.stop()
     outbox.close()
+
+
+class Batches(Delivered):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def __call__(self, jobs: list[LazyJob]) -> None:
+        self.sizes.append(len(jobs))
+        super().__call__(jobs)
+
+
+def test_a_burst_of_acks_is_stored_in_one_batch_and_a_lone_ack_at_once(
+        store: JobStore) -> None:
+    answering = threading.Event()
+    answering.set()
+    outbox, delivered = Outbox(), Batches()
+    JobWriter(outbox, store, delivered, busy=answering.is_set).start()
+    for n in range(5):  # acked while the front keeps answering
+        outbox.put(command(f"status {n}"))
+    wait_for("the burst's delivery", lambda: len(delivered.jobs) == 5)
+    assert delivered.sizes == [5]  # one insert for the burst, after at most HOLD_MAX_S
+
+    answering.clear()
+    outbox.put(command("status alone"))
+    wait_for("the lone job's delivery", lambda: len(delivered.jobs) == 6)
+    assert delivered.sizes == [5, 1]
+    assert len(store.pending()) == 6
+    outbox.close()
+
+
+def test_the_front_counts_as_busy_for_a_moment_after_each_answer() -> None:
+    in_flight = InFlight(multiprocessing.get_context("spawn"))
+    assert not in_flight.answered_within(1.0)  # never answered
+    with in_flight.answering():
+        assert in_flight.answered_within(0.0)
+    assert in_flight.answered_within(60.0)  # between two acks of a burst
+    assert not in_flight.answered_within(0.0)
