@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import job_handover
 from bot.in_flight import InFlight
 from bot.job_handover import JobKeeper, JobWriter, Outbox
 from bot.slack.lazy import LazyJob
@@ -105,21 +106,32 @@ class Batches(Delivered):
 
 
 def test_a_burst_of_acks_is_stored_in_one_batch_and_a_lone_ack_at_once(
-        store: JobStore) -> None:
+        store: JobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(job_handover, "HOLD_MAX_S", WAIT_S)  # the burst, not the bound, ends it
     answering = threading.Event()
     answering.set()
     outbox, delivered = Outbox(), Batches()
     JobWriter(outbox, store, delivered, busy=answering.is_set).start()
     for n in range(5):  # acked while the front keeps answering
         outbox.put(command(f"status {n}"))
+    answering.clear()  # the burst is over
     wait_for("the burst's delivery", lambda: len(delivered.jobs) == 5)
-    assert delivered.sizes == [5]  # one insert for the burst, after at most HOLD_MAX_S
+    assert delivered.sizes == [5]  # one insert for the whole burst
 
-    answering.clear()
     outbox.put(command("status alone"))
     wait_for("the lone job's delivery", lambda: len(delivered.jobs) == 6)
     assert delivered.sizes == [5, 1]
     assert len(store.pending()) == 6
+    outbox.close()
+
+
+def test_a_front_that_never_stops_answering_still_gets_its_jobs_stored(
+        store: JobStore) -> None:
+    outbox, delivered = Outbox(), Batches()
+    JobWriter(outbox, store, delivered, busy=lambda: True).start()
+    outbox.put(command("status hub"))
+    wait_for("delivery", lambda: delivered.jobs)  # after HOLD_MAX_S at the latest
+    assert len(store.pending()) == 1
     outbox.close()
 
 
