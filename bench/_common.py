@@ -25,14 +25,20 @@ if str(REPO_ROOT) not in sys.path:
 # The helpers the tests use too (free_port, postgres_schema, signed, …): tests/support.
 from tests.support import POSTGRES_TEST_URL, free_port, postgres_schema  # noqa: E402
 
-__all__ = ["POSTGRES_TEST_URL", "REPO_ROOT", "free_port", "header", "median", "parse_args",
-           "percentile", "postgres_base_url", "postgres_schema", "table", "timed", "verdict"]
+__all__ = ["POSTGRES_TEST_URL", "REPO_ROOT", "argument_parser", "free_port", "header", "median",
+           "parse_args", "percentile", "postgres_base_url", "postgres_schema", "table", "timed",
+           "verdict"]
+
+
+def argument_parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes (``--quick``); a benchmark may add its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a smaller run (for CI smoke)")
+    return parser
 
 
 def parse_args(description: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (for CI smoke)")
-    return parser.parse_args()
+    return argument_parser(description).parse_args()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

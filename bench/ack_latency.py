@@ -270,8 +270,7 @@ def main_serve(argv: list[str]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smaller run (for CI smoke)")
+    parser = _common.argument_parser(__doc__ or "")
     parser.add_argument("--levels", type=lambda text: tuple(int(n) for n in text.split(",")),
                         default=LEVELS, help="commands in flight, comma-separated")
     args = parser.parse_args()

@@ -26,7 +26,6 @@ import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -34,7 +33,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from bot import work_child
 from bot.in_flight import InFlight
-from bot.job_handover import HOLD_POLL_S, JobWriter, Outbox
+from bot.job_handover import JobWriter, Outbox
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore
 from bot.work_child import WorkSpec
@@ -79,7 +78,7 @@ class WorkProcess:
         self.jobs = JobStore(spec.settings.database_url.get_secret_value())
         self._outbox = Outbox()
         self._writer = JobWriter(self._outbox, self.jobs, self._deliver,
-                                 busy=partial(self.in_flight.answered_within, HOLD_POLL_S))
+                                 answered_within=self.in_flight.answered_within)
 
     def start(self) -> WorkProcess:
         self._writer.start()

@@ -33,9 +33,9 @@ from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.backoff import PollSchedule
 from bot.poller.boards import BoardKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
-from bot.poller.inflight import InFlight
 from bot.poller.kept import KeptLeases
 from bot.poller.milestones import due_milestone
+from bot.poller.polls_in_flight import PollsInFlight
 from bot.poller.ratelimit import MessageKind, RateLimitedNotifier
 from bot.poller.rounds import Round
 from bot.poller.watch import Polled, Watch
@@ -81,7 +81,7 @@ class Poller:
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
         self._lock = threading.Lock()  # guards _due
         self._watch = Watch(service, uow_factory, clock, self.owner_id, lease_ttl, metrics)
-        self._in_flight = InFlight(self._pool, self._watch.poll)
+        self._in_flight = PollsInFlight(self._pool, self._watch.poll)
         # A batch's hubs are shown on its board, not announced one by one.
         self.boards = (BoardKeeper(service.boards, boards, self._outbox, clock, self.owner_id)
                        if boards is not None else None)

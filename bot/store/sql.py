@@ -61,12 +61,11 @@ class SqlUnitOfWork:
         self._turn.enter_context(writer_turn(self._engine))
         self._session = self._sessions()
         try:
-            # Connect now, so an unreachable database fails before any work is done.
-            self._session.connection()
-        except (OperationalError, InterfaceError) as exc:
-            self._session.close()
-            self._turn.close()
-            raise unavailable(exc) from exc
+            try:
+                # Connect now, so an unreachable database fails before any work is done.
+                self._session.connection()
+            except (OperationalError, InterfaceError) as exc:
+                raise unavailable(exc) from exc
         except BaseException:
             self._session.close()
             self._turn.close()

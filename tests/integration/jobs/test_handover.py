@@ -111,7 +111,8 @@ def test_a_burst_of_acks_is_stored_in_one_batch_and_a_lone_ack_at_once(
     answering = threading.Event()
     answering.set()
     outbox, delivered = Outbox(), Batches()
-    JobWriter(outbox, store, delivered, busy=answering.is_set).start()
+    JobWriter(outbox, store, delivered,
+              answered_within=lambda _seconds: answering.is_set()).start()
     for n in range(5):  # acked while the front keeps answering
         outbox.put(command(f"status {n}"))
     answering.clear()  # the burst is over
@@ -128,7 +129,7 @@ def test_a_burst_of_acks_is_stored_in_one_batch_and_a_lone_ack_at_once(
 def test_a_front_that_never_stops_answering_still_gets_its_jobs_stored(
         store: JobStore) -> None:
     outbox, delivered = Outbox(), Batches()
-    JobWriter(outbox, store, delivered, busy=lambda: True).start()
+    JobWriter(outbox, store, delivered, answered_within=lambda _seconds: True).start()
     outbox.put(command("status hub"))
     wait_for("delivery", lambda: delivered.jobs)  # after HOLD_MAX_S at the latest
     assert len(store.pending()) == 1

@@ -17,7 +17,7 @@ from bot.poller.watch import Polled
 log = logging.getLogger(__name__)
 
 
-class InFlight:
+class PollsInFlight:
     def __init__(self, pool: ThreadPoolExecutor, poll: Callable[[FailoverRequest], Polled]
                  ) -> None:
         self._pool, self._poll = pool, poll
