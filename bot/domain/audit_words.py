@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from bot.domain.durations import minute_up
 from bot.domain.model import AuditAction, AuditEvent
 
 # A Slack user, user-group or channel mention, with or without a label.
@@ -24,6 +26,17 @@ def plain_mentions(text: str) -> str:
         return f"{sigil}{match.group(3) or match.group(2)}"
 
     return MENTION.sub(plain, text)
+
+
+def _allowed_from(stored: object) -> str:
+    """The stored ISO time as people read it, in UTC, rounded up to the minute."""
+    try:
+        at = datetime.fromisoformat(str(stored))
+    except ValueError:
+        return str(stored)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return minute_up(at.astimezone(UTC)).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _took(seconds: object) -> str:
@@ -52,6 +65,8 @@ _WORDS: dict[str, Callable[[object], str]] = {
     "region": lambda v: f"region {v}",
     "hubs": lambda v: f"{v} hub{'' if v == 1 else 's'}",
     "cancelled": lambda v: f"{v} not started, cancelled",
+    # A batch's failed hub asked for again by the approver who clicked Retry failed.
+    "retry_of": lambda v: f"retry of {v} (Retry failed), for the batch's requester",
 }
 
 
@@ -62,7 +77,7 @@ def detail_words(event: AuditEvent) -> str:
         # The message says why in words; the reason code is for machines.
         words = str(detail.get("message") or "refused")
         if detail.get("allowed_at"):
-            words += f" Allowed again from {detail['allowed_at']}."
+            words += f" Allowed again from {_allowed_from(detail['allowed_at'])}."
         return words
     parts = [_WORDS[key](value) for key, value in detail.items()
              if key in _WORDS and value not in (None, "")]

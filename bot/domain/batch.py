@@ -170,6 +170,7 @@ class Candidate:
     quota_left: int | None = None
     estimate_s: float | None = None
     failback_allowed_at: datetime | None = None  # a failback inside its cool-down starts then
+    allowed_at: datetime | None = None  # not eligible until then (the day's quota used)
 
     @property
     def eligible(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -49,3 +49,10 @@ def humanize(delta: timedelta) -> str:
     if minutes:
         return f"{minutes}m {seconds}s" if seconds and minutes < 10 else f"{minutes}m"
     return f"{seconds}s"
+
+
+def minute_up(at: datetime) -> datetime:
+    """``at`` rounded up to a whole minute: a time something is *allowed from*, shown to the
+    minute, must not be a minute that has passed while the bot still refuses."""
+    whole = at.replace(second=0, microsecond=0)
+    return whole if whole == at else whole + timedelta(minutes=1)

@@ -99,6 +99,11 @@ class BatchDecisions:
             batch = uow.batches.get(batch_id)
             refusal = self._not_found(batch_id) if batch is None else (
                 self.deps.access.check_approver(actor, batch))
+            if refusal is not None and refusal.reason is RefusalReason.SELF_APPROVAL:
+                refusal = Refusal(RefusalReason.SELF_APPROVAL,
+                                  "Retry failed is an approver's button: the hubs are asked for "
+                                  "again and approved at once, so a second person, not the "
+                                  "batch's requester, must click it.")
             if batch is not None and refusal is None:
                 failed = [r for r in latest_per_hub(uow.requests.members(batch.id))
                           if r.status is RequestStatus.FAILED]

@@ -151,14 +151,16 @@ class RegionalAsking:
                            if kind is OperationKind.FAILBACK else None)
             durations = uow.requests.recent_durations(hub.name)
         estimate = self.hubs.estimate(hub.device_count, durations).total_seconds()
-        reason = None
+        reason, allowed_at = None, None
         if locked:
             reason = "an operation is running or requested"
         elif quota and quota.reason is RefusalReason.COOLDOWN:
             reason = None  # a failback inside its cool-down is scheduled for when it ends
         elif quota:
             reason = f"today's {kind.value}s used ({quota.message})"
-        return Candidate(hub, reason, left, estimate, failback_at if not reason else None)
+            allowed_at = quota.allowed_at
+        return Candidate(hub, reason, left, estimate, failback_at if not reason else None,
+                         allowed_at)
 
     def submit(self, cmd: SubmitBatch) -> BatchSubmitted | BatchFieldErrors | Refusal:
         """Write the batch and one request per chosen, still eligible hub (in start order)."""

@@ -74,8 +74,9 @@ def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, 
 def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
     decision = deps.service.batches.stop(actor, batch_id)
     running = sum(1 for r in decision.members if r.status is RequestStatus.RUNNING)
+    kind = decision.batch.kind.value if decision.batch else "failover"
     tail = (f" {running} already running {'goes' if running == 1 else 'go'} on (Azure cannot "
-            "stop a failover).") if running else ""
+            f"stop a {kind}).") if running else ""
     return decision, (f"Stopped batch `{batch_id}`: {decision.changed} hub"
                       f"{'s' if decision.changed != 1 else ''} not started yet "
                       f"{'were' if decision.changed != 1 else 'was'} cancelled.{tail}")
@@ -84,8 +85,9 @@ def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
 def _retry(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
     decision = deps.service.batches.retry_failed(actor, batch_id)
     return decision, (f"Retrying {decision.changed} failed hub"
-                      f"{'s' if decision.changed != 1 else ''} of batch `{batch_id}`, approved "
-                      "by you; each is re-checked before it starts. Progress is on the board.")
+                      f"{'s' if decision.changed != 1 else ''} of batch `{batch_id}`: each is "
+                      "asked for again, approved by you, and re-checked before it starts. "
+                      "Progress is on the board.")
 
 
 def _answered(deps: Deps, decision: BatchDecision, batch_id: str, tell: Tell,

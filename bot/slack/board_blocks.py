@@ -153,9 +153,11 @@ def _state(board: Board) -> str:
             else f"Approved by {user(batch.approved_by)}{decided}.")
     if batch.stopped_at:
         line += (f" Stopped by {user(batch.stopped_by)} {when(batch.stopped_at)}: hubs not "
-                 "started then were cancelled.")
+                 "started by then were cancelled; those already running go on.")
     if board.finished:
         return line + f" Finished. The record: `/iothub audit --batch {batch.id}`."
+    if batch.stopped_at:
+        return line + " Failures are replied in the thread."
     return line + " Hubs start one after another; failures are replied in the thread."
 
 
@@ -177,16 +179,16 @@ def _buttons(board: Board) -> ActionsBlock | None:
         ])
     if batch.status is BatchStatus.APPROVED and batch.stopped_at is None \
             and board.totals.waiting:
-        return ActionsBlock(block_id="batch", elements=[stop_button(batch.id)])
+        return ActionsBlock(block_id="batch", elements=[stop_button(batch)])
     return None
 
 
-def stop_button(batch_id: str) -> ButtonElement:
-    return ButtonElement(text="Stop the rest", action_id=STOP_REST, value=batch_id,
+def stop_button(batch: Batch) -> ButtonElement:
+    return ButtonElement(text="Stop the rest", action_id=STOP_REST, value=batch.id,
                          style="danger", confirm=ConfirmObject(
                              title="Stop the rest?",
                              text="Hubs not started yet are cancelled. Hubs already running "
-                                  "go on: Azure cannot stop a failover.",
+                                  f"go on: Azure cannot stop a {batch.kind.value}.",
                              confirm="Stop the rest", deny="Keep going"))
 
 
@@ -194,8 +196,9 @@ def retry_button(batch_id: str) -> ButtonElement:
     return ButtonElement(text="Retry failed", action_id=RETRY_FAILED, value=batch_id,
                          style="primary", confirm=ConfirmObject(
                              title="Retry the failed hubs?",
-                             text="Each failed hub of this batch is asked for again, approved "
-                                  "by you, and re-checked before it starts.",
+                             text="Each failed hub of this batch is asked for again and "
+                                  "approved by whoever confirms here (an approver, not the "
+                                  "batch's requester), then re-checked before it starts.",
                              confirm="Retry", deny="Not now"))
 
 

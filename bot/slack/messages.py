@@ -17,7 +17,7 @@ from bot.domain.model import OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.service import AUTO_APPROVER
-from bot.slack.text import clip, escape, region, took, user, when
+from bot.slack.text import clip, escape, region, took, user, when, when_allowed
 
 APPROVE = "approve"  # action_id (contract); value = request id
 REJECT = "reject"  # action_id (contract); value = request id
@@ -174,7 +174,7 @@ def completion_blocks(report: CompletionReport) -> list[Block]:
     ]
     if request.kind is OperationKind.FAILOVER:  # after a failback the hub is home: no failback
         fields.append(MarkdownTextObject(text="*Failback possible*\n" + (
-            when(report.failback_allowed_at) if report.failback_allowed_at else "now")))
+            when_allowed(report.failback_allowed_at) if report.failback_allowed_at else "now")))
     endpoint = report.hub.event_hub_endpoint if report.hub else None
     return [
         SectionBlock(text=f":large_green_circle: The {request.kind.value} of "

@@ -23,7 +23,7 @@ from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
 from bot.service import Preview
 from bot.slack.running import nothing_started, running_blocks
-from bot.slack.text import clip, region, when
+from bot.slack.text import clip, region, when, when_allowed
 
 CALLBACK_ID = "failover_confirm"
 NAME_INPUT = "confirm_hub_name"  # block_id and action_id (contract)
@@ -86,7 +86,7 @@ def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None 
                   f"{refusal.message}", 3000))]
     if refusal.allowed_at:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text=f"Allowed again from {when(refusal.allowed_at)}.")]))
+            text=f"Allowed again from {when_allowed(refusal.allowed_at)}.")]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing was started.")]))
     return _notice(context, blocks)
 
@@ -135,7 +135,7 @@ def _speed_note(time_scale: float) -> list[Block]:
 def confirm_modal(context: ModalContext, preview: Preview, time_scale: float = 1.0) -> View:
     hub = preview.hub
     devices = f"{hub.device_count:,}" if hub.device_count is not None else "unknown"
-    cooldown = (f"failback possible from {when(preview.failback_allowed_at)}"
+    cooldown = (f"failback possible from {when_allowed(preview.failback_allowed_at)}"
                 if preview.failback_allowed_at else "none")
     blocks: list[Block] = [
         SectionBlock(text=f"*{_verb(preview.kind).capitalize()} `{hub.name}`* "

@@ -85,6 +85,7 @@ USAGE = """\
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
 `/iothub audit --batch fb-…` – a regional batch: its approval, stop and every hub's events
 `/iothub cancel <request-id>` – withdraw a request that has not started
+`/failover …`, `/failback …` – short for `/iothub failover …`, `/iothub failback …`
 `/iothub help` – this text"""
 
 

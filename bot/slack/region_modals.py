@@ -32,7 +32,7 @@ from bot.domain.model import OperationKind
 from bot.domain.regions import display_name
 from bot.domain.rules import Refusal
 from bot.service import BatchSubmitted, RegionPreview
-from bot.slack.text import clip, escape, grouped, region, when
+from bot.slack.text import clip, escape, grouped, region, when, when_allowed
 
 REGION_CALLBACK_ID = "region_confirm"
 HUBS_INPUT = "hubs"  # block_id and action_id (contract): the hubs chosen, or "all eligible"
@@ -108,7 +108,7 @@ def region_refusal(context: RegionContext, refusal: Refusal) -> View:
     blocks: list[Block] = [_section(f":no_entry: I can't {verb} the hubs of "
                                     f"{context.display}.\n{refusal.message}")]
     if refusal.allowed_at:
-        blocks.append(_context(f"Allowed again from {when(refusal.allowed_at)}."))
+        blocks.append(_context(f"Allowed again from {when_allowed(refusal.allowed_at)}."))
     blocks.append(_context("Nothing was started."))
     return _notice(context, blocks)
 
@@ -141,11 +141,15 @@ def region_submitted(context: RegionContext, submitted: BatchSubmitted,
 
 def candidate_line(candidate: Candidate, now: datetime) -> str:
     hub = candidate.hub
-    parts = [f"`{hub.name}`", f"{hub.ref.subscription_id[:8]}/{hub.ref.resource_group}",
+    name = f"`{hub.name}`" + (f" :star: priority {hub.priority}"
+                              if hub.priority is not None else "")
+    parts = [name, f"{hub.ref.subscription_id[:8]}/{hub.ref.resource_group}",
              f"{hub.device_count:,} devices" if hub.device_count is not None
              else "devices unknown"]
     if not candidate.eligible:
         why = escape(clip(candidate.reason or "", 300))  # may quote Azure's words
+        if candidate.allowed_at is not None:
+            why += f"; allowed again from {when_allowed(candidate.allowed_at)}"
         return ":no_entry: " + " · ".join([*parts, f"not eligible: {why}"])
     parts.append(f"→ {region(hub.target_region)}")
     if candidate.estimate_s is not None:
@@ -154,7 +158,7 @@ def candidate_line(candidate: Candidate, now: datetime) -> str:
         parts.append(f"{candidate.quota_left} left today")
     allowed = candidate.failback_allowed_at
     if allowed is not None and allowed > now:
-        parts.append(f"cool-down: starts at {when(allowed, '{time}')}")
+        parts.append(f"cool-down: starts at {when_allowed(allowed, '{time}')}")
     return ":white_check_mark: " + " · ".join(parts)
 
 

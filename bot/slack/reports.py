@@ -17,7 +17,7 @@ from bot.service import HubPage, HubStatus
 from bot.slack.messages import outcome
 from bot.slack.parsing import USAGE
 from bot.slack.running import running_blocks
-from bot.slack.text import clip, escape, region, user, when
+from bot.slack.text import clip, escape, region, user, when, when_allowed
 
 AUDIT_PAGE_SIZE = 15
 
@@ -42,7 +42,7 @@ def refusal_blocks(refusal: Refusal, now: datetime | None = None,
         else ":no_entry:"
     blocks: list[Block] = [SectionBlock(text=clip(f"{icon} {refusal.message}", 3000))]
     if refusal.allowed_at:
-        blocks.append(_context(f"Allowed again from {when(refusal.allowed_at)}."))
+        blocks.append(_context(f"Allowed again from {when_allowed(refusal.allowed_at)}."))
     return blocks
 
 
@@ -79,7 +79,7 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
     ]
     if not busy and hub.next_kind is OperationKind.FAILBACK:
         fields.append(MarkdownTextObject(text="*Failback possible*\n" + (
-            when(status.failback_allowed_at) if status.failback_allowed_at else "now")))
+            when_allowed(status.failback_allowed_at) if status.failback_allowed_at else "now")))
     blocks += [
         SectionBlock(text=f"*`{hub.name}`* is active in *{region(hub.active_region)}* "
                           f"({where}); state `{escape(hub.state)}`."),

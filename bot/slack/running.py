@@ -63,7 +63,7 @@ def running_summary(request: FailoverRequest, now: datetime | None = None,
             f"running since {when(since)}{elapsed}; estimate {humanize(estimate)}.\n"
             f"What to do: wait for it to finish — progress is in {thread}; "
             f"`/iothub status {hub}` shows where it stands. It can no longer be cancelled: "
-            "Azure does not stop a failover it has begun.")
+            f"Azure does not stop a {kind} it has begun.")
 
 
 def running_blocks(request: FailoverRequest, now: datetime | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.durations import humanize
+from bot.domain.durations import humanize, minute_up
 from bot.domain.regions import display_name
 
 DATE_TIME = "{date_short_pretty} {time}"
@@ -15,6 +15,11 @@ def when(at: datetime, fmt: str = DATE_TIME) -> str:
     utc = at.astimezone(UTC)
     fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(utc.timestamp())}^{fmt}|{fallback}>"
+
+
+def when_allowed(at: datetime, fmt: str = DATE_TIME) -> str:
+    """When something refused now is allowed: rounded up to the minute shown."""
+    return when(minute_up(at), fmt)
 
 
 def took(delta: timedelta | None) -> str:

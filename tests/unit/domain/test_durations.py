@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.durations import humanize, parse_duration
+from bot.domain.audit_words import detail_words
+from bot.domain.durations import humanize, minute_up, parse_duration
+from bot.domain.model import AuditAction, AuditEvent, OperationKind
 
 
 @pytest.mark.parametrize(
@@ -76,3 +78,18 @@ def test_humanized_durations_parse_back_to_within_their_precision(delta: timedel
     shown = parse_duration(humanize(delta).replace(" ", ""))
     assert shown <= delta
     assert delta - shown < max(timedelta(seconds=1), delta / 10)
+
+
+def test_a_time_allowed_from_is_rounded_up_to_the_minute() -> None:
+    at = datetime(2026, 12, 7, 5, 16, 57, 354318, tzinfo=UTC)
+    assert minute_up(at) == datetime(2026, 12, 7, 5, 17, tzinfo=UTC)
+    assert minute_up(at.replace(second=0, microsecond=0)) == at.replace(second=0, microsecond=0)
+
+
+def test_the_audit_shows_when_allowed_again_as_people_read_it() -> None:
+    event = AuditEvent(at=datetime(2026, 12, 6, 5, 16, tzinfo=UTC), action=AuditAction.REFUSED,
+                       actor="U0ALICE", hub="contoso-hub", kind=OperationKind.FAILBACK,
+                       detail={"message": "A failback must wait 1h after a failover.",
+                               "allowed_at": "2026-12-07T05:16:57.354318+00:00"})
+    assert detail_words(event) == ("A failback must wait 1h after a failover. "
+                                   "Allowed again from 2026-12-07 05:17 UTC.")

@@ -5,6 +5,7 @@ and what matters is shown first (running, failed, then waiting, then done)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import cycle, islice
 from typing import Any
@@ -183,3 +184,33 @@ def test_the_result_view_lists_what_was_left_out() -> None:
     raw = _check_view(region_modals.region_submitted(context, submitted, "not_in_channel"))
     text = json.dumps(raw, ensure_ascii=False)
     assert "of 900 hubs" in text and "…and 260 more" in text
+
+
+def test_a_hub_out_of_quota_says_when_it_is_allowed_again_rounded_up() -> None:
+    at = T0 + timedelta(hours=3, seconds=20)
+    candidate = replace(_candidate(1, "today's failovers used (Azure allows 2…)"),
+                        allowed_at=at)
+    line = region_modals.candidate_line(candidate, T0)
+    shown_at = T0 + timedelta(hours=3, minutes=1)  # 20:00:20 is shown as 20:01, never 20:00
+    assert f"allowed again from <!date^{int(shown_at.timestamp())}^" in line
+
+
+def test_priority_tagged_hubs_are_marked_in_the_regional_dialog() -> None:
+    tagged = _candidate(1, None)
+    tagged = replace(tagged, hub=replace(tagged.hub, priority=1))
+    assert "priority 1" in region_modals.candidate_line(tagged, T0)
+    assert "priority" not in region_modals.candidate_line(_candidate(2, None), T0)
+
+
+def test_a_failback_batch_is_not_called_a_failover() -> None:
+    failback = Batch(**{**BATCH.__dict__, "kind": OperationKind.FAILBACK})
+    text = json.dumps(_check_message(board_blocks.board_blocks(_board(MIXED, failback))))
+    assert "cannot stop a failback" in text and "failover" not in text.replace(
+        "failover-bot", "")
+
+
+def test_a_stopped_board_does_not_say_hubs_still_start() -> None:
+    stopped = Batch(**{**BATCH.__dict__, "stopped_by": "U0BOB", "stopped_at": T0})
+    text = json.dumps(_check_message(board_blocks.board_blocks(_board(MIXED, stopped))))
+    assert "those already running go on" in text
+    assert "Hubs start one after another" not in text

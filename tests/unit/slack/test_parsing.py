@@ -122,3 +122,7 @@ def test_an_unknown_or_missing_region_gets_usage(text: str) -> None:
 
 def test_help_mentions_the_regional_mode() -> None:
     assert "--region <region>" in USAGE
+
+
+def test_help_lists_the_short_commands_the_manifest_installs() -> None:
+    assert "`/failover …`" in USAGE and "`/failback …`" in USAGE
