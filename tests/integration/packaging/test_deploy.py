@@ -138,3 +138,33 @@ def test_uses_azure_workload_identity() -> None:
     pod = deployment_pod()
     assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     assert pod["spec"]["serviceAccountName"] == account["metadata"]["name"]
+
+
+MIGRATION_JOB = ROOT / "deploy" / "db-upgrade-job.yaml"
+
+
+def migration_job() -> dict[str, Any]:
+    jobs = [doc for doc in yaml.safe_load_all(MIGRATION_JOB.read_text()) if doc]
+    assert [job["kind"] for job in jobs] == ["Job"]
+    return jobs[0]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_migration_job_the_readme_asks_for_is_shipped_and_valid(version: str) -> None:
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="pip install kubernetes-validate")
+    kubernetes_validate.validate(migration_job(), version, strict=True)
+
+
+def test_the_migration_job_runs_db_upgrade_with_the_deployments_image_and_secret() -> None:
+    pod = migration_job()["spec"]["template"]["spec"]
+    (job,) = pod["containers"]
+    assert job["args"] == ["db", "upgrade"]
+    assert job["image"] == container()["image"]
+    env = {item["name"]: item for item in job["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == (
+        {item["name"]: item for item in container()["env"]}["DATABASE_URL"]["valueFrom"]
+        ["secretKeyRef"])
+    assert pod["securityContext"]["runAsUser"] == 10001 and pod["restartPolicy"] == "Never"
+    assert job["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "db-upgrade-job.yaml" in (ROOT / "deploy" / "README.md").read_text()
