@@ -89,8 +89,10 @@ def fold(events: Iterable[Any]) -> list[ActivityOperation]:
     grouped: dict[str, list[Any]] = {}
     for event in events:
         name = getattr(event.operation_name, "value", None) or ""
-        if name.lower() != FAILOVER_ACTION or event.event_timestamp is None:
+        if name.lower() != FAILOVER_ACTION:
             continue
+        if event.event_timestamp is None:  # Azure always sends one: not to be skipped quietly
+            raise ValueError("a failover event without eventTimestamp")
         key = event.operation_id or event.correlation_id or event.event_data_id or ""
         grouped.setdefault(key, []).append(event)
     operations = []
