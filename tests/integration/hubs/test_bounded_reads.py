@@ -129,6 +129,24 @@ def test_the_deadline_covers_every_page_each_sent_with_the_time_left(
     assert (clock.now() - began).total_seconds() == DEADLINE
 
 
+def test_no_request_is_sent_once_the_deadline_has_passed(
+        rsps: responses.RequestsMock, clock: FakeClock,
+        credential: StaticTokenCredential) -> None:
+    arm = ArmEmulator(rsps, clock, page_size=1)
+    ref = arm.add_hub("hub-a", "West Europe", "North Europe")
+    arm.outside_failover("hub-a", caller="sre@contoso.com", ago=timedelta(hours=2))
+    slow = Slow(clock, 2.5)  # the second page arrives just as the deadline passes
+    arm.tamper("activity_log", slow)
+
+    with pytest.raises(CouldNotRead) as failed:
+        AzureActivityLog(credential, clock=clock, read_deadline=DEADLINE).failover_operations(
+            ref, clock.now() - DAY)
+
+    assert [read for _, read in slow.timeouts] == [5.0, 2.5]
+    assert arm.requests["activity_log"] == 2
+    assert failed.value.code == "ReadDeadline"
+
+
 def test_a_failed_read_is_remembered_so_the_next_dialog_costs_no_request(
         arm: ArmEmulator, reader: AzureActivityLog, hub: HubRef, clock: FakeClock) -> None:
     cache = CachedActivityLog(reader, clock, ttl=timedelta(seconds=60))
