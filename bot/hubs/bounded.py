@@ -136,9 +136,9 @@ def bounded_read(what: str, clock: Clock, limits: ReadLimits) -> Iterator[Bounde
             raise read.too_slow() from err
         raise from_azure_error(err, clock.now()) from err
     except _MALFORMED as err:
-        # People see the type; the log says which field (the start of the error's text).
-        raise read.unusable("MalformedAnswer", f"its answer was not in the shape Azure "
-                            f"documents ({type(err).__name__})", str(err)) from err
+        # The log says which field (the start of the error's text); people need not.
+        raise read.unusable("MalformedAnswer", "its answer was not in the shape Azure documents",
+                            f"{type(err).__name__}: {err}") from err
 
 
 def _capitalised(text: str) -> str:

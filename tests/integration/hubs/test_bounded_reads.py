@@ -86,7 +86,7 @@ def test_a_next_link_that_never_ends_stops_at_the_page_cap(
         "value-not-a-list"])
 def test_an_answer_of_the_wrong_shape_could_not_be_read(
         arm: ArmEmulator, reader: AzureActivityLog, hub: HubRef, clock: FakeClock,
-        change: Any) -> None:
+        change: Any, caplog: pytest.LogCaptureFixture) -> None:
     arm.tamper("activity_log", change)
 
     with pytest.raises(CouldNotRead) as failed:
@@ -95,6 +95,9 @@ def test_an_answer_of_the_wrong_shape_could_not_be_read(
     assert failed.value.code == "MalformedAnswer"
     assert failed.value.message.startswith("Azure's Activity Log of `hub-a` could not be read: "
                                            "its answer was not")
+    [logged] = [r for r in caplog.records if r.name == "bot.hubs.bounded"]
+    assert logged.levelname == "WARNING" and logged.exc_info is None  # a line, no traceback
+    assert "(MalformedAnswer)" in logged.getMessage()
 
 
 def test_a_40s_answer_is_given_up_at_the_deadline(
@@ -227,7 +230,7 @@ def test_a_hub_of_the_wrong_shape_could_not_be_read_and_a_missing_one_is_still_n
         gateway.get_state(replace(ref, name="hub-gone"))
 
     assert failed.value.message == ("The hub `hub-a` could not be read: its answer was not in "
-                                    "the shape Azure documents (DeserializationError).")
+                                    "the shape Azure documents.")
 
 
 # -- a real socket ---------------------------------------------------------------------------

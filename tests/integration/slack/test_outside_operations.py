@@ -294,7 +294,8 @@ def test_an_activity_log_with_a_field_of_the_wrong_type_falls_back_in_status_and
     shown = azure.modal_text(f"failback {HUB}")
 
     label = ("this bot's own count only: Azure's Activity Log could not be read (its answer was "
-             "not in the shape Azure documents (DeserializationError))")
+             "not in the shape Azure documents), so operations done outside this bot are not "
+             "counted")
     assert label in status and "Something went wrong" not in status
     assert "North Europe" in status  # the live state, read as usual
     assert label in shown
@@ -327,3 +328,15 @@ def test_a_regional_dialog_whose_hub_list_never_ends_lists_nothing_and_says_why(
     assert "Azure said" not in shown
     assert "submit" not in list(azure.bot.slack.views.values())[-1].view
     assert azure.arm.requests["list"] == 2 and azure.posts() == 0
+
+
+def test_status_of_a_hub_azure_describes_in_the_wrong_shape_says_it_could_not_be_read(
+        azure: AzureBot) -> None:
+    azure.arm.tamper("get", lambda request, answer: (
+        200, {}, '{"properties": {"locations": "West Europe"}}'))
+
+    status = azure.answer(f"status {HUB}")
+
+    assert (f"The hub `{HUB}` could not be read: its answer was not in the shape Azure "
+            "documents.") in status
+    assert "Something went wrong" not in status and "Azure said" not in status
