@@ -75,7 +75,8 @@ def azure_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
     credential = _credential(settings)
     return AzureIotHubGateway(credential=credential,
                               subscription_ids=settings.azure_subscription_id, cloud=cloud,
-                              cache_ttl=settings.bot_hub_cache_ttl, clock=clock)
+                              cache_ttl=settings.bot_hub_cache_ttl, clock=clock,
+                              read_deadline=settings.bot_azure_read_deadline.total_seconds())
 
 
 def activity_log(gateway: IotHubGateway, clock: Clock, settings: Settings,

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     bot_hub_cache_ttl: Duration = timedelta(minutes=5)
     # How long a hub's Activity Log answer is reused (0: read it every time).
     bot_activity_log_ttl: Duration = timedelta(seconds=60)
+    # The longest one read from Azure may take that a person waits for (a hub, the hub list,
+    # a hub's Activity Log), every page and request included.
+    bot_azure_read_deadline: Duration = timedelta(seconds=5)
     bot_lease_ttl: Duration = timedelta(seconds=15)
     bot_poll_workers: int = Field(default=16, ge=1, le=256)
     # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
@@ -88,7 +91,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "bot_request_ttl", "bot_poll_interval", "bot_failback_cooldown", "bot_hub_cache_ttl",
-        "bot_lease_ttl", "bot_activity_log_ttl", mode="before",
+        "bot_lease_ttl", "bot_activity_log_ttl", "bot_azure_read_deadline", mode="before",
     )
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
@@ -98,7 +101,8 @@ class Settings(BaseSettings):
             return timedelta(seconds=value)
         return value
 
-    @field_validator("bot_poll_interval", "bot_request_ttl", "bot_lease_ttl")
+    @field_validator("bot_poll_interval", "bot_request_ttl", "bot_lease_ttl",
+                     "bot_azure_read_deadline")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

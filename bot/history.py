@@ -39,7 +39,7 @@ from bot.domain.rules import (
     window_start,
 )
 from bot.hubs.activity import READ_PERMISSION, ActivityLogReader
-from bot.hubs.gateway import Forbidden, GatewayError, Throttled
+from bot.hubs.gateway import CouldNotRead, Forbidden, GatewayError, Throttled
 from bot.store.base import AuditQuery, StoreUnavailable, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,10 @@ class HubHistories:
             return ActivityRead(ref, unavailable=(
                 "Azure's Activity Log is throttled right now, so operations done outside this "
                 f"bot are not counted ({exc.code})"), at_home_now=at_home_now)
+        except CouldNotRead as exc:  # too slow, endless or malformed
+            return ActivityRead(ref, unavailable=(
+                f"Azure's Activity Log could not be read ({exc.reason}), so operations done "
+                "outside this bot are not counted"), at_home_now=at_home_now)
         except GatewayError as exc:
             return ActivityRead(ref, unavailable=(
                 "Azure's Activity Log could not be read, so operations done outside this bot "

@@ -4,6 +4,8 @@ Nothing here sleeps or retries on its own: every call gives azure-core ``retry_t
 reports Throttled/TransientError with Azure's ``Retry-After``, so the caller (the poller, with
 its injected clock) decides when to look again. The failover POST in particular is never
 repeated: when its answer is lost, the hub is re-read to find out whether Azure took it.
+Reads are bounded (:mod:`bot.hubs.bounded`): those a person waits for (a hub, the hub list)
+by ``read_deadline``, each paged list by a page cap; a malformed answer is "could not read".
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from bot.hubs._clouds import authority_for, cloud_endpoints
 from bot.hubs._directory import HubDirectory
 from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
 from bot.hubs._start_only_polling import StartOnlyPolling
-from bot.hubs.gateway import GatewayError, OperationPoll, OperationState, TransientError
+from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
+from bot.hubs.gateway import (
+    CouldNotRead,
+    GatewayError,
+    OperationPoll,
+    OperationState,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from bot.hubs.azure_activity import AzureActivityLog
@@ -49,6 +58,9 @@ __all__ = ["AzureIotHubGateway", "authority_for"]
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str], IotHubClient]
+# Pages of one subscription's hub list (ARM pages it; a bigger estate raises the deadline
+# before it reaches this).
+HUB_LIST_MAX_PAGES = 100
 
 
 class AzureIotHubGateway:
@@ -64,6 +76,7 @@ class AzureIotHubGateway:
         clock: Clock | None = None,
         client_factory: ClientFactory | None = None,
         request_timeout: float = 30.0,
+        read_deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         self._credential = credential
         self._subscription_ids = list(subscription_ids)
@@ -71,6 +84,7 @@ class AzureIotHubGateway:
         self._clock = clock or SystemClock()
         self._client_factory = client_factory or self._build_client
         self._timeout = request_timeout
+        self._read_deadline = read_deadline
         self._clients: dict[str, IotHubClient] = {}
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
@@ -85,18 +99,19 @@ class AzureIotHubGateway:
         return self._directory.resolve(name)
 
     def get_state(self, ref: HubRef, *, with_device_count: bool = True) -> HubState:
+        return self._read_state(ref, with_device_count, self._read_deadline)
+
+    def _read_state(self, ref: HubRef, with_device_count: bool, deadline: float) -> HubState:
         client = self._client(ref.subscription_id)
-        try:
+        with bounded_read(f"the hub `{ref.name}`", self._clock, ReadLimits(deadline)) as read:
             description = client.iot_hub_resource.get(ref.resource_group, ref.name,
-                                                      **self._options())
+                                                      **read.options())
             devices = None
             if with_device_count:
                 stats = client.iot_hub_resource.get_stats(ref.resource_group, ref.name,
-                                                          **self._options())
+                                                          **read.options())
                 devices = stats.total_device_count
-        except AzureError as err:
-            raise from_azure_error(err, self._clock.now()) from err
-        return hub_state(description, ref, devices)
+            return hub_state(description, ref, devices)
 
     # -- failover ------------------------------------------------------------------------
 
@@ -132,18 +147,18 @@ class AzureIotHubGateway:
         self._check_operation_url(handle)
         client = self._client(ref.subscription_id)
         now = self._clock.now()
-        try:
+        # Nobody waits for a poll: the deadline is the request's usual timeout.
+        with bounded_read("the operation's status", self._clock,
+                          ReadLimits(self._timeout)) as read:
             # The client's own pipeline: authenticated for this cloud, no retry sleeps.
-            response = send_through(client, HttpRequest("GET", handle), **self._options())
-        except AzureError as err:
-            raise from_azure_error(err, now) from err
-        if response.status_code >= 400:
-            raise from_http_error(HttpResponseError(response=response,
-                                                    error_format=ARMErrorFormat), now)
-        retry_after = retry_after_seconds(response.headers, now)
-        body: Any = response.json() if response.text().strip() else None
-        if isinstance(body, dict) and "status" in body:
-            return operation_poll(body, retry_after)
+            response = send_through(client, HttpRequest("GET", handle), **read.options())
+            if response.status_code >= 400:
+                raise from_http_error(HttpResponseError(response=response,
+                                                        error_format=ARMErrorFormat), now)
+            retry_after = retry_after_seconds(response.headers, now)
+            body: Any = response.json() if response.text().strip() else None
+            if isinstance(body, dict) and "status" in body:
+                return operation_poll(body, retry_after)
         # A Location URL (kept when Azure sent no Azure-AsyncOperation): 202 until done.
         if response.status_code == 202:
             return OperationPoll(OperationState.RUNNING, retry_after=retry_after)
@@ -159,7 +174,7 @@ class AzureIotHubGateway:
 
                 self._activity = AzureActivityLog(self._credential, cloud=self._cloud.name,
                                                   clock=self._clock,
-                                                  request_timeout=self._timeout)
+                                                  read_deadline=self._read_deadline)
         return self._activity.failover_operations(ref, since)
 
     # -- helpers -------------------------------------------------------------------------
@@ -169,7 +184,8 @@ class AzureIotHubGateway:
         log.warning("failover of %s got no answer (%s); re-reading the hub", ref.name,
                     type(err).__name__)
         try:
-            hub = self.get_state(ref, with_device_count=False)
+            # Nobody waits for this answer, and a lost one is worse: the usual timeout.
+            hub = self._read_state(ref, False, self._timeout)
         except GatewayError as read_err:
             if not isinstance(err, ServiceResponseError):
                 # Azure answered 5xx, or the request never left (ServiceRequestError): not
@@ -226,17 +242,23 @@ class AzureIotHubGateway:
         )
 
     def _load_hubs(self) -> list[HubState]:
+        """Every subscription's hubs, or an error: a partial list is never returned (a
+        regional failover must not miss hubs silently). One deadline for all subscriptions."""
         hubs: list[HubState] = []
-        for subscription_id in self._subscription_ids:
-            client = self._client(subscription_id)
-            try:
-                for description in client.iot_hub_resource.list_by_subscription(
-                        **self._options()):
-                    ref = ref_from_id(description.id or "", description.name or "",
-                                      subscription_id)
-                    hubs.append(hub_state(description, ref))
-            except AzureError as err:
-                raise from_azure_error(err, self._clock.now()) from err
+        limits = ReadLimits(self._read_deadline, HUB_LIST_MAX_PAGES)
+        try:
+            with bounded_read("the list of IoT hubs", self._clock, limits) as read:
+                for subscription_id in self._subscription_ids:
+                    client = self._client(subscription_id)
+                    for description in read.pages(
+                            client.iot_hub_resource.list_by_subscription(**read.options())):
+                        ref = ref_from_id(description.id or "", description.name or "",
+                                          subscription_id)
+                        hubs.append(hub_state(description, ref))
+        except CouldNotRead as exc:
+            raise CouldNotRead(f"{exc.message} Hubs may be missing from what was read, so "
+                               "none of it is used: try again in a minute.",
+                               code=exc.code or "CouldNotRead", reason=exc.reason) from exc
         return hubs
 
 

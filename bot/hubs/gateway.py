@@ -79,6 +79,15 @@ class TransientError(GatewayError):
     """A 5xx or network failure that is safe to retry later."""
 
 
+class CouldNotRead(TransientError):
+    """An answer the bot will not use: too slow, endless, or not in the shape Azure documents
+    (:mod:`bot.hubs.bounded`). ``reason`` says which, in a few words, for people."""
+
+    def __init__(self, message: str, *, code: str, reason: str) -> None:
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
 class IotHubGateway(Protocol):
     def list_hubs(self) -> list[HubState]:
         """Every hub visible in the configured subscriptions (``device_count`` is ``None``)."""

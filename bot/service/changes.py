@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bot.domain.request import Change, FailoverRequest, TransitionRefused
 from bot.domain.rules import Refusal, RefusalReason
-from bot.hubs.gateway import GatewayError
+from bot.hubs.gateway import CouldNotRead, GatewayError
 from bot.store.base import UnitOfWork
 
 
@@ -26,5 +26,7 @@ def change(uow: UnitOfWork, request: FailoverRequest,
 
 
 def azure_refusal(exc: GatewayError) -> Refusal:
+    if isinstance(exc, CouldNotRead):  # the bot stopped reading: Azure said nothing of it
+        return Refusal(RefusalReason.AZURE_ERROR, exc.message)
     code = f" ({exc.code})" if exc.code else ""
     return Refusal(RefusalReason.AZURE_ERROR, f"Azure said{code}: {exc.message}")

@@ -98,7 +98,8 @@ def fake_arm_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
     return AzureIotHubGateway(credential, settings.azure_subscription_id,
                               cloud=settings.azure_cloud.value,
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock,
-                              client_factory=client, request_timeout=10.0)
+                              client_factory=client, request_timeout=10.0,
+                              read_deadline=settings.bot_azure_read_deadline.total_seconds())
 
 
 def main() -> int:

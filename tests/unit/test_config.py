@@ -275,3 +275,13 @@ def test_the_activity_log_cache_lasts_a_minute_unless_told(
     monkeypatch.setenv("BOT_ACTIVITY_LOG_TTL", "soon")
     with pytest.raises(ConfigError, match="BOT_ACTIVITY_LOG_TTL"):
         load_settings()
+
+
+def test_an_azure_read_waits_five_seconds_unless_told_and_never_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().bot_azure_read_deadline == timedelta(seconds=5)
+    monkeypatch.setenv("BOT_AZURE_READ_DEADLINE", "12s")
+    assert load_settings().bot_azure_read_deadline == timedelta(seconds=12)
+    message = config_error(monkeypatch, "BOT_AZURE_READ_DEADLINE", "0")
+    assert message == "BOT_AZURE_READ_DEADLINE: must be longer than zero (got '0')"

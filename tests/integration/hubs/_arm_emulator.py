@@ -29,6 +29,8 @@ from bot.domain.model import HubRef
 from bot.domain.regions import display_name, region_key, same_region
 
 FIXTURES = Path(__file__).parent / "fixtures"
+Answer = tuple[int, dict[str, str], Any]  # status (0: lost, the body is the exception)
+Tamper = Callable[[requests.PreparedRequest, Answer], Answer]
 PUBLIC_ARM = "https://management.azure.com"
 API_VERSION = "2023-06-30"
 
@@ -118,6 +120,7 @@ class ArmEmulator:
         self.hosts: set[str] = set()
         self.injected = Injected()
         self.activity: list[dict[str, Any]] = []  # Activity Log events, as Azure returns them
+        self.tampering: dict[str, Tamper] = {}
         if rsps is not None:
             host = re.escape(base_url)
             for method in (responses.GET, responses.POST):
@@ -157,6 +160,15 @@ class ArmEmulator:
     def answer_next_activity_read_with(self, status: int, code: str, message: str) -> None:
         """The next Activity Log read fails (403 no permission, 429 throttled…)."""
         self.injected.activity_answers.append((status, code, message))
+
+    def tamper(self, route: str, change: Tamper | None) -> None:
+        """Every answer on ``route`` (a name in :attr:`requests`: ``activity_log``, ``list``,
+        ``get``…) passes through ``change``, which may alter it (a field of the wrong type, a
+        ``nextLink`` back to the same page, a slow answer); ``None``: answers are Azure's again."""
+        if change is None:
+            self.tampering.pop(route, None)
+        else:
+            self.tampering[route] = change
 
     def outside_failover(self, name: str, *, caller: str, app_id: str = PORTAL_APP,
                          ago: timedelta = timedelta(0), status: str = "Succeeded") -> None:
@@ -275,8 +287,11 @@ class ArmEmulator:
         for method, pattern, handler in routes:
             found = re.fullmatch(pattern, path, flags=re.IGNORECASE)
             if method == request.method and found:
-                self.requests[handler.__name__.strip("_")] += 1
-                return handler(request, query, *found.groups())
+                route = handler.__name__.strip("_")
+                self.requests[route] += 1
+                answer = handler(request, query, *found.groups())
+                change = self.tampering.get(route)
+                return change(request, answer) if change else answer
         return _error(404, "NoRoute", f"no route for {request.method} {path}")
 
     def _find(self, subscription: str, group: str, name: str) -> EmulatedHub | None:

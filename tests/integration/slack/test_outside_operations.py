@@ -40,6 +40,7 @@ if _HUB_TESTS not in sys.path:
     sys.path.insert(0, _HUB_TESTS)
 from _arm_emulator import ArmEmulator  # noqa: E402
 from _azure_fakes import SUBSCRIPTION, StaticTokenCredential  # noqa: E402
+from _faulty_answers import Slow, first_item, same_page_again  # noqa: E402
 
 TEN_MINUTES = timedelta(minutes=10)  # how long an emulated failover takes
 
@@ -267,3 +268,79 @@ def test_a_hub_failed_over_in_the_portal_days_ago_is_not_flagged(azure: AzureBot
     assert "2 failovers, 2 failbacks" in status  # three days ago: not today's quota
     [observed] = _observed(azure)
     assert observed.kind is not None and observed.kind.value == "failover"
+
+
+# -- Activity Log and hub-list answers the bot will not use (#24) -------------------------------
+
+def test_an_activity_log_paging_the_same_page_forever_costs_two_requests_and_status_says_so(
+        azure: AzureBot) -> None:
+    azure.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(hours=3))
+    azure.arm.tamper("activity_log", same_page_again)
+
+    status = azure.answer(f"status {HUB}")
+
+    assert azure.arm.requests["activity_log"] == 2
+    assert ("*Left today* is this bot's own count only: Azure's Activity Log could not be read "
+            "(Azure sent the same page again), so operations done outside this bot are not "
+            "counted.") in status
+    assert "2 failovers, 2 failbacks" in status  # the portal's failover is not counted
+    assert "Something went wrong" not in status
+
+
+@pytest.mark.parametrize("field", [{"eventTimestamp": "yesterday"}, {"status": 5}],
+                         ids=["timestamp", "status"])
+def test_an_activity_log_with_a_field_of_the_wrong_type_falls_back_in_status_and_dialog(
+        azure: AzureBot, field: dict[str, object]) -> None:
+    azure.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(hours=3))
+    azure.arm.tamper("activity_log", first_item(lambda event: event.update(field)))
+
+    status = azure.answer(f"status {HUB}")
+    shown = azure.modal_text(f"failback {HUB}")
+
+    label = ("this bot's own count only: Azure's Activity Log could not be read (its answer was "
+             "not in the shape Azure documents), so operations done outside this bot are not "
+             "counted")
+    assert label in status and "Something went wrong" not in status
+    assert "North Europe" in status  # the live state, read as usual
+    assert label in shown
+    assert azure.arm.requests["activity_log"] == 1  # the dialog used the remembered failure
+
+
+def test_a_40s_activity_log_holds_status_for_the_read_deadline_only(azure: AzureBot) -> None:
+    slow = Slow(azure.bot.clock, 40)
+    azure.arm.tamper("activity_log", slow)
+    began = azure.bot.clock.now()
+
+    status = azure.answer(f"status {HUB}")
+
+    waited = (azure.bot.clock.now() - began).total_seconds()
+    assert waited == azure.bot.settings.bot_azure_read_deadline.total_seconds() == 5
+    assert slow.timeouts == [(5, 5)]
+    assert ("*Left today* is this bot's own count only: Azure's Activity Log could not be read "
+            "(no answer within 5s)") in status
+
+
+def test_a_regional_dialog_whose_hub_list_never_ends_lists_nothing_and_says_why(
+        azure: AzureBot) -> None:
+    azure.arm.tamper("list", same_page_again)
+
+    shown = azure.modal_text('failover --region "West Europe"')
+
+    assert ("The list of IoT hubs could not be read: Azure sent the same page again. Hubs may "
+            "be missing from what was read, so none of it is used: try again in a minute."
+            ) in shown
+    assert "Azure said" not in shown
+    assert "submit" not in list(azure.bot.slack.views.values())[-1].view
+    assert azure.arm.requests["list"] == 2 and azure.posts() == 0
+
+
+def test_status_of_a_hub_azure_describes_in_the_wrong_shape_says_it_could_not_be_read(
+        azure: AzureBot) -> None:
+    azure.arm.tamper("get", lambda request, answer: (
+        200, {}, '{"properties": {"locations": "West Europe"}}'))
+
+    status = azure.answer(f"status {HUB}")
+
+    assert (f"The hub `{HUB}` could not be read: its answer was not in the shape Azure "
+            "documents.") in status
+    assert "Something went wrong" not in status and "Azure said" not in status
