@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     bot_activity_log_ttl: Duration = timedelta(seconds=60)
     bot_lease_ttl: Duration = timedelta(seconds=15)
     bot_poll_workers: int = Field(default=16, ge=1, le=256)
+    # The work process's job loop beats every second; silent this long, it is "unresponsive"
+    # and /readyz says 503 (a nice-19 process starved by an ack burst still beats well within).
+    bot_work_unresponsive_after: Duration = timedelta(seconds=10)
     # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
     bot_batch_max_starts_per_minute: int = Field(default=30, ge=1, le=1200)
     bot_log_level: str = "INFO"
@@ -88,7 +91,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "bot_request_ttl", "bot_poll_interval", "bot_failback_cooldown", "bot_hub_cache_ttl",
-        "bot_lease_ttl", "bot_activity_log_ttl", mode="before",
+        "bot_lease_ttl", "bot_activity_log_ttl", "bot_work_unresponsive_after", mode="before",
     )
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
@@ -98,7 +101,8 @@ class Settings(BaseSettings):
             return timedelta(seconds=value)
         return value
 
-    @field_validator("bot_poll_interval", "bot_request_ttl", "bot_lease_ttl")
+    @field_validator("bot_poll_interval", "bot_request_ttl", "bot_lease_ttl",
+                     "bot_work_unresponsive_after")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
