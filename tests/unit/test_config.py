@@ -275,3 +275,12 @@ def test_the_activity_log_cache_lasts_a_minute_unless_told(
     monkeypatch.setenv("BOT_ACTIVITY_LOG_TTL", "soon")
     with pytest.raises(ConfigError, match="BOT_ACTIVITY_LOG_TTL"):
         load_settings()
+
+
+def test_the_work_process_is_unresponsive_after_ten_seconds_of_silence_or_as_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().bot_work_unresponsive_after == timedelta(seconds=10)
+    monkeypatch.setenv("BOT_WORK_UNRESPONSIVE_AFTER", "30s")
+    assert load_settings().bot_work_unresponsive_after == timedelta(seconds=30)
+    message = config_error(monkeypatch, "BOT_WORK_UNRESPONSIVE_AFTER", "0")
+    assert message == "BOT_WORK_UNRESPONSIVE_AFTER: must be longer than zero (got '0')"
