@@ -70,7 +70,7 @@ def watch(in_flight: InFlight) -> threading.Event:
     return quiet
 
 
-class Heartbeat:
+class JobLoopHeartbeat:
     """When the work process's job loop last went round, in memory both processes share.
 
     The loop beats between waits for jobs, never a timer of its own: a process that is

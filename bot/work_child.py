@@ -22,7 +22,7 @@ from slack_bolt import App
 
 from bot.bootstrap import GatewayFactory, configure_logging_for
 from bot.config import Settings
-from bot.in_flight import Heartbeat, InFlight, watch
+from bot.in_flight import InFlight, JobLoopHeartbeat, watch
 from bot.job_handover import JobKeeper
 from bot.roles.work import Worker, start_work_role
 from bot.slack.lazy import LazyJob, run_job
@@ -53,7 +53,7 @@ class WorkSpec:
 
 
 def main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
-         ready: ProcessEvent, heartbeat: Heartbeat, in_flight: InFlight, owner: str,
+         ready: ProcessEvent, heartbeat: JobLoopHeartbeat, in_flight: InFlight, owner: str,
          parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the front decides
     configure_logging_for(spec.settings)  # before anything can fail: one JSON line each
@@ -80,7 +80,7 @@ def main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
 
 def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
           store: JobStore, owner: str, lease: timedelta, ready: ProcessEvent,
-          heartbeat: Heartbeat) -> None:
+          heartbeat: JobLoopHeartbeat) -> None:
     quiet = watch(in_flight)
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
@@ -104,7 +104,7 @@ def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight
 
 
 def _next_batch(jobs: Queue[list[LazyJob] | None],
-                heartbeat: Heartbeat) -> list[LazyJob] | None:
+                heartbeat: JobLoopHeartbeat) -> list[LazyJob] | None:
     """The next batch the front hands over, beating while none comes: the beat says this
     loop goes round (a frozen process, or a loop stuck in a claim, falls silent)."""
     while True:

@@ -32,7 +32,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from bot import work_child
-from bot.in_flight import Heartbeat, InFlight
+from bot.in_flight import InFlight, JobLoopHeartbeat
 from bot.job_handover import JobWriter, Outbox
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore
@@ -55,7 +55,7 @@ class _Channels:
     control: Connection  # the front's end: metrics requests and answers
     child_control: Connection
     ready: ProcessEvent  # a multiprocessing Event, set once the child can take jobs
-    heartbeat: Heartbeat  # beaten by the child's job loop
+    heartbeat: JobLoopHeartbeat  # beaten by the child's job loop
     owner: str  # the token its claims on stored jobs carry
 
 
@@ -184,7 +184,7 @@ class WorkProcess:
         owner = f"{socket.gethostname()}:{os.getpid()}:{next(self._incarnations)}:" \
                 f"{uuid.uuid4().hex[:8]}"
         return _Channels(self._context.Queue(), control, child_control, self._context.Event(),
-                         Heartbeat(self._context), owner[:128])
+                         JobLoopHeartbeat(self._context), owner[:128])
 
     def _spawn(self) -> None:
         channels = self._channels
