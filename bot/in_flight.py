@@ -1,5 +1,6 @@
-"""Whether ``serve``'s front is answering Slack, in memory the front and its work process
-share: acks first, so the work process holds new work back while the front is busy."""
+"""What ``serve``'s two processes tell each other through memory they share: whether the
+front is answering Slack (acks first, so the work process holds new work back while the front
+is busy), and the work process's heartbeat (so the front sees it frozen or wedged)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,24 @@ def watch(in_flight: InFlight) -> threading.Event:
 
     threading.Thread(target=keep_watching, name="front-watch", daemon=True).start()
     return quiet
+
+
+class JobLoopHeartbeat:
+    """When the work process's job loop last went round, in memory both processes share.
+
+    The loop beats between waits for jobs, never a timer of its own: a process that is
+    stopped (SIGSTOP), or whose loop is stuck, stops beating, while its pid lives on. One
+    aligned double, written by one thread and read by another without a lock: a reader sees
+    the old time or the new one. ``time.monotonic()`` is system-wide, so both agree on it.
+    """
+
+    def __init__(self, context: BaseContext) -> None:
+        self._last = context.Value("d", 0.0, lock=False)
+
+    def beat(self) -> None:
+        self._last.value = time.monotonic()
+
+    def silent_for(self) -> float:
+        """Seconds since the last beat (``inf`` before the first)."""
+        last = self._last.value
+        return time.monotonic() - last if last else float("inf")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -21,7 +22,7 @@ from slack_bolt import App
 
 from bot.bootstrap import GatewayFactory, configure_logging_for
 from bot.config import Settings
-from bot.in_flight import InFlight, watch
+from bot.in_flight import InFlight, JobLoopHeartbeat, watch
 from bot.job_handover import JobKeeper
 from bot.roles.work import Worker, start_work_role
 from bot.slack.lazy import LazyJob, run_job
@@ -38,6 +39,7 @@ WORK_MAX_WAIT_S = 2.0
 JOB_LEASE = timedelta(seconds=30)  # renewed every third of it; capped by BOT_LEASE_TTL
 START_FAILED = 3  # the exit code when it could not start (logged in one line)
 PARENT_CHECK_S = 1.0
+BEAT_S = 1.0  # the job loop beats at least this often (the front's limit is many times it)
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,9 @@ class WorkSpec:
     niceness: int = NICENESS
 
 
-
 def main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
-          ready: ProcessEvent, in_flight: InFlight, owner: str, parent: int) -> None:
+         ready: ProcessEvent, heartbeat: JobLoopHeartbeat, in_flight: InFlight, owner: str,
+         parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the front decides
     configure_logging_for(spec.settings)  # before anything can fail: one JSON line each
     metrics = Metrics()
@@ -73,11 +75,12 @@ def main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
     if spec.run_poller:
         worker.start_poller()
     _work(worker, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
-          ready)
+          ready, heartbeat)
 
 
 def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
-          store: JobStore, owner: str, lease: timedelta, ready: ProcessEvent | None = None) -> None:
+          store: JobStore, owner: str, lease: timedelta, ready: ProcessEvent,
+          heartbeat: JobLoopHeartbeat) -> None:
     quiet = watch(in_flight)
     urgent = ThreadPoolExecutor(URGENT_THREADS, thread_name_prefix="slack-urgent")
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
@@ -87,10 +90,10 @@ def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight
                                                 keeper.finished)
 
     keeper = JobKeeper(store, owner, lease, dispatch).start()
-    if ready is not None:
-        ready.set()
+    heartbeat.beat()
+    ready.set()
     log.info("work process ready (pid %d)", os.getpid())
-    while (batch := jobs.get()) is not None:
+    while (batch := _next_batch(jobs, heartbeat)) is not None:
         for job in keeper.claim(batch):
             dispatch(job)
     worker.stop()
@@ -98,6 +101,18 @@ def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight
     work.shutdown(wait=True)
     keeper.stop()
     store.close()
+
+
+def _next_batch(jobs: Queue[list[LazyJob] | None],
+                heartbeat: JobLoopHeartbeat) -> list[LazyJob] | None:
+    """The next batch the front hands over, beating while none comes: the beat says this
+    loop goes round (a frozen process, or a loop stuck in a claim, falls silent)."""
+    while True:
+        heartbeat.beat()
+        try:
+            return jobs.get(timeout=BEAT_S)
+        except queue.Empty:
+            continue
 
 
 def run_after_acks(app: App, job: LazyJob, quiet: threading.Event,

@@ -32,7 +32,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from bot import work_child
-from bot.in_flight import InFlight
+from bot.in_flight import InFlight, JobLoopHeartbeat
 from bot.job_handover import JobWriter, Outbox
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore
@@ -55,6 +55,7 @@ class _Channels:
     control: Connection  # the front's end: metrics requests and answers
     child_control: Connection
     ready: ProcessEvent  # a multiprocessing Event, set once the child can take jobs
+    heartbeat: JobLoopHeartbeat  # beaten by the child's job loop
     owner: str  # the token its claims on stored jobs carry
 
 
@@ -73,6 +74,8 @@ class WorkProcess:
         self._supervisor: threading.Thread | None = None
         self._was_ready = False
         self._failed = False
+        self._unresponsive_after = spec.settings.bot_work_unresponsive_after.total_seconds()
+        self._said_unresponsive = False
         self.in_flight = InFlight(self._context)
         self.restarts = 0
         self.jobs = JobStore(spec.settings.database_url.get_secret_value())
@@ -104,17 +107,36 @@ class WorkProcess:
         return ready
 
     def state(self) -> str:
-        """"starting" (never ready yet), "running", "restarting" or "failed" (given up)."""
+        """"starting" (never ready yet), "running", "unresponsive" (alive, but its job loop
+        has not gone round for ``BOT_WORK_UNRESPONSIVE_AFTER``: stopped or stuck, so acked
+        work waits), "restarting" or "failed" (given up)."""
         if self._failed:
             return "failed"
         if self.running():
-            return "running"
+            return "unresponsive" if self._unresponsive() else "running"
         return "restarting" if self._was_ready else "starting"
+
+    def _unresponsive(self) -> bool:
+        """Said once when it falls silent and once when it beats again, not on each probe."""
+        silent = self._channels.heartbeat.silent_for()
+        unresponsive = silent >= self._unresponsive_after
+        if unresponsive != self._said_unresponsive:
+            self._said_unresponsive = unresponsive
+            if unresponsive:
+                log.error("the work process (pid %s) has not taken jobs for %.0f s: it is "
+                          "stopped or stuck, and acked work waits", self._pid(), silent)
+            else:
+                log.warning("the work process (pid %s) takes jobs again", self._pid())
+        return unresponsive
+
+    def _pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None else None
 
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
         """The work process's /metrics (it holds every counter that matters)."""
         with self._control_lock:
-            if not self.running():
+            if self.state() != "running":  # a stopped process would keep us waiting
                 raise MetricsUnavailable("the work process is not running")
             control = self._channels.control
             sequence = next(self._sequence)
@@ -162,14 +184,14 @@ class WorkProcess:
         owner = f"{socket.gethostname()}:{os.getpid()}:{next(self._incarnations)}:" \
                 f"{uuid.uuid4().hex[:8]}"
         return _Channels(self._context.Queue(), control, child_control, self._context.Event(),
-                         owner[:128])
+                         JobLoopHeartbeat(self._context), owner[:128])
 
     def _spawn(self) -> None:
         channels = self._channels
         process = self._context.Process(
             target=work_child.main, name="failover-bot-work", daemon=True,
             args=(self._spec, channels.jobs, channels.child_control, channels.ready,
-                  self.in_flight, channels.owner, os.getpid()))
+                  channels.heartbeat, self.in_flight, channels.owner, os.getpid()))
         process.start()
         channels.child_control.close()  # only the child's copy stays: it sees EOF when we go
         self._process = process

@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.domain.clock import Clock
-from bot.store.base import UnitOfWorkFactory
+from bot.store.base import StoreUnavailable, UnitOfWorkFactory
+from bot.telemetry.repeats import RepeatedFailure
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class LeaseHeartbeat:
         self._kept: set[tuple[str, str]] = set()  # (request id, owner)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failures = RepeatedFailure(log, "renewing leases", clock,
+                                         expected=(StoreUnavailable,))
 
     def keep(self, request_id: str, owner: str) -> None:
         with self._lock:
@@ -100,9 +103,10 @@ class LeaseHeartbeat:
             with self._uow() as uow:
                 lost = {pair for pair in kept if not uow.requests.renew_lease(*pair, until)}
                 uow.commit()
-        except Exception:  # the database is down: try again next beat, the TTL has slack
-            log.warning("could not renew %d leases; trying again", len(kept), exc_info=True)
+        except Exception as exc:  # the database is down: try again next beat, the TTL has slack
+            self._failures.failed(exc)
             return 0
+        self._failures.succeeded()
         for pair in lost:
             self.drop(*pair)
         return len(kept) - len(lost)

@@ -43,6 +43,7 @@ from bot.service import FailoverService, Observation
 from bot.service.boards import BoardNotifier
 from bot.store.base import StoreUnavailable, UnitOfWorkFactory
 from bot.telemetry import Metrics
+from bot.telemetry.repeats import RepeatedFailure
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,15 @@ class Poller:
         """Run rounds until ``stop`` is set, waiting on ``stop`` itself or for a poll."""
         log.info("poller %s started", self.owner_id)
         self.heartbeat.start()
+        failures = RepeatedFailure(log, "a poller round", self._clock,
+                                   expected=(StoreUnavailable,))
         while not stop.is_set():
             full = False
             try:
                 full = self._round(wait_all=False).polled >= self._batch_size
-            except Exception:
-                log.exception("poller round failed; trying again")
+                failures.succeeded()
+            except Exception as exc:
+                failures.failed(exc)
             if full:  # more are due now: go on at once
                 continue
             if self._in_flight:  # settle each poll soon after it finishes

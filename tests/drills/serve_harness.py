@@ -14,9 +14,11 @@ import contextlib
 import json
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,7 @@ class Drill:
         self.engine = make_engine(db_url)
         self.bot: Running | None = None
         self.logs: list[Path] = []
+        self._code_copy: Path | None = None  # the code a bot of another user runs
         # Where people's requests go: the bot's /slack/events, unless a drill says otherwise
         # (Socket Mode: the bridge to the WebSocket, test_socket_mode.py).
         self.events_url: str | None = None
@@ -111,7 +114,8 @@ class Drill:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("SLACK_", "BOT_", "AZURE_", "DATABASE_", "DRILL_"))}
         env.update({
-            "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO if user is None else self._code_any_user_reads()),
+            "PYTHONUNBUFFERED": "1",
             ARM_URL_VARIABLE: self.arm.url,
             "SLACK_BOT_TOKEN": self.workspace.bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": self.slack.api_url, "DATABASE_URL": self.db_url,
@@ -129,6 +133,24 @@ class Drill:
                 cwd=self.tmp_path, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         self.bot = Running(process, port)
+
+    def _code_any_user_reads(self) -> Path:
+        """The bot's code, copied once where any user may read it. The checkout may live
+        where only root may enter (a clone under a mode-700 directory), and ``as_user``'s
+        capability does not help everywhere: Alembic looks for its migrations with
+        access(2), which judges a non-root user without it ("Path doesn't exist")."""
+        if self._code_copy is None:
+            copy = Path(tempfile.mkdtemp(prefix="failover-bot-drill-code-"))
+            copy.chmod(0o755)
+            shutil.copytree(REPO / "bot", copy / "bot",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            (copy / "tests" / "drills").mkdir(parents=True)
+            for module in ("__init__.py", "bot_process.py"):  # the bot's entry point here
+                shutil.copy(REPO / "tests" / "drills" / module, copy / "tests" / "drills")
+            for path in (copy, *copy.rglob("*")):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            self._code_copy = copy
+        return self._code_copy
 
     def health(self, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
         """The status code and JSON body of /healthz or /readyz (0 and {} if no answer)."""
@@ -187,6 +209,8 @@ class Drill:
         if self.bot is not None:
             self.kill_bot()
         self.engine.dispose()
+        if self._code_copy is not None:
+            shutil.rmtree(self._code_copy, ignore_errors=True)
 
     def wait_for(self, what: str, check: Callable[[], T | None], timeout: float = WAIT, *,
                  check_alive: bool = True) -> T:
@@ -316,8 +340,9 @@ class Drill:
 
 def as_user(user: str | None) -> list[str]:
     """A command prefix that runs as ``user`` with no privilege but reading and searching
-    any file (the interpreter lives where only root may look): its own writes obey file
-    permissions, which is what a drill on a read-only database needs."""
+    any file (the interpreter and its virtualenv may live where only root may look): its own
+    writes obey file permissions, which is what a drill on a read-only database needs. Its
+    code comes from a copy any user reads (``Drill._code_any_user_reads``)."""
     if user is None:
         return []
     entry = pwd.getpwnam(user)

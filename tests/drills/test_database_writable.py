@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.process_drill
 
 OTHER_HUB = "contoso-prod-neu"
 BOT_USER = "nobody"  # file permissions do not bind root, who runs the tests
+GONE_S = 4.0  # the poller's rounds fail four times a second meanwhile (a 1 s poll interval)
 
 
 @pytest.fixture
@@ -151,3 +153,35 @@ def test_a_deleted_sqlite_file_is_reported_once_and_never_written(drill: Drill) 
     assert all(count == 1 for count in by_process.values()), told
     assert str(path) in told[0]["message"] and told[0]["level"] == "ERROR"
     assert not path.exists()  # nor was an empty database created in its place
+
+
+def test_a_sqlite_file_gone_for_a_while_is_logged_once_then_counted(drill: Drill) -> None:
+    """Moved away and back (the same file): the poller, failing every round meanwhile (four
+    a second at the drill's 1 s poll interval), says so in one line, not a traceback a
+    round, and says when it works again."""
+    drill.start_bot()
+    assert drill.bot is not None
+    path = Path(str(drill.engine.url.database))
+    drill.engine.dispose()
+    aside = path.with_name("moved-away.db")
+    path.rename(aside)
+
+    gone = time.monotonic()
+    drill.wait_for("/readyz to notice", lambda: _readiness(drill)[0] == 503)
+    drill.wait_for(f"{GONE_S:.0f} s of rounds without the file",
+                   lambda: time.monotonic() > gone + GONE_S)
+    aside.rename(path)
+    drill.wait_for("/readyz to say ready", lambda: _readiness(drill)[0] == 200)
+
+    def poller_lines() -> list[dict[str, Any]]:
+        return [r for r in drill.log_records() if r["logger"] == "bot.poller.worker"]
+
+    recovered = drill.wait_for("the poller to say it works again", lambda: [
+        r for r in poller_lines() if "works again" in r["message"]])
+    failed = [r for r in poller_lines() if "failed" in r["message"]]
+    assert len(failed) == 1, poller_lines()
+    assert "StoreUnavailable" in failed[0]["message"] and "exc" not in failed[0], failed
+    assert len(recovered) == 1, recovered
+    rounds = int(recovered[0]["message"].split("after ")[1].split()[0])
+    assert rounds >= 2 * GONE_S, recovered  # many rounds failed, one line said so
+    assert [r for r in drill.log_records() if "exc" in r] == []  # no traceback anywhere

@@ -148,6 +148,25 @@ def test_a_killed_work_process_is_restarted_and_work_sent_meanwhile_is_done(
                            lambda: front.answered("while-down"))
 
 
+def test_a_stopped_work_process_is_unresponsive_and_metrics_do_not_wait_for_it(
+        front: Front) -> None:
+    front.work._unresponsive_after = 2.0  # BOT_WORK_UNRESPONSIVE_AFTER, short for the test
+    process = front.work._process
+    assert process is not None and process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        wait_for("the silence to be seen", lambda: front.health()["worker"] == "unresponsive")
+        asked = time.monotonic()
+        metrics = front.client.get("/metrics")  # the front's own, at once
+        assert metrics.status_code == 200
+        assert time.monotonic() - asked < work_process.METRICS_TIMEOUT_S
+        assert front.client.get("/readyz").status_code == 503
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    wait_for("the beat to come back", lambda: front.health()["worker"] == "running")
+    assert front.work.restarts == 0
+
+
 def test_the_work_process_exits_when_the_front_is_gone(front: Front) -> None:
     process = front.work._process
     assert process is not None

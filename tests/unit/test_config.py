@@ -285,3 +285,12 @@ def test_an_azure_read_waits_five_seconds_unless_told_and_never_zero(
     assert load_settings().bot_azure_read_deadline == timedelta(seconds=12)
     message = config_error(monkeypatch, "BOT_AZURE_READ_DEADLINE", "0")
     assert message == "BOT_AZURE_READ_DEADLINE: must be longer than zero (got '0')"
+
+
+def test_the_work_process_is_unresponsive_after_ten_seconds_of_silence_or_as_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().bot_work_unresponsive_after == timedelta(seconds=10)
+    monkeypatch.setenv("BOT_WORK_UNRESPONSIVE_AFTER", "30s")
+    assert load_settings().bot_work_unresponsive_after == timedelta(seconds=30)
+    message = config_error(monkeypatch, "BOT_WORK_UNRESPONSIVE_AFTER", "0")
+    assert message == "BOT_WORK_UNRESPONSIVE_AFTER: must be longer than zero (got '0')"
