@@ -52,6 +52,9 @@ _WORDS: dict[str, Callable[[object], str]] = {
     "region": lambda v: f"region {v}",
     "hubs": lambda v: f"{v} hub{'' if v == 1 else 's'}",
     "cancelled": lambda v: f"{v} not started, cancelled",
+    # Characters removed from what somebody typed (input -> what), before it was used.
+    "cleaned": lambda v: "cleaned " + "; ".join(f"{k}: {c}" for k, c in v.items())
+    if isinstance(v, dict) else f"cleaned: {v}",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from bot.domain.model import AuditAction, AuditEvent, HubState, OperationKind
 from bot.domain.regions import display_name, same_region
 from bot.domain.request import SYSTEM, FailoverRequest, RequestStatus
-from bot.domain.rules import Refusal, RefusalReason
+from bot.domain.rules import Refusal, RefusalReason, check_reason
 
 BATCH_ID_PREFIX = "fb-"
 
@@ -139,9 +139,9 @@ def check_region_confirmation(region: str, typed: str, reason: str) -> dict[str,
         shown = f'"{typed.strip()[:50]}"' if typed.strip() else "Nothing"
         errors["confirm_region"] = Refusal(RefusalReason.NAME_MISMATCH,
                                            f"{shown} is not {display_name(region)}.")
-    if not reason.strip():
-        errors["reason"] = Refusal(RefusalReason.REASON_REQUIRED,
-                                   "Give a reason or an incident link.")
+    reason_error = check_reason(reason)
+    if reason_error:
+        errors["reason"] = reason_error
     return errors
 
 

@@ -16,7 +16,7 @@ from bot.slack import batch_actions, reports
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
-from bot.slack.text import printable
+from bot.slack.text import printable, said
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
             else:
                 decision = deps.service.deciding.reject(actor, request_id)
             if decision.refusal:
-                tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+                tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
                 return
             assert decision.request is not None
             # Start first: an error while editing the message must not be read as "nothing

@@ -20,7 +20,7 @@ from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
-from bot.slack.text import printable
+from bot.slack.text import printable, said
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _retry(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]
 def _answered(deps: Deps, decision: BatchDecision, batch_id: str, tell: Tell,
               done: str | None) -> None:
     if decision.refusal:
-        tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+        tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
         return
     if done:
         tell(done)
