@@ -9,9 +9,21 @@ from collections.abc import Iterable, Mapping, Sequence
 NAMES_SAID = 5  # unmatched names a refusal names, at most (the count says the rest)
 
 
+# Characters read for one another ("0O3" is "003"): a name that differs only in these is
+# what was meant, and no other near name is offered (difflib ranks "103" as close).
+_LOOKALIKE = str.maketrans("oil", "011")
+
+
+def _skeleton(name: str) -> str:
+    return name.lower().translate(_LOOKALIKE)
+
+
 def closest_names(typed: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Up to ``n`` of ``known`` that look like ``typed``, best first."""
     by_lower = {name.lower(): name for name in known}
+    alike = [name for lower, name in by_lower.items() if _skeleton(lower) == _skeleton(typed)]
+    if alike:
+        return alike[:n]
     matches = difflib.get_close_matches(typed.lower(), list(by_lower), n=n, cutoff=0.75)
     return [by_lower[m] for m in matches]
 

@@ -17,6 +17,7 @@ from bot.domain.batch import (
     BatchStatus,
     Candidate,
     check_region_confirmation,
+    listed_names,
     new_batch_id,
     start_order,
 )
@@ -67,8 +68,8 @@ class SubmitBatch:
     typed_region: str
     reason: str
     hubs: Sequence[str] = ()  # the hubs chosen; ignored with ``all_eligible``
-    all_eligible: bool = False  # past 100 hubs: every eligible one but ``excluded``
-    excluded: Sequence[str] = ()
+    all_eligible: bool = False  # past 100 hubs: every eligible one but those left out
+    leave_out: str = ""  # hub names as typed (``listed_names``)
     key: str | None = None  # names this submission: a re-run finds the batch it wrote
     cleaned: Mapping[str, str] = field(default_factory=dict)  # input -> what cleaning removed
 
@@ -178,7 +179,8 @@ class RegionalAsking:
         return result
 
     def _submit(self, cmd: SubmitBatch) -> BatchSubmitted | BatchFieldErrors | Refusal:
-        errors = check_region_confirmation(cmd.region, cmd.typed_region, cmd.reason)
+        errors = check_region_confirmation(cmd.region, cmd.typed_region, cmd.reason,
+                                           cmd.leave_out)
         nobody = self.deps.access.check_approvable(cmd.actor)
         if nobody:
             errors = {**errors, "confirm_region": nobody}
@@ -199,7 +201,7 @@ class RegionalAsking:
                                      cmd.kind)
             return BatchFieldErrors({key: m for key, (_, m) in listed.items()}, preview)
         if cmd.all_eligible:
-            skip = {h.lower() for h in cmd.excluded}
+            skip = {h.lower() for h in listed_names(cmd.leave_out)}
             chosen = [c for c in preview.eligible if c.hub.name.lower() not in skip]
         else:
             wanted = {h.lower() for h in cmd.hubs}
@@ -267,7 +269,7 @@ def _listed_errors(cmd: SubmitBatch, preview: RegionPreview
                    ) -> dict[str, tuple[RefusalReason, str]]:
     """Every name in a list input must be an eligible hub: a typo in "Leave out" would move
     the hub it meant to keep, and a chosen hub that is no longer eligible is asked again."""
-    lists = {"exclude": ("Leave out", cmd.excluded)} if cmd.all_eligible else {
+    lists = {"exclude": ("Leave out", listed_names(cmd.leave_out))} if cmd.all_eligible else {
         "hubs": ("Hubs to move", cmd.hubs)}
     eligible = [c.hub.name for c in preview.eligible]
     why_not = {c.hub.name: c.reason or "" for c in preview.candidates if not c.eligible}

@@ -4,7 +4,6 @@ pool, and its submission (pure checks in the ack, the batch written in the lazy 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +12,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
-from bot.domain.batch import check_region_confirmation
+from bot.domain.batch import check_region_confirmation, listed_names
 from bot.domain.policy import AccessPolicy, Actor
-from bot.domain.rules import Refusal, RefusalReason
-from bot.domain.user_text import LIST_CHARS, too_long
+from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
 from bot.slack.deps import Deps, failure_message
 from bot.slack.lazy import SUBMIT, lazy_half
@@ -105,10 +103,8 @@ def _inline_errors(access: AccessPolicy, user: str, context: RegionContext,
                    view: dict[str, Any]) -> dict[str, Refusal]:
     """The checks that need no I/O; the lazy half's submit makes (and audits) them again."""
     errors = check_region_confirmation(context.region, input_value(view, REGION_INPUT),
-                                       input_value(view, REASON_INPUT))
-    longer = too_long(input_value(view, EXCLUDE_INPUT), LIST_CHARS, "Leave out")
-    if longer:
-        errors[EXCLUDE_INPUT] = Refusal(RefusalReason.INPUT_TOO_LONG, longer)
+                                       input_value(view, REASON_INPUT),
+                                       input_value(view, EXCLUDE_INPUT))
     nobody = access.check_approvable(Actor(user))
     return {**errors, REGION_INPUT: nobody} if nobody else errors
 
@@ -126,10 +122,6 @@ def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str
     ack(response_action="update", view=region_recording(context))
 
 
-def _excluded(view: dict[str, Any]) -> list[str]:
-    return [w for w in re.split(r"[\s,;]+", input_value(view, EXCLUDE_INPUT)) if w]
-
-
 def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
     view = body["view"]
     selected = selected_values(view, HUBS_INPUT)
@@ -138,12 +130,13 @@ def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> Submit
                        kind=context.kind, region=context.region,
                        typed_region=input_value(view, REGION_INPUT),
                        reason=input_value(view, REASON_INPUT), hubs=[h.text for h in selected],
-                       all_eligible=context.all_eligible, excluded=_excluded(view),
+                       all_eligible=context.all_eligible,
+                       leave_out=input_value(view, EXCLUDE_INPUT),
                        key=str(view.get("id") or "") or None,  # a re-run finds its batch
                        cleaned=cleaning({**typed, HUBS_INPUT: selected}))
 
 
-def _again(deps: Deps, view: dict[str, Any], cmd: SubmitBatch, context: RegionContext,
+def _again(deps: Deps, cmd: SubmitBatch, context: RegionContext,
            refused: BatchFieldErrors) -> View | None:
     """The dialog again, fresh from the region's hubs just read, with what was typed and why
     it came back (Slack's inline errors are only for the ack, which cannot read Azure)."""
@@ -152,12 +145,11 @@ def _again(deps: Deps, view: dict[str, Any], cmd: SubmitBatch, context: RegionCo
         return None
     chosen = {h.lower() for h in cmd.hubs}
     if cmd.all_eligible:
-        skip = {h.lower() for h in cmd.excluded}
+        skip = {h.lower() for h in listed_names(cmd.leave_out)}
         chosen = {c.hub.name.lower() for c in preview.eligible} - skip
     again = RegionContext(preview.region, preview.kind, context.channel,
                           needs_all_eligible(preview))
-    typed = Typed(cmd.reason, cmd.typed_region, input_value(view, EXCLUDE_INPUT),
-                  frozenset(chosen))
+    typed = Typed(cmd.reason, cmd.typed_region, cmd.leave_out, frozenset(chosen))
     return region_confirm(again, preview, deps.service.clock.now(), typed, refused.errors)
 
 
@@ -172,7 +164,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
         cmd = _command(deps, body, context)
         result = deps.service.regional.submit(cmd)
         if isinstance(result, BatchFieldErrors):
-            again = _again(deps, view, cmd, context, result)
+            again = _again(deps, cmd, context, result)
             if again is None and _inline_errors(deps.service.access, cmd.actor.user_id,
                                                 context, view):
                 return  # the ack already showed these inline
