@@ -141,3 +141,15 @@ def test_hidden_characters_in_a_command_are_removed_and_audited(bot: Bot) -> Non
     assert cleaned.detail["cleaned"] == {"command": (
         "removed 2 bidi controls, 1 control character, 3 zero-width characters "
         "(U+200B U+202E U+0085 U+FEFF U+2066)")}
+
+
+def test_a_button_value_that_needed_cleaning_is_audited(bot: Bot) -> None:
+    request_id = bot.request_and_submit()
+
+    bot.click("approve", f"{request_id}\u200b\x00")
+
+    request = bot.service.reading.get_request(request_id)
+    assert request is not None and request.status is not RequestStatus.AWAITING_APPROVAL
+    [cleaned] = _audit(bot, actions=frozenset({AuditAction.CLEANED}))
+    assert cleaned.detail["cleaned"] == {
+        "approve": "removed 1 control character, 1 zero-width character (U+200B U+0000)"}
