@@ -206,17 +206,16 @@ class RegionalAsking:
         else:
             wanted = {h.lower() for h in cmd.hubs}
             chosen = [c for c in preview.eligible if c.hub.name.lower() in wanted]
-        return self._record(cmd, preview, chosen, [])
+        return self._record(cmd, preview, chosen)
 
-    def _record(self, cmd: SubmitBatch, preview: RegionPreview, chosen: list[Candidate],
-                left_out: list[tuple[str, str]]) -> BatchSubmitted | BatchFieldErrors:
-        if not chosen:
-            why = "; ".join(f"{hub}: {reason}" for hub, reason in left_out[:5])
-            message = "None of the chosen hubs can be moved now" + (f" ({why})." if why
-                                                                    else ".")
+    def _record(self, cmd: SubmitBatch, preview: RegionPreview,
+                chosen: list[Candidate]) -> BatchSubmitted | BatchFieldErrors:
+        if not chosen:  # every name matched an eligible hub: none chosen, or all left out
+            message = "No hub is left to move: choose at least one."
             self.refusals.refuse(Refusal(RefusalReason.HUB_NOT_READY, message),
                                  cmd.actor.user_id, None, cmd.kind)
-            return BatchFieldErrors({"hubs": message[:300]})
+            return BatchFieldErrors({"hubs": message}, preview)
+        left_out: list[tuple[str, str]] = []
         now = self.deps.clock.now()
         order = {h.name: i for i, h in enumerate(start_order(c.hub for c in chosen))}
         batch = Batch(id=_batch_id_for(cmd) if cmd.key else new_batch_id(), kind=cmd.kind,

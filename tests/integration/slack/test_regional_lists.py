@@ -115,3 +115,17 @@ def test_a_leave_out_list_over_the_dialogs_limit_is_refused_inline(crowded: Bot)
     assert "at most 3,000" in body["errors"]["exclude"]
     _no_batch(bot)
     assert [r["reason"] for r in _refusals(bot)] == ["input_too_long"]
+
+
+def test_leaving_out_every_eligible_hub_asks_again(make_bot: MakeBot) -> None:
+    bot = make_bot(time_scale=SPEED)
+    for i in range(BIG):
+        bot.gateway.add_hub(f"rt-wus2-{i:03d}", "West Europe", 100)
+    everything = " ".join([*(f"rt-wus2-{i:03d}" for i in range(BIG)), "contoso-hub"])
+
+    submit(bot, open_dialog(bot, "failover --region westeurope"), exclude=everything)
+
+    _no_batch(bot)
+    again = _shown(bot)
+    assert "No hub is left to move" in again.view["blocks"][0]["text"]["text"]
+    assert _inputs(again)["exclude"]["initial_value"] == everything
