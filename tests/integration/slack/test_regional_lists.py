@@ -6,6 +6,7 @@ refusal is audited."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def _shown(bot: Bot) -> ModalView:
     return list(bot.slack.views.values())[-1]
 
 
-def _inputs(modal: ModalView) -> dict[str, dict[str, object]]:
+def _inputs(modal: ModalView) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: b["element"] for b in modal.view["blocks"] if b["type"] == "input"}
 
 
