@@ -4,11 +4,14 @@ encoder refuses survives, cleaning twice changes nothing, and what was removed i
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.audit_words import detail_words
+from bot.domain.model import AuditAction, AuditEvent
 from bot.domain.names import closest_names, unmatched_names
 from bot.domain.user_text import REASON_CHARS, Removed, clean, too_long
 
@@ -90,3 +93,10 @@ def test_unmatched_names_says_each_with_why_or_what_it_meant() -> None:
 def test_unmatched_names_past_five_are_counted() -> None:
     message = unmatched_names("Leave out", [f"x{i}" for i in range(8)], ["weu-a"], {})
     assert message is not None and "; and 3 more." in message and "`x5`" not in message
+
+
+def test_a_cleaned_event_reads_as_what_was_removed_from_which_input() -> None:
+    event = AuditEvent(at=datetime(2026, 12, 6, tzinfo=UTC), action=AuditAction.CLEANED,
+                       actor="U0ALICE", detail={"cleaned": {
+                           "reason": clean("INC\u202e-42").changes()}})
+    assert detail_words(event) == "cleaned reason: removed 1 bidi control (U+202E)"
