@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 from bot.domain.model import AuditAction, AuditEvent, HubState, OperationKind
 from bot.domain.regions import display_name, same_region
 from bot.domain.request import SYSTEM, FailoverRequest, RequestStatus
-from bot.domain.rules import Refusal, RefusalReason
+from bot.domain.rules import Refusal, RefusalReason, check_reason
+from bot.domain.user_text import LIST_CHARS, too_long
 
 BATCH_ID_PREFIX = "fb-"
 
@@ -131,17 +132,26 @@ class BatchRefused(Exception):
         self.batch, self.change = batch, change
 
 
-def check_region_confirmation(region: str, typed: str, reason: str) -> dict[str, Refusal]:
+def listed_names(text: str) -> list[str]:
+    """Hub names typed in one input ("Leave out"), separated by commas, semicolons or space."""
+    return [name for name in re.split(r"[\s,;]+", text) if name]
+
+
+def check_region_confirmation(region: str, typed: str, reason: str,
+                              leave_out: str = "") -> dict[str, Refusal]:
     """The regional dialog's own checks: the typed region (display or short name, any
-    case) and the reason, keyed by input."""
+    case), the reason and the length of the typed list, keyed by input."""
     errors: dict[str, Refusal] = {}
+    longer = too_long(leave_out, LIST_CHARS, "Leave out")
+    if longer:
+        errors["exclude"] = Refusal(RefusalReason.INPUT_TOO_LONG, longer)
     if not typed.strip() or not same_region(typed, region):
         shown = f'"{typed.strip()[:50]}"' if typed.strip() else "Nothing"
         errors["confirm_region"] = Refusal(RefusalReason.NAME_MISMATCH,
                                            f"{shown} is not {display_name(region)}.")
-    if not reason.strip():
-        errors["reason"] = Refusal(RefusalReason.REASON_REQUIRED,
-                                   "Give a reason or an incident link.")
+    reason_error = check_reason(reason)
+    if reason_error:
+        errors["reason"] = reason_error
     return errors
 
 

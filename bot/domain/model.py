@@ -93,6 +93,7 @@ class AuditAction(StrEnum):
     OBSERVED = "observed"  # an operation done outside the bot, seen in Azure's Activity Log
     SKIPPED = "skipped"  # a batch's hub that needed nothing by its turn
     STOPPED = "stopped"  # "Stop the rest" of a batch
+    CLEANED = "cleaned"  # what somebody typed had characters removed before use (user_text)
 
 
 @dataclass(frozen=True)

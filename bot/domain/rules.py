@@ -16,6 +16,7 @@ from itertools import pairwise
 from bot.domain.durations import humanize
 from bot.domain.model import HubState, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
+from bot.domain.user_text import REASON_CHARS, too_long
 
 HUB_NAME = re.compile(r"[A-Za-z0-9-]{3,50}")
 
@@ -38,6 +39,7 @@ class RefusalReason(StrEnum):
     NAME_MISMATCH = "name_mismatch"
     REASON_REQUIRED = "reason_required"
     HUB_CHANGED = "hub_changed"
+    INPUT_TOO_LONG = "input_too_long"
     EXPIRED = "expired"
     ALREADY_DECIDED = "already_decided"
     NOT_FOUND = "request_not_found"
@@ -199,11 +201,18 @@ def check_confirmation(hub_name: str, typed_name: str, reason: str) -> dict[str,
         errors["confirm_hub_name"] = Refusal(
             RefusalReason.NAME_MISMATCH, f"{shown} is not {hub_name}."
         )
-    if not reason.strip():
-        errors["reason"] = Refusal(
-            RefusalReason.REASON_REQUIRED, "Give a reason or an incident link."
-        )
+    reason_error = check_reason(reason)
+    if reason_error:
+        errors["reason"] = reason_error
     return errors
+
+
+def check_reason(reason: str) -> Refusal | None:
+    """Required, and within the dialog's limit (a crafted submission is held to it too)."""
+    if not reason.strip():
+        return Refusal(RefusalReason.REASON_REQUIRED, "Give a reason or an incident link.")
+    longer = too_long(reason.strip(), REASON_CHARS, "The reason")
+    return Refusal(RefusalReason.INPUT_TOO_LONG, longer) if longer else None
 
 
 # Documented anchors: an empty hub took ~8 min, 100k devices ~15 min, 5M devices ~60 min.

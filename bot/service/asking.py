@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.model import HubState, OperationKind
@@ -53,6 +54,7 @@ class SubmitFailover:
     expected_active_region: str
     # Names this submission (the modal's view id): a re-run of it finds its earlier result.
     key: str | None = None
+    cleaned: Mapping[str, str] = field(default_factory=dict)  # input -> what cleaning removed
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,14 @@ class Asking:
         earlier = self._submitted_before(cmd)
         if earlier is not None:
             return Submitted(earlier)
+        result = self._submit(cmd)
+        if cmd.cleaned:  # what people typed was changed before use: the audit says how
+            request = result.request.id if isinstance(result, Submitted) else None
+            self.refusals.record_cleaned(cmd.cleaned, cmd.actor.user_id, cmd.hub_name,
+                                         cmd.kind, request_id=request)
+        return result
+
+    def _submit(self, cmd: SubmitFailover) -> Submitted | FieldErrors | Refusal:
         errors = check_confirmation(cmd.hub_name, cmd.typed_name, cmd.reason)
         nobody = self.deps.access.check_approvable(cmd.actor)
         if nobody:

@@ -6,6 +6,7 @@ Also the count of requests that reached an end (the metrics of outcomes).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest
@@ -42,6 +43,21 @@ class Refusals:
     def record_refusal(self, refusal: Refusal, user: str, hub: str | None = None) -> Refusal:
         """For refusals decided at the edge (e.g. unparseable input): audit them too."""
         return self.refuse(refusal, user, hub, None)
+
+    def record_cleaned(self, cleaned: Mapping[str, str], user: str, hub: str | None = None,
+                       kind: OperationKind | None = None, request_id: str | None = None,
+                       batch_id: str | None = None) -> None:
+        """What cleaning removed from each input somebody typed (``bot.domain.user_text``),
+        beside what the input was then used for: nothing hidden is dropped silently."""
+        event = AuditEvent(at=self.deps.clock.now(), action=AuditAction.CLEANED, actor=user,
+                           hub=(hub or "")[:64] or None, request_id=request_id, kind=kind,
+                           detail={"cleaned": dict(cleaned)}, batch_id=batch_id)
+        try:
+            with self.deps.uow() as uow:
+                uow.events.append(event)
+                uow.commit()
+        except StoreUnavailable:
+            log.error("could not audit cleaned input: the database is unavailable")
 
     def counted(self, request: FailoverRequest) -> FailoverRequest:
         """Count a request that reached an end (and its operation's duration, if it ran)."""

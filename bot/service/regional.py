@@ -8,7 +8,7 @@ batch id, so every single-hub guarantee holds for each.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -17,10 +17,12 @@ from bot.domain.batch import (
     BatchStatus,
     Candidate,
     check_region_confirmation,
+    listed_names,
     new_batch_id,
     start_order,
 )
 from bot.domain.model import HubState, OperationKind
+from bot.domain.names import unmatched_names
 from bot.domain.policy import Actor
 from bot.domain.regions import display_name, region_key, same_region
 from bot.domain.request import FailoverRequest, RequestStatus, new_request_id
@@ -37,6 +39,7 @@ ApproveAtOnce = Callable[["BatchSubmitted"], "BatchSubmitted"]
 
 # Hubs read at once while the dialog is filled in (live state, device count, history).
 READ_THREADS = 16
+MAX_LISTED = 1_000  # names in one list input (a "Leave out" of 3,000 characters holds fewer)
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,10 @@ class SubmitBatch:
     typed_region: str
     reason: str
     hubs: Sequence[str] = ()  # the hubs chosen; ignored with ``all_eligible``
-    all_eligible: bool = False  # past 100 hubs: every eligible one but ``excluded``
-    excluded: Sequence[str] = ()
+    all_eligible: bool = False  # past 100 hubs: every eligible one but those left out
+    leave_out: str = ""  # hub names as typed (``listed_names``)
     key: str | None = None  # names this submission: a re-run finds the batch it wrote
+    cleaned: Mapping[str, str] = field(default_factory=dict)  # input -> what cleaning removed
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,11 @@ class BatchSubmitted:
 @dataclass(frozen=True)
 class BatchFieldErrors:
     """Inline errors for the dialog, keyed by input (``confirm_region``, ``reason``,
-    ``hubs``)."""
+    ``hubs``, ``exclude``); with the region read again when a list named a hub it should not
+    (the dialog is shown again, fresh)."""
 
     errors: dict[str, str]
+    preview: RegionPreview | None = None
 
 
 class RegionalAsking:
@@ -167,7 +173,16 @@ class RegionalAsking:
         earlier = self._submitted_before(cmd)
         if earlier is not None:
             return earlier
-        errors = check_region_confirmation(cmd.region, cmd.typed_region, cmd.reason)
+        result = self._submit(cmd)
+        if cmd.cleaned:  # what people typed was changed before use: the audit says how
+            batch = result.batch.id if isinstance(result, BatchSubmitted) else None
+            self.refusals.record_cleaned(cmd.cleaned, cmd.actor.user_id, kind=cmd.kind,
+                                         batch_id=batch)
+        return result
+
+    def _submit(self, cmd: SubmitBatch) -> BatchSubmitted | BatchFieldErrors | Refusal:
+        errors = check_region_confirmation(cmd.region, cmd.typed_region, cmd.reason,
+                                           cmd.leave_out)
         nobody = self.deps.access.check_approvable(cmd.actor)
         if nobody:
             errors = {**errors, "confirm_region": nobody}
@@ -181,28 +196,28 @@ class RegionalAsking:
         preview = self.candidates(cmd.region, cmd.kind)
         if isinstance(preview, Refusal):
             return self.refusals.refuse(preview, cmd.actor.user_id, None, cmd.kind)
-        by_name = {c.hub.name.lower(): c for c in preview.candidates}
+        listed = _listed_errors(cmd, preview)
+        if listed:
+            for reason, message in listed.values():
+                self.refusals.refuse(Refusal(reason, message), cmd.actor.user_id, None,
+                                     cmd.kind)
+            return BatchFieldErrors({key: m for key, (_, m) in listed.items()}, preview)
         if cmd.all_eligible:
-            skip = {h.lower() for h in cmd.excluded}
-            wanted = [c.hub.name for c in preview.eligible if c.hub.name.lower() not in skip]
+            skip = {h.lower() for h in listed_names(cmd.leave_out)}
+            chosen = [c for c in preview.eligible if c.hub.name.lower() not in skip]
         else:
-            wanted = list(cmd.hubs)
-        left_out = [(name, "not in this region any more") for name in wanted
-                    if name.lower() not in by_name]
-        chosen = [by_name[n.lower()] for n in wanted if n.lower() in by_name]
-        left_out += [(c.hub.name, c.reason or "") for c in chosen if not c.eligible]
-        chosen = [c for c in chosen if c.eligible]
-        return self._record(cmd, preview, chosen, left_out)
+            wanted = {h.lower() for h in cmd.hubs}
+            chosen = [c for c in preview.eligible if c.hub.name.lower() in wanted]
+        return self._record(cmd, preview, chosen)
 
-    def _record(self, cmd: SubmitBatch, preview: RegionPreview, chosen: list[Candidate],
-                left_out: list[tuple[str, str]]) -> BatchSubmitted | BatchFieldErrors:
-        if not chosen:
-            why = "; ".join(f"{hub}: {reason}" for hub, reason in left_out[:5])
-            message = "None of the chosen hubs can be moved now" + (f" ({why})." if why
-                                                                    else ".")
+    def _record(self, cmd: SubmitBatch, preview: RegionPreview,
+                chosen: list[Candidate]) -> BatchSubmitted | BatchFieldErrors:
+        if not chosen:  # every name matched an eligible hub: none chosen, or all left out
+            message = "No hub is left to move: choose at least one."
             self.refusals.refuse(Refusal(RefusalReason.HUB_NOT_READY, message),
                                  cmd.actor.user_id, None, cmd.kind)
-            return BatchFieldErrors({"hubs": message[:300]})
+            return BatchFieldErrors({"hubs": message}, preview)
+        left_out: list[tuple[str, str]] = []
         now = self.deps.clock.now()
         order = {h.name: i for i, h in enumerate(start_order(c.hub for c in chosen))}
         batch = Batch(id=_batch_id_for(cmd) if cmd.key else new_batch_id(), kind=cmd.kind,
@@ -249,6 +264,26 @@ class RegionalAsking:
         if batch is None or batch.requested_by != cmd.actor.user_id:
             return None
         return BatchSubmitted(batch, members)
+
+
+def _listed_errors(cmd: SubmitBatch, preview: RegionPreview
+                   ) -> dict[str, tuple[RefusalReason, str]]:
+    """Every name in a list input must be an eligible hub: a typo in "Leave out" would move
+    the hub it meant to keep, and a chosen hub that is no longer eligible is asked again."""
+    lists = {"exclude": ("Leave out", listed_names(cmd.leave_out))} if cmd.all_eligible else {
+        "hubs": ("Hubs to move", cmd.hubs)}
+    eligible = [c.hub.name for c in preview.eligible]
+    why_not = {c.hub.name: c.reason or "" for c in preview.candidates if not c.eligible}
+    errors: dict[str, tuple[RefusalReason, str]] = {}
+    for key, (what, names) in lists.items():
+        if len(names) > MAX_LISTED:
+            errors[key] = (RefusalReason.INPUT_TOO_LONG,
+                           f"{what} lists {len(names):,} names; at most {MAX_LISTED:,}.")
+            continue
+        message = unmatched_names(what, names, eligible, why_not)
+        if message:
+            errors[key] = (RefusalReason.HUB_NOT_FOUND, message)
+    return errors
 
 
 def _batch_id_for(cmd: SubmitBatch) -> str:

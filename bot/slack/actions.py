@@ -13,10 +13,10 @@ from slack_sdk import WebClient
 from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
 from bot.slack import batch_actions, reports
-from bot.slack.deps import Deps, guarded
+from bot.slack.deps import Deps, clicked_value, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
-from bot.slack.text import printable
+from bot.slack.text import said
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
     def decide(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        request_id = printable(str(body["actions"][0].get("value") or ""))
+        request_id = clicked_value(deps, body)
 
         def tell(text: str, blocks: list[Any] | None = None) -> None:
             client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
@@ -53,7 +53,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
             else:
                 decision = deps.service.deciding.reject(actor, request_id)
             if decision.refusal:
-                tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+                tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
                 return
             assert decision.request is not None
             # Start first: an error while editing the message must not be read as "nothing

@@ -18,9 +18,9 @@ from bot.domain.request import RequestStatus
 from bot.service import BatchDecision
 from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
-from bot.slack.deps import Deps, guarded
+from bot.slack.deps import Deps, clicked_value, guarded
 from bot.slack.lazy import DECIDE, lazy_half
-from bot.slack.text import printable
+from bot.slack.text import said
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, 
     def clicked(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        batch_id = printable(str(body["actions"][0].get("value") or ""))
+        batch_id = clicked_value(deps, body)
 
         def tell(text: str, blocks: list[Any] | None = None) -> None:
             client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
@@ -93,7 +93,7 @@ def _retry(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]
 def _answered(deps: Deps, decision: BatchDecision, batch_id: str, tell: Tell,
               done: str | None) -> None:
     if decision.refusal:
-        tell(decision.refusal.message, reports.refusal_blocks(decision.refusal))
+        tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
         return
     if done:
         tell(done)

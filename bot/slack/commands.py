@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
+from bot.domain.user_text import clean
 from bot.slack import regional, reports
 from bot.slack.deps import Deps, failure_message, guarded
 from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, lazy_half
@@ -33,7 +34,7 @@ from bot.slack.parsing import (
     parse_command,
 )
 from bot.slack.running import running_summary, thread_link
-from bot.slack.text import escape, printable
+from bot.slack.text import escape, said
 from bot.store.base import AuditQuery
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,14 @@ def register(app: App, deps: Deps | None) -> None:
 
 
 def _text(command: dict[str, Any]) -> str:
-    return printable(str(command.get("text") or ""))
+    return clean(str(command.get("text") or "")).text
+
+
+def _audit_cleaned(deps: Deps, command: dict[str, Any]) -> None:
+    """Characters removed from the command's text (bidi, zero-width…) go in the audit log."""
+    typed = clean(str(command.get("text") or ""))
+    if typed.changed:
+        deps.service.refusals.record_cleaned({"command": typed.changes()}, command["user_id"])
 
 
 def _acknowledge(default: str | None) -> Callable[..., None]:
@@ -90,6 +98,9 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
             _open_modal(deps, client, command, parsed, respond)
         elif isinstance(parsed, RequestRegional):
             regional.open_dialog(deps, client, command, parsed, _answerer(respond))
+        else:
+            return
+        _audit_cleaned(deps, command)  # after views.open: the trigger id lives 3 s
 
     return open_dialog
 
@@ -99,6 +110,8 @@ def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
 
     def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         parsed = parse_command(_text(command), default=default)
+        if not isinstance(parsed, ShowHelp | RequestOperation | RequestRegional):
+            _audit_cleaned(deps, command)
         if isinstance(parsed, Usage) and parsed.problem:
             # Bad input is a refusal like any other: it goes in the audit log.
             refusal = Refusal(RefusalReason.MALFORMED_COMMAND,
@@ -137,7 +150,7 @@ Answer = Callable[..., None]
 
 
 def _refused(answer: Answer, refusal: Refusal) -> None:
-    answer(refusal.message, reports.refusal_blocks(refusal))
+    answer(said(refusal.message), reports.refusal_blocks(refusal))
 
 
 def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: Answer) -> None:
@@ -177,7 +190,7 @@ def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelR
     refusal = decision.refusal
     if refusal and refusal.request:  # already running: say what runs, not just "no"
         link = thread_link(client, refusal.request)
-        return answer(refusal.message, reports.refusal_blocks(
+        return answer(said(refusal.message), reports.refusal_blocks(
             refusal, deps.service.clock.now(), link))
     if refusal:
         return _refused(answer, refusal)

@@ -21,9 +21,10 @@ from bot.domain.limit_warnings import speed_note
 from bot.domain.model import OperationKind
 from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
+from bot.domain.user_text import REASON_CHARS
 from bot.service import Preview
 from bot.slack.running import nothing_started, running_blocks
-from bot.slack.text import clip, region, when, when_allowed
+from bot.slack.text import clip, region, said, when, when_allowed
 
 CALLBACK_ID = "failover_confirm"
 NAME_INPUT = "confirm_hub_name"  # block_id and action_id (contract)
@@ -83,7 +84,7 @@ def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None 
                                  nothing_started()])
     blocks: list[Block] = [SectionBlock(
         text=clip(f":no_entry: I can't {_verb(context.kind)} `{context.hub}`.\n"
-                  f"{refusal.message}", 3000))]
+                  f"{said(refusal.message)}", 3000))]
     if refusal.allowed_at:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"Allowed again from {when_allowed(refusal.allowed_at)}.")]))
@@ -92,7 +93,7 @@ def refusal_modal(context: ModalContext, refusal: Refusal, now: datetime | None 
 
 
 def error_modal(context: ModalContext, message: str) -> View:
-    return _notice(context, [SectionBlock(text=clip(f":warning: {message}", 3000))])
+    return _notice(context, [SectionBlock(text=clip(f":warning: {said(message)}", 3000))])
 
 
 def submitted_modal(context: ModalContext, request: FailoverRequest,
@@ -157,7 +158,7 @@ def confirm_modal(context: ModalContext, preview: Preview, time_scale: float = 1
             f"Current: `{hub.event_hub_endpoint or 'unknown'}`", 3000)),
         InputBlock(block_id=REASON_INPUT, label="Reason or incident link",
                    element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True,
-                                                 max_length=1000)),
+                                                 max_length=REASON_CHARS)),
         InputBlock(block_id=NAME_INPUT, label="Type the hub name to confirm",
                    hint=f"Type {hub.name} (upper or lower case, as you like).",
                    element=PlainTextInputElement(action_id=NAME_INPUT, max_length=50)),

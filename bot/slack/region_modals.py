@@ -10,7 +10,7 @@ hubs" with an exclusion list instead of one option per hub.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
@@ -31,8 +31,9 @@ from bot.domain.durations import humanize
 from bot.domain.model import OperationKind
 from bot.domain.regions import display_name
 from bot.domain.rules import Refusal
+from bot.domain.user_text import LIST_CHARS, REASON_CHARS
 from bot.service import BatchSubmitted, RegionPreview
-from bot.slack.text import clip, escape, grouped, region, when, when_allowed
+from bot.slack.text import clip, escape, grouped, region, said, when, when_allowed
 
 REGION_CALLBACK_ID = "region_confirm"
 HUBS_INPUT = "hubs"  # block_id and action_id (contract): the hubs chosen, or "all eligible"
@@ -74,6 +75,16 @@ class RegionContext:
         return display_name(self.region)
 
 
+@dataclass(frozen=True)
+class Typed:
+    """What was in the dialog when its submission was refused: shown again, to correct."""
+
+    reason: str = ""
+    region: str = ""
+    exclude: str = ""
+    hubs: frozenset[str] = field(default_factory=frozenset)  # chosen, lower case
+
+
 def _title(kind: OperationKind) -> str:
     return "Regional failover" if kind is OperationKind.FAILOVER else "Regional failback"
 
@@ -100,13 +111,13 @@ def region_recording(context: RegionContext) -> View:
 
 
 def region_error(context: RegionContext, message: str) -> View:
-    return _notice(context, [_section(f":warning: {message}")])
+    return _notice(context, [_section(f":warning: {said(message)}")])
 
 
 def region_refusal(context: RegionContext, refusal: Refusal) -> View:
     verb = "fail over" if context.kind is OperationKind.FAILOVER else "fail back"
     blocks: list[Block] = [_section(f":no_entry: I can't {verb} the hubs of "
-                                    f"{context.display}.\n{refusal.message}")]
+                                    f"{context.display}.\n{said(refusal.message)}")]
     if refusal.allowed_at:
         blocks.append(_context(f"Allowed again from {when_allowed(refusal.allowed_at)}."))
     blocks.append(_context("Nothing was started."))
@@ -126,7 +137,7 @@ def region_submitted(context: RegionContext, submitted: BatchSubmitted,
                 f"in <#{batch.channel_id}>. It expires {when(batch.expires_at)}.")
     blocks: list[Block] = [_section(text)]
     if submitted.left_out:
-        lines = [f"• `{hub}`: {escape(clip(why, 200)) or 'not eligible'}"
+        lines = [f"• `{escape(clip(hub, 60))}`: {escape(clip(why, 200)) or 'not eligible'}"
                  for hub, why in submitted.left_out[:INELIGIBLE_LINES]]
         more = len(submitted.left_out) - INELIGIBLE_LINES
         if more > 0:
@@ -141,9 +152,9 @@ def region_submitted(context: RegionContext, submitted: BatchSubmitted,
 
 def candidate_line(candidate: Candidate, now: datetime) -> str:
     hub = candidate.hub
-    name = f"`{hub.name}`" + (f" :star: priority {hub.priority}"
-                              if hub.priority is not None else "")
-    parts = [name, f"{hub.ref.subscription_id[:8]}/{hub.ref.resource_group}",
+    name = f"`{escape(hub.name)}`" + (f" :star: priority {hub.priority}"
+                                      if hub.priority is not None else "")
+    parts = [name, escape(f"{hub.ref.subscription_id[:8]}/{hub.ref.resource_group}"),
              f"{hub.device_count:,} devices" if hub.device_count is not None
              else "devices unknown"]
     if not candidate.eligible:
@@ -183,12 +194,14 @@ def _option(candidate: Candidate) -> Option:
     return Option(value=candidate.hub.name, text=clip(label, 75))
 
 
-def _hub_inputs(context: RegionContext, eligible: list[Candidate]) -> list[Block]:
+def _hub_inputs(context: RegionContext, eligible: list[Candidate],
+                typed: Typed | None) -> list[Block]:
     if not context.all_eligible:
         options = [_option(c) for c in eligible]
+        chosen = [o for o in options if typed is None or str(o.value).lower() in typed.hubs]
         return [InputBlock(block_id=HUBS_INPUT, label="Hubs to move", element=(
             StaticMultiSelectElement(action_id=HUBS_INPUT, placeholder="Choose hubs",
-                                     options=options, initial_options=options)),
+                                     options=options, initial_options=chosen or None)),
             hint="Every eligible hub is chosen; remove the ones to leave where they are.")]
     everything = Option(value=ALL_ELIGIBLE, text=f"All {len(eligible):,} eligible hubs")
     return [
@@ -197,11 +210,28 @@ def _hub_inputs(context: RegionContext, eligible: list[Candidate]) -> list[Block
         InputBlock(block_id=EXCLUDE_INPUT, label="Leave out", optional=True,
                    hint="Hub names, separated by commas or spaces.",
                    element=PlainTextInputElement(action_id=EXCLUDE_INPUT, multiline=True,
-                                                 max_length=3000)),
+                                                 max_length=LIST_CHARS,
+                                                 initial_value=_initial(typed, "exclude"))),
     ]
 
 
-def region_confirm(context: RegionContext, preview: RegionPreview, now: datetime) -> View:
+_LIMITS = {"exclude": LIST_CHARS, "reason": REASON_CHARS, "region": 60}  # as max_length
+
+
+def _initial(typed: Typed | None, name: str) -> str | None:
+    return str(getattr(typed, name))[:_LIMITS[name]] or None if typed else None
+
+
+def _refused_again(errors: dict[str, str]) -> list[Block]:
+    """Why the submission came back (what a list named that it should not), on top."""
+    text = "\n".join(f":warning: {said(m)}" for m in errors.values())
+    return [_section(text)] if text else []
+
+
+def region_confirm(context: RegionContext, preview: RegionPreview, now: datetime,
+                   typed: Typed | None = None, errors: dict[str, str] | None = None) -> View:
+    """The dialog; with ``typed`` and ``errors``, again after a refused submission (its
+    inputs as they were, the refusal on top)."""
     eligible = preview.eligible
     others = [c for c in preview.candidates if not c.eligible]
     name = context.display
@@ -214,6 +244,7 @@ def region_confirm(context: RegionContext, preview: RegionPreview, now: datetime
                  f"{len(preview.candidates):,} found: {len(eligible):,} eligible, "
                  f"{len(others):,} not. Hubs inside their cool-down start as soon as it ends.")
     blocks: list[Block] = [
+        *_refused_again(errors or {}),
         _section(intro),
         *_grouped(_lines(eligible, now, ELIGIBLE_LINES, "eligible hubs")),
         *_grouped(_lines(others, now, INELIGIBLE_LINES, "hubs not eligible")),
@@ -226,13 +257,16 @@ def region_confirm(context: RegionContext, preview: RegionPreview, now: datetime
         _context(":warning: Each hub's *Event Hub-compatible endpoint changes*: consumers "
                  "reading telemetry from it must be given the new one. Hubs start one after "
                  "another once a second person approves."),
-        *_hub_inputs(context, eligible),
+        *_hub_inputs(context, eligible, typed),
         InputBlock(block_id=REASON_INPUT, label="Reason or incident link",
                    element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True,
-                                                 max_length=1000)),
+                                                 max_length=REASON_CHARS,
+                                                 initial_value=_initial(typed, "reason"))),
         InputBlock(block_id=REGION_INPUT, label="Type the region name to confirm",
                    hint=f"Type {name} (or {preview.region}).",
-                   element=PlainTextInputElement(action_id=REGION_INPUT, max_length=60)),
+                   element=PlainTextInputElement(action_id=REGION_INPUT,
+                                                 max_length=_LIMITS["region"],
+                                                 initial_value=_initial(typed, "region"))),
     ]
     submit = "Request failover" if preview.kind is OperationKind.FAILOVER \
         else "Request failback"

@@ -4,15 +4,15 @@ pool, and its submission (pure checks in the ack, the batch written in the lazy 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
-from bot.domain.batch import check_region_confirmation
+from bot.domain.batch import check_region_confirmation, listed_names
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
@@ -26,6 +26,7 @@ from bot.slack.region_modals import (
     REGION_CALLBACK_ID,
     REGION_INPUT,
     RegionContext,
+    Typed,
     needs_all_eligible,
     region_confirm,
     region_error,
@@ -34,8 +35,13 @@ from bot.slack.region_modals import (
     region_refusal,
     region_submitted,
 )
-from bot.slack.text import printable
-from bot.slack.view_state import STALE, input_state, input_value
+from bot.slack.view_state import (
+    STALE,
+    cleaning,
+    input_text,
+    input_value,
+    selected_values,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +99,12 @@ def _submitter(deps: Deps) -> Callable[..., None]:
     return submit
 
 
-def _selected(view: dict[str, Any]) -> list[str]:
-    options = input_state(view, HUBS_INPUT).get("selected_options") or []
-    return [printable(str(o.get("value") or "")) for o in options if isinstance(o, dict)]
-
-
 def _inline_errors(access: AccessPolicy, user: str, context: RegionContext,
                    view: dict[str, Any]) -> dict[str, Refusal]:
     """The checks that need no I/O; the lazy half's submit makes (and audits) them again."""
     errors = check_region_confirmation(context.region, input_value(view, REGION_INPUT),
-                                       input_value(view, REASON_INPUT))
+                                       input_value(view, REASON_INPUT),
+                                       input_value(view, EXCLUDE_INPUT))
     nobody = access.check_approvable(Actor(user))
     return {**errors, REGION_INPUT: nobody} if nobody else errors
 
@@ -122,13 +124,33 @@ def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str
 
 def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
     view = body["view"]
-    excluded = [w for w in re.split(r"[\s,;]+", input_value(view, EXCLUDE_INPUT)) if w]
+    selected = selected_values(view, HUBS_INPUT)
+    typed = {key: [input_text(view, key)] for key in (REGION_INPUT, REASON_INPUT, EXCLUDE_INPUT)}
     return SubmitBatch(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
                        kind=context.kind, region=context.region,
                        typed_region=input_value(view, REGION_INPUT),
-                       reason=input_value(view, REASON_INPUT), hubs=_selected(view),
-                       all_eligible=context.all_eligible, excluded=excluded,
-                       key=str(view.get("id") or "") or None)  # a re-run finds its batch
+                       reason=input_value(view, REASON_INPUT), hubs=[h.text for h in selected],
+                       all_eligible=context.all_eligible,
+                       leave_out=input_value(view, EXCLUDE_INPUT),
+                       key=str(view.get("id") or "") or None,  # a re-run finds its batch
+                       cleaned=cleaning({**typed, HUBS_INPUT: selected}))
+
+
+def _again(deps: Deps, cmd: SubmitBatch, context: RegionContext,
+           refused: BatchFieldErrors) -> View | None:
+    """The dialog again, fresh from the region's hubs just read, with what was typed and why
+    it came back (Slack's inline errors are only for the ack, which cannot read Azure)."""
+    preview = refused.preview
+    if preview is None:
+        return None
+    chosen = {h.lower() for h in cmd.hubs}
+    if cmd.all_eligible:
+        skip = {h.lower() for h in listed_names(cmd.leave_out)}
+        chosen = {c.hub.name.lower() for c in preview.eligible} - skip
+    again = RegionContext(preview.region, preview.kind, context.channel,
+                          needs_all_eligible(preview))
+    typed = Typed(cmd.reason, cmd.typed_region, cmd.leave_out, frozenset(chosen))
+    return region_confirm(again, preview, deps.service.clock.now(), typed, refused.errors)
 
 
 def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
@@ -142,9 +164,11 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
         cmd = _command(deps, body, context)
         result = deps.service.regional.submit(cmd)
         if isinstance(result, BatchFieldErrors):
-            if _inline_errors(deps.service.access, cmd.actor.user_id, context, view):
+            again = _again(deps, cmd, context, result)
+            if again is None and _inline_errors(deps.service.access, cmd.actor.user_id,
+                                                context, view):
                 return  # the ack already showed these inline
-            shown = region_error(context, " ".join(result.errors.values()))
+            shown = again or region_error(context, " ".join(result.errors.values()))
         elif isinstance(result, Refusal):
             shown = region_refusal(context, result)
         else:

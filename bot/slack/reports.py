@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
@@ -17,7 +16,7 @@ from bot.service import HubPage, HubStatus
 from bot.slack.messages import outcome
 from bot.slack.parsing import USAGE
 from bot.slack.running import running_blocks
-from bot.slack.text import clip, escape, region, user, when, when_allowed
+from bot.slack.text import clip, escape, region, said, user, when, when_allowed
 
 AUDIT_PAGE_SIZE = 15
 
@@ -40,7 +39,7 @@ def refusal_blocks(refusal: Refusal, now: datetime | None = None,
         return running_blocks(refusal.request, now, link=link)
     icon = ":information_source:" if refusal.reason is RefusalReason.ALREADY_DECIDED \
         else ":no_entry:"
-    blocks: list[Block] = [SectionBlock(text=clip(f"{icon} {refusal.message}", 3000))]
+    blocks: list[Block] = [SectionBlock(text=clip(f"{icon} {said(refusal.message)}", 3000))]
     if refusal.allowed_at:
         blocks.append(_context(f"Allowed again from {when_allowed(refusal.allowed_at)}."))
     return blocks
@@ -142,18 +141,9 @@ def audit_line(event: AuditEvent) -> str:
         parts.append(f"`{escape(event.request_id)}`")
     elif event.batch_id:  # a regional batch's own event (its hubs' say their request)
         parts.append(f"batch `{escape(event.batch_id)}`")
-    words = slack_mentions(escape(detail_words(event)))
+    words = said(detail_words(event))
     line = " · ".join(parts)
     return clip(f"{line} – {words}" if words else line, 600)
-
-
-_ESCAPED_MENTION = re.compile(r"&lt;((?:@|#|!subteam\^)[UWCGS][A-Z0-9]{2,}(?:\|[^&]*)?)&gt;")
-
-
-def slack_mentions(escaped: str) -> str:
-    """Escaped text with its user, group and channel mentions made real again (Slack renders
-    them as names); anything else typed, like ``<!channel>``, stays escaped."""
-    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
 
 
 def audit_blocks(events: list[AuditEvent], page: int, has_more: bool) -> list[Block]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.durations import humanize, minute_up
 from bot.domain.regions import display_name
+from bot.domain.user_text import clean
 
 DATE_TIME = "{date_short_pretty} {time}"
 
@@ -43,13 +45,25 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n"} | {127: None}
+_ESCAPED_MENTION = re.compile(r"&lt;((?:@|#|!subteam\^)[UWCGS][A-Z0-9]{2,}(?:\|[^&]*)?)&gt;")
+
+
+def slack_mentions(escaped: str) -> str:
+    """Escaped text with its user, group and channel mentions made real again (Slack renders
+    them as names); anything else typed, like ``<!channel>``, stays escaped."""
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped)
+
+
+def said(message: str) -> str:
+    """A message that may quote what somebody typed or Azure said (a refusal, an error) as
+    mrkdwn: escaped, but for the user and channel mentions the bot itself wrote in it."""
+    return slack_mentions(escape(message))
 
 
 def printable(text: str) -> str:
-    """User-typed text without control characters (tab and newline stay): PostgreSQL refuses
-    a NUL in text, and the others only ever hide something from the person reading."""
-    return text.translate(_CONTROLS)
+    """User-typed text as the bot uses it: without what ``bot.domain.user_text`` removes
+    (control, bidi and zero-width characters, lone surrogates), NFC-normalised."""
+    return clean(text).text
 
 
 def clip(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ from bot.slack.modals import (
     submitted_modal,
     submitting_modal,
 )
-from bot.slack.view_state import STALE, input_value
+from bot.slack.view_state import STALE, input_value, text_cleaning
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
                          typed_name=input_value(view, NAME_INPUT),
                          reason=input_value(view, REASON_INPUT),
                          expected_active_region=context.active,
-                         key=str(view.get("id") or "") or None)  # a re-run finds its request
+                         key=str(view.get("id") or "") or None,  # a re-run finds its request
+                         cleaned=text_cleaning(view, (NAME_INPUT, REASON_INPUT)))
     try:
         result = deps.service.asking.submit(cmd)
         if isinstance(result, FieldErrors):

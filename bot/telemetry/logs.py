@@ -66,7 +66,10 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = record.exc_text
         if record.stack_info:
             payload["stack"] = record.stack_info
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        # A lone surrogate (a client's JSON can carry "\ud800") cannot be written as UTF-8:
+        # it is logged as its escape, not as a "Logging error" traceback.
+        return line if line.isascii() else line.encode("utf-8", "backslashreplace").decode()
 
 
 def configure_logging(

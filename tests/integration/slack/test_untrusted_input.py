@@ -46,7 +46,9 @@ def test_a_nul_in_the_reason_is_dropped_and_the_request_audited(bot: Bot) -> Non
     request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.AWAITING_APPROVAL
     assert request.reason == "INC-42 outage in West Europe"
-    assert [e.action for e in _audit(bot, request_id=request_id)] == [AuditAction.REQUESTED]
+    events = _audit(bot, request_id=request_id)
+    assert [e.action for e in events] == [AuditAction.CLEANED, AuditAction.REQUESTED]
+    assert "2 control characters (U+0000 U+0007)" in events[0].detail["cleaned"]["reason"]
     assert "went wrong" not in json.dumps([v.view for v in bot.slack.views.values()])
 
 
