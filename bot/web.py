@@ -257,7 +257,7 @@ def socket_mode_handler(bolt_app: App, app_token: str) -> BaseSocketModeHandler:
     from slack_sdk.socket_mode.response import SocketModeResponse
 
     class CheckedSocketModeHandler(SocketModeHandler):
-        def handle(self, client: Any, req: SocketModeRequest) -> None:  # type: ignore[override]
+        def handle(self, client: Any, req: SocketModeRequest) -> None:
             problem = shape_error(req.payload)
             if problem is None:
                 super().handle(client, req)
