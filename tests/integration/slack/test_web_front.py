@@ -142,7 +142,8 @@ def test_metrics_answer_from_the_first_moment(bot: Bot) -> None:
 
     own = Metrics()
     app = create_web_app(bot.app, signing_secret=SECRET,
-                         database_health=lambda: DatabaseHealth(WRITABLE), metrics_renderer=not_up_yet,
+                         database_health=lambda: DatabaseHealth(WRITABLE),
+                         metrics_renderer=not_up_yet,
                          own_metrics=lambda accept: render_latest(own, accept))
     response = TestClient(app).get("/metrics")
     assert response.status_code == 200
