@@ -21,6 +21,8 @@ _OBJECTS = {"team": ("id", "enterprise_id"), "enterprise": ("id",),
             "message": ("ts", "thread_ts")}
 _VIEW_TEXT = ("id", "callback_id", "private_metadata", "hash", "team_id", "type")
 _ACTION_TEXT = ("action_id", "block_id", "value", "type")
+_COMMAND = ("user_id", "channel_id", "text", "trigger_id", "response_url")  # Slack sends all
+METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
 
 
 def shape_error(body: object) -> str | None:
@@ -55,9 +57,8 @@ def _common(body: Mapping[str, Any]) -> str | None:
 
 
 def _command(body: Mapping[str, Any]) -> str | None:
-    if "command" in body and not all(isinstance(body.get(f), str)
-                                     for f in ("user_id", "channel_id", "text")):
-        return "a command without user_id, channel_id or text"
+    if "command" in body and not all(isinstance(body.get(f), str) for f in _COMMAND):
+        return f"a command without one of {', '.join(_COMMAND)}"
     return None
 
 
@@ -86,6 +87,8 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
     wrong = next((f for f in _VIEW_TEXT if not _text_or_absent(view.get(f))), None)
     if wrong:
         return f"view.{wrong} is not text"
+    if len(view.get("private_metadata") or "") > METADATA_MAX:
+        return "view.private_metadata is longer than Slack allows"
     state = view.get("state")
     if state is None and kind != "view_submission":
         return None
