@@ -88,6 +88,8 @@ def refusal(identity: Identity, origin: Origin) -> str | None:
     payload's organisation (the team may be absent there). A payload naming neither
     identifies no workspace at all; a user of another team is refused even when the
     payload's team is right."""
+    if identity.app_id and origin.app and origin.app != identity.app_id:
+        return "another app"
     if identity.team_id is None and identity.enterprise_id is None:
         return None  # auth.test did not say: nothing to compare with
     if origin.team is None and origin.enterprise is None:
@@ -106,8 +108,6 @@ def refusal(identity: Identity, origin: Origin) -> str | None:
         {origin.team} if identity.org_wide else set())
     if origin.user_team is not None and origin.user_team not in own:
         return "a user of another workspace"
-    if identity.app_id and origin.app and origin.app != identity.app_id:
-        return "another app"
     return None
 
 
