@@ -36,7 +36,7 @@ MAX_BODY = 1_000_000  # Slack payloads are a few kB; refuse anything absurd befo
 PROBE_MAX_AGE_S = 1.0  # probes and monitors share one database check a second
 PROBE_WAIT_S = 2.0  # /healthz must answer within a liveness probe's timeout regardless
 WORKER_UP = "running"
-REFUSED = {"error": "invalid request"}  # what Bolt answers to a bad signature, as Bolt does
+REFUSED = {"error": "invalid request"}  # what Bolt answers to a bad signature
 
 
 class DatabaseHealth(Protocol):

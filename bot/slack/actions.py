@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
 from bot.slack import batch_actions, reports
-from bot.slack.clicked import clicked_message
+from bot.slack.clicked import clicked_message, teller
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
@@ -41,7 +41,7 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
         user = body["user"]["id"]
         clicked = clicked_message(body)  # the value must belong to this message
         request_id = printable(str(body["actions"][0].get("value") or ""))
-        tell = batch_actions.teller(client, clicked, user)
+        tell = teller(client, clicked, user)
 
         def work() -> None:
             if is_batch_id(request_id):  # a regional batch: same buttons, its own use cases

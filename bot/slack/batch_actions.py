@@ -19,7 +19,7 @@ from bot.domain.request import RequestStatus
 from bot.service import BatchDecision
 from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
-from bot.slack.clicked import clicked_message
+from bot.slack.clicked import clicked_message, teller
 from bot.slack.deps import Deps, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.text import printable
@@ -39,19 +39,6 @@ def register(app: App, deps: Deps | None) -> None:
 
 def _acknowledge(ack: Ack) -> None:
     ack()
-
-
-def teller(client: WebClient, clicked: ClickedMessage, user: str) -> Tell:
-    """Answers the clicker, seen by them only, in the channel of the click."""
-
-    def tell(text: str, blocks: list[Any] | None = None) -> None:
-        if not clicked.channel_id:  # a click on no channel message: nowhere to answer
-            log.info("a click on no channel message was not answered: %s", text)
-            return
-        client.chat_postEphemeral(channel=clicked.channel_id, user=user, text=text,
-                                  blocks=blocks)
-
-    return tell
 
 
 def decide(deps: Deps, user: str, batch_id: str, clicked: ClickedMessage, *, approve: bool,
