@@ -128,7 +128,8 @@ def serve(kind: str, port: int, slack_url: str, db_path: str) -> None:
 
     from bot.store.health import WRITABLE, DatabaseHealth
 
-    app = create_web_app(bare, database_health=lambda: DatabaseHealth(WRITABLE))
+    app = create_web_app(bare, signing_secret=SECRET,
+                         database_health=lambda: DatabaseHealth(WRITABLE))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

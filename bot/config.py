@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         )
 
     @property
+    def signing_secret(self) -> str:
+        """Slack's signing secret, empty when not set (Socket Mode needs none)."""
+        secret = self.slack_signing_secret
+        return secret.get_secret_value() if secret is not None else ""
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 

@@ -10,18 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.slack.shapes import shape_error
 from bot.telemetry import bind_request_id
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.base_handler import BaseSocketModeHandler
+    from slack_sdk.socket_mode.request import SocketModeRequest
 
 log = logging.getLogger(__name__)
 
@@ -74,36 +80,43 @@ class _DatabaseCheck:
         return state
 
 
-def create_web_app(bolt_app: App, *, database_health: Callable[[], DatabaseHealth],
+def create_web_app(bolt_app: App, *, signing_secret: str,
+                   database_health: Callable[[], DatabaseHealth],
                    metrics_renderer: MetricsRenderer | None = None,
                    own_metrics: MetricsRenderer | None = None,
                    worker_state: Callable[[], str] | None = None,
                    answering: Callable[[], AbstractContextManager[object]] | None = None,
                    ) -> Starlette:
-    """``database_health()`` probes whether the database takes writes; ``worker_state()`` is
-    the work process's "starting", "running", "restarting" or "failed".
+    """``signing_secret`` checks each Slack request before anything of it is read (empty:
+    every one is refused, as in Socket Mode, which needs none). ``database_health()``
+    probes whether the database takes writes; ``worker_state()`` is the work process's
+    "starting", "running", "restarting" or "failed".
     ``metrics_renderer(accept_header)`` returns the body and content type of /metrics, and
     ``own_metrics`` this process's own, served while that one cannot answer (the work
     process is not up yet). ``answering()`` is entered while a Slack request is being
     answered (the work process holds new work back meanwhile)."""
     database = _DatabaseCheck(database_health)
 
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    unsigned = _RefusalTally("with a missing, stale or invalid signature")
+
     async def slack_events(request: Request) -> Response:
         body = await _read_limited(request)
         if isinstance(body, Response):
             return body
-        timestamp = request.headers.get("x-slack-request-timestamp")
-        if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit()):
-            log.info("refused a Slack request with a malformed timestamp")
+        # The signature first: nothing of an unsigned body is parsed, logged or kept.
+        text = _signed_text(verifier, body, request.headers)
+        if text is None:
+            unsigned.count()
             return JSONResponse(REFUSED, status_code=401)
         try:
-            bolt_request = BoltRequest(body=body.decode("utf-8", errors="replace"),
-                                       query=request.url.query,
+            bolt_request = BoltRequest(body=text, query=request.url.query,
                                        headers={k: [v] for k, v in request.headers.items()})
-        except (ValueError, AttributeError, TypeError, KeyError):  # payload=… not a JSON object
-            return _malformed(len(body))
-        if not isinstance(bolt_request.body, dict):  # payload=[…] or a bare JSON value
-            return _malformed(len(body))
+        except Exception:  # signed, yet not JSON (or nested past Python's recursion limit)
+            return _malformed(len(body), "it does not parse")
+        problem = shape_error(bolt_request.body)
+        if problem:
+            return _malformed(len(body), problem)
         with bind_request_id(), answering() if answering else nullcontext():
             # The thread pool copies the context, so Bolt's logs carry the request id.
             bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
@@ -187,9 +200,42 @@ def _too_large(size: int) -> Response:
     return Response("payload too large\n", status_code=413, headers={"connection": "close"})
 
 
-def _malformed(size: int) -> Response:
-    log.info("refused a malformed Slack request (%d bytes; its body is not logged)", size)
+def _malformed(size: int, problem: str = "a malformed length") -> Response:
+    """A signed request the bot cannot read: one line, no traceback, no body."""
+    log.warning("refused a malformed Slack request (%d bytes: %s; its body is not logged)",
+                size, problem)
     return JSONResponse({"error": "malformed request"}, status_code=400)
+
+
+def _signed_text(verifier: SignatureVerifier | None, body: bytes,
+                 headers: Mapping[str, str]) -> str | None:
+    """The body as text when it carries a valid, fresh signature (slack_sdk's check: HMAC of
+    ``v0:{timestamp}:{body}``, 5 minutes either way); else None."""
+    timestamp = headers.get("x-slack-request-timestamp") or ""
+    signature = headers.get("x-slack-signature") or ""
+    if verifier is None or not (timestamp.isascii() and timestamp.isdigit()
+                                and signature.isascii() and len(timestamp) < 16):
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if verifier.is_valid(text, timestamp, signature) else None
+
+
+class _RefusalTally:
+    """Refusals anyone on the network can cause: logged at the first, then at the 10th,
+    100th, 1000th…, so a flood of them adds a line per power of ten, not a line each."""
+
+    def __init__(self, what: str) -> None:
+        self._what, self._count = what, 0
+
+    def count(self) -> None:
+        self._count += 1
+        if str(self._count).rstrip("0") == "1":
+            log.info("refused %d Slack request%s %s since start-up (bodies are not logged; "
+                     "the next line at %d)", self._count, "" if self._count == 1 else "s",
+                     self._what, 10 if self._count == 1 else self._count * 10)
 
 
 def run_http(app: Starlette, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
@@ -201,6 +247,23 @@ def run_http(app: Starlette, port: int, host: str = "0.0.0.0") -> None:  # noqa:
 
 def run_socket_mode(bolt_app: App, app_token: str) -> None:
     """Connect out to Slack over a WebSocket: no public URL, no request signatures."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    socket_mode_handler(bolt_app, app_token).start()
 
-    SocketModeHandler(bolt_app, app_token).start()
+
+def socket_mode_handler(bolt_app: App, app_token: str) -> BaseSocketModeHandler:
+    """Bolt's Socket Mode handler, with the shape check of ``/slack/events``: a payload the
+    bot cannot read is acked (Slack would send it again) and logged in one line."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.socket_mode.response import SocketModeResponse
+
+    class CheckedSocketModeHandler(SocketModeHandler):
+        def handle(self, client: Any, req: SocketModeRequest) -> None:
+            problem = shape_error(req.payload)
+            if problem is None:
+                super().handle(client, req)
+                return
+            log.warning("refused a malformed Slack %s over Socket Mode (%s; its payload is "
+                        "not logged)", req.type, problem)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+    return CheckedSocketModeHandler(bolt_app, app_token)

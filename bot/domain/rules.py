@@ -44,6 +44,7 @@ class RefusalReason(StrEnum):
     ALREADY_DECIDED = "already_decided"
     NOT_FOUND = "request_not_found"
     NOT_OWNER = "not_owner"
+    WRONG_MESSAGE = "wrong_message"  # a button's value names what its message is not about
     AZURE_ERROR = "azure_error"
     STORE_UNAVAILABLE = "store_unavailable"
 

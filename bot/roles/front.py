@@ -54,7 +54,8 @@ def build_front(settings: Settings, *, client: WebClient, workspace: Identity,
         return render_latest(metrics, accept)
 
     web_app = create_web_app(
-        bolt_app, database_health=lambda: database_health(store),
+        bolt_app, signing_secret=settings.signing_secret,
+        database_health=lambda: database_health(store),
         worker_state=work.state, answering=work.answering,
         metrics_renderer=work.render_metrics, own_metrics=own_metrics)
     return Front(bolt_app, web_app)

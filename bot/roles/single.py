@@ -56,6 +56,7 @@ def build_runtime(components: Components, *, client: WebClient,
         return render_latest(components.metrics, accept)
 
     web_app = create_web_app(worker.bolt_app,
+                             signing_secret=components.settings.signing_secret,
                              database_health=lambda: database_health(components.uow),
                              metrics_renderer=own_metrics, own_metrics=own_metrics)
     return Runtime(worker, web_app)

@@ -20,6 +20,7 @@ from bot.domain.batch import (
     check_batch_decidable,
     latest_per_hub,
 )
+from bot.domain.clicks import ClickedMessage, check_batch_button
 from bot.domain.model import AuditAction
 from bot.domain.pacing import start_slots
 from bot.domain.policy import Actor
@@ -53,12 +54,15 @@ class BatchDecisions:
     def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
-    def approve(self, actor: Actor, batch_id: str) -> BatchDecision:
-        """Approve every hub still waiting, with start slots one interval apart."""
-        return self._decide(actor, batch_id, approve=True)
+    def approve(self, actor: Actor, batch_id: str,
+                clicked: ClickedMessage | None = None) -> BatchDecision:
+        """Approve every hub still waiting, with start slots one interval apart. ``clicked``
+        (each use case here): the message whose button asked for it (None: not a button)."""
+        return self._decide(actor, batch_id, approve=True, clicked=clicked)
 
-    def reject(self, actor: Actor, batch_id: str, note: str = "") -> BatchDecision:
-        return self._decide(actor, batch_id, approve=False, note=note)
+    def reject(self, actor: Actor, batch_id: str, note: str = "",
+               clicked: ClickedMessage | None = None) -> BatchDecision:
+        return self._decide(actor, batch_id, approve=False, note=note, clicked=clicked)
 
     def approve_at_once(self, submitted: BatchSubmitted) -> BatchSubmitted:
         """The policy's own approval, when none is required."""
@@ -67,12 +71,14 @@ class BatchDecisions:
         return replace(submitted, batch=decision.batch or submitted.batch,
                        members=decision.members)
 
-    def stop(self, actor: Actor, batch_id: str) -> BatchDecision:
+    def stop(self, actor: Actor, batch_id: str,
+             clicked: ClickedMessage | None = None) -> BatchDecision:
         """"Stop the rest": every hub not started yet is cancelled; running ones go on."""
         with self.deps.uow() as uow:
             batch = uow.batches.get(batch_id)
             refusal = self._not_found(batch_id) if batch is None else (
-                self.deps.access.check_canceller(actor, batch))
+                _clicked_elsewhere(batch, clicked)
+                or self.deps.access.check_canceller(actor, batch))
             if batch is not None and refusal is None and batch.stopped_at is not None:
                 refusal = Refusal(RefusalReason.ALREADY_DECIDED,
                                   f"Batch `{batch.id}` was already stopped by "
@@ -92,13 +98,16 @@ class BatchDecisions:
                                   f"Batch `{batch_id}` cannot be stopped now — nothing to do.")
         return self._refused(actor, batch, refusal)
 
-    def retry_failed(self, actor: Actor, batch_id: str) -> BatchDecision:
+    def retry_failed(self, actor: Actor, batch_id: str,
+                     clicked: ClickedMessage | None = None) -> BatchDecision:
         """A new request, approved at once by ``actor`` (same approver rules), for each hub
         whose latest request in the batch failed; each is re-checked before its POST."""
         with self.deps.uow() as uow:
             batch = uow.batches.get(batch_id)
             refusal = self._not_found(batch_id) if batch is None else (
-                self.deps.access.check_approver(actor, batch))
+                # "Retry failed" sits on the failure replies, in the board's thread.
+                _clicked_elsewhere(batch, clicked, in_thread=True)
+                or self.deps.access.check_approver(actor, batch))
             if refusal is not None and refusal.reason is RefusalReason.SELF_APPROVAL:
                 refusal = Refusal(RefusalReason.SELF_APPROVAL,
                                   "Retry failed is an approver's button: the hubs are asked for "
@@ -136,12 +145,13 @@ class BatchDecisions:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _decide(self, actor: Actor, batch_id: str, *, approve: bool, note: str = "",
-                policy: bool = False) -> BatchDecision:
+                policy: bool = False, clicked: ClickedMessage | None = None) -> BatchDecision:
         with self.deps.uow() as uow:
             batch = uow.batches.get(batch_id)
             now = self.deps.clock.now()
             refusal = self._not_found(batch_id) if batch is None else (
-                check_batch_decidable(batch, now)
+                _clicked_elsewhere(batch, clicked)
+                or check_batch_decidable(batch, now)
                 or (None if policy or (not approve and actor.user_id == batch.requested_by)
                     # Like a request's Reject: an approver's, or the requester withdrawing.
                     else self.deps.access.check_approver(actor, batch)))
@@ -234,3 +244,8 @@ class BatchDecisions:
             with self.deps.uow() as uow:
                 members = uow.requests.members(batch.id)
         return BatchDecision(batch, members, refusal)
+
+
+def _clicked_elsewhere(batch: Batch, clicked: ClickedMessage | None, *,
+                       in_thread: bool = False) -> Refusal | None:
+    return check_batch_button(batch, clicked, in_thread=in_thread) if clicked else None

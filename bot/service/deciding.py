@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bot.domain.clicks import ClickedMessage, check_request_button
 from bot.domain.model import OperationKind
 from bot.domain.policy import Actor, check_decidable
 from bot.domain.request import FailoverRequest, RequestStatus
@@ -32,34 +33,38 @@ class Deciding:
     def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
-    def approve(self, actor: Actor, request_id: str) -> Decision:
-        """Approve, after re-checking policy, quota and cool-down; at most one approval wins."""
+    def approve(self, actor: Actor, request_id: str,
+                clicked: ClickedMessage | None = None) -> Decision:
+        """Approve, after re-checking policy, quota and cool-down; at most one approval wins.
+        ``clicked``: the message whose button asked for it (None: not a button)."""
         pending = self._get(request_id)
         # Azure's Activity Log is read before the transaction: it is an HTTP call.
         read = (self.hubs.histories.read(pending.hub, pending.kind is OperationKind.FAILOVER)
                 if pending is not None and pending.status is RequestStatus.AWAITING_APPROVAL
                 else None)
         return self._decide(
-            actor, request_id,
+            actor, request_id, clicked,
             check=lambda uow, r: (self.deps.access.check_approver(actor, r)
                                   or self.hubs.quota_refusal(
                                       uow, r.hub.name, r.kind,
                                       self.hubs.histories.merge(uow, read) if read else None)),
             act=lambda uow, r: mark_approved(self.deps, uow, r, actor.user_id))
 
-    def reject(self, actor: Actor, request_id: str, note: str = "") -> Decision:
+    def reject(self, actor: Actor, request_id: str, note: str = "",
+               clicked: ClickedMessage | None = None) -> Decision:
         """An approver turns the request down; the requester's own Reject withdraws it, as
         ``/iothub cancel`` does (audited as cancelled)."""
         request = self._get(request_id)
         if request is not None and request.requested_by == actor.user_id:
-            return self.cancel(actor, request_id)
+            return self.cancel(actor, request_id, clicked)
         return self._close(actor, request_id, RequestStatus.REJECTED,
-                           self.deps.access.check_approver, note)
+                           self.deps.access.check_approver, note, clicked)
 
-    def cancel(self, actor: Actor, request_id: str) -> Decision:
+    def cancel(self, actor: Actor, request_id: str,
+               clicked: ClickedMessage | None = None) -> Decision:
         """The requester (or an approver) withdraws a request that has not started."""
         decision = self._close(actor, request_id, RequestStatus.CANCELLED,
-                               self.deps.access.check_canceller, "")
+                               self.deps.access.check_canceller, "", clicked)
         request, refusal = decision.request, decision.refusal
         if (refusal and refusal.reason is RefusalReason.ALREADY_DECIDED and request
                 and request.status.is_open):
@@ -80,26 +85,30 @@ class Deciding:
         return [self.refusals.counted(r) for r in expired]
 
     def _close(self, actor: Actor, request_id: str, status: RequestStatus,
-               check: Callable[[Actor, FailoverRequest], Refusal | None], note: str) -> Decision:
+               check: Callable[[Actor, FailoverRequest], Refusal | None], note: str,
+               clicked: ClickedMessage | None) -> Decision:
         def close(uow: UnitOfWork, request: FailoverRequest) -> FailoverRequest | None:
             now = self.deps.clock.now()
             if status is RequestStatus.REJECTED:
                 return change(uow, request, lambda r: r.reject(now, actor.user_id, note))
             return change(uow, request, lambda r: r.cancel(now, actor.user_id))
 
-        decision = self._decide(actor, request_id, check=lambda _, r: check(actor, r), act=close)
+        decision = self._decide(actor, request_id, clicked, check=lambda _, r: check(actor, r),
+                                act=close)
         if decision.ok and decision.request is not None:
             self.refusals.counted(decision.request)
         return decision
 
-    def _decide(self, actor: Actor, request_id: str,
+    def _decide(self, actor: Actor, request_id: str, clicked: ClickedMessage | None,
                 check: Callable[[UnitOfWork, FailoverRequest], Refusal | None],
                 act: Callable[[UnitOfWork, FailoverRequest], FailoverRequest | None]) -> Decision:
-        """Check, then compare-and-set; the loser of a race is told what happened instead."""
+        """Check, then compare-and-set; the loser of a race is told what happened instead.
+        A click is checked first against the message it was made on (``bot.domain.clicks``)."""
         with self.deps.uow() as uow:
             request = uow.requests.get(request_id)
             refusal = None if request is None else (
-                check_decidable(request, self.deps.clock.now()) or check(uow, request))
+                (check_request_button(request, clicked) if clicked else None)
+                or check_decidable(request, self.deps.clock.now()) or check(uow, request))
             if request is not None and refusal is None:
                 done = act(uow, request)
                 if done is not None:
@@ -111,7 +120,8 @@ class Deciding:
         if request is None:
             return self._not_found(actor, request_id)
         assert refusal is not None
-        self.refusals.refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id)
+        self.refusals.refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id,
+                             batch_id=request.batch_id)
         return Decision(request, refusal)
 
     def _not_found(self, actor: Actor, request_id: str) -> Decision:

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
 from bot.slack import batch_actions, reports
+from bot.slack.clicked import clicked_message, teller
 from bot.slack.deps import Deps, clicked_value, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
@@ -38,20 +39,19 @@ def _acknowledge(ack: Ack) -> None:
 def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
     def decide(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        clicked = clicked_message(body)  # the value must belong to this message
         request_id = clicked_value(deps, body)
-
-        def tell(text: str, blocks: list[Any] | None = None) -> None:
-            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+        tell = teller(client, clicked, user)
 
         def work() -> None:
             if is_batch_id(request_id):  # a regional batch: same buttons, its own use cases
-                return batch_actions.decide(deps, user, request_id, approve=approve, tell=tell)
+                return batch_actions.decide(deps, user, request_id, clicked, approve=approve,
+                                            tell=tell)
             actor = deps.actors.resolve(user)
             if approve:
-                decision = deps.service.deciding.approve(actor, request_id)
+                decision = deps.service.deciding.approve(actor, request_id, clicked)
             else:
-                decision = deps.service.deciding.reject(actor, request_id)
+                decision = deps.service.deciding.reject(actor, request_id, clicked=clicked)
             if decision.refusal:
                 tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
                 return

@@ -83,8 +83,7 @@ def create_front_app(*, settings: Settings, client: WebClient, workspace: Identi
 
 def _bolt_app(settings: Settings, client: WebClient, *, executor: Executor | None,
               verify_token: bool, verify_requests: bool) -> App:
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret \
-        else ""
+    secret = settings.signing_secret
     # process_before_response: acks are pure and quick, so they run in the request's own
     # thread rather than behind a hop to an executor.
     keep_bodies_out_of_bolt_logs()

@@ -13,11 +13,13 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.domain.clicks import ClickedMessage
 from bot.domain.policy import Actor
 from bot.domain.request import RequestStatus
 from bot.service import BatchDecision
 from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
+from bot.slack.clicked import clicked_message, teller
 from bot.slack.deps import Deps, clicked_value, guarded
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.text import said
@@ -39,31 +41,32 @@ def _acknowledge(ack: Ack) -> None:
     ack()
 
 
-def decide(deps: Deps, user: str, batch_id: str, *, approve: bool, tell: Tell) -> None:
+def decide(deps: Deps, user: str, batch_id: str, clicked: ClickedMessage, *, approve: bool,
+           tell: Tell) -> None:
     """Approve or reject a batch (from ``bot.slack.actions``, which routes batch ids here)."""
     actor = deps.actors.resolve(user)
     if approve:
-        decision = deps.service.batches.approve(actor, batch_id)
+        decision = deps.service.batches.approve(actor, batch_id, clicked)
     else:
-        decision = deps.service.batches.reject(actor, batch_id)
+        decision = deps.service.batches.reject(actor, batch_id, clicked=clicked)
     if decision.ok and decision.batch is not None and approve and decision.changed == 0:
         tell(f"Batch `{batch_id}` is approved, but none of its hubs could be: each was over "
              "today's limits by the time you approved. Nothing was started.")
     _answered(deps, decision, batch_id, tell, None)
 
 
-def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, str]]
-             ) -> Callable[..., None]:
+Use = Callable[[Deps, Actor, str, ClickedMessage], tuple[BatchDecision, str]]
+
+
+def _clicked(deps: Deps, use: Use) -> Callable[..., None]:
     def clicked(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        on = clicked_message(body)  # the value must belong to this message
         batch_id = clicked_value(deps, body)
-
-        def tell(text: str, blocks: list[Any] | None = None) -> None:
-            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+        tell = teller(client, on, user)
 
         def work() -> None:
-            decision, done = use(deps, deps.actors.resolve(user), batch_id)
+            decision, done = use(deps, deps.actors.resolve(user), batch_id, on)
             _answered(deps, decision, batch_id, tell, done)
 
         guarded(tell)(work)
@@ -71,8 +74,9 @@ def _clicked(deps: Deps, use: Callable[[Deps, Actor, str], tuple[BatchDecision, 
     return clicked
 
 
-def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
-    decision = deps.service.batches.stop(actor, batch_id)
+def _stop(deps: Deps, actor: Actor, batch_id: str,
+          clicked: ClickedMessage) -> tuple[BatchDecision, str]:
+    decision = deps.service.batches.stop(actor, batch_id, clicked)
     running = sum(1 for r in decision.members if r.status is RequestStatus.RUNNING)
     kind = decision.batch.kind.value if decision.batch else "failover"
     tail = (f" {running} already running {'goes' if running == 1 else 'go'} on (Azure cannot "
@@ -82,8 +86,9 @@ def _stop(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
                       f"{'were' if decision.changed != 1 else 'was'} cancelled.{tail}")
 
 
-def _retry(deps: Deps, actor: Actor, batch_id: str) -> tuple[BatchDecision, str]:
-    decision = deps.service.batches.retry_failed(actor, batch_id)
+def _retry(deps: Deps, actor: Actor, batch_id: str,
+           clicked: ClickedMessage) -> tuple[BatchDecision, str]:
+    decision = deps.service.batches.retry_failed(actor, batch_id, clicked)
     return decision, (f"Retrying {decision.changed} failed hub"
                       f"{'s' if decision.changed != 1 else ''} of batch `{batch_id}`: each is "
                       "asked for again, approved by you, and re-checked before it starts. "

@@ -22,10 +22,14 @@ OTHER_WORKSPACE = "This bot serves another Slack workspace; nothing was done."
 
 @dataclass(frozen=True)
 class Identity:
-    """The workspace and app this bot's token belongs to (None: not known)."""
+    """The workspace and app this bot's token belongs to (None: not known); on Enterprise
+    Grid, the organisation too, and whether the app is installed org-wide (then payloads
+    come from any workspace of the organisation, some with no team at all)."""
 
     team_id: str | None
     app_id: str | None
+    enterprise_id: str | None = None
+    org_wide: bool = False
 
 
 def own_identity(client: WebClient, auth: Mapping[str, Any] | None = None) -> Identity:
@@ -43,16 +47,73 @@ def own_identity(client: WebClient, auth: Mapping[str, Any] | None = None) -> Id
         except OSError as exc:  # Slack unreachable right after auth.test answered
             log.warning("the app id is not known (bots.info: %s); checking the workspace only",
                         exc)
-    return Identity(team_id or None, app_id or None)
+    return Identity(team_id or None, app_id or None, auth.get("enterprise_id") or None,
+                    auth.get("is_enterprise_install") is True)
 
 
-def _team_of(body: dict[str, Any]) -> str | None:
-    team = body.get("team_id") or (body.get("team") or {}).get("id")
-    return str(team) if team else None
+@dataclass(frozen=True)
+class Origin:
+    """Where a payload says it comes from (``bot.slack.shapes`` has checked the types)."""
+
+    team: str | None
+    enterprise: str | None
+    user_team: str | None
+    app: str | None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Origin:
+        team, enterprise = body.get("team"), body.get("enterprise")
+        user = body.get("user")
+        # Events API: the installation it was sent for (Slack's org-wide example payloads).
+        authorization = (body.get("authorizations") or [{}])[0]
+        return cls(
+            team=_id(body.get("team_id")) or _id(team),
+            enterprise=(_id(body.get("enterprise_id")) or _id(enterprise)
+                        or (_id(team.get("enterprise_id")) if isinstance(team, Mapping)
+                            else None)
+                        or _id(authorization.get("enterprise_id"))),
+            user_team=_id(user.get("team_id")) if isinstance(user, Mapping) else None,
+            app=_id(body.get("api_app_id")))
+
+
+def _id(value: object) -> str | None:
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return str(value) if value else None
+
+
+def refusal(identity: Identity, origin: Origin) -> str | None:
+    """Why a payload is not this bot's to act on, or None. A single-workspace install
+    needs the payload's team to be its own; an org-wide one (Enterprise Grid), the
+    payload's organisation (the team may be absent there). A payload naming neither
+    identifies no workspace at all; a user of another team is refused even when the
+    payload's team is right."""
+    if identity.app_id and origin.app and origin.app != identity.app_id:
+        return "another app"
+    if identity.team_id is None and identity.enterprise_id is None:
+        return None  # auth.test did not say: nothing to compare with
+    if origin.team is None and origin.enterprise is None:
+        return "no workspace"
+    if identity.org_wide:
+        if origin.enterprise != identity.enterprise_id:
+            return "another organisation"
+    elif origin.team != identity.team_id:
+        return "another workspace"
+    elif identity.enterprise_id and origin.enterprise \
+            and origin.enterprise != identity.enterprise_id:
+        return "another organisation"
+    # On Grid, a user's team_id is the organisation's id (Slack's payload reference); an
+    # org-wide install also meets users of each workspace it is in.
+    own = {identity.team_id, identity.enterprise_id} | (
+        {origin.team} if identity.org_wide else set())
+    if origin.user_team is not None and origin.user_team not in own:
+        return "a user of another workspace"
+    return None
 
 
 def only_our_workspace(identity: Identity) -> Middleware:
-    """A Bolt middleware: a payload naming another team or app is refused with no effect.
+    """A Bolt middleware: a payload naming another team or app, or no workspace at all, is
+    refused with no effect.
 
     Slack signs with one secret per app, so this guards against a secret shared between
     apps (or leaked from another one) rather than against forgery by strangers.
@@ -71,14 +132,15 @@ class _OnlyOurWorkspace(Middleware):
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
         body, identity = req.body, self._identity
-        team, app = _team_of(body), body.get("api_app_id")
-        wrong_team = identity.team_id and team and team != identity.team_id
-        wrong_app = identity.app_id and app and app != identity.app_id
-        if not (wrong_team or wrong_app):
+        origin = Origin.of(body)
+        why = refusal(identity, origin)
+        if why is None:
             return next()
-        log.warning("refused a %s for team %s, app %s (this bot is team %s, app %s); "
-                    "nothing was done", body.get("type") or body.get("command") or "request",
-                    team, app, identity.team_id, identity.app_id or "unknown")
+        log.warning("refused a %s from %s (team %s, user's team %s, organisation %s, app %s; "
+                    "this bot is team %s, organisation %s, app %s); nothing was done",
+                    body.get("type") or body.get("command") or "request", why, origin.team,
+                    origin.user_team, origin.enterprise, origin.app, identity.team_id,
+                    identity.enterprise_id, identity.app_id or "unknown")
         if body.get("command"):
             return BoltResponse(status=200, body=json.dumps(
                 {"response_type": "ephemeral", "text": OTHER_WORKSPACE}),

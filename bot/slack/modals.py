@@ -50,7 +50,7 @@ class ModalContext:
             data = json.loads(raw)
             return cls(str(data["hub"]), OperationKind(data["kind"]), str(data["channel"]),
                        str(data.get("active", "")))
-        except (TypeError, KeyError, json.JSONDecodeError) as exc:
+        except (TypeError, KeyError, json.JSONDecodeError, RecursionError) as exc:
             raise ValueError("unreadable modal metadata") from exc
 
 

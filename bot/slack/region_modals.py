@@ -67,7 +67,8 @@ class RegionContext:
             data = json.loads(raw)
             return cls(str(data["region"]), OperationKind(data["kind"]), str(data["channel"]),
                        bool(data.get("all_eligible", False)))
-        except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+        except (TypeError, KeyError, AttributeError, json.JSONDecodeError,
+                RecursionError) as exc:
             raise ValueError("unreadable regional dialog metadata") from exc
 
     @property

@@ -7,8 +7,8 @@ root on ``sys.path``.
 
 from tests.support.net import free_port
 from tests.support.postgres import POSTGRES_TEST_URL, postgres_schema
-from tests.support.slack import FORM, signed, slash_command
+from tests.support.slack import FORM, documented, signed, slash_command
 from tests.support.waiting import wait_until
 
-__all__ = ["FORM", "POSTGRES_TEST_URL", "free_port", "postgres_schema", "signed",
-           "slash_command", "wait_until"]
+__all__ = ["FORM", "POSTGRES_TEST_URL", "documented", "free_port", "postgres_schema",
+           "signed", "slash_command", "wait_until"]

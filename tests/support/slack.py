@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from failover_sandbox import payloads
 
 FORM = payloads.FORM
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "slack"
+
+
+def documented(name: str) -> dict[str, Any]:
+    """One of Slack's documented payloads (``tests/fixtures/slack/<name>.json``, see its
+    README), as a fresh dict a test may change."""
+    loaded: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return loaded
 
 
 def signed(body: str, secret: str, timestamp: int | None = None,

@@ -113,13 +113,19 @@ class Bot:
         return self.dispatch(self.submission_body(modal, name=name, reason=reason, user=user))
 
     def click_body(self, action_id: str, request_id: str, *, user: str = APPROVER,
-                   channel: str = CHANNEL) -> str:
-        message = self.approval_message(channel)
+                   channel: str = CHANNEL, message: Message | None = None) -> str:
+        """A click on ``message``: by default the channel's message carrying a button of
+        that value (as Slack would send it), else the channel's first message."""
+        message = message or self.message_with_button(request_id, channel) \
+            or self.approval_message(channel)
+        thread = {"thread_ts": message.thread_ts} if message.thread_ts else {}
         payload = {
             "type": "block_actions", "team": {"id": self.slack.team_id},
             "user": {"id": user}, "api_app_id": "A0BOT", "trigger_id": self.slack.new_trigger(),
-            "container": {"type": "message", "message_ts": message.ts, "channel_id": channel},
-            "channel": {"id": channel}, "message": {"ts": message.ts, "blocks": message.blocks},
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": channel,
+                          **thread},
+            "channel": {"id": channel},
+            "message": {"ts": message.ts, "blocks": message.blocks, **thread},
             "response_url": self.server.response_url(f"click-{len(self.responses)}"),
             "actions": [{"type": "button", "action_id": action_id, "block_id": "decision",
                          "value": request_id, "action_ts": str(time.time())}],
@@ -127,8 +133,14 @@ class Bot:
         return urlencode({"payload": json.dumps(payload)})
 
     def click(self, action_id: str, request_id: str, *, user: str = APPROVER,
-              channel: str = CHANNEL) -> BoltResponse:
-        return self.dispatch(self.click_body(action_id, request_id, user=user, channel=channel))
+              channel: str = CHANNEL, message: Message | None = None) -> BoltResponse:
+        return self.dispatch(self.click_body(action_id, request_id, user=user, channel=channel,
+                                             message=message))
+
+    def message_with_button(self, value: str, channel: str = CHANNEL) -> Message | None:
+        return next((m for m in reversed(self.slack.messages(channel))
+                     if any(e.get("value") == value for b in m.blocks if b["type"] == "actions"
+                            for e in b["elements"])), None)
 
     def request_and_submit(self, hub: str = HUB) -> str:
         """The happy path up to the approval message; returns the request id."""

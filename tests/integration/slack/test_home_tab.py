@@ -22,7 +22,7 @@ from bot.store.sql import unit_of_work_factory
 from bot.telemetry import Metrics, render_latest
 from bot.web import create_web_app
 
-from .conftest import APPROVER, BYSTANDER, HUB, REQUESTER, Bot, SyncExecutor
+from .conftest import APPROVER, BYSTANDER, HUB, REQUESTER, SECRET, Bot, SyncExecutor
 from .regional import approved_batch, home_opened_body, json_signed
 
 
@@ -101,7 +101,7 @@ class _Front:
                                     hand_over=self.jobs.append)
         metrics = Metrics()
         self.http = TestClient(create_web_app(
-            self.app, database_health=lambda: DatabaseHealth(WRITABLE),
+            self.app, signing_secret=SECRET, database_health=lambda: DatabaseHealth(WRITABLE),
             worker_state=lambda: "running",
             own_metrics=lambda accept: render_latest(metrics, accept)))
 

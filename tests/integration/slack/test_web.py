@@ -11,7 +11,7 @@ from bot.store.sql import SqlUnitOfWorkFactory, unit_of_work_factory
 from bot.telemetry import Metrics, render_latest
 from bot.web import create_web_app
 
-from .conftest import HUB, Bot, signed
+from .conftest import HUB, SECRET, Bot, signed
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def web(bot: Bot) -> TestClient:
     metrics = Metrics()
     uow = bot.service.uow
     assert isinstance(uow, SqlUnitOfWorkFactory)
-    app = create_web_app(bot.app, database_health=uow.health,
+    app = create_web_app(bot.app, signing_secret=SECRET, database_health=uow.health,
                          metrics_renderer=lambda accept: render_latest(metrics, accept))
     return TestClient(app)
 
@@ -60,7 +60,8 @@ def test_healthz_reports_the_database(web: TestClient) -> None:
 
 def test_healthz_says_when_the_database_is_unreachable(bot: Bot) -> None:
     down = unit_of_work_factory("postgresql://nobody@127.0.0.1:9/none")
-    client = TestClient(create_web_app(bot.app, database_health=down.health))
+    client = TestClient(create_web_app(bot.app, signing_secret=SECRET,
+                                       database_health=down.health))
     assert client.get("/healthz").json() == {"status": "degraded", "database": "unreachable"}
 
 

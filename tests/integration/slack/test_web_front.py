@@ -17,7 +17,7 @@ from bot.store.health import READ_ONLY, WRITABLE, DatabaseHealth
 from bot.telemetry import Metrics, render_latest
 from bot.web import MAX_BODY, create_web_app
 
-from .conftest import HUB, Bot, signed
+from .conftest import HUB, SECRET, Bot, signed
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Front:
 def front(bot: Bot) -> Front:
     database, worker = [DatabaseHealth(WRITABLE)], ["running"]
     metrics = Metrics()
-    app = create_web_app(bot.app, database_health=lambda: database[-1],
-                         worker_state=lambda: worker[-1],
+    app = create_web_app(bot.app, signing_secret=SECRET,
+                         database_health=lambda: database[-1], worker_state=lambda: worker[-1],
                          own_metrics=lambda accept: render_latest(metrics, accept))
     return Front(TestClient(app), database, worker)
 
@@ -141,7 +141,8 @@ def test_metrics_answer_from_the_first_moment(bot: Bot) -> None:
         raise RuntimeError("the work process is not running")
 
     own = Metrics()
-    app = create_web_app(bot.app, database_health=lambda: DatabaseHealth(WRITABLE),
+    app = create_web_app(bot.app, signing_secret=SECRET,
+                         database_health=lambda: DatabaseHealth(WRITABLE),
                          metrics_renderer=not_up_yet,
                          own_metrics=lambda accept: render_latest(own, accept))
     response = TestClient(app).get("/metrics")
@@ -158,7 +159,7 @@ def test_a_hung_database_check_does_not_hold_up_liveness(bot: Bot) -> None:
         release.wait(10)
         return DatabaseHealth(WRITABLE)
 
-    client = TestClient(create_web_app(bot.app, database_health=hung))
+    client = TestClient(create_web_app(bot.app, signing_secret=SECRET, database_health=hung))
     try:
         with client:  # one event loop for both requests, as under uvicorn
             alive = client.get("/healthz")
