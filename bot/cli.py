@@ -14,14 +14,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
-from typing import Protocol, TextIO
+from typing import NoReturn, Protocol, TextIO
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, parse_port
 from bot.domain.audit_words import detail_words, plain_mentions
 from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
-from bot.store.base import AuditQuery, StoreUnavailable, events_of
+from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery, StoreUnavailable, events_of
 from bot.store.migrate import SchemaOutdated
 from bot.telemetry import hold_start_up_logs, release_start_up_logs
 from bot.telemetry.redaction import Redactor, SecretLike
@@ -64,19 +64,49 @@ def installed_commands() -> tuple[dict[str, Command], dict[str, str]]:
     return found, unusable
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, and where help is), exit 2:
+    argparse's own puts the whole usage first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _since(text: str) -> datetime:
     """``7d``/``12h``/``90`` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    usage = "use a duration like 7d, 12h, 30m or a date like 2026-11-01"
     try:
-        return datetime.now(UTC) - parse_duration(text)
+        ago = parse_duration(text)
     except ValueError:
-        pass
+        ago = None
     try:
+        if ago is not None:
+            return datetime.now(UTC) - ago
         moment = datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: {usage}") from None
+    except OverflowError:  # before the year 1, or after 9999 once in UTC
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: out of range; {usage}, "
+                                         "or leave the option out") from None
+
+
+def _limit(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_AUDIT_LIMIT:
         raise argparse.ArgumentTypeError(
-            f"invalid time {text!r}: use a duration like 7d, 12h, 30m or a date like 2026-11-01"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            f"invalid limit {text[:30]!r}: use a number from 1 to {MAX_AUDIT_LIMIT:,}")
+    return limit
+
+
+def _port(text: str) -> int:
+    try:
+        return parse_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _statuses(text: str) -> frozenset[str]:
@@ -94,12 +124,12 @@ def _batch_id(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
-    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: PORT or 3000)")
+    serve.add_argument("--port", type=_port, default=None, help="HTTP port (default: PORT or 3000)")
     serve.add_argument("--no-worker", action="store_true",
                        help="do not run the progress poller in this process")
 
@@ -126,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--request", help="a request id")
     audit.add_argument("--batch", type=_batch_id,
                        help="a regional batch id (fb-…): its own events and its hubs'")
-    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--limit", type=_limit, default=100,
+                       help=f"at most this many events, newest first (1 to {MAX_AUDIT_LIMIT:,}; "
+                            "default 100)")
     audit.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     db = sub.add_parser("db", help="database schema")

@@ -28,6 +28,10 @@ _DRIVERS = {"sqlite": "sqlite3", "sqlite+pysqlite": "sqlite3",
 ACCEPTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database"
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+PORTS = range(1, 65536)
+
+
 class AzureCloud(StrEnum):
     PUBLIC = "AzureCloud"
     CHINA = "AzureChinaCloud"
@@ -105,6 +109,22 @@ class Settings(BaseSettings):
             raise ValueError("must be longer than zero")
         return value
 
+    @field_validator("azure_subscription_id")
+    @classmethod
+    def _subscription_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(_GUID.fullmatch(item) for item in value):  # load_settings quotes the value
+            raise ValueError("must be subscription ids, GUIDs like "
+                             "91d12660-3dec-467a-be2a-213b5544ddc0 (several: comma-separated)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_level_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be the app-level token (xapp-…) of the app's Socket Mode "
+                             "settings; unset it to serve over HTTP")
+        return value
+
     @field_validator("bot_log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -170,6 +190,17 @@ def check_database_url(url: str) -> str:
             # Creating it would hide a typo, or a volume that is not mounted.
             raise ValueError(f"the SQLite file's folder {folder} does not exist")
     return url
+
+
+def parse_port(text: str) -> int:
+    """A TCP port to listen on, or ValueError saying what is accepted."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if port not in PORTS:
+        raise ValueError(f"invalid port {text[:20]!r}: use a number from 1 to 65535")
+    return port
 
 
 def load_settings(**overrides: Any) -> Settings:
