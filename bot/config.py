@@ -29,7 +29,6 @@ ACCEPTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg://user@hos
 
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-PORTS = range(1, 65536)
 
 
 class AzureCloud(StrEnum):
@@ -190,17 +189,6 @@ def check_database_url(url: str) -> str:
             # Creating it would hide a typo, or a volume that is not mounted.
             raise ValueError(f"the SQLite file's folder {folder} does not exist")
     return url
-
-
-def parse_port(text: str) -> int:
-    """A TCP port to listen on, or ValueError saying what is accepted."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if port not in PORTS:
-        raise ValueError(f"invalid port {text[:20]!r}: use a number from 1 to 65535")
-    return port
 
 
 def load_settings(**overrides: Any) -> Settings:

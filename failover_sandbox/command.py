@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from bot.config import Settings, check_database_url, parse_port
+from bot.cli_options import tcp_port
+from bot.config import Settings, check_database_url
 
 
 def _database(text: str) -> str:
@@ -17,10 +18,7 @@ def _database(text: str) -> str:
 
 
 def _console_port(text: str) -> int:
-    try:
-        port = parse_port(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    port = tcp_port(text)
     if port == 65535:  # the bot listens on the next one
         raise argparse.ArgumentTypeError("invalid port '65535': the bot's own server takes "
                                          "--port + 1; use a number from 1 to 65534")
