@@ -256,18 +256,19 @@ def run_sandbox(settings: Settings, *, port: int = 8000, speed: float = 60.0,
                                 secrets=(settings.database_url,))
     stop = stop or threading.Event()
     sandbox = Sandbox(settings, port=port, speed=speed, database_url=database_url)
+    previous = _on_sigterm(stop)
     try:
         sandbox.start()
     except BaseException as exc:
         said = isinstance(exc, OSError)  # in one line, below; anything else is bot.cli's
         release_start_up_logs(emit=not said and logging.getLogger().isEnabledFor(logging.DEBUG))
         logging.getLogger().removeHandler(handler)
+        _restore_sigterm(previous)
         if not said:
             raise
         print(f"failover-bot sandbox: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, PortInUse) else 1
     release_start_up_logs()
-    previous = _on_sigterm(stop)
     try:
         print(banner(sandbox), file=out, flush=True)
         if open_browser:
