@@ -12,16 +12,15 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from importlib.metadata import entry_points
 from typing import Protocol, TextIO
 
+from bot.cli_options import OneLineParser, audit_limit, batch_id, moment, statuses, tcp_port
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.audit_words import detail_words, plain_mentions
-from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
-from bot.domain.durations import parse_duration
 from bot.domain.model import AuditEvent, OperationKind
-from bot.store.base import AuditQuery, StoreUnavailable, events_of
+from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery, StoreUnavailable, events_of
 from bot.store.migrate import SchemaOutdated
 from bot.telemetry import hold_start_up_logs, release_start_up_logs
 from bot.telemetry.redaction import Redactor, SecretLike
@@ -64,42 +63,14 @@ def installed_commands() -> tuple[dict[str, Command], dict[str, str]]:
     return found, unusable
 
 
-def _since(text: str) -> datetime:
-    """``7d``/``12h``/``90`` ago, or an ISO date/time (UTC unless it says otherwise)."""
-    try:
-        return datetime.now(UTC) - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid time {text!r}: use a duration like 7d, 12h, 30m or a date like 2026-11-01"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _statuses(text: str) -> frozenset[str]:
-    try:
-        return frozenset(a.value for a in events_of(text.split(",")))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _batch_id(text: str) -> str:
-    if not WELL_FORMED_BATCH_ID.fullmatch(text.lower()):
-        raise argparse.ArgumentTypeError(f"invalid batch id {text!r}: "
-                                         f"{BATCH_ID_USAGE.replace('`', '')}")
-    return text.lower()
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog=PROG, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
-    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: PORT or 3000)")
+    serve.add_argument("--port", type=tcp_port, default=None,
+                       help="HTTP port (default: PORT or 3000)")
     serve.add_argument("--no-worker", action="store_true",
                        help="do not run the progress poller in this process")
 
@@ -118,15 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="query the audit log")
     audit.add_argument("--hub")
     audit.add_argument("--user", help="Slack user id of the actor")
-    audit.add_argument("--since", type=_since, help="e.g. 7d, 12h or 2026-11-01")
-    audit.add_argument("--until", type=_since, help="e.g. 1d or 2026-11-02")
+    audit.add_argument("--since", type=moment, help="e.g. 7d, 12h or 2026-11-01")
+    audit.add_argument("--until", type=moment, help="e.g. 1d or 2026-11-02")
     audit.add_argument("--kind", choices=[k.value for k in OperationKind])
-    audit.add_argument("--status", type=_statuses,
+    audit.add_argument("--status", type=statuses,
                        help="event names, comma-separated (requested, approved, refused, …)")
     audit.add_argument("--request", help="a request id")
-    audit.add_argument("--batch", type=_batch_id,
+    audit.add_argument("--batch", type=batch_id,
                        help="a regional batch id (fb-…): its own events and its hubs'")
-    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--limit", type=audit_limit, default=100,
+                       help=f"at most this many events, newest first (1 to {MAX_AUDIT_LIMIT:,}; "
+                            "default 100)")
     audit.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     db = sub.add_parser("db", help="database schema")

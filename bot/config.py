@@ -28,6 +28,9 @@ _DRIVERS = {"sqlite": "sqlite3", "sqlite+pysqlite": "sqlite3",
 ACCEPTED_DATABASES = "sqlite:///path/to/file.db or postgresql+psycopg://user@host/database"
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
 class AzureCloud(StrEnum):
     PUBLIC = "AzureCloud"
     CHINA = "AzureChinaCloud"
@@ -112,6 +115,22 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("azure_subscription_id")
+    @classmethod
+    def _subscription_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(_GUID.fullmatch(item) for item in value):  # load_settings quotes the value
+            raise ValueError("must be subscription ids, GUIDs like "
+                             "91d12660-3dec-467a-be2a-213b5544ddc0 (several: comma-separated)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_level_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be the app-level token (xapp-…) of the app's Socket Mode "
+                             "settings; unset it to serve over HTTP")
         return value
 
     @field_validator("bot_log_level")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TextIO
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.domain.clock import SystemClock
 from bot.domain.limit_warnings import lenient_limit_warnings
 from bot.domain.model import HubState
 from bot.hubs.activity import READ_PERMISSION, ActivityLogReader
 from bot.hubs.gateway import Forbidden, GatewayError, IotHubGateway
 from bot.store.base import StoreUnavailable
+from bot.telemetry import hold_start_up_logs, release_start_up_logs
 
 # What the bot calls in Slack; usergroups:read only matters when groups are configured.
 REQUIRED_SCOPES = ("commands", "chat:write")
@@ -99,6 +101,18 @@ def check_slack(client: Any, group_ids: frozenset[str]) -> Iterator[Check]:
         yield Check("slack scopes", True, ", ".join(sorted(needed)))
 
 
+def check_socket_mode(client: Any, app_token: str, api_url: str) -> Iterator[Check]:
+    """Whether Slack hands a Socket Mode URL out for SLACK_APP_TOKEN, as ``serve`` will ask."""
+    from bot.slack.client import SlackUnavailable, check_app_token
+
+    try:
+        check_app_token(client, app_token, api_url)
+    except (ConfigError, SlackUnavailable) as exc:
+        yield Check("slack socket mode", False, str(exc))
+        return
+    yield Check("slack socket mode", True, "SLACK_APP_TOKEN opens a Socket Mode connection")
+
+
 def check_azure(subscriptions: tuple[str, ...],
                 gateway_for: Callable[[str], IotHubGateway]) -> Iterator[Check]:
     for subscription in subscriptions:
@@ -107,10 +121,46 @@ def check_azure(subscriptions: tuple[str, ...],
             hubs = gateway.list_hubs()
         except GatewayError as exc:
             code = f" ({exc.code})" if exc.code else ""
-            yield Check(f"azure {subscription}", False, f"cannot list hubs{code}: {exc.message}")
+            yield Check(f"azure {subscription}", False,
+                        f"cannot list hubs{code}: {azure_words(exc.message)}")
             continue
         yield Check(f"azure {subscription}", True, f"{len(hubs)} IoT hubs visible")
         yield from check_activity_log(subscription, gateway, hubs)
+
+
+_CREDENTIAL_LINE = re.compile(r"(\w+Credential): (.*)")
+_UNAVAILABLE = re.compile(r"unavailable|not installed|not found|could not be found|requires",
+                          re.IGNORECASE)
+_MOST_WORDS = 400
+
+
+def azure_words(message: str) -> str:
+    """Azure's message on one line. DefaultAzureCredential's spans a dozen (one per credential
+    it tried, links to guides): keep its first line and the words of the credential that
+    failed, or, when none is set up, each one's short reason; drop the links."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return message
+    tried = [m.groups() for m in map(_CREDENTIAL_LINE.fullmatch, lines) if m]
+    if not tried:
+        return _clip(" ".join(lines))
+    name, words = tried[-1]
+    if not _UNAVAILABLE.search(words):  # the chain stopped at a credential that failed
+        return _clip(f"{lines[0]} {name}: {_short(words)}")
+    return _clip(f"{lines[0]} None is set up ("
+                 + "; ".join(f"{name}: {_short(words)}" for name, words in tried) + ")")
+
+
+def _short(words: str) -> str:
+    # "XCredential authentication unavailable. Why. See <link>. More." -> "Why"
+    sentences = re.split(r"(?<=\.)\s+", words)
+    kept = [s for s in sentences if "://" not in s and not s.startswith(("To mitigate", "Visit"))
+            and not re.fullmatch(r"\w*Credential (authentication )?unavailable\.", s)]
+    return (kept[0] if kept else "unavailable").removesuffix(".")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MOST_WORDS else text[:_MOST_WORDS - 1].rstrip() + "…"
 
 
 def check_activity_log(subscription: str, gateway: IotHubGateway,
@@ -137,7 +187,17 @@ def check_activity_log(subscription: str, gateway: IotHubGateway,
 
 def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,
                gateway_for: Callable[[str], IotHubGateway] | None = None) -> int:
-    """Print a line per check; exit status 1 when any check failed."""
+    """Print a line per check; exit status 1 when any check failed. What the libraries log
+    meanwhile (azure-identity warns what a check line already says) is not printed."""
+    hold_start_up_logs()
+    try:
+        return _run_checks(settings, out, slack_client=slack_client, gateway_for=gateway_for)
+    finally:
+        release_start_up_logs(emit=False)
+
+
+def _run_checks(settings: Settings, out: TextIO, *, slack_client: Any,
+                gateway_for: Callable[[str], IotHubGateway] | None) -> int:
     checks = list(check_config(settings))
     checks += check_database(settings.database_url.get_secret_value())
     if settings.slack_bot_token is not None:
@@ -147,10 +207,13 @@ def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,
             slack_client = make_web_client(settings.slack_bot_token.get_secret_value(),
                                            settings.slack_api_url)
         checks += check_slack(slack_client, settings.access.group_ids)
+        if settings.slack_app_token is not None:
+            checks += check_socket_mode(slack_client, settings.slack_app_token.get_secret_value(),
+                                        settings.slack_api_url)
     checks += check_azure(settings.azure_subscription_id,
                           gateway_for or _azure_gateway_for(settings))
     for check in checks:
-        out.write(f"{check.label}  {check.name}: {check.detail}\n")
+        out.write(f"{check.label}  {check.name}: {' '.join(check.detail.split())}\n")
     failed = sum(not c.ok for c in checks)
     warnings = sum(c.ok and c.warn for c in checks)
     out.write(f"doctor: {len(checks) - failed} of {len(checks)} checks passed"

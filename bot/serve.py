@@ -64,7 +64,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     if gateway_factory is azure_gateway:  # a missing Azure setting fails before migrating
         check_azure_settings(settings)
     from bot.roles.front import build_front
-    from bot.slack.client import check_auth
+    from bot.slack.client import check_app_token, check_auth
     from bot.slack.guard import own_identity
     from bot.store.migrate import ensure_schema
     from bot.web import run_http, run_socket_mode
@@ -81,6 +81,9 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
     # Slack once, before anything is spawned: a bad token or no Slack is one line and an exit
     # code; Bolt's own check (an uncaught BoltError) is then not needed here.
     workspace = own_identity(client, check_auth(client, settings.slack_api_url))
+    if settings.slack_app_token is not None:
+        check_app_token(client, settings.slack_app_token.get_secret_value(),
+                        settings.slack_api_url)
     _can_listen(port or settings.port)
     release_start_up_logs()  # start-up checks passed: what they logged is written now
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 
+from bot.cli_options import tcp_port
 from bot.config import Settings, check_database_url
 
 
@@ -15,13 +17,32 @@ def _database(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _console_port(text: str) -> int:
+    port = tcp_port(text)
+    if port == 65535:  # the bot listens on the next one
+        raise argparse.ArgumentTypeError("invalid port '65535': the bot's own server takes "
+                                         "--port + 1; use a number from 1 to 65534")
+    return port
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = math.nan
+    if not (math.isfinite(speed) and speed > 0):
+        raise argparse.ArgumentTypeError(f"invalid speed {text[:20]!r}: use a number above 0, "
+                                         "like 60 (a minute of Azure's time a second)")
+    return speed
+
+
 class SandboxCommand:
     help = "the whole bot with a local Slack and a simulated fleet"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--port", type=int, default=8000,
+        parser.add_argument("--port", type=_console_port, default=8000,
                             help="web console port (default 8000)")
-        parser.add_argument("--speed", type=float, default=60.0,
+        parser.add_argument("--speed", type=_speed, default=60.0,
                             help="how many times faster than real Azure the fleet fails over")
         parser.add_argument("--database", default=None, type=_database,
                             help="SQLAlchemy URL (default: a SQLite file in a temporary folder)")

@@ -112,7 +112,8 @@ class Console:
             return {"ok": False, "error": "unknown_command"}
         token = self.workspace.response_token_for(person.id, channel.id)
         body = payloads.slash_command(
-            command=command, text=text.strip(), user_id=person.id, user_name=person.handle,
+            command=command, text=self._as_slack_sends(text.strip()), user_id=person.id,
+            user_name=person.handle,
             team_id=self.workspace.team_id, channel_id=channel.id, channel_name=channel.name,
             response_url=self._response_url(token),
             trigger_id=self.workspace.trigger_for(person.id))
@@ -146,6 +147,13 @@ class Console:
             log.warning("the bot did not answer: %s", exc)
             return {"ok": False}
         return {"ok": response.status_code == 200, "status": response.status_code}
+
+    def _as_slack_sends(self, text: str) -> str:
+        # `@Alice` or `@alice` is the person (by name or handle), as Slack's autocomplete
+        # makes it: the bot's help suggests `--user @someone`.
+        users = {key.lower(): p.id for p in self.people.values() for key in (p.handle, p.name)}
+        return payloads.escape_command_text(text, users=users,
+                                            channels={self.channel.name: self.channel.id})
 
     def _sandbox_command(self, person: Person, text: str) -> Json:
         """``/sandbox …``: the console's own command, answered only to its author."""

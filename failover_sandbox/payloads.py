@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,6 +32,25 @@ def signed_headers(body: str, secret: str, *, timestamp: int | None = None,
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature(secret, ts, body)}
+
+
+_LINK = re.compile(r"(?<![\w<|])([@#])(\w+(?:[.\-]\w+)*)")
+
+
+def escape_command_text(text: str, *, users: Mapping[str, str],
+                        channels: Mapping[str, str]) -> str:
+    """A slash command's text as Slack sends it when the command has ``should_escape``
+    (manifest.yml): ``&``, ``<``, ``>`` HTML-escaped, ``@name`` of a member as
+    ``<@U…|name>`` and ``#name`` of a channel as ``<#C…|name>``. ``users`` and ``channels``
+    map lower-case names to ids; other words stay as typed."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    def link(match: re.Match[str]) -> str:
+        sigil, name = match.groups()
+        found = (users if sigil == "@" else channels).get(name.lower())
+        return f"<{sigil}{found}|{name.lower()}>" if found else match.group(0)
+
+    return _LINK.sub(link, escaped)
 
 
 def slash_command(*, command: str, text: str, user_id: str, user_name: str, team_id: str,

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -67,6 +68,22 @@ def sandbox_settings(settings: Settings, *, api_url: str, database_url: str,
         "bot_audit_channel": None,
         "bot_poll_interval": poll_interval,
     })
+
+
+class PortInUse(OSError):
+    """A port the sandbox listens on is taken (or not one it may use): the operator's to fix."""
+
+
+def check_port_free(port: int, what: str) -> None:
+    """Before anything starts: uvicorn would log its own error line first, and the sandbox
+    would have started the rest for nothing."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise PortInUse(f"the {what} cannot listen on {HOST}:{port} "
+                            f"({exc.strerror or exc}): try another --port") from None
 
 
 class _Served:
@@ -142,6 +159,8 @@ class Sandbox:
         from bot.slack.client import make_web_client
         from bot.store.migrate import ensure_schema
 
+        check_port_free(self.port, "web console")
+        check_port_free(self.bot_port, "bot's HTTP server (on --port + 1)")
         api = FakeSlackServer(self.workspace).start()
         self._started.append(api)
         for person in PEOPLE:
@@ -227,21 +246,30 @@ def run_sandbox(settings: Settings, *, port: int = 8000, speed: float = 60.0,
                 database_url: str | None = None, open_browser: bool = True,
                 out: TextIO | None = None, stop: threading.Event | None = None) -> int:
     """Start, print the banner, wait for Ctrl-C (or SIGTERM, or ``stop``), stop; returns 0."""
-    from bot.telemetry import configure_logging
+    from bot.telemetry import configure_logging, hold_start_up_logs, release_start_up_logs
 
     out = out or sys.stdout
-    # The terminal shows the banner; the bot's own logs only from warnings up unless asked.
+    # The terminal shows the banner; the bot's own logs only from warnings up unless asked,
+    # and only once it started: a failed start is one line.
+    hold_start_up_logs()
     handler = configure_logging(os.environ.get("BOT_LOG_LEVEL") or "WARNING",
                                 secrets=(settings.database_url,))
     stop = stop or threading.Event()
     sandbox = Sandbox(settings, port=port, speed=speed, database_url=database_url)
     previous = _on_sigterm(stop)
     try:
-        try:
-            sandbox.start()
-        except OSError as exc:
-            print(f"failover-bot sandbox: {exc}", file=sys.stderr)
-            return 1
+        sandbox.start()
+    except BaseException as exc:
+        said = isinstance(exc, OSError)  # in one line, below; anything else is bot.cli's
+        release_start_up_logs(emit=not said and logging.getLogger().isEnabledFor(logging.DEBUG))
+        logging.getLogger().removeHandler(handler)
+        _restore_sigterm(previous)
+        if not said:
+            raise
+        print(f"failover-bot sandbox: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, PortInUse) else 1
+    release_start_up_logs()
+    try:
         print(banner(sandbox), file=out, flush=True)
         if open_browser:
             _open_browser(sandbox.console_url)

@@ -103,3 +103,25 @@ def check_auth(client: WebClient, api_url: str) -> dict[str, Any]:
         cause = getattr(exc, "reason", None) or exc
         raise SlackUnavailable(
             f"cannot reach Slack at SLACK_API_URL={api_url}: {cause}") from None
+
+
+def check_app_token(client: WebClient, app_token: str, api_url: str) -> None:
+    """Ask Slack for a Socket Mode URL once, with the app-level token, as the Socket Mode
+    client will: a refused token is a ConfigError naming SLACK_APP_TOKEN, said before anything
+    starts (the client itself would log Slack's answer and raise). The URL is not used: each
+    is good for one connection, and the client asks for its own."""
+    try:
+        client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        if error in _BAD_TOKEN:
+            raise ConfigError(f"SLACK_APP_TOKEN: Slack refused the app-level token ({error}); "
+                              "use the xapp-… token of the app's Socket Mode settings, or "
+                              "unset it to serve over HTTP") from None
+        raise SlackUnavailable(f"Slack at SLACK_API_URL={api_url} answered "
+                               f"apps.connections.open with "
+                               f"{error or exc.response.status_code}") from None
+    except OSError as exc:
+        cause = getattr(exc, "reason", None) or exc
+        raise SlackUnavailable(
+            f"cannot reach Slack at SLACK_API_URL={api_url}: {cause}") from None

@@ -26,8 +26,18 @@ class StoreUnavailable(Exception):
     """The database cannot be reached; nothing was changed."""
 
 
+# The most audit events one query returns (the CLI's `--limit`; a million-row log is the size
+# the audit indexes are held to).
+MAX_AUDIT_LIMIT = 1_000_000
+_MAX_OFFSET = 2**62  # within a BIGINT on both databases
+
+
 @dataclass(frozen=True)
 class AuditQuery:
+    """Filters of an audit search, newest first. ``limit`` and ``offset`` are checked here, so
+    no caller can hand the database a negative or an out-of-range number (a negative LIMIT
+    means "no limit" to SQLite, an error to PostgreSQL; a huge one overflows the driver)."""
+
     hub: str | None = None
     user: str | None = None
     kind: OperationKind | None = None
@@ -38,6 +48,13 @@ class AuditQuery:
     until: datetime | None = None
     limit: int = 50
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_AUDIT_LIMIT:
+            raise ValueError(f"the limit must be between 1 and {MAX_AUDIT_LIMIT:,}, "
+                             f"not {self.limit}")
+        if not 0 <= self.offset <= _MAX_OFFSET:
+            raise ValueError(f"the offset must be between 0 and {_MAX_OFFSET}, not {self.offset}")
 
 
 class RequestRepository(Protocol):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import responses
 from azure.core.credentials import AccessToken
+from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.doctor import run_doctor
@@ -20,7 +21,7 @@ from bot.domain.clock import FakeClock
 from bot.hubs.azure import AzureIotHubGateway
 from bot.slack.client import make_web_client
 from bot.store.migrate import upgrade
-from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from failover_sandbox.slack_api import APP_TOKEN, SANDBOX_TOKEN, FakeSlackServer
 
 FIXTURES = Path(__file__).parent / "hubs" / "fixtures"
 SUBSCRIPTION = "91d12660-3dec-467a-be2a-213b5544ddc0"
@@ -185,3 +186,21 @@ def test_limits_looser_than_azure_are_a_warning_not_a_failure(
     assert len(warnings) == 2 and all(w.startswith("WARN") for w in warnings)
     assert "BOT_FAILBACK_COOLDOWN=5m is shorter than Azure's hour" in output
     assert "BOT_DAILY_FAILBACK_LIMIT=3 is above Azure's 2 a day" in output
+
+
+@pytest.mark.parametrize(("app_token", "says"), [
+    (APP_TOKEN, "PASS  slack socket mode: SLACK_APP_TOKEN opens a Socket Mode connection"),
+    ("xapp-1-another-app", "FAIL  slack socket mode: SLACK_APP_TOKEN: Slack refused the "
+                           "app-level token (invalid_auth)"),
+])
+def test_socket_mode_checks_the_app_token_as_serve_will(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock, app_token: str,
+        says: str) -> None:
+    _hub_list(arm)
+    slack.slack.socket_mode_url = "ws://127.0.0.1:9/link"
+    settings = _settings(tmp_path, slack).model_copy(
+        update={"slack_app_token": SecretStr(app_token)})
+    code, output = _doctor(settings, slack)
+    assert code == (0 if says.startswith("PASS") else 1), output
+    assert _line(output, "slack socket mode").startswith(says)
+    assert "xapp-1-another-app" not in output

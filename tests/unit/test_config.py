@@ -18,6 +18,9 @@ APP_TOKEN = "xapp-1-A111-222-SuperSecretAppToken"
 DB_PASSWORD = "hunter2-correct-horse"
 DATABASE_URL = f"postgresql+psycopg://bot:{DB_PASSWORD}@db.internal:5432/failover"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, DB_PASSWORD)
+SUB_A, SUB_B, SUB_C = ("91d12660-3dec-467a-be2a-213b5544ddc0",
+                       "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D",
+                       "00000000-0000-0000-0000-000000000001")
 
 
 @pytest.fixture(autouse=True)
@@ -63,12 +66,12 @@ def test_defaults() -> None:
 
 
 def test_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "sub-a, sub-b,,sub-c ")
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", f"{SUB_A}, {SUB_B},,{SUB_C} ")
     monkeypatch.setenv("BOT_APPROVERS", "U0BOB,S0ONCALL")
     monkeypatch.setenv("BOT_REQUESTERS", "U0ALICE")
     monkeypatch.setenv("BOT_ALLOWED_CHANNELS", " C0INCIDENT ")
     settings = load_settings()
-    assert settings.azure_subscription_id == ("sub-a", "sub-b", "sub-c")
+    assert settings.azure_subscription_id == (SUB_A, SUB_B, SUB_C)
     access = settings.access
     assert access.approvers == {"U0BOB", "S0ONCALL"}
     assert access.group_ids == {"S0ONCALL"}
@@ -164,6 +167,29 @@ def test_a_bad_boolean_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_slack_api_url_gets_a_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:8089/api")
     assert load_settings().slack_api_url == "http://127.0.0.1:8089/api/"
+
+
+@pytest.mark.parametrize("value", ["not-a-guid", f"{SUB_A},sub-b", SUB_A[:-1],
+                                   f"{{{SUB_A}}}"])
+def test_a_subscription_id_that_is_not_a_guid_is_refused(
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    message = config_error(monkeypatch, "AZURE_SUBSCRIPTION_ID", value)
+    assert message.startswith("AZURE_SUBSCRIPTION_ID: must be subscription ids, GUIDs like ")
+    assert message.endswith(f"(got {value!r})")
+
+
+def test_a_secret_pasted_as_a_subscription_id_is_not_quoted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    message = config_error(monkeypatch, "AZURE_SUBSCRIPTION_ID", f"{SUB_A},{BOT_TOKEN}")
+    assert message.startswith("AZURE_SUBSCRIPTION_ID: ") and BOT_TOKEN not in message
+
+
+@pytest.mark.parametrize("value", [BOT_TOKEN, "A111-222-SuperSecretAppToken"])
+def test_an_app_token_that_is_not_app_level_is_refused_unquoted(
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    message = config_error(monkeypatch, "SLACK_APP_TOKEN", value)
+    assert message.startswith("SLACK_APP_TOKEN: must be the app-level token (xapp-")
+    assert value not in message
 
 
 def test_an_app_token_selects_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:

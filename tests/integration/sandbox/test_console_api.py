@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import threading
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
+from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.hubs.gateway import OperationPoll, OperationState
+from bot.store.sql import unit_of_work_factory
 from failover_sandbox import payloads
 from failover_sandbox.console import FAILURE
 from failover_sandbox.run import ALICE, BOB, DEMO_HUB, EVE, Sandbox, run_sandbox
@@ -191,3 +194,27 @@ def test_opening_the_home_tab_sends_app_home_opened_and_shows_what_the_bot_publi
     assert home["type"] == "home"  # type: ignore[index]
     assert "IoT Hub failover" in str(home)
     assert console.state(BOB.id)["home"] is None  # a Home tab is one person's
+
+
+def test_audit_by_mention_as_the_help_suggests_answers_that_persons_events(
+        sandbox: Sandbox) -> None:
+    # `/iothub help` suggests `--user @someone`: the console sends `@Alice` as Slack does
+    # (`<@U0ALICE|alice>`), so the bot takes it.
+    assert sandbox.settings is not None
+    with unit_of_work_factory(sandbox.settings.database_url.get_secret_value())() as uow:
+        for actor, hub in ((ALICE.id, "alice-asked-hub"), (BOB.id, "bob-asked-hub")):
+            uow.events.append(AuditEvent(datetime.now(UTC), AuditAction.REQUESTED, actor, hub,
+                                         "fr-0000000a", OperationKind.FAILOVER))
+        uow.commit()
+    console = sandbox.console
+    assert console is not None
+
+    def answers() -> list[str]:
+        return [str(m["blocks"]) for m in console.state(BOB.id)["timeline"]
+                if m["kind"] == "ephemeral" and "Audit log" in str(m["blocks"])]
+
+    for typed in ("@Alice", "@alice"):
+        seen = len(answers())
+        console.slash_command(BOB.id, f"/iothub audit --user {typed}")
+        shown = eventually(sandbox, lambda seen=seen: answers()[seen:])  # type: ignore[misc]
+        assert "alice-asked-hub" in str(shown) and "bob-asked-hub" not in str(shown), shown

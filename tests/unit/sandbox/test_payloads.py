@@ -118,3 +118,12 @@ def test_a_click_in_a_channel_message_has_no_thread() -> None:
 
     assert "thread_ts" not in payload["container"]  # type: ignore[operator]
     assert "thread_ts" not in payload["message"]  # type: ignore[operator]
+
+
+def test_command_text_is_escaped_as_slack_escapes_it() -> None:
+    # should_escape (manifest.yml): members and channels become links, &, < and > entities.
+    text = payloads.escape_command_text(
+        "audit --user @Alice in #incident, not @nobody & <b>", users={"alice": "U0ALICE"},
+        channels={"incident": "C0INCIDENT"})
+    assert text == ("audit --user <@U0ALICE|alice> in <#C0INCIDENT|incident>, not @nobody "
+                    "&amp; &lt;b&gt;")
