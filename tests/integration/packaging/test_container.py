@@ -3,9 +3,9 @@ no capabilities): buildah and podman stand in for Docker, on local stand-in pyth
 (.ci/container/, no engine, no registry; its README says what that does not prove).
 
 The container reaches a fake Slack on this machine's loopback (podman runs on the host
-network). Measured on the shared 2-core machine: about 25 s when nothing changed, 60 s after a
+network). Measured on the shared 2-core machine: 20-25 s when nothing changed, 35-60 s after a
 change to the code (the wheel's layers), about 4 minutes the first time on a machine (the tools
-65 s, the stand-in bases 2 minutes, the dependencies from PyPI a minute; all cached in /tmp/ctr).
+65 s, the stand-in bases 2 minutes, the dependencies from PyPI 1-2 minutes; kept in /tmp/ctr).
 .ci/run installs the tools and makes this test required there."""
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ pytestmark = pytest.mark.container
 ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ROOT / ".ci" / "container"
 NEEDED = ("buildah", "podman", "runc", "debootstrap", "fuse-overlayfs")
+# The tag build-and-smoke.sh gives the image: smoke-<the checkout's folder name, tidied>.
+IMAGE = "localhost/smoke-{}:latest".format(re.sub(r"[^a-z0-9_.-]", "-", ROOT.name.lower()))
 UID = 10001  # the Dockerfile's USER, and the Kubernetes manifest's runAsUser
 GRACE_S = 30  # SIGTERM, then SIGKILL after this long: Kubernetes' default grace period
 PROMPT_S = 10  # what a prompt stop takes at most, loaded machine included
@@ -101,7 +103,8 @@ def build_and_start(slack: FakeSlackServer, port: int, volume: str) -> SmokeRun:
         run_args += ["-e", f"{name}={value}"]
     result = subprocess.run(
         [str(TOOLS / "build-and-smoke.sh"), str(ROOT), str(port), *run_args],
-        env={**os.environ, "CTR_WAIT": "90", "CTR_KEEP": "1"},
+        # --force-rm: a failed build leaves no working container behind in the store.
+        env={**os.environ, "CTR_WAIT": "90", "CTR_KEEP": "1", "CTR_BUILD_ARGS": "--force-rm"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200, check=False)
     image = re.search(r"^image: (\S+),", result.stdout, re.MULTILINE)
     return SmokeRun(result.stdout, result.returncode, image.group(1) if image else "", slack)
@@ -124,11 +127,25 @@ def stop_when_ready(run: SmokeRun, container: str, port: int) -> None:
     run.log = logs.stdout + logs.stderr
 
 
+def image_id(image: str) -> str:
+    return podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+
+
+def forget_replaced(old_id: str, image: str) -> None:
+    """Remove the image a new build replaced, and with it its own layers (the virtualenv's
+    copy): the store lives on between runs, in /tmp/ctr. Not `podman image prune`: that would
+    also drop the builder stage's layers, the dependencies' among them, which are the next
+    build's cache."""
+    if old_id and image and image_id(image) != old_id:
+        podman("rmi", old_id)
+
+
 @pytest.fixture(scope="module")
 def smoke() -> Iterator[SmokeRun]:
     port = free_port()
     volume = f"failover-bot-smoke-data-{os.getpid()}"
     with FakeSlackServer() as slack:
+        replaced = image_id(IMAGE)
         run = build_and_start(slack, port, volume)
         kept = re.search(r"container (\S+) left running", run.output)
         try:
@@ -139,6 +156,7 @@ def smoke() -> Iterator[SmokeRun]:
             if kept:
                 podman("rm", "--force", "--time", "0", kept.group(1))
             podman("volume", "rm", "--force", volume)
+            forget_replaced(replaced, run.image)
 
 
 def test_the_image_builds_and_answers_healthz(smoke: SmokeRun) -> None:
