@@ -25,8 +25,10 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
 
 # The image carries only the product: the sandbox (a fake Slack, a simulated fleet) goes, and
 # the build fails if it can still be imported; `failover-bot sandbox` then says it is missing.
+# -I: the check looks at the virtualenv only, not at /src's own failover_sandbox folder (the
+# working directory, which a plain `python -c` puts first on sys.path).
 RUN rm -r /opt/venv/lib/python3.11/site-packages/failover_sandbox \
-    && python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('failover_sandbox') is not None)"
+    && python -I -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('failover_sandbox') is not None)"
 
 # ---- runtime: the virtualenv (bot, migrations; no sandbox), a non-root user; no pip cache ----
 FROM python:3.11.13-slim-bookworm AS runtime

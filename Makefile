@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime
 DEV     := $(VENV)/.dev
 
-.PHONY: sandbox serve test test-fast lint bench lock clean
+.PHONY: sandbox serve test test-fast container lint bench lock clean
 
 $(RUNTIME): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "failover-bot needs Python >= 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -35,6 +35,9 @@ test: $(DEV)         ## the test suite (PostgreSQL tests run when POSTGRES_TEST_
 
 test-fast: $(DEV)    ## the unit tier only (tests/unit): pure, done in seconds
 	$(BIN)/pytest -q tests/unit
+
+container: $(DEV)    ## build the image and run it (buildah + podman, as root; part of make test)
+	$(BIN)/pytest -q tests/integration/packaging/test_container.py
 
 lint: $(DEV)         ## ruff, mypy and the architecture contract
 	$(BIN)/ruff check bot failover_sandbox tests bench

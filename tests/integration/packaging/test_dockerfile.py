@@ -130,6 +130,9 @@ def test_the_image_carries_the_product_not_the_sandbox() -> None:
                             r"(\s|$)", run)]
     assert removed, builder_runs
     assert "find_spec('failover_sandbox') is not None" in removed[-1]
+    # Isolated (-I): the working directory, /src, holds the source folder failover_sandbox,
+    # which a plain `python -c` would import from there (the build then always failed).
+    assert "python -I -c" in removed[-1]
     installed = max(i for i, run in enumerate(builder_runs) if ".whl" in run)
     assert builder_runs.index(removed[-1]) > installed  # removed after the wheel went in
     runtime = final_stage()
