@@ -171,8 +171,8 @@ class Starts:
 
     def _wait_turn(self, paced: Admitted) -> None:
         """Wait for this start's turn: one interval after the previous POST (any replica's)."""
-        now = self.deps.clock.now()
-        at = paced.turn(now)
+        at = paced.turn(self.deps.clock.now())
+        now = self.deps.clock.now()  # after the claim: its round trip is part of the wait
         if at > now:
             self.deps.clock.sleep((at - now).total_seconds())
 
