@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,6 +23,11 @@ from bot.store.tables import StartPaceRow
 
 Row = StartPaceRow
 BATCH_STARTS = "batch_starts"  # the one pace there is: failover POSTs of regional batches
+# A claim takes milliseconds. A holder that hangs (a paused pod, a connection half gone)
+# must not hold every replica's starts: past this, the claim fails as an unavailable
+# database would, and the caller paces on its own (PostgreSQL's lock_timeout; SQLite's
+# writer waits its busy timeout).
+LOCK_TIMEOUT_MS = 2_000
 
 
 class SqlStartPace:
@@ -37,6 +42,8 @@ class SqlStartPace:
 
     @translating
     def claim_next(self, interval: timedelta, now: datetime) -> datetime:
+        if self._dialect == "postgresql":
+            self._session.execute(text(f"SET LOCAL lock_timeout = {int(LOCK_TIMEOUT_MS)}"))
         locked = (select(Row).where(col(Row.name) == BATCH_STARTS).with_for_update()
                   .execution_options(populate_existing=True))
         row = self._session.exec(locked).one_or_none()
@@ -52,7 +59,10 @@ class SqlStartPace:
     def _create_row(self) -> None:
         # Two replicas may both find it missing: the second insert is a no-op, and its
         # FOR UPDATE then waits for the first claim.
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        insert = postgresql_insert if self._dialect == "postgresql" else sqlite_insert
         self._session.execute(insert(Row).values(name=BATCH_STARTS, last_turn_at=None)
                               .on_conflict_do_nothing(index_elements=["name"]))
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name

@@ -4,12 +4,15 @@ apart whoever claims them, threads of one process or engines of two replicas."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.store import pace
+from bot.store.base import StoreUnavailable
 from bot.store.sql import SqlUnitOfWork, make_engine, unit_of_work_factory
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -72,3 +75,22 @@ def test_a_claim_rolled_back_takes_no_turn(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:  # no commit: the POST's unit of work failed
         assert uow.pace.claim_next(INTERVAL, T0) == T0 + INTERVAL
     assert claim(uow_factory, T0) == T0 + INTERVAL
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("blank_db_url", ["postgres"], indirect=True)
+def test_a_replica_hanging_on_the_pace_holds_the_others_only_briefly(
+        replicas: list[UowFactory], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica paused in the middle of its claim keeps the row locked: the other's claim
+    gives up after the lock timeout, as if the database were unavailable (its start then
+    goes on its own pace), instead of holding every start of the deployment."""
+    monkeypatch.setattr(pace, "LOCK_TIMEOUT_MS", 200)
+    claim(replicas[0], T0)  # the row exists
+    hanging, other = replicas
+    with hanging() as holder:
+        holder.pace.claim_next(INTERVAL, T0)  # locked, never committed
+        began = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            claim(other, T0)
+        assert time.monotonic() - began < 5
+    assert claim(other, T0) == T0 + INTERVAL  # released: the pace goes on
