@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.backoff import backoff_delay
 from bot.domain.durations import humanize
@@ -44,8 +44,8 @@ class ProcessMemory:
 class Starts:
     def __init__(self, deps: Deps, refusals: Refusals, memory: ProcessMemory) -> None:
         self.deps, self.refusals, self.memory = deps, refusals, memory
-        # ARM's write limits: a batch's POSTs, all batches together, at most this often.
-        self.pacer = StartPacer(deps.batch_starts_per_minute)
+        # ARM's write limits: batch POSTs, of every batch and replica, at most this often.
+        self.pacer = StartPacer(deps.batch_starts_per_minute, claim=self._claim_turn)
 
     def start(self, request_id: str, *, lease_owner: str | None = None
               ) -> FailoverRequest | None:
@@ -59,13 +59,14 @@ class Starts:
         """
         with self.deps.uow() as uow:
             request = uow.requests.get(request_id)
+            taken = uow.pace.last_turn() if request and request.batch_id else None
         if request is None or request.status is not RequestStatus.APPROVED:
             return request
         if not request.batch_id:
             return self._start(request, lease_owner, None)
         # Let in before the re-read (a hub that must wait costs no read), spaced right before
         # the POST: never above the pace.
-        admitted = self.pacer.admit(self.deps.clock.now())
+        admitted = self.pacer.admit(self.deps.clock.now(), taken)
         if isinstance(admitted, datetime):
             return self._come_back(request, admitted)
         with admitted:
@@ -85,7 +86,7 @@ class Starts:
         with self.deps.uow() as uow:
             # A hub busy after our own postponed start: Azure took that POST after all.
             follow = (problem is not None and problem.reason is RefusalReason.HUB_NOT_READY
-                      and _postponed_before(uow, request.id))
+                      and _postponements(uow, request.id) > 0)
             if problem and not follow:
                 failed = change(uow, request, lambda r: r.refuse_start(
                     now, problem.reason.value, problem.message))
@@ -169,11 +170,24 @@ class Starts:
             return uow.requests.get(request.id) or request
 
     def _wait_turn(self, paced: Admitted) -> None:
-        """Wait for this start's turn: one interval after the previous POST."""
-        now = self.deps.clock.now()
-        at = paced.turn(now)
+        """Wait for this start's turn: one interval after the previous POST (any replica's)."""
+        at = paced.turn(self.deps.clock.now())
+        now = self.deps.clock.now()  # after the claim: its round trip is part of the wait
         if at > now:
             self.deps.clock.sleep((at - now).total_seconds())
+
+    def _claim_turn(self, interval: timedelta, now: datetime) -> datetime:
+        """The deployment's next turn, from the database (``StartPace``). Unreachable, the
+        POST still goes (its request is running already), on this process's own pace."""
+        try:
+            with self.deps.uow() as uow:
+                at = uow.pace.claim_next(interval, now)
+                uow.commit()
+                return at
+        except StoreUnavailable:
+            log.warning("the start pace is in the database, which is unavailable; "
+                        "pacing this process's starts only")
+            return self.pacer.claim_here(interval, now)
 
     def _skip(self, request: FailoverRequest, hub: HubState,
               now: datetime) -> FailoverRequest | None:
@@ -256,10 +270,6 @@ class Starts:
                 return uow.requests.get(request.id) or request
             uow.commit()
         return self.refusals.counted(failed)
-
-
-def _postponed_before(uow: UnitOfWork, request_id: str) -> bool:
-    return _postponements(uow, request_id) > 0
 
 
 def _postponements(uow: UnitOfWork, request_id: str) -> int:

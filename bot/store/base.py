@@ -204,6 +204,21 @@ class BatchRepository(Protocol):
     def reopen_board(self, batch_id: str) -> None: ...
 
 
+class StartPace(Protocol):
+    """The deployment's one pace of batch starts (ARM's write limits), shared by replicas."""
+
+    def last_turn(self) -> datetime | None:
+        """The latest turn any replica took (None: none yet)."""
+        ...
+
+    def claim_next(self, interval: timedelta, now: datetime) -> datetime:
+        """Take the next start's turn: ``now``, or ``interval`` after the latest turn taken
+        anywhere, whichever is later (``bot.domain.pacing.next_turn``). Claims are
+        serialised by the database, so concurrent callers (threads, replicas) get turns at
+        least ``interval`` apart. Commit at once: the pace stays locked until then."""
+        ...
+
+
 class AuditLog(Protocol):
     def append(self, event: AuditEvent) -> None:
         """Add one event; the log is append-only."""
@@ -223,6 +238,9 @@ class UnitOfWork(Protocol):
 
     @property
     def batches(self) -> BatchRepository: ...
+
+    @property
+    def pace(self) -> StartPace: ...
 
     def __enter__(self) -> Self: ...
 

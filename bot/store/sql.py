@@ -1,7 +1,8 @@
 """The store on SQLModel (SQLite or PostgreSQL): the unit of work and its factory.
 
 SQL never leaves the store package: engines in :mod:`bot.store.engine`, the repositories in
-:mod:`bot.store.requests` and :mod:`bot.store.events`.
+:mod:`bot.store.requests`, :mod:`bot.store.events`, :mod:`bot.store.batches` and
+:mod:`bot.store.pace`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.store.engine import (
 )
 from bot.store.events import SqlAuditLog
 from bot.store.health import DatabaseHealth, probe
+from bot.store.pace import SqlStartPace
 from bot.store.requests import SqlRequestRepository
 
 __all__ = [
@@ -49,6 +51,7 @@ class SqlUnitOfWork:
     requests: SqlRequestRepository
     events: SqlAuditLog
     batches: SqlBatchRepository
+    pace: SqlStartPace
 
     def __init__(self, sessions: sessionmaker[Session], engine: Engine) -> None:
         self._sessions = sessions
@@ -73,6 +76,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequestRepository(self._session)
         self.events = SqlAuditLog(self._session)
         self.batches = SqlBatchRepository(self._session)
+        self.pace = SqlStartPace(self._session)
         return self
 
     def __exit__(self, *exc: object) -> None:

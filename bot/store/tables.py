@@ -186,4 +186,14 @@ class LazyJobRow(SQLModel, table=True):
     lease_expires_at: datetime | None = _utc()
 
 
+class StartPaceRow(SQLModel, table=True):
+    """The deployment's pace of batch starts (ARM's write limits): the last turn taken, by
+    any replica; each start claims the next one under the row's lock (bot.store.pace)."""
+
+    __tablename__ = "start_pace"
+
+    name: str = Field(primary_key=True, sa_type=String(32))
+    last_turn_at: datetime | None = _utc()
+
+
 metadata = SQLModel.metadata

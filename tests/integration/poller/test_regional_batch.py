@@ -20,7 +20,8 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.poller import Poller
 from bot.service import BatchSubmitted, Board, FailoverService, SubmitBatch
-from bot.store.base import AuditQuery
+from bot.store.base import AuditQuery, StoreUnavailable
+from bot.store.pace import SqlStartPace
 from bot.store.sql import SqlUnitOfWork
 from tests.integration.poller.conftest import POLL_INTERVAL, RecordingNotifier, WatchedGateway
 
@@ -282,3 +283,45 @@ def test_hubs_whose_slots_all_passed_meanwhile_still_post_one_interval_apart(
     times = [at for at, _ in region.gateway.posts]
     assert len(times) == 6
     assert all(b - a >= timedelta(minutes=1) / RATE for a, b in itertools.pairwise(times))
+
+
+def test_a_turn_another_replica_took_holds_the_first_post_an_interval_without_a_read(
+        region: Region) -> None:
+    """The pace is the deployment's: another replica POSTed just now (its turn is in the
+    database), so this one's first POST waits one interval, and reads no hub meanwhile."""
+    submitted = region.submit()
+    region.service.batches.approve(BOB, submitted.batch.id)
+    interval = timedelta(minutes=1) / RATE
+    with region.service.uow() as uow:  # the other replica's turn
+        other = uow.pace.claim_next(interval, region.clock.now())
+        uow.commit()
+    reads = region.gateway.calls["get_state"]
+    region.run_until(lambda: region.clock.now() >= other + interval - timedelta(seconds=2))
+    assert region.gateway.calls["get_state"] == reads and region.gateway.posts == []
+    region.run_until(lambda: bool(region.gateway.posts))
+    assert region.gateway.posts[0][0] == other + interval
+
+
+def test_the_database_lost_at_a_turn_still_posts_on_this_process_pace(
+        region: Region) -> None:
+    """The request is running (audited) when its turn is claimed: a database gone just then
+    must not leave the hub unstarted; this process's own pace spaces the POSTs instead."""
+    submitted = region.submit()
+    region.service.batches.approve(BOB, submitted.batch.id)
+    first, second = [r.id for r in region.members(submitted.batch.id)][:2]
+
+    def unreachable(pace: SqlStartPace, interval: timedelta, now: datetime) -> datetime:
+        raise StoreUnavailable("the database is unavailable: connection refused")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SqlStartPace, "claim_next", unreachable)
+        started = region.service.starts.start(first)
+        assert started is not None and started.operation_handle
+        waiting = region.service.starts.start(second)  # its turn is not near: no read
+        assert waiting is not None and waiting.status is RequestStatus.APPROVED
+        assert waiting.next_poll_at is not None
+        region.clock.set(waiting.next_poll_at)
+        region.service.starts.start(second)
+    assert [hub for _, hub in region.gateway.posts] == ["weu-c", "weu-e"]
+    (one, _), (two, _) = region.gateway.posts
+    assert two - one == timedelta(minutes=1) / RATE
