@@ -22,8 +22,11 @@ FUZZ = Path(__file__).parent
 _base = settings.get_profile("noisy-machine")
 _suppressed = [*_base.suppress_health_check, HealthCheck.too_slow,
                HealthCheck.data_too_large, HealthCheck.large_base_example]
+# In CI a failing test shrinks one failure (the first found), not every distinct one: that
+# keeps a red run within minutes. ``long`` shrinks and reports each distinct failure.
 settings.register_profile("ci", parent=_base, max_examples=60, derandomize=True,
-                          database=None, print_blob=True, suppress_health_check=_suppressed)
+                          database=None, print_blob=True, report_multiple_bugs=False,
+                          suppress_health_check=_suppressed)
 settings.register_profile("long", parent=_base, max_examples=2_000, print_blob=True,
                           suppress_health_check=_suppressed)
 
