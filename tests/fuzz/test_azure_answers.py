@@ -32,6 +32,7 @@ from tests.fuzz.harness import (
     Sent,
     StaticTokenCredential,
 )
+from tests.fuzz.profiles import FUZZ
 from tests.fuzz.slack_payloads import (
     TRIGGER,
     _form,
@@ -56,6 +57,7 @@ def _command(h: Harness, sent: Sent, text: str, user: str = REQUESTER) -> None:
     _post(h, sent, _form(command_fields(h, text, user)))
 
 
+@FUZZ
 @given(plan=plans(("hub", "stats", "list", "activity")),
        reads=st.lists(st.sampled_from((*READS, "home")), min_size=1, max_size=3))
 def test_reads_hold_whatever_azure_answers(harness: Harness, plan: dict[str, list[Change]],
@@ -71,6 +73,7 @@ def test_reads_hold_whatever_azure_answers(harness: Harness, plan: dict[str, lis
         harness.held(sent)
 
 
+@FUZZ
 @given(plan=plans())
 def test_an_approval_and_its_polls_hold_whatever_azure_answers(
         harness: Harness, plan: dict[str, list[Change]]) -> None:
@@ -107,6 +110,7 @@ def monitor() -> MonitorManagementClient:
     return MonitorManagementClient(StaticTokenCredential(), SUBSCRIPTION)
 
 
+@FUZZ
 @given(changes=st.lists(steps, max_size=4), status=st.sampled_from((200, 200, 400, 429, 500)))
 def test_the_metrics_sdk_raises_only_azure_errors(monitor: MonitorManagementClient,
                                                   changes: list[Step], status: int) -> None:
