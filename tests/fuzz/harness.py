@@ -333,6 +333,9 @@ class Harness:
         return len(slack.calls()) + len(slack.responses) - self._slack_before \
             + self.arm.counts["total"]
 
+    def audit_size(self) -> int:
+        return len(self.service.reading.audit(AuditQuery(limit=1000)))
+
     def approved_hubs(self) -> set[str]:
         """Hubs an approver (never the requester) approved: the only ones that may be POSTed
         (a POST Azure did not take may be tried again: once per approval is not the rule)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, unquote_plus, urlencode
 
 from hypothesis import strategies as st
 
@@ -57,10 +57,12 @@ class Request:
     content_type: str
     signing: str
 
-    def __repr__(self) -> str:  # the body in full would flood the report
-        shown = self.body if len(self.body) <= 400 else self.body[:400] + b"..."
+    def __repr__(self) -> str:
+        """Readable in a failure report: the body form-decoded, and cut (it may be huge)."""
+        text = unquote_plus(self.body.decode("utf-8", errors="replace"))
+        shown = text if len(text) <= 700 else text[:700] + f"... ({len(text)} characters)"
         return (f"Request(kind={self.kind!r}, signing={self.signing!r}, "
-                f"content_type={self.content_type!r}, {len(self.body)} bytes: {shown!r})")
+                f"content_type={self.content_type!r}, body (decoded)={shown!r})")
 
     def sent_as(self, trigger: str) -> tuple[bytes, dict[str, str]]:
         """The body with a fresh trigger id, and its headers."""

@@ -75,8 +75,10 @@ def test_a_request_not_signed_by_slack_has_no_effect(harness: Harness,
                                                      data: st.DataObject) -> None:
     request = data.draw(any_request(harness, st.sampled_from(NOT_SIGNED)))
     with harness.example() as sent:
+        audited = harness.audit_size()
         body, headers = request.sent_as(harness.server.slack.new_trigger())
         status = harness.post(sent, body, headers)
         harness.held(sent, may_post=False)
         assert status in (400, 401, 413), f"answered {status}"
         assert harness.outgoing() == 0, "a request not signed by Slack reached out"
+        assert harness.audit_size() == audited, "a request not signed by Slack was audited"
