@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import EDGE_HUB, HUB, SPARE_HUB, Answer, Rewrite
+from tests.fuzz.arm import EDGE_HUB, HUB, SPARE_HUB, Answer, Rewrite
 from tests.fuzz.mutations import Deep, dumps, odd_text, random_json
 
 Json = Any

@@ -11,66 +11,59 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import requests
 import responses
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
-from bot.bootstrap import bootstrap
+from bot.bootstrap import bootstrap, make_poller
 from bot.config import load_settings
 from bot.domain.clock import FakeClock
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import Actor
 from bot.hubs.azure import AzureIotHubGateway
+from bot.poller import Poller
 from bot.roles.single import Runtime, build_runtime
 from bot.service import SubmitBatch, SubmitFailover, Submitted
+from bot.slack.boards import SlackBoardNotifier
 from bot.slack.client import make_web_client
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.slack_api import FakeSlackServer
 from tests import support
-
-_HUB_TESTS = str(Path(__file__).resolve().parents[1] / "integration" / "hubs")
-if _HUB_TESTS not in sys.path:  # the emulator imports its neighbours as pytest puts them
-    sys.path.insert(0, _HUB_TESTS)
-from _arm_emulator import PUBLIC_ARM, ArmEmulator  # noqa: E402
-from _azure_fakes import SUBSCRIPTION, StaticTokenCredential  # noqa: E402
+from tests.fuzz.arm import (
+    EDGE_HUB,
+    HUB,
+    PUBLIC_ARM,
+    SUBSCRIPTION,
+    ArmRoutes,
+    StaticTokenCredential,
+)
 
 SECRET = "fuzz-signing-secret"
 REQUESTER, APPROVER, BYSTANDER = "U0ALICE", "U0BOB", "U0CAROL"
 USERS = (REQUESTER, APPROVER, BYSTANDER)
 CHANNEL, OTHER_CHANNEL = "C0INCIDENT", "C0RANDOM"
 ONCALL_GROUP = "S0ONCALL"
-# West Europe (a request awaits approval), North Europe (a batch awaits approval), West Europe
-# (nothing asked yet: a submission may go through).
-HUB, EDGE_HUB, SPARE_HUB = "contoso-hub", "contoso-edge", "contoso-spare"
-SEED_KEY = "fuzz-seed"  # the seeded request's and batch's ids are the same in every example
+SEED_KEY = "fuzz-seed"
+# Slack's trigger ids work once: a drawn body carries this, and each send a fresh one (so a
+# replayed example is the same example).
+TRIGGER = "0.0.fuzz-trigger"
 APP_ID = "A0BOT"
 # Outgoing requests (Slack calls, response_url posts, ARM requests) one example may cause.
-# The longest honest flow (failover dialog, submission, approval, two polls) needs about 35.
+# An honest flow needs at most 10 (an approval and two polls; a region's dialog needs 9), an
+# example at most three of them: 60 leaves room, and catches paging without end.
 MAX_OUTGOING = 60
-# Past this many ARM requests in one example, ARM stops answering (a connection error), so a
-# request loop ends and is reported as unbounded rather than hanging the suite.
-ARM_HARD_STOP = 150
 WATCHED_LOGGERS = ("bot", "slack_bolt", "failover-bot")
-
-# An ARM answer: (status, headers, body), or (0, {}, exception) for a lost one.
-Answer = tuple[int, dict[str, str], Any]
-Rewrite = Callable[[requests.PreparedRequest, Answer], Answer]
-
 
 class SyncExecutor(Executor):
     """Runs lazy halves and follow-up work at once: an example's effects are all done when
@@ -110,70 +103,6 @@ class LogRecords(logging.Handler):
                 found.append((f"{record.name}_{cause}",
                               f"{record.name} {record.levelname} {cause}: {text[:300]}"))
         return found
-
-
-@dataclass
-class ArmRoutes:
-    """The emulated ARM behind ``responses``, with each answer open to a rewrite."""
-
-    clock: FakeClock
-    emulator: ArmEmulator = field(init=False)
-    rewrites: dict[str, list[Rewrite]] = field(default_factory=dict)
-    counts: Counter[str] = field(default_factory=Counter)
-    posted: list[str] = field(default_factory=list)  # the hub of each failover POST
-
-    def __post_init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.emulator = ArmEmulator(None, self.clock)
-        self.emulator.add_hub(HUB, "West Europe", "North Europe", 1200,
-                              resource_group="rg-contoso")
-        self.emulator.add_hub(EDGE_HUB, "North Europe", "West Europe", 300,
-                              resource_group="rg-contoso")
-        self.emulator.add_hub(SPARE_HUB, "West Europe", "North Europe", 40,
-                              resource_group="rg-spare")
-        # Two operations done in the portal today: the Activity Log has events to answer with.
-        for hours in (6, 4):
-            self.emulator.outside_failover(HUB, caller="oncall@contoso.com",
-                                           ago=timedelta(hours=hours))
-        self.rewrites = {}
-        self.counts = Counter()
-        self.posted = []
-
-    def answer(self, request: requests.PreparedRequest) -> Answer:
-        route = route_of(request)
-        self.counts[route] += 1
-        if route == "failover":
-            self.posted.append((request.url or "").split("/IotHubs/")[-1].split("/")[0].lower())
-        self.counts["total"] += 1
-        if self.counts["total"] > ARM_HARD_STOP:
-            return 0, {}, requests.ConnectionError("the fuzz harness stopped answering")
-        answer: Answer = self.emulator.answer(request)
-        queue = self.rewrites.get(route)
-        if queue:
-            change = queue[0] if getattr(queue[0], "sticky", False) else queue.pop(0)
-            answer = change(request, answer)
-        return answer
-
-
-_ROUTES = (
-    ("POST", re.compile(r"/IotHubs/[^/]+/failover$", re.I), "failover"),
-    ("GET", re.compile(r"/IotHubs/[^/]+/IotHubStats$", re.I), "stats"),
-    ("GET", re.compile(r"/resourceGroups/[^/]+/providers/Microsoft\.Devices/IotHubs/[^/]+$",
-                       re.I), "hub"),
-    ("GET", re.compile(r"/providers/Microsoft\.Devices/IotHubs$", re.I), "list"),
-    ("GET", re.compile(r"/eventtypes/management/values$", re.I), "activity"),
-    ("GET", re.compile(r"/operationResults/", re.I), "operation"),
-)
-
-
-def route_of(request: requests.PreparedRequest) -> str:
-    path = (request.url or "").split("?", 1)[0]
-    for method, pattern, name in _ROUTES:
-        if request.method == method and pattern.search(path):
-            return name
-    return "other"
 
 
 @dataclass
@@ -234,15 +163,19 @@ class Harness:
         components = bootstrap(self.settings, clock=self.clock, gateway=gateway,
                                uow=unit_of_work_factory(self.engine))
         self.service = components.service
-        client = make_web_client(slack.bot_token, self.server.api_url, sleep=lambda _: None)
-        self.runtime: Runtime = build_runtime(components, client=client,
+        self._components = components
+        self._client = make_web_client(slack.bot_token, self.server.api_url,
+                                       sleep=lambda _: None)
+        self.runtime: Runtime = build_runtime(components, client=self._client,
                                               executor=SyncExecutor())
+        self._poller: Poller | None = None
         self.web = TestClient(self.runtime.web_app)  # a server's exception is raised here
         self.web.__enter__()  # one event loop for every request, as under uvicorn
         self.logs = LogRecords()
         self._levels: dict[str, int] = {}
-        self.request_id = ""
-        self.batch_id = ""
+        self.request_id = self.batch_id = ""  # as seeded, and as drawn bodies name them
+        self._examples = self._poller_of = 0
+        self._current = ("", "")  # this example's names for them
         self._seed()
 
     # -- lifetime ------------------------------------------------------------------------
@@ -260,6 +193,8 @@ class Harness:
             logging.getLogger(name).setLevel(level)
         self.web.__exit__(None, None, None)
         self.runtime.poller.close()
+        if self._poller is not None:
+            self._poller.close()
         self.rsps.stop()
         self.rsps.reset()
         self.server.stop()
@@ -272,6 +207,10 @@ class Harness:
         its times moved on with the clock."""
         self.clock.advance(timedelta(days=2))
         self.arm.reset()
+        self._examples += 1
+        # New ids each example: nothing a listener remembers in memory (a message's ts, by
+        # request id) carries over from one example to the next.
+        self._current = (f"fr-{self._examples:08x}", f"fb-{self._examples:08x}")
         self._restore(self.clock.now() - self._seeded_at)
         self.logs.records.clear()
         slack = self.server.slack
@@ -279,6 +218,17 @@ class Harness:
         self.arm.counts.clear()
         self.arm.posted.clear()
         yield Sent()
+
+    def poller(self) -> Poller:
+        """This example's poller (its outbox and schedule start empty), as the bot wires it."""
+        if self._poller is None or self._poller_of != self._examples:
+            if self._poller is not None:
+                self._poller.close()
+            self._poller = make_poller(self._components, self.runtime.notifier,
+                                       boards=SlackBoardNotifier(self._client,
+                                                                 self.service.boards))
+            self._poller_of = self._examples
+        return self._poller
 
     def _seed(self) -> None:
         """Seed through the service once; each example restores these rows (cheaper)."""
@@ -301,15 +251,33 @@ class Harness:
                 table.select())] for table in SQLModel.metadata.sorted_tables}
 
     def _restore(self, shift: timedelta) -> None:
-        """Every table emptied, then the seeded rows written back, ``shift`` later."""
+        """Every table emptied, then the seeded rows written back, ``shift`` later and with
+        this example's ids."""
         with self.engine.begin() as connection:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 connection.execute(table.delete())
             for table, rows in getattr(self, "_rows", {}).items():
                 if rows:
                     connection.execute(table.insert(), [
-                        {k: v + shift if isinstance(v, datetime) else v for k, v in r.items()}
-                        for r in rows])
+                        {k: self._moved(v, shift) for k, v in r.items()} for r in rows])
+
+    def _moved(self, value: Any, shift: timedelta) -> Any:
+        if isinstance(value, datetime):
+            return value + shift
+        if isinstance(value, str):
+            return self.renamed(value)
+        return value
+
+    def renamed(self, text: str) -> str:
+        """``text`` with the seeded ids as this example names them."""
+        request_id, batch_id = self._current
+        return text.replace(self.request_id, request_id).replace(self.batch_id, batch_id)
+
+    def current(self, body: bytes) -> bytes:
+        """A drawn body as this example sends it: its ids, and a fresh trigger id."""
+        text = self.renamed(body.decode("utf-8", errors="surrogateescape"))
+        return text.replace(TRIGGER, self.server.slack.new_trigger()).encode(
+            "utf-8", errors="surrogateescape")
 
     # -- acting --------------------------------------------------------------------------
 

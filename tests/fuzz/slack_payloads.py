@@ -19,24 +19,12 @@ from bot.slack.messages import APPROVE, REJECT
 from bot.slack.modals import CALLBACK_ID, ModalContext
 from bot.slack.region_modals import REGION_CALLBACK_ID, RegionContext
 from failover_sandbox import payloads
-from tests.fuzz.harness import (
-    APP_ID,
-    CHANNEL,
-    EDGE_HUB,
-    HUB,
-    OTHER_CHANNEL,
-    SECRET,
-    SPARE_HUB,
-    USERS,
-    Harness,
-)
+from tests.fuzz.arm import EDGE_HUB, HUB, SPARE_HUB
+from tests.fuzz.harness import APP_ID, CHANNEL, OTHER_CHANNEL, SECRET, TRIGGER, USERS, Harness
 from tests.fuzz.mutations import deep, dumps, mutated, odd_text, random_json, too_deep
 from tests.support import FORM
 
 JSON = "application/json"
-# Slack's trigger ids work once: the drawn body carries this, and each send a fresh one (so a
-# replayed example is the same example).
-TRIGGER = "0.0.fuzz-trigger"
 COMMAND_TEXTS = ("status {hub}", "list", "list 2", "audit", "audit {hub} 1d", "help",
                  "failover {hub}", "failback {hub}", "failover --region westeurope",
                  "failback --region northeurope", "cancel {request}", "audit --batch {batch}",
@@ -64,10 +52,9 @@ class Request:
         return (f"Request(kind={self.kind!r}, signing={self.signing!r}, "
                 f"content_type={self.content_type!r}, body (decoded)={shown!r})")
 
-    def sent_as(self, trigger: str) -> tuple[bytes, dict[str, str]]:
-        """The body with a fresh trigger id, and its headers."""
-        fresh = Request(self.kind, self.body.replace(TRIGGER.encode(), trigger.encode()),
-                        self.content_type, self.signing)
+    def sent_as(self, h: Harness) -> tuple[bytes, dict[str, str]]:
+        """The body as this example sends it (``Harness.current``), and its headers."""
+        fresh = Request(self.kind, h.current(self.body), self.content_type, self.signing)
         return fresh.body, fresh.headers()
 
     def headers(self) -> dict[str, str]:

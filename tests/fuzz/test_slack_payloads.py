@@ -28,7 +28,7 @@ signed_only = st.just(SIGNED)
 
 def _send(h: Harness, request: Request) -> None:
     with h.example() as sent:
-        body, headers = request.sent_as(h.server.slack.new_trigger())
+        body, headers = request.sent_as(h)
         h.post(sent, body, headers)
         h.held(sent)
 
@@ -76,7 +76,7 @@ def test_a_request_not_signed_by_slack_has_no_effect(harness: Harness,
     request = data.draw(any_request(harness, st.sampled_from(NOT_SIGNED)))
     with harness.example() as sent:
         audited = harness.audit_size()
-        body, headers = request.sent_as(harness.server.slack.new_trigger())
+        body, headers = request.sent_as(harness)
         status = harness.post(sent, body, headers)
         harness.held(sent, may_post=False)
         assert status in (400, 401, 413), f"answered {status}"
