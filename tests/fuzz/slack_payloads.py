@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode
 
 from hypothesis import strategies as st
@@ -51,6 +52,9 @@ class Request:
         shown = text if len(text) <= 700 else text[:700] + f"... ({len(text)} characters)"
         return (f"Request(kind={self.kind!r}, signing={self.signing!r}, "
                 f"content_type={self.content_type!r}, body (decoded)={shown!r})")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how Hypothesis prints it
+        printer.text(repr(self))
 
     def sent_as(self, h: Harness) -> tuple[bytes, dict[str, str]]:
         """The body as this example sends it (``Harness.current``), and its headers."""

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import Harness
-from tests.fuzz.profiles import FUZZ
+from tests.fuzz.profiles import FUZZ_MANY
 from tests.fuzz.slack_payloads import (
     NOT_SIGNED,
     SIGNED,
@@ -33,43 +33,43 @@ def _send(h: Harness, request: Request) -> None:
         h.held(sent)
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_signed_slash_commands(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(commands(harness, signed_only)))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_signed_button_clicks(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(block_actions(harness, signed_only)))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_signed_view_submissions(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(view_submissions(harness, signed_only)))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_signed_events(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(events(harness, signed_only)))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_random_bodies_signed_or_not(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(random_bodies(st.sampled_from((SIGNED, *NOT_SIGNED)))))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_too_deep_bodies_signed_or_not(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(too_deep_bodies(harness, st.sampled_from((SIGNED, *NOT_SIGNED)))))
 
 
-@FUZZ
+@FUZZ_MANY
 @given(data=st.data())
 def test_a_request_not_signed_by_slack_has_no_effect(harness: Harness,
                                                      data: st.DataObject) -> None:
