@@ -98,8 +98,7 @@ class LogRecords(logging.Handler):
             text = record.getMessage()
             if record.exc_info or record.stack_info or "Traceback" in text \
                     or record.levelno >= logging.ERROR:
-                exc_type = record.exc_info[0] if record.exc_info else None
-                cause = exc_type.__name__ if exc_type else cause_of(text)
+                cause = cause_of(record)
                 found.append((f"{record.name}_{cause}",
                               f"{record.name} {record.levelname} {cause}: {text[:300]}"))
         return found
@@ -126,12 +125,26 @@ def broken(prop: str, cause: str) -> type[AssertionError]:
     return _BROKEN[name]
 
 
-def cause_of(text: str) -> str:
-    """A cause's name: the words of a log line without its quoted parts, ids and numbers (a
-    missing key's name, as Bolt logs a lazy half's KeyError, is kept)."""
-    key = re.search(r"\('([A-Za-z_]{1,30})'\)", text)
-    text = re.sub(r"'[^']*'|\"[^\"]*\"|\([^)]*\)|\d+", "", text)
-    return "_".join(text.split()[:6] + ([key.group(1)] if key else [])) or "unknown"
+def cause_of(record: logging.LogRecord) -> str:
+    """A cause's name, the same for every record of one bug: the words of the log line's
+    template (without what a payload put in it), and the exception type or missing key it
+    names."""
+    if record.exc_info and record.exc_info[0]:
+        return record.exc_info[0].__name__
+    if record.args:
+        template = str(record.msg)
+        args = record.args if isinstance(record.args, tuple) else ()
+        named = [a for a in args if isinstance(a, str) and _EXCEPTION.fullmatch(a)]
+    else:
+        template = record.getMessage()
+        named = _MISSING_KEY.findall(template)  # Bolt: "… internal function ('trigger_id')"
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|\([^)]*\)|\[.*\]|\{.*\}", "", template)
+    words = [w for w in text.split() if w.isalpha()][:6]
+    return "_".join(words + named) or "unknown"
+
+
+_EXCEPTION = re.compile(r"[A-Z]\w*(Error|Exception|Refused|Failure)")
+_MISSING_KEY = re.compile(r"\('([A-Za-z_]{1,30})'\)")
 
 
 class Harness:
@@ -291,8 +304,8 @@ class Harness:
         sent.statuses.append(response.status_code)
         return response.status_code
 
-    def signed(self, body: str) -> dict[str, str]:
-        return support.signed(body, secret=SECRET)
+    def signed(self, body: str, content_type: str = support.FORM) -> dict[str, str]:
+        return support.signed(body, secret=SECRET, content_type=content_type)
 
     # -- what an example did ---------------------------------------------------------------
 

@@ -80,18 +80,18 @@ def _ids(h: Harness) -> tuple[str, ...]:
             EDGE_HUB, SPARE_HUB, h.request_id, h.batch_id, "fr-0", "fb-0")
 
 
-def _form(fields: dict[str, object]) -> bytes:
+def form_body(fields: dict[str, object]) -> bytes:
     """Form-encoded as a browser would; a lone surrogate goes as the bytes it would be."""
     pairs = [(str(k), v if isinstance(v, str) else dumps(v)) for k, v in fields.items()]
     return urlencode(pairs, encoding="utf-8", errors="surrogatepass").encode("ascii")
 
 
-def _interaction(payload: object) -> bytes:
+def interaction_body(payload: object) -> bytes:
     # json.dumps escapes every non-ASCII character: a lone surrogate travels as "\ud800".
-    return _form({"payload": dumps(payload)})
+    return form_body({"payload": dumps(payload)})
 
 
-def _unpacked(body: str) -> dict[str, object]:
+def unpacked(body: str) -> dict[str, object]:
     """A ``payload=`` form body's JSON."""
     return json.loads(parse_qs(body)["payload"][0])
 
@@ -118,7 +118,7 @@ def click_payload(h: Harness, action_id: str, value: str, user: str) -> dict[str
         channel_name="incident", message=message, trigger_id=TRIGGER,
         action={"type": "button", "action_id": action_id, "block_id": "decision",
                 "value": value}, response_url=h.server.response_url("fuzz-click"))
-    return _unpacked(body)
+    return unpacked(body)
 
 
 def submission_payload(h: Harness, regional: bool, user: str) -> dict[str, object]:
@@ -143,7 +143,7 @@ def submission_payload(h: Harness, regional: bool, user: str) -> dict[str, objec
     view = {"id": "V0FUZZ" + ("REGION" if regional else "HUB"), "type": "modal",
             "callback_id": callback, "private_metadata": metadata, "hash": "1.h1", "blocks": [],
             "state": {"values": values}, "app_id": APP_ID, "team_id": slack.team_id}
-    return _unpacked(payloads.view_submission(user_id=user, user_name=user.lower(),
+    return unpacked(payloads.view_submission(user_id=user, user_name=user.lower(),
                                               team_id=slack.team_id, view=view,
                                               trigger_id=TRIGGER))
 
@@ -171,7 +171,7 @@ def commands(draw: st.DrawFn, h: Harness, signing: st.SearchStrategy[str]) -> Re
         at = draw(st.integers(0, len(str(fields["text"]))))
         fields["text"] = str(fields["text"])[:at] + draw(odd_text) + str(fields["text"])[at:]
     fields = draw(mutated(fields, _ids(h), max_mutations=2))
-    body = _form(fields) if isinstance(fields, dict) else _form({"text": fields})
+    body = form_body(fields) if isinstance(fields, dict) else form_body({"text": fields})
     return Request("command", body, FORM, draw(signing))
 
 
@@ -180,7 +180,7 @@ def block_actions(draw: st.DrawFn, h: Harness, signing: st.SearchStrategy[str]) 
     action = draw(st.sampled_from(BUTTONS))
     value = draw(st.sampled_from((h.request_id, h.batch_id, "fr-0", "fb-0")))
     payload = draw(mutated(click_payload(h, action, value, draw(users)), _ids(h)))
-    return Request(f"block_actions {action}", _interaction(payload), FORM, draw(signing))
+    return Request(f"block_actions {action}", interaction_body(payload), FORM, draw(signing))
 
 
 @st.composite
@@ -188,7 +188,7 @@ def view_submissions(draw: st.DrawFn, h: Harness, signing: st.SearchStrategy[str
     regional = draw(st.booleans())
     payload = draw(mutated(submission_payload(h, regional, draw(users)), _ids(h)))
     kind = "view_submission " + (REGION_CALLBACK_ID if regional else CALLBACK_ID)
-    return Request(kind, _interaction(payload), FORM, draw(signing))
+    return Request(kind, interaction_body(payload), FORM, draw(signing))
 
 
 @st.composite
@@ -213,9 +213,9 @@ def random_bodies(draw: st.DrawFn, signing: st.SearchStrategy[str]) -> Request:
         body = dumps(draw(random_json)).encode()
         content_type = JSON
     elif how == "form":
-        body = _form(draw(st.dictionaries(st.text(max_size=10), odd_text, max_size=5)))
+        body = form_body(draw(st.dictionaries(st.text(max_size=10), odd_text, max_size=5)))
     else:
-        body = _interaction(draw(random_json))
+        body = interaction_body(draw(random_json))
         content_type = FORM
     return Request(f"random {how}", body, content_type, draw(signing))
 
@@ -239,7 +239,7 @@ def too_deep_bodies(draw: st.DrawFn, h: Harness, signing: st.SearchStrategy[str]
     payload[draw(st.sampled_from(sorted(payload)))] = deep(depth)
     if how == "in an event":
         return Request("deep in an event", dumps(payload).encode(), JSON, draw(signing))
-    return Request(f"deep {how}", _interaction(payload), FORM, draw(signing))
+    return Request(f"deep {how}", interaction_body(payload), FORM, draw(signing))
 
 
 def any_request(h: Harness, signing: st.SearchStrategy[str]) -> st.SearchStrategy[Request]:

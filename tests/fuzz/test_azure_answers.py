@@ -27,11 +27,11 @@ from tests.fuzz.harness import APPROVER, REQUESTER, Harness, Sent
 from tests.fuzz.mutations import dumps
 from tests.fuzz.profiles import FUZZ
 from tests.fuzz.slack_payloads import (
-    _form,
-    _interaction,
     click_payload,
     command_fields,
     event_payload,
+    form_body,
+    interaction_body,
 )
 from tests.support import FORM
 
@@ -41,11 +41,11 @@ POLL_EVERY = timedelta(minutes=1)
 
 def _post(h: Harness, sent: Sent, body: bytes, content_type: str = FORM) -> None:
     body = h.current(body)
-    h.post(sent, body, h.signed(body.decode()) | {"content-type": content_type})
+    h.post(sent, body, h.signed(body.decode(), content_type))
 
 
 def _command(h: Harness, sent: Sent, text: str, user: str = REQUESTER) -> None:
-    _post(h, sent, _form(command_fields(h, text, user)))
+    _post(h, sent, form_body(command_fields(h, text, user)))
 
 
 @FUZZ
@@ -70,7 +70,7 @@ def test_an_approval_and_its_polls_hold_whatever_azure_answers(
         harness: Harness, plan: dict[str, list[Change]]) -> None:
     with harness.example() as sent:
         harness.arm.rewrites = installed(plan)
-        _post(harness, sent, _interaction(click_payload(harness, "approve",
+        _post(harness, sent, interaction_body(click_payload(harness, "approve",
                                                         harness.request_id, APPROVER)))
         for _ in range(2):  # the start, if it was postponed, then a poll
             harness.clock.advance(POLL_EVERY)
