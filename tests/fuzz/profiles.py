@@ -22,11 +22,14 @@ _base = settings(deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 # CI leaves out the explain phase (which lines only failing examples ran): most of a red
 # run's time, for a hint the long profile gives.
+# Hypothesis's own "ci" profile (derandomized, no database, blobs printed) is replaced by
+# this one, which is that and more: the root conftest loads "noisy-machine" for every other
+# test, so only this folder's tests (through FUZZ) take it.
 settings.register_profile("ci", parent=_base, max_examples=60, derandomize=True,
                           database=None, print_blob=True, report_multiple_bugs=False,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target,
                                   Phase.shrink])
-settings.register_profile("long", parent=_base, max_examples=2_000, print_blob=True)
+settings.register_profile("long", parent=_base, max_examples=1_000, print_blob=True)
 
 
 def chosen() -> str:
