@@ -49,7 +49,7 @@ class Request:
     def __repr__(self) -> str:
         """Readable in a failure report: the body form-decoded, and cut (it may be huge)."""
         text = unquote_plus(self.body.decode("utf-8", errors="replace"))
-        shown = text if len(text) <= 700 else text[:700] + f"... ({len(text)} characters)"
+        shown = text if len(text) <= 1200 else text[:1200] + f"... ({len(text)} characters)"
         return (f"Request(kind={self.kind!r}, signing={self.signing!r}, "
                 f"content_type={self.content_type!r}, body (decoded)={shown!r})")
 
@@ -189,6 +189,21 @@ def view_submissions(draw: st.DrawFn, h: Harness, signing: st.SearchStrategy[str
     payload = draw(mutated(submission_payload(h, regional, draw(users)), _ids(h)))
     kind = "view_submission " + (REGION_CALLBACK_ID if regional else CALLBACK_ID)
     return Request(kind, interaction_body(payload), FORM, draw(signing))
+
+
+@st.composite
+def typed_reasons(draw: st.DrawFn, h: Harness) -> Request:
+    """A real submission, only its reason odd: what people paste (a lone surrogate, control
+    characters, 40,000 characters), everything else as Slack sends it."""
+    regional = draw(st.booleans())
+    payload = submission_payload(h, regional, draw(users))
+    view = payload["view"]
+    assert isinstance(view, dict)
+    reason = view["state"]["values"]["reason"]["reason"]
+    at = draw(st.integers(0, len(reason["value"])))
+    reason["value"] = reason["value"][:at] + draw(odd_text) + reason["value"][at:]
+    kind = "reason in " + (REGION_CALLBACK_ID if regional else CALLBACK_ID)
+    return Request(kind, interaction_body(payload), FORM, SIGNED)
 
 
 @st.composite

@@ -20,6 +20,7 @@ from tests.fuzz.slack_payloads import (
     events,
     random_bodies,
     too_deep_bodies,
+    typed_reasons,
     view_submissions,
 )
 
@@ -49,6 +50,12 @@ def test_signed_button_clicks(harness: Harness, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_signed_view_submissions(harness: Harness, data: st.DataObject) -> None:
     _send(harness, data.draw(view_submissions(harness, signed_only)))
+
+
+@FUZZ_MANY
+@given(data=st.data())
+def test_whatever_people_type_in_a_reason(harness: Harness, data: st.DataObject) -> None:
+    _send(harness, data.draw(typed_reasons(harness)))
 
 
 @FUZZ_MANY
