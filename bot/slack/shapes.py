@@ -37,6 +37,9 @@ def _common(body: Mapping[str, Any]) -> str | None:
     for name in _TEXT:
         if not _text_or_absent(body.get(name)):
             return f"{name} is not text"
+    url = body.get("response_url")
+    if url is not None and not url.startswith(("https://", "http://")):
+        return "response_url is not a URL"  # the bot answers through it
     if not isinstance(body.get("is_enterprise_install", False), bool | str):
         return "is_enterprise_install is not a flag"
     for name, fields in _OBJECTS.items():
@@ -116,9 +119,10 @@ def _state_error(state: object) -> str | None:
 
 
 def _event(body: Mapping[str, Any]) -> str | None:
-    if body.get("type") != "event_callback":
-        return None
     event = body.get("event")
+    # Bolt looks at ``event`` in every payload (a command's form may carry one too).
+    if event is None and body.get("type") != "event_callback":
+        return None
     if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
         return "event is not an object with a type"
     if event["type"] != "app_home_opened":  # the one event the bot listens to
