@@ -181,7 +181,7 @@ class Starts:
         POST still goes (its request is running already), on this process's own pace."""
         try:
             with self.deps.uow() as uow:
-                at = uow.pace.claim_next(interval, now)
+                at = uow.pace.claim_next(interval, lambda: max(now, self.deps.clock.now()))
                 uow.commit()
                 return at
         except StoreUnavailable:

@@ -8,7 +8,7 @@ nobody changed it since it was read, so two concurrent approvals cannot both win
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, Self
@@ -211,11 +211,14 @@ class StartPace(Protocol):
         """The latest turn any replica took (None: none yet)."""
         ...
 
-    def claim_next(self, interval: timedelta, now: datetime) -> datetime:
-        """Take the next start's turn: ``now``, or ``interval`` after the latest turn taken
+    def claim_next(self, interval: timedelta, now: Callable[[], datetime]) -> datetime:
+        """Take the next start's turn: ``now()``, or ``interval`` after the latest turn taken
         anywhere, whichever is later (``bot.domain.pacing.next_turn``). Claims are
         serialised by the database, so concurrent callers (threads, replicas) get turns at
-        least ``interval`` apart. Commit at once: the pace stays locked until then."""
+        least ``interval`` apart. ``now`` is read once the pace is locked: a claim that
+        queued for the lock must not be given a turn already past when it gets it (it would
+        POST at once, beside the one before it). Commit at once: the pace stays locked
+        until then."""
         ...
 
 

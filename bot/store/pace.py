@@ -10,6 +10,7 @@ the lock is held for the claim, never for the wait that follows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import text, update
@@ -41,7 +42,7 @@ class SqlStartPace:
         return row.last_turn_at if row else None
 
     @translating
-    def claim_next(self, interval: timedelta, now: datetime) -> datetime:
+    def claim_next(self, interval: timedelta, now: Callable[[], datetime]) -> datetime:
         if self._dialect == "postgresql":
             self._session.execute(text(f"SET LOCAL lock_timeout = {int(LOCK_TIMEOUT_MS)}"))
         locked = (select(Row).where(col(Row.name) == BATCH_STARTS).with_for_update()
@@ -50,7 +51,7 @@ class SqlStartPace:
         if row is None:  # the deployment's first claim: the row comes with it
             self._create_row()
             row = self._session.exec(locked).one()
-        at = next_turn(row.last_turn_at, interval, now)
+        at = next_turn(row.last_turn_at, interval, now())  # the clock read under the lock
         self._session.execute(update(Row).where(col(Row.name) == BATCH_STARTS)
                               .values(last_turn_at=at),
                               execution_options={"synchronize_session": False})

@@ -5,16 +5,16 @@ batch is finished with exactly one POST per hub and one board (issue #15)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.store.tables import AuditEventRow, FailoverRequestRow
+from bot.store.tables import AuditEventRow
 from failover_sandbox.slack_api import Message
 
+from . import batch_views
 from .conftest import HUB
 from .serve_harness import ALICE, BOB, CHANNEL, WAIT, Drill
 
@@ -24,36 +24,12 @@ OTHERS = [f"weu-drill-{i}" for i in range(5)]
 HUBS = [HUB, *OTHERS]  # six hubs active in West Europe
 
 
-def _regional_modal(drill: Drill) -> dict[str, Any] | None:
-    for modal in drill.workspace.snapshot()["views"]:
-        view = modal["view"]
-        blocks = view.get("blocks") or []
-        if (modal["user"] == ALICE.id and not modal["closed"]
-                and view.get("callback_id") == "region_confirm"
-                and any(b.get("block_id") == "hubs" for b in blocks)):
-            return dict(view)
-    return None
 
 
-def _board(drill: Drill) -> Message | None:
-    found = [m for m in drill.workspace.messages(CHANNEL.id, top_level=True)
-             if "fb-" in json.dumps(m.blocks)]
-    return found[0] if found else None
 
 
-def _button(message: Message, action_id: str) -> dict[str, Any] | None:
-    for block in message.blocks:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action_id:
-                return {"action_id": action_id, "block_id": block.get("block_id") or "",
-                        "value": element.get("value"), "text": action_id}
-    return None
 
 
-def _members(drill: Drill, batch_id: str) -> list[FailoverRequestRow]:
-    with Session(drill.engine) as session:
-        return list(session.exec(select(FailoverRequestRow).where(
-            FailoverRequestRow.batch_id == batch_id)))
 
 
 def _started_events(drill: Drill, batch_id: str) -> list[str]:
@@ -73,13 +49,13 @@ def test_killed_mid_batch_the_restarted_bot_finishes_it_with_one_post_per_hub(
     drill.start_bot(settings)
     console = drill.console()
     assert console.slash_command(ALICE.id, "/iothub failover --region West Europe")["ok"]
-    modal = drill.wait_for("the regional dialog", lambda: _regional_modal(drill))
+    modal = drill.wait_for("the regional dialog", lambda: batch_views.regional_modal(drill))
     # Every eligible hub is preselected: Alice only types the region and a reason.
     assert console.submit(ALICE.id, modal["id"], {
         "confirm_region": {"confirm_region": "West Europe"},
         "reason": {"reason": "INC-15 West Europe is down"}})["ok"]
-    board = drill.wait_for("the batch's approval message", lambda: _board(drill))
-    approve = _button(board, "approve")
+    board = drill.wait_for("the batch's approval message", lambda: batch_views.board(drill))
+    approve = batch_views.button(board, "approve")
     assert approve is not None and str(approve["value"]).startswith("fb-")
     batch_id = str(approve["value"])
 
@@ -88,7 +64,8 @@ def test_killed_mid_batch_the_restarted_bot_finishes_it_with_one_post_per_hub(
                                                    for h in HUBS) >= 2)
     held = drill.arm.hold_next("failover")
     held.wait_arrived(WAIT)  # Azure took the third POST; its 202 waits
-    waiting = [r for r in _members(drill, batch_id) if r.status == RequestStatus.APPROVED]
+    waiting = [r for r in batch_views.members(drill, batch_id)
+               if r.status == RequestStatus.APPROVED]
     assert waiting, "some hubs must still wait for their turn when the bot is killed"
     drill.kill_bot()
     held.release()  # the answer goes to a dead socket
@@ -97,13 +74,13 @@ def test_killed_mid_batch_the_restarted_bot_finishes_it_with_one_post_per_hub(
 
     def everything_done() -> bool:
         drill.arm.finish_running_operations()  # Azure ends each failover once it runs
-        members = _members(drill, batch_id)
+        members = batch_views.members(drill, batch_id)
         return (len(members) == len(HUBS)
                 and all(r.status == RequestStatus.SUCCEEDED for r in members)
                 and "6 of 6 done" in json.dumps(board_now().blocks))
 
     def board_now() -> Message:
-        now = _board(drill)
+        now = batch_views.board(drill)
         assert now is not None
         return now
 
@@ -117,4 +94,4 @@ def test_killed_mid_batch_the_restarted_bot_finishes_it_with_one_post_per_hub(
     boards = [m for m in drill.workspace.messages(CHANNEL.id, top_level=True)
               if batch_id in json.dumps(m.blocks)]
     assert len(boards) == 1, [m.text for m in boards]  # the one board, edited in place
-    assert _button(boards[0], "approve") is None
+    assert batch_views.button(boards[0], "approve") is None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import re
 import signal
@@ -27,15 +26,14 @@ from typing import Any
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from sqlmodel import Session, select
 
 from bot.domain.request import RequestStatus
 from bot.store.migrate import upgrade
-from bot.store.tables import FailoverRequestRow
-from failover_sandbox.slack_api import FakeSlackServer, Message
+from failover_sandbox.slack_api import FakeSlackServer
 from failover_sandbox.workspace import SandboxWorkspace
 from tests.support import POSTGRES_TEST_URL, postgres_schema
 
+from . import batch_views
 from .arm_server import ArmServer
 from .conftest import HUB, PHASE_REPORTS
 from .serve_harness import ALICE, BOB, CHANNEL, WAIT, Drill
@@ -114,11 +112,12 @@ def test_two_replicas_resumed_with_every_hub_overdue_post_one_interval_apart(
     assert isinstance(arm, TimedArm)
     batch_id = _approve_the_region(first)
     first.wait_for("every hub approved", lambda: all(
-        r.status != RequestStatus.AWAITING_APPROVAL for r in _members(first, batch_id)))
+        r.status != RequestStatus.AWAITING_APPROVAL for r in batch_views.members(first, batch_id)))
 
     for replica in replicas:  # pods paused: nothing of either bot runs
         os.killpg(replica.bot_pid(), signal.SIGSTOP)
-    waiting = [r for r in _members(first, batch_id) if r.status == RequestStatus.APPROVED]
+    waiting = [r for r in batch_views.members(first, batch_id)
+               if r.status == RequestStatus.APPROVED]
     assert len(waiting) >= 6, "most hubs must still wait for their slot at the pause"
     last_slot = max(r.next_poll_at for r in waiting if r.next_poll_at)
     first.wait_for("every hub's slot to pass",
@@ -141,12 +140,12 @@ def _approve_the_region(drill: Drill) -> str:
     """Alice asks for every hub of West Europe, Bob approves; returns the batch's id."""
     console = drill.console()
     assert console.slash_command(ALICE.id, "/iothub failover --region West Europe")["ok"]
-    modal = drill.wait_for("the regional dialog", lambda: _regional_modal(drill))
+    modal = drill.wait_for("the regional dialog", lambda: batch_views.regional_modal(drill))
     assert console.submit(ALICE.id, modal["id"], {
         "confirm_region": {"confirm_region": "West Europe"},
         "reason": {"reason": "INC-24 West Europe is down"}})["ok"]
-    board = drill.wait_for("the batch's approval message", lambda: _board(drill))
-    approve = _button(board, "approve")
+    board = drill.wait_for("the batch's approval message", lambda: batch_views.board(drill))
+    approve = batch_views.button(board, "approve")
     assert approve is not None and str(approve["value"]).startswith("fb-")
     assert console.click(BOB.id, board.ts, approve)["ok"]
     return str(approve["value"])
@@ -162,31 +161,8 @@ def _posts_sent(drill: Drill) -> int:
                    and sample.labels.get("method") == "start_failover"))
 
 
-def _regional_modal(drill: Drill) -> dict[str, Any] | None:
-    for modal in drill.workspace.snapshot()["views"]:
-        view = modal["view"]
-        if (modal["user"] == ALICE.id and not modal["closed"]
-                and view.get("callback_id") == "region_confirm"
-                and any(b.get("block_id") == "hubs" for b in view.get("blocks") or [])):
-            return dict(view)
-    return None
 
 
-def _board(drill: Drill) -> Message | None:
-    return next((m for m in drill.workspace.messages(CHANNEL.id, top_level=True)
-                 if "fb-" in json.dumps(m.blocks)), None)
 
 
-def _button(message: Message, action_id: str) -> dict[str, Any] | None:
-    for block in message.blocks:
-        for element in block.get("elements") or []:
-            if element.get("action_id") == action_id:
-                return {"action_id": action_id, "block_id": block.get("block_id") or "",
-                        "value": element.get("value"), "text": action_id}
-    return None
 
-
-def _members(drill: Drill, batch_id: str) -> list[FailoverRequestRow]:
-    with Session(drill.engine) as session:
-        return list(session.exec(select(FailoverRequestRow).where(
-            FailoverRequestRow.batch_id == batch_id)))

@@ -293,7 +293,7 @@ def test_a_turn_another_replica_took_holds_the_first_post_an_interval_without_a_
     region.service.batches.approve(BOB, submitted.batch.id)
     interval = timedelta(minutes=1) / RATE
     with region.service.uow() as uow:  # the other replica's turn
-        other = uow.pace.claim_next(interval, region.clock.now())
+        other = uow.pace.claim_next(interval, region.clock.now)
         uow.commit()
     reads = region.gateway.calls["get_state"]
     region.run_until(lambda: region.clock.now() >= other + interval - timedelta(seconds=2))
@@ -310,7 +310,7 @@ def test_the_database_lost_at_a_turn_still_posts_on_this_process_pace(
     region.service.batches.approve(BOB, submitted.batch.id)
     first, second = [r.id for r in region.members(submitted.batch.id)][:2]
 
-    def unreachable(pace: SqlStartPace, interval: timedelta, now: datetime) -> datetime:
+    def unreachable(pace: SqlStartPace, interval: timedelta, now: object) -> datetime:
         raise StoreUnavailable("the database is unavailable: connection refused")
 
     with pytest.MonkeyPatch.context() as patch:

@@ -21,12 +21,14 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from bot.config import Settings, load_settings
 from bot.domain.clock import FakeClock
 from bot.domain.limit_warnings import scaled_limits
+from bot.domain.model import AuditEvent
 from bot.poller import Poller, RateLimitedNotifier
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
 from bot.slack.client import make_web_client
 from bot.slack.notifier import SlackNotifier
+from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
@@ -154,6 +156,10 @@ class Bot:
         """action_id -> value of the buttons on the approval message (empty once decided)."""
         return {e["action_id"]: e["value"] for b in self.approval_message(channel).blocks
                 if b["type"] == "actions" for e in b["elements"]}
+
+    def audit(self, **filters: Any) -> list[AuditEvent]:
+        """The audit log, newest first (at most 100 events)."""
+        return self.service.reading.audit(AuditQuery(limit=100, **filters))
 
     def run_until_done(self, request_id: str, *, poll_every: timedelta,
                        rounds: int) -> None:

@@ -6,14 +6,11 @@ dialog's limit is refused inline; typed text echoed back is inert mrkdwn."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
-from bot.store.base import AuditQuery
-from bot.store.migrate import upgrade
 
 from .conftest import CHANNEL, HUB, REQUESTER, Bot
 from .test_regional import board, open_dialog, submit
@@ -22,14 +19,10 @@ HIDDEN = "\u202e\u200b\u0085\ufeff\u2066"  # RLO, ZWSP, NEL (C1), BOM, LRI
 
 
 @pytest.fixture
-def db_file_url(blank_db_url: str) -> str:
+def db_file_url(db_url: str) -> str:
     """SQLite and, when POSTGRES_TEST_URL is set, PostgreSQL."""
-    upgrade(blank_db_url)
-    return blank_db_url
+    return db_url
 
-
-def _audit(bot: Bot, **filters: Any) -> list[Any]:
-    return bot.service.reading.audit(AuditQuery(limit=100, **filters))
 
 
 def _received(bot: Bot) -> str:
@@ -53,7 +46,7 @@ def test_a_lone_surrogate_in_a_reason_is_removed_and_the_request_audited(bot: Bo
     request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.AWAITING_APPROVAL
     assert request.reason == "INC-42 outage"
-    cleaned, requested = _audit(bot, request_id=request_id)
+    cleaned, requested = bot.audit(request_id=request_id)
     assert requested.action is AuditAction.REQUESTED
     assert requested.detail["reason"] == "INC-42 outage"
     assert cleaned.action is AuditAction.CLEANED and cleaned.actor == REQUESTER
@@ -67,8 +60,8 @@ def test_a_lone_surrogate_in_a_regional_reason_records_the_batch(bot: Bot) -> No
 
     assert not _went_wrong(bot)
     assert "INC-77  West Europe down" in json.dumps(board(bot).blocks)
-    batch_id = [e for e in _audit(bot) if e.action is AuditAction.REQUESTED][-1].batch_id
-    [cleaned] = _audit(bot, actions=frozenset({AuditAction.CLEANED}))
+    batch_id = [e for e in bot.audit() if e.action is AuditAction.REQUESTED][-1].batch_id
+    [cleaned] = bot.audit(actions=frozenset({AuditAction.CLEANED}))
     assert cleaned.batch_id == batch_id
     assert cleaned.detail["cleaned"] == {"reason": "removed 1 lone surrogate (U+DFFF)"}
 
@@ -81,11 +74,11 @@ def test_bidi_zero_width_and_c1_characters_reach_neither_slack_nor_the_audit(
     request_id = bot.approval_buttons()["approve"]  # the typed name matched, once cleaned
     shown = json.dumps(bot.approval_message().blocks, ensure_ascii=False)
     assert "INC-42 pu.ssecca" in shown
-    stored = json.dumps([e.detail for e in _audit(bot)], ensure_ascii=False)
+    stored = json.dumps([e.detail for e in bot.audit()], ensure_ascii=False)
     assert "INC-42 pu.ssecca" in stored
     for hidden in HIDDEN:
         assert hidden not in shown + _received(bot) + stored
-    [cleaned] = _audit(bot, actions=frozenset({AuditAction.CLEANED}))
+    [cleaned] = bot.audit(actions=frozenset({AuditAction.CLEANED}))
     assert cleaned.request_id == request_id
     assert set(cleaned.detail["cleaned"]) == {"confirm_hub_name", "reason"}
     assert cleaned.detail["cleaned"]["reason"] == (
@@ -103,7 +96,7 @@ def test_a_reason_over_the_dialogs_limit_is_refused_inline_and_audited(bot: Bot)
     assert bot.slack.messages(CHANNEL) == []
     with bot.service.uow() as uow:
         assert uow.requests.open_for_hub(HUB) is None
-    [refused] = _audit(bot, actions=frozenset({AuditAction.REFUSED}))
+    [refused] = bot.audit(actions=frozenset({AuditAction.REFUSED}))
     assert refused.detail["reason"] == "input_too_long"
 
 
@@ -115,7 +108,7 @@ def test_a_regional_reason_over_the_dialogs_limit_is_refused_inline(bot: Bot) ->
     body = json.loads(response.body)
     assert body["response_action"] == "errors" and "1,001 characters" in body["errors"]["reason"]
     assert bot.slack.messages(CHANNEL) == []
-    assert [e.detail["reason"] for e in _audit(bot)] == ["input_too_long"]
+    assert [e.detail["reason"] for e in bot.audit()] == ["input_too_long"]
 
 
 @pytest.mark.parametrize("value", ["fb-<!channel>", "fr-<!channel>",
@@ -136,7 +129,7 @@ def test_hidden_characters_in_a_command_are_removed_and_audited(bot: Bot) -> Non
 
     answer = json.dumps(bot.slack.responses[-1].body)
     assert "contoso-hub" in answer and "No IoT Hub" not in answer
-    [cleaned] = _audit(bot, actions=frozenset({AuditAction.CLEANED}))
+    [cleaned] = bot.audit(actions=frozenset({AuditAction.CLEANED}))
     assert cleaned.actor == REQUESTER
     assert cleaned.detail["cleaned"] == {"command": (
         "removed 2 bidi controls, 1 control character, 3 zero-width characters "
@@ -150,6 +143,6 @@ def test_a_button_value_that_needed_cleaning_is_audited(bot: Bot) -> None:
 
     request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is not RequestStatus.AWAITING_APPROVAL
-    [cleaned] = _audit(bot, actions=frozenset({AuditAction.CLEANED}))
+    [cleaned] = bot.audit(actions=frozenset({AuditAction.CLEANED}))
     assert cleaned.detail["cleaned"] == {
         "approve": "removed 1 control character, 1 zero-width character (U+200B U+0000)"}

@@ -13,22 +13,16 @@ import pytest
 from bot.domain.model import AuditAction
 from bot.domain.request import RequestStatus
 from bot.slack.guard import OTHER_WORKSPACE
-from bot.store.base import AuditQuery
-from bot.store.migrate import upgrade
 from failover_sandbox import slack_api
 
 from .conftest import HUB, REQUESTER, Bot, MakeBot
 
 
 @pytest.fixture
-def db_file_url(blank_db_url: str) -> str:
+def db_file_url(db_url: str) -> str:
     """SQLite and, when POSTGRES_TEST_URL is set, PostgreSQL (which refuses NUL in text)."""
-    upgrade(blank_db_url)
-    return blank_db_url
+    return db_url
 
-
-def _audit(bot: Bot, **filters: Any) -> list[Any]:
-    return bot.service.reading.audit(AuditQuery(limit=100, **filters))
 
 
 def test_a_usage_error_echoes_what_was_typed_without_pinging_anyone(bot: Bot) -> None:
@@ -46,7 +40,7 @@ def test_a_nul_in_the_reason_is_dropped_and_the_request_audited(bot: Bot) -> Non
     request = bot.service.reading.get_request(request_id)
     assert request is not None and request.status is RequestStatus.AWAITING_APPROVAL
     assert request.reason == "INC-42 outage in West Europe"
-    events = _audit(bot, request_id=request_id)
+    events = bot.audit(request_id=request_id)
     assert [e.action for e in events] == [AuditAction.CLEANED, AuditAction.REQUESTED]
     assert "2 control characters (U+0000 U+0007)" in events[0].detail["cleaned"]["reason"]
     assert "went wrong" not in json.dumps([v.view for v in bot.slack.views.values()])
@@ -55,7 +49,7 @@ def test_a_nul_in_the_reason_is_dropped_and_the_request_audited(bot: Bot) -> Non
 def test_a_nul_in_a_command_is_refused_as_usage_and_audited(bot: Bot) -> None:
     response = bot.command("status contoso\x00hub")
     assert response.status == 200
-    refused = _audit(bot, actions=frozenset({AuditAction.REFUSED}))
+    refused = bot.audit(actions=frozenset({AuditAction.REFUSED}))
     assert len(refused) == 1 and refused[0].actor == REQUESTER
     assert "\x00" not in json.dumps(refused[0].detail)
 
@@ -77,7 +71,7 @@ def test_a_command_for_another_workspace_is_refused_with_no_effect(
         response = bot.dispatch(body)
     assert json.loads(response.body)["text"] == OTHER_WORKSPACE
     assert bot.slack.calls("views.open") == []
-    assert _audit(bot) == []
+    assert bot.audit() == []
     assert any("T0ELSEWHERE" in r.getMessage() for r in caplog.records)
 
 

@@ -22,7 +22,7 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 def claim(uow_factory: UowFactory, now: datetime, interval: timedelta = INTERVAL) -> datetime:
     with uow_factory() as uow:
-        at = uow.pace.claim_next(interval, now)
+        at = uow.pace.claim_next(interval, lambda: now)
         uow.commit()
         return at
 
@@ -73,7 +73,7 @@ def test_a_turn_written_by_a_clock_far_ahead_does_not_hold_the_deployment_back(
 def test_a_claim_rolled_back_takes_no_turn(uow_factory: UowFactory) -> None:
     assert claim(uow_factory, T0) == T0
     with uow_factory() as uow:  # no commit: the POST's unit of work failed
-        assert uow.pace.claim_next(INTERVAL, T0) == T0 + INTERVAL
+        assert uow.pace.claim_next(INTERVAL, lambda: T0) == T0 + INTERVAL
     assert claim(uow_factory, T0) == T0 + INTERVAL
 
 
@@ -88,7 +88,7 @@ def test_a_replica_hanging_on_the_pace_holds_the_others_only_briefly(
     claim(replicas[0], T0)  # the row exists
     hanging, other = replicas
     with hanging() as holder:
-        holder.pace.claim_next(INTERVAL, T0)  # locked, never committed
+        holder.pace.claim_next(INTERVAL, lambda: T0)  # locked, never committed
         began = time.monotonic()
         with pytest.raises(StoreUnavailable):
             claim(other, T0)
