@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack.shapes import shape_error
+from bot.slack.shapes import bolt_readable, shape_error
 from bot.telemetry import bind_request_id
 
 if TYPE_CHECKING:
@@ -109,9 +109,13 @@ def create_web_app(bolt_app: App, *, signing_secret: str,
         if text is None:
             unsigned.count()
             return JSONResponse(REFUSED, status_code=401)
+        headers: dict[str, str | Sequence[str]] = {k: [v] for k, v in request.headers.items()}
+        readable = bolt_readable(text)
+        if readable is not None and verifier is not None:  # signed anew: Bolt checks again
+            text, headers["x-slack-signature"] = readable, [verifier.generate_signature(
+                timestamp=request.headers["x-slack-request-timestamp"], body=readable) or ""]
         try:
-            bolt_request = BoltRequest(body=text, query=request.url.query,
-                                       headers={k: [v] for k, v in request.headers.items()})
+            bolt_request = BoltRequest(body=text, query=request.url.query, headers=headers)
         except Exception:  # signed, yet not JSON (or nested past Python's recursion limit)
             return _malformed(len(body), "it does not parse")
         problem = shape_error(bolt_request.body)

@@ -179,3 +179,13 @@ def test_socket_mode_holds_the_same_shape_checks(
         assert request is not None and request.status is not RequestStatus.AWAITING_APPROVAL
     finally:
         handler.close()
+
+
+def test_a_command_naming_payload_is_answered_not_lost(web: TestClient, bot: Bot) -> None:
+    """Bolt reads any form body with the text "payload" in it as an interactive payload (and,
+    finding none, as nothing: a 404). The HTTP face re-encodes such a command, signed anew."""
+    body = bot.command_body("status payload-hub")
+    response = web.post("/slack/events", content=body, headers=signed(body))
+    assert response.status_code == 200
+    answered = json.dumps([r.body for r in bot.slack.responses]) + response.text
+    assert "payload-hub" in answered

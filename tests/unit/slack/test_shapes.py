@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from bot.slack.shapes import shape_error
+from bot.slack.shapes import bolt_readable, shape_error
 from failover_sandbox import payloads
 from tests.support import documented
 
@@ -75,3 +75,15 @@ def _changed(name: str, **fields: Any) -> dict[str, Any]:
 def test_each_shape_slack_never_sends_is_named(body: object, named: str) -> None:
     problem = shape_error(body)
     assert problem is not None and named in problem
+
+
+def test_a_command_naming_payload_is_re_encoded_for_bolt_with_the_same_fields() -> None:
+    from slack_bolt.request.internals import parse_body
+
+    form = urlencode({"command": "/iothub", "text": "status payload-hub", "user_id": "U1"})
+    assert parse_body(form, "application/x-www-form-urlencoded") == {}  # Bolt's misreading
+    readable = bolt_readable(form)
+    assert readable is not None
+    assert parse_body(readable, "application/x-www-form-urlencoded") == dict(parse_qsl(form))
+    assert bolt_readable(readable) is None  # once is enough
+    assert bolt_readable(urlencode({"payload": "{}"})) is None  # a real payload stays
