@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain.durations import humanize, minute_up
 from bot.domain.regions import display_name
-from bot.domain.user_text import clean
 
 DATE_TIME = "{date_short_pretty} {time}"
 
@@ -58,12 +57,6 @@ def said(message: str) -> str:
     """A message that may quote what somebody typed or Azure said (a refusal, an error) as
     mrkdwn: escaped, but for the user and channel mentions the bot itself wrote in it."""
     return slack_mentions(escape(message))
-
-
-def printable(text: str) -> str:
-    """User-typed text as the bot uses it: without what ``bot.domain.user_text`` removes
-    (control, bidi and zero-width characters, lone surrogates), NFC-normalised."""
-    return clean(text).text
 
 
 def clip(text: str, limit: int) -> str:
