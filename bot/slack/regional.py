@@ -100,6 +100,7 @@ def _submitter(deps: Deps) -> Callable[..., None]:
 
 
 def _checks(context: RegionContext, view: dict[str, Any]) -> dict[str, Refusal]:
+    """The dialog's own checks (no I/O): the typed region, the reason, the hubs left out."""
     return check_region_confirmation(context.region, input_value(view, REGION_INPUT),
                                      input_value(view, REASON_INPUT),
                                      input_value(view, EXCLUDE_INPUT))

@@ -54,6 +54,7 @@ def _submitter(deps: Deps) -> Callable[..., None]:
 
 
 def _checks(context: ModalContext, view: dict[str, Any]) -> dict[str, Refusal]:
+    """The dialog's own checks (no I/O): the typed name and the reason."""
     return check_confirmation(context.hub, input_value(view, NAME_INPUT),
                               input_value(view, REASON_INPUT))
 
