@@ -85,9 +85,9 @@ class WorkProcess:
 
     def start(self) -> WorkProcess:
         self._writer.start()
-        self._spawn()
-        self._supervisor = threading.Thread(target=self._supervise, name="work-supervisor",
-                                            daemon=True)
+        first = self._spawn()
+        self._supervisor = threading.Thread(target=self._supervise, args=(first,),
+                                            name="work-supervisor", daemon=True)
         self._supervisor.start()
         return self
 
@@ -186,7 +186,7 @@ class WorkProcess:
         return _Channels(self._context.Queue(), control, child_control, self._context.Event(),
                          JobLoopHeartbeat(self._context), owner[:128])
 
-    def _spawn(self) -> None:
+    def _spawn(self) -> BaseProcess:
         channels = self._channels
         process = self._context.Process(
             target=work_child.main, name="failover-bot-work", daemon=True,
@@ -195,13 +195,15 @@ class WorkProcess:
         process.start()
         channels.child_control.close()  # only the child's copy stays: it sees EOF when we go
         self._process = process
+        return process
 
-    def _supervise(self) -> None:
-        """Restart the process whenever it dies; survive its own failures to do so."""
+    def _supervise(self, process: BaseProcess) -> None:
+        """Restart the process whenever it dies; survive its own failures to do so (then the
+        dead one is joined again, at once, and its restart tried again)."""
         backoff, failures = FIRST_BACKOFF_S, 0
         while not self._stopping.is_set():
             try:
-                backoff = self._restart_when_dead(backoff)
+                process, backoff = self._restart_when_dead(process, backoff)
                 failures = 0
             except Exception:
                 failures += 1
@@ -216,13 +218,13 @@ class WorkProcess:
                 if self._stopping.wait(backoff):
                     return
 
-    def _restart_when_dead(self, backoff: float) -> float:
-        process = self._process
-        assert process is not None
+    def _restart_when_dead(self, process: BaseProcess,
+                           backoff: float) -> tuple[BaseProcess, float]:
+        """Wait for ``process`` to die; the one that replaces it, and the next backoff."""
         started = time.monotonic()
         process.join()
         if self._stopping.is_set():
-            return backoff
+            return process, backoff
         dead = self._channels
         self._was_ready = self._was_ready or dead.ready.is_set()
         with self._control_lock:
@@ -234,9 +236,9 @@ class WorkProcess:
         self.restarts += 1
         log.error("the work process exited (code %s) after %.0f s; restarting in %.0f s",
                   process.exitcode, lived, backoff)
-        if not self._stopping.wait(backoff):
-            self._spawn()
-        return backoff
+        if self._stopping.wait(backoff):
+            return process, backoff
+        return self._spawn(), backoff
 
     def _release(self, owner: str) -> None:
         """The owner is dead (joined): its jobs run again in the next process at once."""

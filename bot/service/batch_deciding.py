@@ -236,7 +236,9 @@ class BatchDecisions:
 
     def _refused(self, actor: Actor, batch: Batch | None,
                  refusal: Refusal | None) -> BatchDecision:
-        assert refusal is not None
+        if refusal is None:  # its compare-and-set lost, yet it is still undecided
+            raise RuntimeError(f"batch {batch.id if batch else '?'} changed while being "
+                               "decided, and is still undecided: nothing was decided")
         self.refusals.refuse(refusal, actor.user_id, None, batch.kind if batch else None,
                              batch_id=batch.id if batch else None)
         members = []

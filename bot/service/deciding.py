@@ -28,6 +28,15 @@ class Decision:
     def ok(self) -> bool:
         return self.refusal is None
 
+    @property
+    def outcome(self) -> FailoverRequest | Refusal:
+        """The refusal if any, else the request as the decision left it."""
+        if self.refusal is not None:
+            return self.refusal
+        if self.request is None:
+            raise ValueError("a decision holds a refusal or its request; this holds neither")
+        return self.request
+
 
 class Deciding:
     def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
@@ -119,7 +128,9 @@ class Deciding:
         # Refusals are audited in a unit of work of their own, after this one is closed.
         if request is None:
             return self._not_found(actor, request_id)
-        assert refusal is not None
+        if refusal is None:  # its compare-and-set lost, yet it is still undecided
+            raise RuntimeError(f"request {request.id} changed while being decided, and is "
+                               "still undecided: nothing was decided")
         self.refusals.refuse(refusal, actor.user_id, request.hub.name, request.kind, request.id,
                              batch_id=request.batch_id)
         return Decision(request, refusal)

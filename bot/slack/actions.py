@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
+from bot.domain.rules import Refusal
 from bot.slack import batch_actions, reports
-from bot.slack.clicked import clicked_message, teller
-from bot.slack.deps import Deps, clicked_value, guarded
+from bot.slack.clicked import Click, on_click
+from bot.slack.deps import Deps
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import said
@@ -37,34 +36,26 @@ def _acknowledge(ack: Ack) -> None:
 
 
 def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
-    def decide(body: dict[str, Any], client: WebClient) -> None:
-        user = body["user"]["id"]
-        clicked = clicked_message(body)  # the value must belong to this message
-        request_id = clicked_value(deps, body)
-        tell = teller(client, clicked, user)
+    def decide(click: Click) -> None:
+        if is_batch_id(click.value):  # a regional batch: same buttons, its own use cases
+            return batch_actions.decide(deps, click.user, click.value, click.on,
+                                        approve=approve, tell=click.tell)
+        actor = deps.actors.resolve(click.user)
+        if approve:
+            decision = deps.service.deciding.approve(actor, click.value, click.on)
+        else:
+            decision = deps.service.deciding.reject(actor, click.value, clicked=click.on)
+        outcome = decision.outcome
+        if isinstance(outcome, Refusal):
+            click.tell(said(outcome.message), reports.refusal_blocks(outcome))
+            return
+        # Start first: an error while editing the message must not be read as "nothing
+        # was started" by anybody.
+        if outcome.status is RequestStatus.APPROVED:
+            deps.executor.submit(start_request, deps, outcome.id)
+        deps.notifier.request_changed(outcome)
 
-        def work() -> None:
-            if is_batch_id(request_id):  # a regional batch: same buttons, its own use cases
-                return batch_actions.decide(deps, user, request_id, clicked, approve=approve,
-                                            tell=tell)
-            actor = deps.actors.resolve(user)
-            if approve:
-                decision = deps.service.deciding.approve(actor, request_id, clicked)
-            else:
-                decision = deps.service.deciding.reject(actor, request_id, clicked=clicked)
-            if decision.refusal:
-                tell(said(decision.refusal.message), reports.refusal_blocks(decision.refusal))
-                return
-            assert decision.request is not None
-            # Start first: an error while editing the message must not be read as "nothing
-            # was started" by anybody.
-            if decision.request.status is RequestStatus.APPROVED:
-                deps.executor.submit(start_request, deps, decision.request.id)
-            deps.notifier.request_changed(decision.request)
-
-        guarded(tell)(work)
-
-    return decide
+    return on_click(deps, decide)
 
 
 def start_request(deps: Deps, request_id: str) -> None:

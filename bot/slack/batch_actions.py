@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.domain.clicks import ClickedMessage
 from bot.domain.policy import Actor
@@ -19,14 +17,12 @@ from bot.domain.request import RequestStatus
 from bot.service import BatchDecision
 from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
-from bot.slack.clicked import clicked_message, teller
-from bot.slack.deps import Deps, clicked_value, guarded
+from bot.slack.clicked import Click, Tell, on_click
+from bot.slack.deps import Deps
 from bot.slack.lazy import DECIDE, lazy_half
 from bot.slack.text import said
 
 log = logging.getLogger(__name__)
-
-Tell = Callable[..., None]
 
 
 def register(app: App, deps: Deps | None) -> None:
@@ -59,19 +55,11 @@ Use = Callable[[Deps, Actor, str, ClickedMessage], tuple[BatchDecision, str]]
 
 
 def _clicked(deps: Deps, use: Use) -> Callable[..., None]:
-    def clicked(body: dict[str, Any], client: WebClient) -> None:
-        user = body["user"]["id"]
-        on = clicked_message(body)  # the value must belong to this message
-        batch_id = clicked_value(deps, body)
-        tell = teller(client, on, user)
+    def clicked(click: Click) -> None:
+        decision, done = use(deps, deps.actors.resolve(click.user), click.value, click.on)
+        _answered(deps, decision, click.value, click.tell, done)
 
-        def work() -> None:
-            decision, done = use(deps, deps.actors.resolve(user), batch_id, on)
-            _answered(deps, decision, batch_id, tell, done)
-
-        guarded(tell)(work)
-
-    return clicked
+    return on_click(deps, clicked)
 
 
 def _stop(deps: Deps, actor: Actor, batch_id: str,

@@ -186,17 +186,16 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
 
 def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
             answer: Answer) -> None:
-    decision = deps.service.deciding.cancel(deps.actors.resolve(user), cmd.request_id)
-    refusal = decision.refusal
-    if refusal and refusal.request:  # already running: say what runs, not just "no"
-        link = thread_link(client, refusal.request)
-        return answer(said(refusal.message), reports.refusal_blocks(
-            refusal, deps.service.clock.now(), link))
-    if refusal:
-        return _refused(answer, refusal)
-    assert decision.request is not None
-    answer(f"Cancelled `{decision.request.id}`; nothing was started.")
-    deps.notifier.request_changed(decision.request)
+    outcome = deps.service.deciding.cancel(deps.actors.resolve(user), cmd.request_id).outcome
+    if not isinstance(outcome, Refusal):
+        answer(f"Cancelled `{outcome.id}`; nothing was started.")
+        deps.notifier.request_changed(outcome)
+        return None
+    if outcome.request:  # already running: say what runs, not just "no"
+        link = thread_link(client, outcome.request)
+        return answer(said(outcome.message), reports.refusal_blocks(
+            outcome, deps.service.clock.now(), link))
+    return _refused(answer, outcome)
 
 
 def _open_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,

@@ -7,9 +7,7 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
-from bot.domain.user_text import clean
 from bot.service import FailoverService
 from bot.slack.actors import ActorResolver
 from bot.slack.boards import SlackBoardNotifier
@@ -28,17 +26,6 @@ class Deps:
     notifier: SlackNotifier
     executor: Executor  # work that follows work (filling a dialog in, starting a failover)
     boards: SlackBoardNotifier  # regional batches' boards
-
-
-def clicked_value(deps: Deps, body: dict[str, Any]) -> str:
-    """The clicked button's value, cleaned (``bot.domain.user_text``); a value that needed
-    cleaning was not the bot's own, and what was removed goes in the audit log."""
-    action = body["actions"][0]
-    value = clean(str(action.get("value") or ""))
-    if value.changed:
-        deps.service.refusals.record_cleaned({str(action.get("action_id"))[:40]: value.changes()},
-                                             body["user"]["id"])
-    return value.text
 
 
 def failure_message(exc: BaseException) -> str:

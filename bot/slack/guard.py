@@ -35,8 +35,11 @@ class Identity:
 def own_identity(client: WebClient, auth: Mapping[str, Any] | None = None) -> Identity:
     """From ``auth.test`` (once, at start-up; ``auth`` is its answer when the caller has it);
     the app id, when auth.test does not say it, from ``bots.info`` of the token's bot."""
-    auth = auth if auth is not None else client.auth_test().data  # type: ignore[assignment]
-    assert auth is not None
+    if auth is None:
+        answer = client.auth_test().data
+        if not isinstance(answer, dict):  # the Web API answers JSON; anything else is no identity
+            raise TypeError(f"auth.test answered {type(answer).__name__}, not a JSON object")
+        auth = answer
     team_id, app_id = auth.get("team_id"), auth.get("app_id")
     if not app_id and auth.get("bot_id"):
         try:

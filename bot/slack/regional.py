@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.domain.batch import check_region_confirmation, listed_names
-from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
 from bot.slack.deps import Deps, failure_message
@@ -35,8 +35,8 @@ from bot.slack.region_modals import (
     region_refusal,
     region_submitted,
 )
+from bot.slack.submission import Submission
 from bot.slack.view_state import (
-    STALE,
     cleaning,
     input_text,
     input_value,
@@ -99,27 +99,16 @@ def _submitter(deps: Deps) -> Callable[..., None]:
     return submit
 
 
-def _inline_errors(access: AccessPolicy, user: str, context: RegionContext,
-                   view: dict[str, Any]) -> dict[str, Refusal]:
-    """The checks that need no I/O; the lazy half's submit makes (and audits) them again."""
-    errors = check_region_confirmation(context.region, input_value(view, REGION_INPUT),
-                                       input_value(view, REASON_INPUT),
-                                       input_value(view, EXCLUDE_INPUT))
-    nobody = access.check_approvable(Actor(user))
-    return {**errors, REGION_INPUT: nobody} if nobody else errors
+def _checks(context: RegionContext, view: dict[str, Any]) -> dict[str, Refusal]:
+    """The dialog's own checks (no I/O): the typed region, the reason, the hubs left out."""
+    return check_region_confirmation(context.region, input_value(view, REGION_INPUT),
+                                     input_value(view, REASON_INPUT),
+                                     input_value(view, EXCLUDE_INPUT))
 
 
-def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str) -> None:
-    try:
-        context = RegionContext.load(view.get("private_metadata") or "")
-    except ValueError:
-        ack(response_action="errors", errors={REGION_INPUT: STALE})
-        return
-    errors = _inline_errors(access, user, context, view)
-    if errors:
-        ack(response_action="errors", errors={k: r.message for k, r in errors.items()})
-        return
-    ack(response_action="update", view=region_recording(context))
+_SUBMISSION = Submission(RegionContext.load, _checks, REGION_INPUT, region_recording,
+                         region_error, "the regional submit")
+_acknowledge = _SUBMISSION.acknowledge
 
 
 def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
@@ -155,31 +144,22 @@ def _again(deps: Deps, cmd: SubmitBatch, context: RegionContext,
 
 def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     """Always through the service, so a mismatch is audited like every refusal."""
-    view = body["view"]
-    try:
-        context = RegionContext.load(view.get("private_metadata") or "")
-    except ValueError:
-        return
-    try:
+
+    def outcome(context: RegionContext) -> View | None:
         cmd = _command(deps, body, context)
         result = deps.service.regional.submit(cmd)
         if isinstance(result, BatchFieldErrors):
             again = _again(deps, cmd, context, result)
-            if again is None and _inline_errors(deps.service.access, cmd.actor.user_id,
-                                                context, view):
-                return  # the ack already showed these inline
-            shown = again or region_error(context, " ".join(result.errors.values()))
-        elif isinstance(result, Refusal):
-            shown = region_refusal(context, result)
-        else:
-            shown = region_submitted(context, result, _post_board(deps, result))
-    except Exception as exc:
-        shown = region_error(context, failure_message(exc))
-    try:
-        client.views_update(view_id=view["id"], view=shown)
-    except SlackApiError as exc:
-        log.info("views.update after the regional submit failed: %s",
-                 exc.response.get("error"))
+            if again is None and _SUBMISSION.inline_errors(deps.service.access,
+                                                           cmd.actor.user_id, context,
+                                                           body["view"]):
+                return None  # the ack already showed these inline
+            return again or region_error(context, " ".join(result.errors.values()))
+        if isinstance(result, Refusal):
+            return region_refusal(context, result)
+        return region_submitted(context, result, _post_board(deps, result))
+
+    _SUBMISSION.submit(body, client, outcome)
 
 
 def _post_board(deps: Deps, submitted: BatchSubmitted) -> str | None:

@@ -9,14 +9,15 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
-from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.policy import AccessPolicy
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack import regional
 from bot.slack.actions import start_request
-from bot.slack.deps import Deps, failure_message
+from bot.slack.deps import Deps
 from bot.slack.lazy import SUBMIT, lazy_half
 from bot.slack.modals import (
     CALLBACK_ID,
@@ -28,7 +29,8 @@ from bot.slack.modals import (
     submitted_modal,
     submitting_modal,
 )
-from bot.slack.view_state import STALE, input_value, text_cleaning
+from bot.slack.submission import Submission
+from bot.slack.view_state import input_value, text_cleaning
 
 log = logging.getLogger(__name__)
 
@@ -51,62 +53,42 @@ def _submitter(deps: Deps) -> Callable[..., None]:
     return submit
 
 
-def _inline_errors(access: AccessPolicy, user: str, context: ModalContext,
-                   view: dict[str, Any]) -> dict[str, Refusal]:
-    """The checks that need no I/O; the lazy half's service.submit makes (and audits) them
-    again, and leaves the dialog alone when this found them."""
-    errors = check_confirmation(context.hub, input_value(view, NAME_INPUT),
-                                input_value(view, REASON_INPUT))
-    nobody = access.check_approvable(Actor(user))
-    return {**errors, NAME_INPUT: nobody} if nobody else errors
+def _checks(context: ModalContext, view: dict[str, Any]) -> dict[str, Refusal]:
+    """The dialog's own checks (no I/O): the typed name and the reason."""
+    return check_confirmation(context.hub, input_value(view, NAME_INPUT),
+                              input_value(view, REASON_INPUT))
 
 
-def _acknowledge(ack: Ack, view: dict[str, Any], access: AccessPolicy, user: str) -> None:
-    """Pure checks only: a wrong name gets its inline error with no I/O at all."""
-    try:
-        context = ModalContext.load(view.get("private_metadata") or "")
-    except ValueError:
-        ack(response_action="errors", errors={NAME_INPUT: STALE})
-        return
-    errors = _inline_errors(access, user, context, view)
-    if errors:
-        ack(response_action="errors", errors={k: r.message for k, r in errors.items()})
-        return
-    ack(response_action="update", view=submitting_modal(context))
+_SUBMISSION = Submission(ModalContext.load, _checks, NAME_INPUT, submitting_modal, error_modal,
+                         "submit")
+_acknowledge = _SUBMISSION.acknowledge
 
 
 def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     """Always goes through the service, so a mismatch is audited like every refusal."""
     view = body["view"]
-    try:
-        context = ModalContext.load(view.get("private_metadata") or "")
-    except ValueError:
-        return
-    cmd = SubmitFailover(actor=deps.actors.resolve(body["user"]["id"]), channel_id=context.channel,
-                         hub_name=context.hub, kind=context.kind,
-                         typed_name=input_value(view, NAME_INPUT),
-                         reason=input_value(view, REASON_INPUT),
-                         expected_active_region=context.active,
-                         key=str(view.get("id") or "") or None,  # a re-run finds its request
-                         cleaned=text_cleaning(view, (NAME_INPUT, REASON_INPUT)))
-    try:
+
+    def outcome(context: ModalContext) -> View | None:
+        cmd = SubmitFailover(actor=deps.actors.resolve(body["user"]["id"]),
+                             channel_id=context.channel, hub_name=context.hub, kind=context.kind,
+                             typed_name=input_value(view, NAME_INPUT),
+                             reason=input_value(view, REASON_INPUT),
+                             expected_active_region=context.active,
+                             key=str(view.get("id") or "") or None,  # a re-run finds its request
+                             cleaned=text_cleaning(view, (NAME_INPUT, REASON_INPUT)))
         result = deps.service.asking.submit(cmd)
         if isinstance(result, FieldErrors):
-            if _inline_errors(deps.service.access, cmd.actor.user_id, context, view):
-                return  # the ack already showed these inline
-            shown = error_modal(context, " ".join(result.errors.values()))
-        elif isinstance(result, Refusal):
-            shown = refusal_modal(context, result)
-        else:
-            shown = submitted_modal(context, result.request, _announce(deps, result.request))
-            if result.request.status is RequestStatus.APPROVED:
-                deps.executor.submit(start_request, deps, result.request.id)
-    except Exception as exc:
-        shown = error_modal(context, failure_message(exc))
-    try:
-        client.views_update(view_id=view["id"], view=shown)
-    except SlackApiError as exc:
-        log.info("views.update after submit failed: %s", exc.response.get("error"))
+            if _SUBMISSION.inline_errors(deps.service.access, cmd.actor.user_id, context, view):
+                return None  # the ack already showed these inline
+            return error_modal(context, " ".join(result.errors.values()))
+        if isinstance(result, Refusal):
+            return refusal_modal(context, result)
+        shown = submitted_modal(context, result.request, _announce(deps, result.request))
+        if result.request.status is RequestStatus.APPROVED:
+            deps.executor.submit(start_request, deps, result.request.id)
+        return shown
+
+    _SUBMISSION.submit(body, client, outcome)
 
 
 def _announce(deps: Deps, request: FailoverRequest) -> str | None:

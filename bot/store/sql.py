@@ -101,10 +101,8 @@ class SqlUnitOfWorkFactory:
     database's health (can the bot write?) for /healthz and /readyz."""
 
     def __init__(self, url: str | URL | Engine) -> None:
-        self._sessions = session_factory(url)
-        engine = self._sessions.kw["bind"]
-        assert isinstance(engine, Engine)
-        self.engine = engine
+        self.engine = url if isinstance(url, Engine) else make_engine(url)
+        self._sessions = session_factory(self.engine)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions, self.engine)
