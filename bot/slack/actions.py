@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.domain.batch import is_batch_id
@@ -15,21 +15,12 @@ from bot.domain.request import RequestStatus
 from bot.slack import batch_actions, reports
 from bot.slack.clicked import clicked_message, teller
 from bot.slack.deps import Deps, clicked_value, guarded
-from bot.slack.lazy import DECIDE, lazy_half
+from bot.slack.lazy import DECIDE
+from bot.slack.listener import Kind, Listener, any_access
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import said
 
 log = logging.getLogger(__name__)
-
-
-def register(app: App, deps: Deps | None) -> None:
-    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
-    # Ack the click at once; deciding reads the database, so it is the lazy half.
-    app.action(APPROVE)(ack=_acknowledge,
-                        lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=True))])
-    app.action(REJECT)(ack=_acknowledge,
-                       lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=False))])
-    batch_actions.register(app, deps)  # Stop the rest, Retry failed (regional batches)
 
 
 def _acknowledge(ack: Ack) -> None:
@@ -76,3 +67,12 @@ def start_request(deps: Deps, request_id: str) -> None:
     except Exception:
         log.exception("starting %s failed; the poller will pick it up if it is running",
                       request_id)
+
+
+# Ack the click at once; deciding reads the database, so it is the lazy half.
+LISTENERS = (
+    Listener(Kind.ACTION, APPROVE, any_access(_acknowledge),
+             {DECIDE: partial(_decide, approve=True)}),
+    Listener(Kind.ACTION, REJECT, any_access(_acknowledge),
+             {DECIDE: partial(_decide, approve=False)}),
+)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
@@ -17,7 +17,8 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
 from bot.slack.deps import Deps, failure_message
-from bot.slack.lazy import SUBMIT, lazy_half
+from bot.slack.lazy import SUBMIT
+from bot.slack.listener import Access, Kind, Listener
 from bot.slack.parsing import RequestRegional
 from bot.slack.region_modals import (
     EXCLUDE_INPUT,
@@ -83,13 +84,13 @@ def _fill(deps: Deps, client: WebClient, user: str, context: RegionContext,
         log.info("views.update of the regional dialog failed: %s", exc.response.get("error"))
 
 
-def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
-    """Without ``deps`` (the front), the lazy half is only named: it runs elsewhere."""
+def _acknowledger(access: Access) -> Callable[..., None]:
+    """The ack checks the dialog against ``access()``."""
 
     def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         _acknowledge(ack, view, access(), body["user"]["id"])
 
-    app.view(REGION_CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
+    return acknowledge
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -197,3 +198,6 @@ def _post_board(deps: Deps, submitted: BatchSubmitted) -> str | None:
         log.exception("could not post the board of %s", submitted.batch.id)
         return "unexpected error"
     return None
+
+
+LISTENERS = (Listener(Kind.VIEW, REGION_CALLBACK_ID, _acknowledger, {SUBMIT: _submitter}),)

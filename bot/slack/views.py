@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,10 +14,10 @@ from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
-from bot.slack import regional
 from bot.slack.actions import start_request
 from bot.slack.deps import Deps, failure_message
-from bot.slack.lazy import SUBMIT, lazy_half
+from bot.slack.lazy import SUBMIT
+from bot.slack.listener import Access, Kind, Listener
 from bot.slack.modals import (
     CALLBACK_ID,
     NAME_INPUT,
@@ -33,15 +33,13 @@ from bot.slack.view_state import STALE, input_value, text_cleaning
 log = logging.getLogger(__name__)
 
 
-def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
-    """The ack checks the dialog against ``access()``; without ``deps`` (the front), the
-    lazy half is only named: it runs elsewhere."""
+def _acknowledger(access: Access) -> Callable[..., None]:
+    """The ack checks the dialog against ``access()``."""
 
     def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         _acknowledge(ack, view, access(), body["user"]["id"])
 
-    app.view(CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
-    regional.register(app, deps, access)  # the regional dialog (``failover --region``)
+    return acknowledge
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -121,3 +119,6 @@ def _announce(deps: Deps, request: FailoverRequest) -> str | None:
         log.exception("could not post the approval message for %s", request.id)
         return "unexpected error"
     return None
+
+
+LISTENERS = (Listener(Kind.VIEW, CALLBACK_ID, _acknowledger, {SUBMIT: _submitter}),)
