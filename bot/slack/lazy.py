@@ -107,7 +107,7 @@ def lazy_half(name: str, deps: D | None,
             raise LazyHalfInFront(f"lazy {name} reached the front's Bolt runner")
     else:
         work = build(deps)
-    work.__name__ = work.__qualname__ = name
+    work.__name__ = work.__qualname__ = str(name)  # a plain str: what a stored job carries
     return work
 
 
@@ -145,8 +145,8 @@ class HandOverListenerRunner(ThreadListenerRunner):
         function = get_name_for_callable(lazy_func)
         wanted = request.context.get(WANTED_HALVES)
         if wanted is not None and not wanted <= self._halves_of.get(lazy_func, frozenset()):
-            raise UnknownHalf(f"an ack wanted {sorted(wanted)}; its listener's lazy halves are "
-                              f"{sorted(self._halves_of.get(lazy_func, ()))}")
+            raise UnknownHalf(f"an ack wanted {sorted(map(str, wanted))}; its listener's lazy "
+                              f"halves are {sorted(self._halves_of.get(lazy_func, ()))}")
         if wanted is not None and function not in wanted:
             return  # it would do nothing: no job to store, no dispatch in the work process
         body = request.raw_body if request.mode == "http" else request.body
