@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
 from bot.domain.policy import AccessPolicy
 from bot.slack.deps import Deps
@@ -30,7 +31,7 @@ class Kind(StrEnum):
 
 
 Access = Callable[[], AccessPolicy]  # the role's access policy, read at each ack
-Ack = Callable[..., None]  # Bolt's ack: pure and quick, it runs in the front
+Acknowledge = Callable[..., None]  # the listener's ack: pure and quick, it runs in the front
 Build = Callable[[Deps], Callable[..., None]]  # a lazy half, built in the work process
 
 
@@ -42,7 +43,7 @@ class ListenerDeclarationError(ValueError):
 class Listener:
     kind: Kind
     trigger: str  # the command, action_id, callback_id or event type
-    ack: Callable[[Access], Ack]  # builds the ack, given the role's access policy
+    ack: Callable[[Access], Acknowledge]  # builds the ack, given the role's access policy
     halves: Mapping[Half, Build]  # each lazy half, in the order Bolt starts them
 
     def __post_init__(self) -> None:
@@ -64,10 +65,24 @@ class Listener:
             lazy_half(name, deps, build) for name, build in self.halves.items()])
 
 
-def any_access(ack: Ack) -> Callable[[Access], Ack]:
+def any_access(acknowledge: Acknowledge) -> Callable[[Access], Acknowledge]:
     """For an ack that does not read the access policy."""
 
-    def build(_: Access) -> Ack:
-        return ack
+    def build(_: Access) -> Acknowledge:
+        return acknowledge
+
+    return build
+
+
+def dialog_ack(check: Callable[[Ack, dict[str, Any], AccessPolicy, str], None]
+               ) -> Callable[[Access], Acknowledge]:
+    """A dialog submission's ack: ``check(ack, view, policy, user)``, with the role's access
+    policy as it is at each submission."""
+
+    def build(access: Access) -> Acknowledge:
+        def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+            check(ack, view, access(), body["user"]["id"])
+
+        return acknowledge
 
     return build

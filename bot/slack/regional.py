@@ -18,7 +18,7 @@ from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
 from bot.slack.deps import Deps, failure_message
 from bot.slack.lazy import SUBMIT
-from bot.slack.listener import Access, Kind, Listener
+from bot.slack.listener import Kind, Listener, dialog_ack
 from bot.slack.parsing import RequestRegional
 from bot.slack.region_modals import (
     EXCLUDE_INPUT,
@@ -82,15 +82,6 @@ def _fill(deps: Deps, client: WebClient, user: str, context: RegionContext,
         client.views_update(view_id=view_id, view=view)
     except SlackApiError as exc:  # closed meanwhile, or Slack refused the view
         log.info("views.update of the regional dialog failed: %s", exc.response.get("error"))
-
-
-def _acknowledger(access: Access) -> Callable[..., None]:
-    """The ack checks the dialog against ``access()``."""
-
-    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        _acknowledge(ack, view, access(), body["user"]["id"])
-
-    return acknowledge
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -200,4 +191,5 @@ def _post_board(deps: Deps, submitted: BatchSubmitted) -> str | None:
     return None
 
 
-LISTENERS = (Listener(Kind.VIEW, REGION_CALLBACK_ID, _acknowledger, {SUBMIT: _submitter}),)
+LISTENERS = (Listener(Kind.VIEW, REGION_CALLBACK_ID, dialog_ack(_acknowledge),
+                      {SUBMIT: _submitter}),)

@@ -17,7 +17,7 @@ from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request
 from bot.slack.deps import Deps, failure_message
 from bot.slack.lazy import SUBMIT
-from bot.slack.listener import Access, Kind, Listener
+from bot.slack.listener import Kind, Listener, dialog_ack
 from bot.slack.modals import (
     CALLBACK_ID,
     NAME_INPUT,
@@ -31,15 +31,6 @@ from bot.slack.modals import (
 from bot.slack.view_state import STALE, input_value, text_cleaning
 
 log = logging.getLogger(__name__)
-
-
-def _acknowledger(access: Access) -> Callable[..., None]:
-    """The ack checks the dialog against ``access()``."""
-
-    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        _acknowledge(ack, view, access(), body["user"]["id"])
-
-    return acknowledge
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -121,4 +112,4 @@ def _announce(deps: Deps, request: FailoverRequest) -> str | None:
     return None
 
 
-LISTENERS = (Listener(Kind.VIEW, CALLBACK_ID, _acknowledger, {SUBMIT: _submitter}),)
+LISTENERS = (Listener(Kind.VIEW, CALLBACK_ID, dialog_ack(_acknowledge), {SUBMIT: _submitter}),)
