@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
 
 
-
 def _text(command: dict[str, Any]) -> str:
     return clean(str(command.get("text") or "")).text
 

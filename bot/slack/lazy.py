@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 D = TypeVar("D")
 
 
-
 class Half(StrEnum):
     """Every lazy half, by name. Bolt finds the half a lazy-only request asks for by the name
     of its function (``lazy_half`` sets it), and a stored job carries only this name, so the
