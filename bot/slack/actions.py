@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 
 from bot.domain.batch import is_batch_id
 from bot.domain.request import RequestStatus
@@ -14,21 +14,12 @@ from bot.domain.rules import Refusal
 from bot.slack import batch_actions, reports
 from bot.slack.clicked import Click, on_click
 from bot.slack.deps import Deps
-from bot.slack.lazy import DECIDE, lazy_half
+from bot.slack.lazy import DECIDE
+from bot.slack.listener import Kind, Listener, any_access
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import said
 
 log = logging.getLogger(__name__)
-
-
-def register(app: App, deps: Deps | None) -> None:
-    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
-    # Ack the click at once; deciding reads the database, so it is the lazy half.
-    app.action(APPROVE)(ack=_acknowledge,
-                        lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=True))])
-    app.action(REJECT)(ack=_acknowledge,
-                       lazy=[lazy_half(DECIDE, deps, partial(_decide, approve=False))])
-    batch_actions.register(app, deps)  # Stop the rest, Retry failed (regional batches)
 
 
 def _acknowledge(ack: Ack) -> None:
@@ -67,3 +58,12 @@ def start_request(deps: Deps, request_id: str) -> None:
     except Exception:
         log.exception("starting %s failed; the poller will pick it up if it is running",
                       request_id)
+
+
+# Ack the click at once; deciding reads the database, so it is the lazy half.
+LISTENERS = (
+    Listener(Kind.ACTION, APPROVE, any_access(_acknowledge),
+             {DECIDE: partial(_decide, approve=True)}),
+    Listener(Kind.ACTION, REJECT, any_access(_acknowledge),
+             {DECIDE: partial(_decide, approve=False)}),
+)

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.service import FailoverService
-from bot.slack import actions, commands, home_tab, views
+from bot.slack import listeners
 from bot.slack.actors import ActorResolver
 from bot.slack.boards import SlackBoardNotifier
 from bot.slack.deps import Deps
@@ -58,10 +58,7 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
     boards = boards or SlackBoardNotifier(client, service.boards)
     deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor,
                 boards=boards)
-    commands.register(app, deps)
-    actions.register(app, deps)
-    views.register(app, deps, access=lambda: service.access)
-    home_tab.register(app, deps)
+    listeners.register(app, deps, access=lambda: service.access)
     return app
 
 
@@ -73,10 +70,7 @@ def create_front_app(*, settings: Settings, client: WebClient, workspace: Identi
     app = _bolt_app(settings, client, executor=None, verify_token=False,
                     verify_requests=True)
     app.use(only_our_workspace(workspace))
-    commands.register(app, None)
-    actions.register(app, None)
-    views.register(app, None, access=lambda: settings.access)
-    home_tab.register(app, None)
+    listeners.register(app, None, access=lambda: settings.access)
     hand_over_lazy_halves(app, hand_over)
     return app
 

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 
 from bot.domain.clicks import ClickedMessage
 from bot.domain.policy import Actor
@@ -19,18 +19,11 @@ from bot.slack import reports
 from bot.slack.board_blocks import RETRY_FAILED, STOP_REST
 from bot.slack.clicked import Click, Tell, on_click
 from bot.slack.deps import Deps
-from bot.slack.lazy import DECIDE, lazy_half
+from bot.slack.lazy import DECIDE
+from bot.slack.listener import Kind, Listener, any_access
 from bot.slack.text import said
 
 log = logging.getLogger(__name__)
-
-
-def register(app: App, deps: Deps | None) -> None:
-    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
-    app.action(STOP_REST)(ack=_acknowledge, lazy=[lazy_half(DECIDE, deps, partial(
-        _clicked, use=_stop))])
-    app.action(RETRY_FAILED)(ack=_acknowledge, lazy=[lazy_half(DECIDE, deps, partial(
-        _clicked, use=_retry))])
 
 
 def _acknowledge(ack: Ack) -> None:
@@ -93,3 +86,11 @@ def _answered(deps: Deps, decision: BatchDecision, batch_id: str, tell: Tell,
     board = deps.service.boards.board(batch_id)
     if board is not None:
         deps.boards.show_board(board)
+
+
+LISTENERS = (
+    Listener(Kind.ACTION, STOP_REST, any_access(_acknowledge),
+             {DECIDE: partial(_clicked, use=_stop)}),
+    Listener(Kind.ACTION, RETRY_FAILED, any_access(_acknowledge),
+             {DECIDE: partial(_clicked, use=_retry)}),
+)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -19,7 +19,8 @@ from bot.domain.rules import Refusal, RefusalReason
 from bot.domain.user_text import clean
 from bot.slack import regional, reports
 from bot.slack.deps import Deps, failure_message, guarded
-from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, lazy_half
+from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, Half
+from bot.slack.listener import Kind, Listener, any_access
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
 from bot.slack.parsing import (
     CancelRequest,
@@ -40,14 +41,6 @@ from bot.store.base import AuditQuery
 log = logging.getLogger(__name__)
 
 COMMANDS = {"/iothub": None, "/failover": "failover", "/failback": "failback"}
-
-
-def register(app: App, deps: Deps | None) -> None:
-    """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
-    for name, default in COMMANDS.items():
-        app.command(name)(ack=_acknowledge(default), lazy=[
-            lazy_half(OPEN_DIALOG, deps, partial(_open_dialog, default=default)),
-            lazy_half(ANSWER, deps, partial(_answer, default=default))])
 
 
 def _text(command: dict[str, Any]) -> str:
@@ -79,7 +72,7 @@ def _acknowledge(default: str | None) -> Callable[..., None]:
     return acknowledge
 
 
-def _wanted_halves(parsed: Command | Usage) -> frozenset[str]:
+def _wanted_halves(parsed: Command | Usage) -> frozenset[Half]:
     """Which lazy halves have work to do for this command (see ``_open_dialog``, ``_answer``)."""
     if isinstance(parsed, RequestOperation | RequestRegional):
         return frozenset({OPEN_DIALOG})
@@ -238,3 +231,12 @@ def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
         client.views_update(view_id=view_id, view=view)
     except SlackApiError as exc:  # the user closed the dialog meanwhile
         log.info("views.update failed: %s", exc.response.get("error"))
+
+
+def _listener(name: str, default: str | None) -> Listener:
+    return Listener(Kind.COMMAND, name, any_access(_acknowledge(default)), {
+        OPEN_DIALOG: partial(_open_dialog, default=default),
+        ANSWER: partial(_answer, default=default)})
+
+
+LISTENERS = tuple(_listener(name, default) for name, default in COMMANDS.items())

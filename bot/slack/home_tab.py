@@ -10,25 +10,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.service import Fleet
 from bot.slack.deps import Deps, failure_message
 from bot.slack.home import MAX_BATCHES, home_view, unavailable_view
-from bot.slack.lazy import HOME, lazy_half
+from bot.slack.lazy import HOME
+from bot.slack.listener import Kind, Listener, any_access
 
 log = logging.getLogger(__name__)
 
 EVENT = "app_home_opened"
 FLEET_TTL_S = 10.0  # everyone opens the tab at once in an outage: one Azure read serves them
 MAX_LINKS = 512  # permalinks kept (a message's never changes)
-
-
-def register(app: App, deps: Deps | None) -> None:
-    """Without ``deps`` (the front), the lazy half is only named: it runs elsewhere."""
-    app.event(EVENT)(ack=_acknowledge, lazy=[lazy_half(HOME, deps, _publisher)])
 
 
 def _acknowledge(ack: Ack) -> None:
@@ -105,3 +101,6 @@ def _publisher(deps: Deps) -> Callable[..., None]:
             log.warning("views.publish failed: %s", exc.response.get("error"))
 
     return publish
+
+
+LISTENERS = (Listener(Kind.EVENT, EVENT, any_access(_acknowledge), {HOME: _publisher}),)

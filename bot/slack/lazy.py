@@ -20,11 +20,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.listener import Listener
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.util.utils import get_name_for_callable
 
@@ -34,21 +37,32 @@ log = logging.getLogger(__name__)
 
 D = TypeVar("D")
 
-# The lazy halves, by name: Bolt finds the half a lazy-only request asks for by the name of
-# its function, so the names are set here (``lazy_half``), never taken from a closure.
-OPEN_DIALOG = "open_dialog"  # /failover, /failback: the dialog
-ANSWER = "answer"  # every command: what reads Azure or the database
-SUBMIT = "submit"  # the dialog's submission
-DECIDE = "decide"  # Approve, Reject
-HOME = "home"  # app_home_opened: read the fleet, views.publish the Home tab
-LAZY_HALVES = frozenset({OPEN_DIALOG, ANSWER, SUBMIT, DECIDE, HOME})
+
+class Half(StrEnum):
+    """Every lazy half, by name. Bolt finds the half a lazy-only request asks for by the name
+    of its function (``lazy_half`` sets it), and a stored job carries only this name, so the
+    work process picks its lane from it (``URGENT``). Each must be some listener's half
+    (``bot.slack.listeners`` refuses to import otherwise)."""
+
+    OPEN_DIALOG = "open_dialog"  # /failover, /failback: the dialog
+    ANSWER = "answer"  # every command: what reads Azure or the database
+    SUBMIT = "submit"  # the dialog's submission
+    DECIDE = "decide"  # Approve, Reject, Stop the rest, Retry failed
+    HOME = "home"  # app_home_opened: read the fleet, views.publish the Home tab
+
+
+OPEN_DIALOG, ANSWER, SUBMIT = Half.OPEN_DIALOG, Half.ANSWER, Half.SUBMIT
+DECIDE, HOME = Half.DECIDE, Half.HOME
+LAZY_HALVES = frozenset(Half)
 # Halves that must start at once: views.open needs a trigger id, which lives 3 s.
-URGENT = frozenset({OPEN_DIALOG})
+URGENT = frozenset({Half.OPEN_DIALOG})
 # Set by an ack in Bolt's context: the halves this request needs (a status needs no dialog);
-# the front hands over only those. Absent: every half of the listener.
+# the front hands over only those, and refuses a name that is not one of the listener's own
+# (``UnknownHalf``). Absent: every half of the listener.
 WANTED_HALVES = "failover_bot_wanted_halves"
 # Bolt's private names this module relies on (tests/integration/slack/test_bolt_contract.py).
-BOLT_PRIVATE_NAMES = (("App", "_listener_runner"), ("ThreadListenerRunner", "_start_lazy_function"))
+BOLT_PRIVATE_NAMES = (("App", "_listener_runner"), ("App", "_listeners"),
+                      ("ThreadListenerRunner", "_start_lazy_function"))
 TRIGGER_LIFE_S = 3.0
 # What the work process's Bolt needs of the headers (to parse the body; Events API retries):
 # the front verified the signature, and the job is stored, so the rest is left behind.
@@ -78,6 +92,11 @@ class LazyHalfInFront(RuntimeError):
     """A lazy half was about to run in the front, which only acks and hands over."""
 
 
+class UnknownHalf(RuntimeError):
+    """An ack wanted (``WANTED_HALVES``) a half its listener does not have: nothing would
+    run it, and the user would wait for an answer that never comes."""
+
+
 def lazy_half(name: str, deps: D | None,
               build: Callable[[D], Callable[..., None]]) -> Callable[..., None]:
     """``build(deps)`` as the lazy half ``name``; without ``deps`` (the front builds no
@@ -87,7 +106,7 @@ def lazy_half(name: str, deps: D | None,
             raise LazyHalfInFront(f"lazy {name} reached the front's Bolt runner")
     else:
         work = build(deps)
-    work.__name__ = work.__qualname__ = name
+    work.__name__ = work.__qualname__ = str(name)  # a plain str: what a stored job carries
     return work
 
 
@@ -108,7 +127,8 @@ class HandOverListenerRunner(ThreadListenerRunner):
     """Bolt's listener runner, except that each lazy half goes to ``send`` as a LazyJob
     (before Bolt's copy of the request), and nothing lazy can run in this process."""
 
-    def __init__(self, runner: ThreadListenerRunner, send: Callable[[LazyJob], None]) -> None:
+    def __init__(self, runner: ThreadListenerRunner, send: Callable[[LazyJob], None],
+                 halves_of: dict[Callable[..., None], frozenset[str]]) -> None:
         super().__init__(
             logger=runner.logger, process_before_response=runner.process_before_response,
             listener_error_handler=runner.listener_error_handler,
@@ -117,11 +137,15 @@ class HandOverListenerRunner(ThreadListenerRunner):
             listener_executor=runner.listener_executor,
             lazy_listener_runner=_RefusingLazyRunner(runner.logger))
         self._send = send
+        self._halves_of = halves_of  # each lazy function: the names of its listener's halves
 
     def _start_lazy_function(self, lazy_func: Callable[..., None],
                              request: BoltRequest) -> None:
         function = get_name_for_callable(lazy_func)
         wanted = request.context.get(WANTED_HALVES)
+        if wanted is not None and not wanted <= self._halves_of.get(lazy_func, frozenset()):
+            raise UnknownHalf(f"an ack wanted {sorted(map(str, wanted))}; its listener's lazy "
+                              f"halves are {sorted(self._halves_of.get(lazy_func, ()))}")
         if wanted is not None and function not in wanted:
             return  # it would do nothing: no job to store, no dispatch in the work process
         body = request.raw_body if request.mode == "http" else request.body
@@ -134,7 +158,28 @@ class HandOverListenerRunner(ThreadListenerRunner):
 def hand_over_lazy_halves(app: App, send: Callable[[LazyJob], None]) -> None:
     """Make ``app`` send its lazy halves to ``send`` (call once its listeners are set up);
     its own lazy runner then refuses to run any (``LazyHalfInFront``)."""
-    app._listener_runner = HandOverListenerRunner(app.listener_runner, send)
+    halves_of = {function: frozenset(get_name_for_callable(f) for f in listener.lazy_functions)
+                 for listener in app._listeners for function in listener.lazy_functions}
+    app._listener_runner = HandOverListenerRunner(app.listener_runner, send, halves_of)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One listener as Bolt holds it (for the tests that compare the roles' apps)."""
+
+    halves: tuple[str, ...]
+    matches: Callable[[BoltRequest], bool]
+
+
+def registered(app: App) -> list[Registered]:
+    """``app``'s listeners, in the order Bolt tries them."""
+    return [Registered(tuple(get_name_for_callable(f) for f in listener.lazy_functions),
+                       partial(_matches, listener))
+            for listener in app._listeners]
+
+
+def _matches(listener: Listener, request: BoltRequest) -> bool:
+    return listener.matches(req=request, resp=BoltResponse(status=404))
 
 
 def run_job(app: App, job: LazyJob) -> None:

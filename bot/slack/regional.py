@@ -7,17 +7,16 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.domain.batch import check_region_confirmation, listed_names
-from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
 from bot.slack.deps import Deps, failure_message
-from bot.slack.lazy import SUBMIT, lazy_half
+from bot.slack.lazy import SUBMIT
+from bot.slack.listener import Kind, Listener, dialog_ack
 from bot.slack.parsing import RequestRegional
 from bot.slack.region_modals import (
     EXCLUDE_INPUT,
@@ -81,15 +80,6 @@ def _fill(deps: Deps, client: WebClient, user: str, context: RegionContext,
         client.views_update(view_id=view_id, view=view)
     except SlackApiError as exc:  # closed meanwhile, or Slack refused the view
         log.info("views.update of the regional dialog failed: %s", exc.response.get("error"))
-
-
-def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
-    """Without ``deps`` (the front), the lazy half is only named: it runs elsewhere."""
-
-    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        _acknowledge(ack, view, access(), body["user"]["id"])
-
-    app.view(REGION_CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -177,3 +167,7 @@ def _post_board(deps: Deps, submitted: BatchSubmitted) -> str | None:
         log.exception("could not post the board of %s", submitted.batch.id)
         return "unexpected error"
     return None
+
+
+LISTENERS = (Listener(Kind.VIEW, REGION_CALLBACK_ID, dialog_ack(_acknowledge),
+                      {SUBMIT: _submitter}),)

@@ -6,19 +6,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
-from bot.domain.policy import AccessPolicy
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
-from bot.slack import regional
 from bot.slack.actions import start_request
 from bot.slack.deps import Deps
-from bot.slack.lazy import SUBMIT, lazy_half
+from bot.slack.lazy import SUBMIT
+from bot.slack.listener import Kind, Listener, dialog_ack
 from bot.slack.modals import (
     CALLBACK_ID,
     NAME_INPUT,
@@ -33,17 +31,6 @@ from bot.slack.submission import Submission
 from bot.slack.view_state import input_value, text_cleaning
 
 log = logging.getLogger(__name__)
-
-
-def register(app: App, deps: Deps | None, access: Callable[[], AccessPolicy]) -> None:
-    """The ack checks the dialog against ``access()``; without ``deps`` (the front), the
-    lazy half is only named: it runs elsewhere."""
-
-    def acknowledge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        _acknowledge(ack, view, access(), body["user"]["id"])
-
-    app.view(CALLBACK_ID)(ack=acknowledge, lazy=[lazy_half(SUBMIT, deps, _submitter)])
-    regional.register(app, deps, access)  # the regional dialog (``failover --region``)
 
 
 def _submitter(deps: Deps) -> Callable[..., None]:
@@ -103,3 +90,6 @@ def _announce(deps: Deps, request: FailoverRequest) -> str | None:
         log.exception("could not post the approval message for %s", request.id)
         return "unexpected error"
     return None
+
+
+LISTENERS = (Listener(Kind.VIEW, CALLBACK_ID, dialog_ack(_acknowledge), {SUBMIT: _submitter}),)
