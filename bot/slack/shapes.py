@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 # Fields read as text wherever they appear at the top of a payload.
 _TEXT = ("type", "api_app_id", "team_id", "enterprise_id", "user_id", "channel_id", "command",
@@ -21,6 +21,7 @@ _OBJECTS = {"team": ("id", "enterprise_id"), "enterprise": ("id",),
             "container": ("channel_id", "message_ts", "thread_ts"),
             "message": ("ts", "thread_ts")}
 _VIEW_TEXT = ("id", "callback_id", "private_metadata", "hash", "team_id", "type")
+_VIEW_SENT = ("id", "type", "callback_id")  # with every submission and view_closed
 _ACTION_TEXT = ("action_id", "block_id", "value", "type")
 _COMMAND = ("user_id", "channel_id", "text", "trigger_id", "response_url")  # Slack sends all
 METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
@@ -39,8 +40,10 @@ def _common(body: Mapping[str, Any]) -> str | None:
         if not _text_or_absent(body.get(name)):
             return f"{name} is not text"
     url = body.get("response_url")
-    if url is not None and not url.startswith(("https://", "http://")):
+    if url is not None and not _url(url):
         return "response_url is not a URL"  # the bot answers through it
+    if "view" in body and not isinstance(body["view"], Mapping):
+        return "view is not an object"  # Bolt reads a view's ids in any payload
     if not isinstance(body.get("is_enterprise_install", False), bool | str):
         return "is_enterprise_install is not a flag"
     for name, fields in _OBJECTS.items():
@@ -83,6 +86,8 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
             wrong = next((f for f in _ACTION_TEXT if not _text_or_absent(action.get(f))), None)
             if wrong:
                 return f"actions[].{wrong} is not text"
+            if not isinstance(action.get("action_id"), str):
+                return "an action has no action_id"  # what Bolt matches listeners on
     view = body.get("view")
     if view is None and kind not in ("view_submission", "view_closed"):
         return None
@@ -91,6 +96,10 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
     wrong = next((f for f in _VIEW_TEXT if not _text_or_absent(view.get(f))), None)
     if wrong:
         return f"view.{wrong} is not text"
+    if kind in ("view_submission", "view_closed"):
+        missing = next((f for f in _VIEW_SENT if not isinstance(view.get(f), str)), None)
+        if missing:
+            return f"view.{missing} is missing"  # Slack sends each; Bolt and the bot read them
     if len(view.get("private_metadata") or "") > METADATA_MAX:
         return "view.private_metadata is longer than Slack allows"
     state = view.get("state")
@@ -130,6 +139,13 @@ def _event(body: Mapping[str, Any]) -> str | None:
         return None
     wrong = next((f for f in ("user", "tab") if not _text_or_absent(event.get(f))), None)
     return f"event.{wrong} is not text" if wrong else None
+
+
+def _url(text: str) -> bool:
+    """An http(s) URL with a host and nothing a URL cannot hold (a space, a control)."""
+    parts = urlsplit(text)
+    return (parts.scheme in ("https", "http") and bool(parts.hostname)
+            and text.isprintable() and not any(c.isspace() for c in text))
 
 
 def _text_or_absent(value: object) -> bool:

@@ -32,7 +32,8 @@ def test_the_sandboxs_payloads_pass() -> None:
         user_id="U1", user_name="u", team_id="T1", channel_id="C1", channel_name="c",
         message=message, action={"action_id": "approve", "value": "fr-1", "type": "button"},
         trigger_id="t", response_url="https://example.invalid/r")
-    view = {"id": "V1", "callback_id": "x", "private_metadata": "", "state": {"values": {}}}
+    view = {"id": "V1", "type": "modal", "callback_id": "x", "private_metadata": "",
+            "state": {"values": {}}}
     submission = payloads.view_submission(user_id="U1", user_name="u", team_id="T1",
                                           view=view, trigger_id="t")
     home = json.loads(payloads.app_home_opened(user_id="U1", team_id="T1", channel_id="D1"))
@@ -58,12 +59,15 @@ def _changed(name: str, **fields: Any) -> dict[str, Any]:
     (_changed("block_actions", user={"id": ["U1"]}), "user"),
     (_changed("block_actions", container={"message_ts": 1.5}), "container.message_ts"),
     (_changed("view_submission", view="modal"), "view"),
-    (_changed("view_submission", view={"id": "V1", "callback_id": "x"}), "state"),
-    (_changed("view_submission", view={"state": {"values": {"hubs": ["weu-a"]}}}), "state"),
+    (_changed("view_submission", view={"id": "V1", "type": "modal", "callback_id": "x"}),
+     "state"),
+    (_changed("view_submission", view={"id": "V1", "type": "modal", "callback_id": "x",
+                                       "state": {"values": {"hubs": ["weu-a"]}}}), "state"),
     (_changed("view_submission", view={"private_metadata": {"hub": "x"}}), "private_metadata"),
     (_changed("slash_command", text=42), "text"),
     ({k: v for k, v in documented("slash_command").items() if k != "trigger_id"}, "trigger_id"),
-    (_changed("view_submission", view={"private_metadata": "[" * 3001,
+    (_changed("view_submission", view={"id": "V1", "type": "modal", "callback_id": "x",
+                                       "private_metadata": "[" * 3001,
                                        "state": {"values": {}}}), "private_metadata"),
     ({"type": "event_callback", "team_id": "T1", "event": "app_home_opened"}, "event"),
     ({"type": "event_callback", "team_id": "T1",
@@ -71,6 +75,15 @@ def _changed(name: str, **fields: Any) -> dict[str, Any]:
     # A command's form with an "event" field (found by tests/fuzz): Bolt reads it as an event.
     (_changed("slash_command", event="null"), "event"),
     (_changed("slash_command", response_url="null"), "response_url"),
+    # Found by the long fuzz profile: each answered 500 or logged a traceback.
+    (_changed("slash_command", response_url="http:// 127.0.0.1:9/r"), "response_url"),
+    (_changed("block_actions", actions=[{}]), "action_id"),
+    (_changed("view_submission", view={"callback_id": "x", "type": "modal",
+                                       "state": {"values": {}}}), "view.id"),
+    (_changed("view_submission", view={"id": "V1", "callback_id": "x",
+                                       "state": {"values": {}}}), "view.type"),
+    ({"type": "event_callback", "team_id": "T1", "view": None,
+      "event": {"type": "app_home_opened", "user": "U1"}}, "view"),
 ])
 def test_each_shape_slack_never_sends_is_named(body: object, named: str) -> None:
     problem = shape_error(body)
