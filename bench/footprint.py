@@ -22,7 +22,9 @@ Every process in the bot's tree is found in /proc (children of children), named 
 command line, and sampled every 100 ms: RSS (``VmRSS``) and PSS (``smaps_rollup``; shared pages
 are counted once there, split between the processes sharing them, so PSS sums to what the bot
 really holds while summed RSS counts shared pages twice). The goal is stated in summed RSS.
-``--quick``: 100 hubs and shorter settling; ``--no-wheel``: skip the installed ground.
+``--quick``: 100 hubs and shorter settling; ``--hubs N``; ``--no-wheel``: skip the installed
+ground; ``--env NAME=VALUE`` (repeatable): a setting for the bot, to try a cut (e.g.
+``MALLOC_ARENA_MAX=2``). The "before" column is this bench's run before any memory work.
 """
 
 from __future__ import annotations
@@ -65,10 +67,21 @@ IDLE_GOAL_MB = 150.0
 BATCH_GOAL_MB = 200.0
 SAMPLE_EVERY = 0.1  # seconds
 REGION = "West Europe"
-# Issue #25's figures, measured from outside on the installed wheel before any memory work:
-# the front, the helper, the work process (idle; after one failover). MB of RSS.
-BEFORE = {"idle": {"front": 98.0, "helper": 32.0, "work": 95.0},
-          "after one failover": {"front": 98.0, "helper": 32.0, "work": 106.0}}
+# Before any memory work: this bench's figures at commit 704cb42 (1,000 hubs), RSS MB by
+# process. (Issue #25 measured the installed wheel idle at front 98, work 95 — 106 after one
+# failover — and a "32 MB helper": the helper, multiprocessing's resource tracker, measures
+# 12 MB here.)
+BEFORE_HUBS = 1_000
+BEFORE = {
+    "installed: idle": {"front": 98.4, "work": 95.1, "helper": 12.1},
+    "drill: idle": {"front": 104.9, "work": 102.0, "helper": 12.7},
+    "drill: after one failover": {"front": 105.4, "work": 114.9, "helper": 12.7},
+    "drill: regional batch (peak)": {"front": 105.6, "work": 193.7, "helper": 12.7},
+    "drill: idle after the batch": {"front": 105.6, "work": 193.1, "helper": 12.7},
+}
+BEFORE_SUMS = {"installed: idle": 205.6, "drill: idle": 219.6,
+               "drill: after one failover": 233.0, "drill: regional batch (peak)": 312.1,
+               "drill: idle after the batch": 311.5}  # the sums' peaks
 MB = 1024 * 1024
 
 
@@ -121,8 +134,8 @@ def role(pid: int, root: int) -> str:
     return "other"
 
 
-def rss_pss(pid: int) -> tuple[float, float] | None:
-    """RSS and PSS in MB (None if the process is gone)."""
+def rss_pss_threads(pid: int) -> tuple[float, float, int] | None:
+    """RSS and PSS in MB and the thread count (None if the process is gone)."""
     try:
         rss = pss = 0.0
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -130,7 +143,9 @@ def rss_pss(pid: int) -> tuple[float, float] | None:
                 rss = int(line.split()[1]) / 1024
             elif line.startswith("Pss:"):
                 pss = int(line.split()[1]) / 1024
-        return rss, pss
+        status = Path(f"/proc/{pid}/status").read_text()
+        threads = int(status.partition("Threads:")[2].split()[0])
+        return rss, pss, threads
     except (OSError, ValueError, IndexError):
         return None
 
@@ -140,15 +155,15 @@ def rss_pss(pid: int) -> tuple[float, float] | None:
 @dataclass
 class Sample:
     at: float
-    by_pid: dict[int, tuple[str, float, float]]  # pid -> (role, RSS MB, PSS MB)
+    by_pid: dict[int, tuple[str, float, float, int]]  # pid -> (role, RSS MB, PSS MB, threads)
 
     @property
     def rss(self) -> float:
-        return sum(r for _, r, _ in self.by_pid.values())
+        return sum(r for _, r, _, _ in self.by_pid.values())
 
     @property
     def pss(self) -> float:
-        return sum(p for _, _, p in self.by_pid.values())
+        return sum(p for _, _, p, _ in self.by_pid.values())
 
 
 @dataclass
@@ -166,7 +181,7 @@ class Sampler:
             return None
         by_pid = {}
         for pid in process_tree(root):
-            figures = rss_pss(pid)
+            figures = rss_pss_threads(pid)
             if figures is not None:
                 by_pid[pid] = (role(pid, root), *figures)
         return Sample(time.monotonic(), by_pid)
@@ -197,7 +212,7 @@ class Figures:
     peak and the peak of the sums (the sums' peak is one moment; the processes' may not be)."""
 
     phase: str
-    processes: dict[int, tuple[str, float, float]]
+    processes: dict[int, tuple[str, float, float, int]]
     rss: float
     pss: float
     samples: int
@@ -206,11 +221,12 @@ class Figures:
 
 def peak(phase: str, samples: list[Sample]) -> Figures:
     assert samples, f"no sample in {phase}"
-    processes: dict[int, tuple[str, float, float]] = {}
+    processes: dict[int, tuple[str, float, float, int]] = {}
     for s in samples:
-        for pid, (name, rss, pss) in s.by_pid.items():
-            _, top_rss, top_pss = processes.get(pid, (name, 0.0, 0.0))
-            processes[pid] = (name, max(rss, top_rss), max(pss, top_pss))
+        for pid, (name, rss, pss, threads) in s.by_pid.items():
+            _, top_rss, top_pss, top_threads = processes.get(pid, (name, 0.0, 0.0, 0))
+            processes[pid] = (name, max(rss, top_rss), max(pss, top_pss),
+                              max(threads, top_threads))
     return Figures(phase, processes, max(s.rss for s in samples), max(s.pss for s in samples),
                    len(samples), samples[-1].at - samples[0].at)
 
@@ -225,8 +241,8 @@ def settled(phase: str, sampler: Sampler, settle: float, window: float) -> Figur
 
 # ---- the installed wheel -------------------------------------------------------------------
 
-def installed_idle(where: Path, slack: FakeSlackServer, settle: float,
-                   window: float) -> tuple[Figures, dict[int, str]]:
+def installed_idle(where: Path, slack: FakeSlackServer, settle: float, window: float,
+                   extra_env: dict[str, str]) -> tuple[Figures, dict[int, str]]:
     print("-- building the wheel and installing it into a fresh virtualenv …", flush=True)
     bot: InstalledBot = install(build_wheel(where / "build"), where / "venv")
     port = free_port()
@@ -236,7 +252,8 @@ def installed_idle(where: Path, slack: FakeSlackServer, settle: float,
            "PORT": str(port), "AZURE_SUBSCRIPTION_ID": "91d12660-3dec-467a-be2a-213b5544ddc0",
            "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
            "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
-           "AZURE_CLIENT_SECRET": "made-up"}  # made up: idle, the bot asks Azure nothing
+           "AZURE_CLIENT_SECRET": "made-up",  # made up: idle, the bot asks Azure nothing
+           **extra_env}
 
     def healthy() -> bool:
         health = http_json(f"http://127.0.0.1:{port}/healthz")
@@ -282,9 +299,10 @@ def one_failover(drill: Drill) -> None:
     drill.wait_completion_recorded(request_id, approval)
 
 
-def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[float, int]:
+def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[str, int]:
     """Every eligible hub of West Europe (HUB moved away: ``hubs - 1`` of them) as one batch,
-    run to the end; the seconds from Approve to the last success, and how many succeeded."""
+    run to the end; how long each stage took, and how many hubs succeeded."""
+    asked = time.monotonic()
     console = drill.console()
     assert console.slash_command(ALICE.id, f"/iothub failover --region {REGION}")["ok"]
     modal = drill.wait_for("the regional dialog", lambda: batch_views.regional_modal(drill),
@@ -292,6 +310,7 @@ def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[float, int]
     assert console.submit(ALICE.id, modal["id"], {
         "confirm_region": {"confirm_region": REGION},
         "reason": {"reason": "INC-25 West Europe is down"}})["ok"]
+    dialog = time.monotonic()
     board = drill.wait_for("the batch's board", lambda: batch_views.board(drill), timeout=120)
     approve = batch_views.button(board, "approve")
     assert approve is not None
@@ -309,24 +328,28 @@ def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[float, int]
 
     with contextlib.suppress(AssertionError, TimeoutError):
         drill.wait_for("every hub of the batch to succeed", finished, timeout=timeout)
-    return time.monotonic() - started, done
+    ended = time.monotonic()
+    return (f"command → dialog listing the hubs {dialog - asked:.0f} s, submit → board "
+            f"{started - dialog:.0f} s, Approve → last success {ended - started:.0f} s"), done
 
 
-def drill_phases(where: Path, hubs: int, settle: float, window: float,
-                 batch_timeout: float) -> tuple[list[Figures], dict[int, str], str]:
+def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_timeout: float,
+                 extra_env: dict[str, str]) -> tuple[list[Figures], dict[int, str], str]:
     with drill_ground(where, hubs) as drill:
         # Starts as fast as the bot allows (1,200 a minute): the batch's load is the point.
-        drill.start_bot({"BOT_BATCH_MAX_STARTS_PER_MINUTE": "1200"})
+        drill.start_bot({"BOT_BATCH_MAX_STARTS_PER_MINUTE": "1200", **extra_env})
         with Sampler(lambda: drill.bot.process.pid if drill.bot else None) as sampler:
             idle = settled("drill: idle", sampler, settle, window)
             names = {pid: cmdline(pid) for pid in process_tree(drill.bot_pid())}
+            _progress("one failover …")
             one_failover(drill)
             after = settled("drill: after one failover", sampler, settle, window)
+            _progress(f"a regional batch of {hubs - 1:,} hubs …")
             started = time.monotonic()
-            seconds, done = regional_batch(drill, hubs, batch_timeout)
-            batch = peak(f"drill: batch of {hubs - 1:,} hubs (peak)", sampler.since(started))
-            note = (f"batch: {done:,} of {hubs - 1:,} hubs succeeded in {seconds:.0f} s "
-                    f"(Approve → last success), {batch.samples:,} samples")
+            stages, done = regional_batch(drill, hubs, batch_timeout)
+            batch = peak("drill: regional batch (peak)", sampler.since(started))
+            note = (f"batch: {done:,} of {hubs - 1:,} hubs succeeded; {stages}; "
+                    f"{batch.samples:,} samples")
             after_batch = settled("drill: idle after the batch", sampler, settle, window)
         names.update({pid: cmdline(pid) for pid in process_tree(drill.bot_pid())})
     return [idle, after, batch, after_batch], names, note
@@ -334,46 +357,65 @@ def drill_phases(where: Path, hubs: int, settle: float, window: float,
 
 # ---- what imports cost ---------------------------------------------------------------------
 
-IMPORTS = ("pydantic", "pydantic_settings", "sqlalchemy", "sqlmodel", "pygments", "mako",
-           "alembic", "alembic.command", "starlette", "uvicorn", "slack_sdk", "slack_bolt",
-           "azure.core", "azure.identity", "azure.mgmt.iothub", "azure.mgmt.monitor",
-           "prometheus_client", "bot.serve", "bot.roles.front", "bot.store.migrate",
-           "bot.roles.work")
+# The front's imports in the order it meets them (bot.cli → bot.config → … → uvicorn); then
+# what only the work process imports (Azure's SDK).
+FRONT_IMPORTS = ("sqlalchemy", "pydantic", "pydantic_settings", "bot.config", "prometheus_client",
+                 "sqlmodel", "bot.store.sql", "mako.template", "pygments.lexers", "alembic",
+                 "bot.store.migrate", "bot.cli", "bot.serve", "slack_sdk", "slack_bolt",
+                 "starlette.applications", "bot.roles.front", "uvicorn", "bot.work_process")
+WORK_ONLY_IMPORTS = ("azure.core", "azure.identity", "azure.mgmt.iothub", "azure.mgmt.monitor",
+                     "bot.roles.work")
 _PROBE = """
 import importlib, json, sys
 def rss():
     for line in open('/proc/self/status'):
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) / 1024
-before = rss()
+steps = [["(interpreter)", rss(), len(sys.modules)]]
 for name in sys.argv[1:]:
     importlib.import_module(name)
-print(json.dumps([before, rss(), len(sys.modules)]))
+    steps.append([name, rss(), len(sys.modules)])
+print(json.dumps(steps))
 """
 
 
-def import_cost(names: list[str]) -> tuple[float, float, int]:
+def import_steps(names: list[str]) -> list[tuple[str, float, int]]:
+    """RSS (MB) and module count after each import, in order, in a fresh interpreter."""
     out = subprocess.run([sys.executable, "-c", _PROBE, *names], cwd=REPO_ROOT, check=True,
                          capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}).stdout
-    before, after, modules = json.loads(out)
-    return before, after, modules
+    return [(name, rss, modules) for name, rss, modules in json.loads(out)]
 
 
 def import_table() -> str:
-    rows = []
-    for name in IMPORTS:
-        before, after, modules = import_cost([name])
-        rows.append([name, before, after, after - before, modules])
-    return table(["import (alone, fresh interpreter)", "RSS before MB", "after MB", "cost MB",
-                  "modules"], rows)
+    """Each import alone (a fresh interpreter each), and on top of those above it, in the
+    front's order (what the front pays for it once its earlier imports are in)."""
+    in_order = import_steps(list(FRONT_IMPORTS))
+    rows: list[list[object]] = []
+    for (name, rss, modules), (_, before_rss, before_modules) in zip(
+            in_order[1:], in_order, strict=False):
+        alone = import_steps([name])
+        rows.append([name, alone[1][1] - alone[0][1], rss - before_rss, modules - before_modules,
+                     rss])
+    rows.append(["(the front's imports, summed)", "", in_order[-1][1] - in_order[0][1],
+                 in_order[-1][2] - in_order[0][2], in_order[-1][1]])
+    work = import_steps([*FRONT_IMPORTS, *WORK_ONLY_IMPORTS])[len(FRONT_IMPORTS):]
+    for (name, rss, modules), (_, before_rss, before_modules) in zip(work[1:], work,
+                                                                    strict=False):
+        alone = import_steps([name])
+        rows.append([f"{name} (work process only)", alone[1][1] - alone[0][1],
+                     rss - before_rss, modules - before_modules, rss])
+    return table(["import", "alone MB", "in order MB", "in order modules", "RSS after MB"],
+                 rows)
 
 
 def front_imports_now() -> list[str]:
     """Which big packages ``bot.serve`` + the front's role pull in (its modules, by top)."""
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, bot.serve, bot.roles.front, bot.store.migrate, "
-         "bot.web; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+        [sys.executable, "-c", "import sys, bot.cli, bot.serve, bot.roles.front, "
+         "bot.store.migrate, bot.web, uvicorn, bot.work_process; "
+         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules "
+         "if not m.startswith('_') and m.split('.')[0] not in sys.stdlib_module_names})))"],
         cwd=REPO_ROOT, check=True, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}).stdout
     return out.split()
@@ -381,23 +423,32 @@ def front_imports_now() -> list[str]:
 
 # ---- printing ------------------------------------------------------------------------------
 
-def print_figures(figures: Figures, names: dict[int, str]) -> None:
-    before = next((v for k, v in BEFORE.items() if figures.phase.endswith(k)), None)
-    rows = []
-    for pid, (name, rss, pss) in sorted(figures.processes.items(),
-                                        key=lambda kv: ("front", "work", "helper").index(
-                                            kv[1][0]) if kv[1][0] in ("front", "work",
-                                                                      "helper") else 9):
-        rows.append([name, pid, rss, pss, before.get(name, "–") if before else "–",
+ROLES = ("front", "work", "helper")
+
+
+def print_figures(figures: Figures, names: dict[int, str], hubs: int) -> None:
+    # The batch's "before" is for 1,000 hubs; idle figures do not depend on the fleet's size.
+    comparable = hubs == BEFORE_HUBS or "batch" not in figures.phase
+    before = BEFORE.get(figures.phase, {}) if comparable else {}
+    rows: list[list[object]] = []
+    for pid, (name, rss, pss, threads) in sorted(
+            figures.processes.items(),
+            key=lambda kv: ROLES.index(kv[1][0]) if kv[1][0] in ROLES else len(ROLES)):
+        rows.append([name, pid, rss, pss, threads, before.get(name, "–"),
                      _short(names.get(pid, ""))])
-    rows.append(["sum (peak of sums)" if "peak" in figures.phase else "sum", "", figures.rss,
-                 figures.pss, sum(before.values()) if before else "–", ""])
+    rows.append(["sum (peak of sums)", "", figures.rss, figures.pss, "",
+                 BEFORE_SUMS.get(figures.phase, "–") if comparable else "–", ""])
     print(f"\n-- {figures.phase}: {figures.samples} samples over {figures.seconds:.1f} s "
           f"(each process's peak)")
-    print(table(["process", "pid", "RSS MB", "PSS MB", "before RSS MB", "command line"], rows))
+    print(table(["process", "pid", "RSS MB", "PSS MB", "threads", "before RSS MB",
+                 "command line"], rows))
 
 
-def _short(line: str, width: int = 70) -> str:
+def _progress(what: str) -> None:
+    print(f"-- {what}", flush=True)
+
+
+def _short(line: str, width: int = 60) -> str:
     return line if len(line) <= width else line[:width - 1] + "…"
 
 
@@ -409,7 +460,11 @@ def main() -> int:
     parser.add_argument("--no-wheel", action="store_true",
                         help="skip the installed wheel's idle figures")
     parser.add_argument("--no-imports", action="store_true", help="skip the import table")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the drill's bot (repeatable), to try a cut: "
+                             "MALLOC_ARENA_MAX=2, BOT_POLL_WORKERS=8, …")
     args = parser.parse_args()
+    extra_env = dict(item.partition("=")[::2] for item in args.env)
     hubs = args.hubs or (100 if args.quick else 1_000)
     settle, window = (3.0, 2.0) if args.quick else (8.0, 3.0)
     header("memory footprint: every process of serve, RSS and PSS", args.quick)
@@ -422,15 +477,18 @@ def main() -> int:
         if not args.no_wheel:
             workspace = SandboxWorkspace()
             with FakeSlackServer(workspace) as slack:
-                installed, names = installed_idle(where / "installed", slack, settle, window)
-            print_figures(installed, names)
+                installed, names = installed_idle(where / "installed", slack, settle, window,
+                                                  extra_env)
+            print_figures(installed, names, hubs)
             if installed.rss > IDLE_GOAL_MB:
                 failures.append(f"installed idle {installed.rss:.0f} MB > {IDLE_GOAL_MB:.0f}")
         (where / "drill").mkdir()
+        _progress(f"the drill's serve, {hubs:,} hubs in the fake ARM"
+                  + (f", with {extra_env}" if extra_env else "") + " …")
         phases, names, note = drill_phases(where / "drill", hubs, settle, window,
-                                           batch_timeout=600.0)
+                                           batch_timeout=600.0, extra_env=extra_env)
     for figures in phases:
-        print_figures(figures, names)
+        print_figures(figures, names, hubs)
     print(f"   {note}")
     idle, after, batch, _ = phases
     for figures in (idle, after):
@@ -439,13 +497,13 @@ def main() -> int:
     if batch.rss >= BATCH_GOAL_MB:
         failures.append(f"{batch.phase} {batch.rss:.0f} MB ≥ {BATCH_GOAL_MB:.0f}")
     if not args.no_imports:
-        print("\n-- what importing costs (RSS of a fresh interpreter, each import alone)")
+        print("\n-- what importing costs: RSS of a fresh interpreter (~11 MB) after each import "
+              "alone, and after it on top of the imports above it, in the front's order")
         print(import_table())
-        print("   the front (bot.serve, bot.roles.front, bot.store.migrate, bot.web) imports: "
-              + " ".join(front_imports_now()))
+        print("   third-party packages in the front: " + " ".join(front_imports_now()))
     return verdict(failures, f"summed RSS idle {idle.rss:.0f} MB (PSS {idle.pss:.0f}), after "
-                             f"one failover {after.rss:.0f} MB, batch peak {batch.rss:.0f} MB "
-                             f"(PSS {batch.pss:.0f})")
+                             f"one failover {after.rss:.0f} MB, {hubs - 1:,}-hub batch peak "
+                             f"{batch.rss:.0f} MB (PSS {batch.pss:.0f})")
 
 
 if __name__ == "__main__":
