@@ -299,9 +299,10 @@ def one_failover(drill: Drill) -> None:
     drill.wait_completion_recorded(request_id, approval)
 
 
-def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[str, int]:
+def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[str, int, float]:
     """Every eligible hub of West Europe (HUB moved away: ``hubs - 1`` of them) as one batch,
-    run to the end; how long each stage took, and how many hubs succeeded."""
+    run to the end; how long each stage took, how many hubs succeeded, and when Approve was
+    clicked (``time.monotonic()``)."""
     asked = time.monotonic()
     console = drill.console()
     assert console.slash_command(ALICE.id, f"/iothub failover --region {REGION}")["ok"]
@@ -330,7 +331,8 @@ def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[str, int]:
         drill.wait_for("every hub of the batch to succeed", finished, timeout=timeout)
     ended = time.monotonic()
     return (f"command → dialog listing the hubs {dialog - asked:.0f} s, submit → board "
-            f"{started - dialog:.0f} s, Approve → last success {ended - started:.0f} s"), done
+            f"{started - dialog:.0f} s, Approve → last success {ended - started:.0f} s"), done, \
+        started
 
 
 def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_timeout: float,
@@ -346,10 +348,16 @@ def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_tim
             after = settled("drill: after one failover", sampler, settle, window)
             _progress(f"a regional batch of {hubs - 1:,} hubs …")
             started = time.monotonic()
-            stages, done = regional_batch(drill, hubs, batch_timeout)
+            stages, done, approved = regional_batch(drill, hubs, batch_timeout)
             batch = peak("drill: regional batch (peak)", sampler.since(started))
+            dialog = [s for s in sampler.since(started) if s.at < approved]
             note = (f"batch: {done:,} of {hubs - 1:,} hubs succeeded; {stages}; "
                     f"{batch.samples:,} samples")
+            if dialog:
+                before_run = peak("the dialog and the board", dialog)
+                work = max(r for n, r, _, _ in before_run.processes.values() if n == "work")
+                note += (f"\n   peak before Approve (the dialog and the board only): summed RSS "
+                         f"{before_run.rss:.0f} MB, work process {work:.0f} MB")
             after_batch = settled("drill: idle after the batch", sampler, settle, window)
         names.update({pid: cmdline(pid) for pid in process_tree(drill.bot_pid())})
     return [idle, after, batch, after_batch], names, note
