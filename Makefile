@@ -44,8 +44,11 @@ lint: $(DEV)         ## ruff, mypy and the architecture contract
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(DEV)
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+bench: $(DEV)         ## every benchmark; each prints a VERDICT, the target fails if any failed
+	@failed=""; for b in bench/*.py; do \
+		case $$b in */_*) continue;; esac; \
+		$(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "benchmarks that failed:$$failed"; exit 1; fi
 
 lock:                       ## re-pin after changing dependencies in pyproject.toml
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv

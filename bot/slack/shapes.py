@@ -74,7 +74,7 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
     if kind not in ("block_actions", "view_submission", "view_closed", "shortcut",
                     "message_action", "block_suggestion"):
         return None
-    if not isinstance(body.get("user"), Mapping) or not isinstance(body["user"].get("id"), str):
+    if not isinstance(body.get("user"), Mapping) or not _an_id(body["user"].get("id")):
         return "user.id is missing"
     if kind == "block_actions":
         actions = body.get("actions")
@@ -86,7 +86,7 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
             wrong = next((f for f in _ACTION_TEXT if not _text_or_absent(action.get(f))), None)
             if wrong:
                 return f"actions[].{wrong} is not text"
-            if not isinstance(action.get("action_id"), str):
+            if not _an_id(action.get("action_id")):
                 return "an action has no action_id"  # what Bolt matches listeners on
     view = body.get("view")
     if view is None and kind not in ("view_submission", "view_closed"):
@@ -97,7 +97,7 @@ def _interaction(body: Mapping[str, Any]) -> str | None:
     if wrong:
         return f"view.{wrong} is not text"
     if kind in ("view_submission", "view_closed"):
-        missing = next((f for f in _VIEW_SENT if not isinstance(view.get(f), str)), None)
+        missing = next((f for f in _VIEW_SENT if not _an_id(view.get(f))), None)
         if missing:
             return f"view.{missing} is missing"  # Slack sends each; Bolt and the bot read them
     if len(view.get("private_metadata") or "") > METADATA_MAX:
@@ -142,10 +142,19 @@ def _event(body: Mapping[str, Any]) -> str | None:
 
 
 def _url(text: str) -> bool:
-    """An http(s) URL with a host and nothing a URL cannot hold (a space, a control)."""
-    parts = urlsplit(text)
-    return (parts.scheme in ("https", "http") and bool(parts.hostname)
-            and text.isprintable() and not any(c.isspace() for c in text))
+    """An http(s) URL with a host, written as URLs are: printable ASCII, no space."""
+    if not (text.isascii() and text.isprintable()) or " " in text:
+        return False
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("https", "http") and bool(parts.hostname)
+    except ValueError:  # "Invalid IPv6 URL": a bracket where the host is
+        return False
+
+
+def _an_id(value: object) -> bool:
+    """An id Slack sends (a user's, a view's, an action's): text, never empty."""
+    return isinstance(value, str) and bool(value)
 
 
 def _text_or_absent(value: object) -> bool:

@@ -78,6 +78,11 @@ def _changed(name: str, **fields: Any) -> dict[str, Any]:
     # Found by the long fuzz profile: each answered 500 or logged a traceback.
     (_changed("slash_command", response_url="http:// 127.0.0.1:9/r"), "response_url"),
     (_changed("block_actions", actions=[{}]), "action_id"),
+    (_changed("slash_command", response_url="http://\u00e9\u00e9127.0.0.1:9/r"), "response_url"),
+    (_changed("slash_command", response_url="http://\x1b[31m127.0.0.1:9/r"), "response_url"),
+    (_changed("block_actions", user={"id": "", "team_id": "T1"}), "user.id"),
+    (_changed("view_submission", view={"id": "", "type": "modal", "callback_id": "x",
+                                       "state": {"values": {}}}), "view.id"),
     (_changed("view_submission", view={"callback_id": "x", "type": "modal",
                                        "state": {"values": {}}}), "view.id"),
     (_changed("view_submission", view={"id": "V1", "callback_id": "x",
