@@ -120,3 +120,17 @@ def postgres_base_url() -> str | None:
 if __name__ == "__main__":
     # `make bench` runs every bench/*.py; this file only holds helpers.
     sys.exit(0)
+
+
+def installed_serve_env(slack_api_url: str, cwd: Path, port: int) -> dict[str, str]:
+    """What ``failover-bot serve`` from the installed wheel needs to start against a fake
+    Slack, with a SQLite file in ``cwd``; the Azure identity is made up (idle, the bot asks
+    Azure nothing)."""
+    from failover_sandbox.slack_api import SANDBOX_TOKEN
+
+    return {"SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": "bench-signing-secret",
+            "SLACK_API_URL": slack_api_url, "DATABASE_URL": f"sqlite:///{cwd / 'bot.db'}",
+            "PORT": str(port), "AZURE_SUBSCRIPTION_ID": "91d12660-3dec-467a-be2a-213b5544ddc0",
+            "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+            "AZURE_CLIENT_SECRET": "made-up"}

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import REPO_ROOT, argument_parser, header, table, verdict
+from _common import REPO_ROOT, argument_parser, header, installed_serve_env, table, verdict
 
 sys.path.insert(1, str(REPO_ROOT / "tests" / "integration" / "packaging"))
 
@@ -55,12 +55,12 @@ from wheel_install import (  # after the sys.path line above
 )
 
 from bot.domain.request import RequestStatus
-from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from failover_sandbox.slack_api import FakeSlackServer
 from failover_sandbox.workspace import SandboxWorkspace
 from tests.drills import batch_views
 from tests.drills.arm_server import ArmServer
 from tests.drills.conftest import HUB
-from tests.drills.serve_harness import ALICE, BOB, CHANNEL, Drill, request_id_of
+from tests.drills.serve_harness import ALICE, BOB, Drill, drill_workspace, request_id_of
 from tests.support import free_port
 
 IDLE_GOAL_MB = 150.0
@@ -247,13 +247,7 @@ def installed_idle(where: Path, slack: FakeSlackServer, settle: float, window: f
     bot: InstalledBot = install(build_wheel(where / "build"), where / "venv")
     port = free_port()
     cwd = Path(tempfile.mkdtemp(dir=where))
-    env = {"SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": "bench-signing-secret",
-           "SLACK_API_URL": slack.api_url, "DATABASE_URL": f"sqlite:///{cwd / 'bot.db'}",
-           "PORT": str(port), "AZURE_SUBSCRIPTION_ID": "91d12660-3dec-467a-be2a-213b5544ddc0",
-           "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-           "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
-           "AZURE_CLIENT_SECRET": "made-up",  # made up: idle, the bot asks Azure nothing
-           **extra_env}
+    env = {**installed_serve_env(slack.api_url, cwd, port), **extra_env}
 
     def healthy() -> bool:
         health = http_json(f"http://127.0.0.1:{port}/healthz")
@@ -273,10 +267,7 @@ def installed_idle(where: Path, slack: FakeSlackServer, settle: float, window: f
 
 @contextlib.contextmanager
 def drill_ground(where: Path, hubs: int) -> Iterator[Drill]:
-    workspace = SandboxWorkspace()
-    workspace.add_channel(CHANNEL.id, CHANNEL.name)
-    for person in (ALICE, BOB):
-        workspace.add_user(person.id, person.handle)
+    workspace = drill_workspace()
     with ArmServer() as arm, FakeSlackServer(workspace) as slack:
         arm.add_hub(HUB, "westeurope", "northeurope", devices=20_000)
         for i in range(hubs - 1):

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, header, median, parse_args, table, verdict
+from _common import REPO_ROOT, header, installed_serve_env, median, parse_args, table, verdict
 
 sys.path.insert(1, str(REPO_ROOT / "tests" / "integration" / "packaging"))
 
@@ -30,7 +30,7 @@ from wheel_install import (  # after the sys.path line above
     wait_for,
 )
 
-from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from failover_sandbox.slack_api import FakeSlackServer
 from tests.support import free_port
 
 READY_LIMIT_S = 20.0
@@ -62,12 +62,7 @@ def sandbox_ready(bot: InstalledBot, where: Path) -> float:
 def serve_ready(bot: InstalledBot, where: Path, slack: FakeSlackServer) -> float:
     port = free_port()
     cwd = Path(tempfile.mkdtemp(dir=where))
-    env = {"SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": "bench-signing-secret",
-           "SLACK_API_URL": slack.api_url, "DATABASE_URL": f"sqlite:///{cwd / 'bot.db'}",
-           "PORT": str(port), "AZURE_SUBSCRIPTION_ID": "91d12660-3dec-467a-be2a-213b5544ddc0",
-           "AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-           "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
-           "AZURE_CLIENT_SECRET": "made-up"}
+    env = installed_serve_env(slack.api_url, cwd, port)
 
     def healthy() -> bool:
         health = http_json(f"http://127.0.0.1:{port}/healthz")

@@ -392,14 +392,20 @@ def approve_button(message: Message) -> dict[str, Any] | None:
     return None
 
 
-@contextlib.contextmanager
-def running_drill(request: pytest.FixtureRequest, tmp_path: Path,
-                  db_url: str) -> Iterator[Drill]:
-    """A drill ground with one hub; prints the bot's logs when the test fails."""
+def drill_workspace() -> SandboxWorkspace:
+    """The incident channel, with Alice (on-call) and Bob (the approver)."""
     workspace = SandboxWorkspace()
     workspace.add_channel(CHANNEL.id, CHANNEL.name)
     for person in (ALICE, BOB):
         workspace.add_user(person.id, person.handle)
+    return workspace
+
+
+@contextlib.contextmanager
+def running_drill(request: pytest.FixtureRequest, tmp_path: Path,
+                  db_url: str) -> Iterator[Drill]:
+    """A drill ground with one hub; prints the bot's logs when the test fails."""
+    workspace = drill_workspace()
     with ArmServer() as arm, FakeSlackServer(workspace) as slack:
         arm.add_hub(HUB, "westeurope", "northeurope", devices=20_000)
         ground = Drill(tmp_path, arm, slack, workspace, db_url)

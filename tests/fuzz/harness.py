@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +47,7 @@ from tests.fuzz.arm import (
     ArmRoutes,
     StaticTokenCredential,
 )
+from tests.support import SyncExecutor
 
 SECRET = "fuzz-signing-secret"
 REQUESTER, APPROVER, BYSTANDER = "U0ALICE", "U0BOB", "U0CAROL"
@@ -65,17 +65,6 @@ APP_ID = "A0BOT"
 MAX_OUTGOING = 60
 WATCHED_LOGGERS = ("bot", "slack_bolt", "failover-bot")
 
-class SyncExecutor(Executor):
-    """Runs lazy halves and follow-up work at once: an example's effects are all done when
-    its HTTP answer is back, so they can be counted."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
 
 
 class LogRecords(logging.Handler):

@@ -27,18 +27,13 @@ from bot.store.migrate import upgrade
 from bot.telemetry import configure_logging
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 from failover_sandbox.slack_api import SANDBOX_TOKEN, FakeSlackServer
+from tests.support import SyncExecutor
 
 HUB = "contoso-weu"
 CHANNEL = "C_INCIDENT"
 SIGNING_SECRET = "observability-signing-secret"
 
 
-class SyncExecutor:
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        fn(*args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        return None
 
 
 @pytest.fixture
@@ -56,7 +51,7 @@ def runtime(tmp_path: Path) -> Iterator[tuple[Runtime, FakeClock, SimulatedIotHu
         gateway.add_hub(HUB, "North Europe", devices=20_000)
         components = bootstrap(settings, clock=clock, gateway=gateway)
         client = make_web_client(SANDBOX_TOKEN, slack.api_url, metrics=components.metrics)
-        yield (build_runtime(components, client=client, executor=SyncExecutor()),  # type: ignore[arg-type]
+        yield (build_runtime(components, client=client, executor=SyncExecutor()),
                clock, gateway)
 
 

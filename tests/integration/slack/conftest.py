@@ -7,7 +7,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -34,6 +33,7 @@ from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 from failover_sandbox.slack_api import FakeSlack, FakeSlackServer, Message, ModalView
 from tests import support
+from tests.support import SyncExecutor
 
 SECRET = "test-signing-secret"
 REQUESTER, APPROVER, BYSTANDER = "U0ALICE", "U0BOB", "U0CAROL"
@@ -42,16 +42,6 @@ ONCALL_GROUP = "S0ONCALL"
 HUB = "contoso-hub"
 
 
-class SyncExecutor(Executor):
-    """Runs work at once, so a test sees everything a background thread would have done."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
 
 
 signed = partial(support.signed, secret=SECRET)
