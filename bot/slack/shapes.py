@@ -8,6 +8,7 @@ The answer names fields, never values (a payload is not logged)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -25,6 +26,8 @@ _VIEW_SENT = ("id", "type", "callback_id")  # with every submission and view_clo
 _ACTION_TEXT = ("action_id", "block_id", "value", "type")
 _COMMAND = ("user_id", "channel_id", "text", "trigger_id", "response_url")  # Slack sends all
 METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
+_ID = re.compile(r"[!-~]+")  # printable ASCII, no space
+_HOST = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")  # a name or an address (IPv6 unbracketed)
 
 
 def shape_error(body: object) -> str | None:
@@ -131,7 +134,7 @@ def _state_error(state: object) -> str | None:
 def _event(body: Mapping[str, Any]) -> str | None:
     event = body.get("event")
     # Bolt looks at ``event`` in every payload (a command's form may carry one too).
-    if event is None and body.get("type") != "event_callback":
+    if "event" not in body and body.get("type") != "event_callback":
         return None
     if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
         return "event is not an object with a type"
@@ -147,14 +150,15 @@ def _url(text: str) -> bool:
         return False
     try:
         parts = urlsplit(text)
-        return parts.scheme in ("https", "http") and bool(parts.hostname)
+        return parts.scheme in ("https", "http") and bool(
+            parts.hostname and _HOST.fullmatch(parts.hostname))
     except ValueError:  # "Invalid IPv6 URL": a bracket where the host is
         return False
 
 
 def _an_id(value: object) -> bool:
-    """An id Slack sends (a user's, a view's, an action's): text, never empty."""
-    return isinstance(value, str) and bool(value)
+    """An id Slack sends (a user's, a view's, an action's): one word of printable ASCII."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def _text_or_absent(value: object) -> bool:
