@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bot.store.tables import FailoverRequestRow
 from failover_sandbox.slack_api import Message
 
-from .serve_harness import ALICE, CHANNEL, Drill
+from .serve_harness import ALICE, BOB, CHANNEL, Drill
 
 
 def regional_modal(drill: Drill) -> dict[str, Any] | None:
@@ -44,3 +44,19 @@ def members(drill: Drill, batch_id: str) -> list[FailoverRequestRow]:
     with Session(drill.engine) as session:
         return list(session.exec(select(FailoverRequestRow).where(
             FailoverRequestRow.batch_id == batch_id)))
+
+
+def approve_the_region(drill: Drill, reason: str) -> str:
+    """Alice asks for every hub of West Europe (all eligible ones are preselected: she types
+    only the region and a reason), Bob approves; returns the batch's id."""
+    console = drill.console()
+    assert console.slash_command(ALICE.id, "/iothub failover --region West Europe")["ok"]
+    modal = drill.wait_for("the regional dialog", lambda: regional_modal(drill))
+    assert console.submit(ALICE.id, modal["id"], {
+        "confirm_region": {"confirm_region": "West Europe"},
+        "reason": {"reason": reason}})["ok"]
+    shown = drill.wait_for("the batch's approval message", lambda: board(drill))
+    approve = button(shown, "approve")
+    assert approve is not None and str(approve["value"]).startswith("fb-")
+    assert console.click(BOB.id, shown.ts, approve)["ok"]
+    return str(approve["value"])

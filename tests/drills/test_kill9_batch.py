@@ -16,7 +16,7 @@ from failover_sandbox.slack_api import Message
 
 from . import batch_views
 from .conftest import HUB
-from .serve_harness import ALICE, BOB, CHANNEL, WAIT, Drill
+from .serve_harness import CHANNEL, WAIT, Drill
 
 pytestmark = pytest.mark.process_drill
 
@@ -47,19 +47,7 @@ def test_killed_mid_batch_the_restarted_bot_finishes_it_with_one_post_per_hub(
     # A POST a second: the kill lands with hubs running, one POST held and hubs waiting.
     settings = {"BOT_BATCH_MAX_STARTS_PER_MINUTE": "60"}
     drill.start_bot(settings)
-    console = drill.console()
-    assert console.slash_command(ALICE.id, "/iothub failover --region West Europe")["ok"]
-    modal = drill.wait_for("the regional dialog", lambda: batch_views.regional_modal(drill))
-    # Every eligible hub is preselected: Alice only types the region and a reason.
-    assert console.submit(ALICE.id, modal["id"], {
-        "confirm_region": {"confirm_region": "West Europe"},
-        "reason": {"reason": "INC-15 West Europe is down"}})["ok"]
-    board = drill.wait_for("the batch's approval message", lambda: batch_views.board(drill))
-    approve = batch_views.button(board, "approve")
-    assert approve is not None and str(approve["value"]).startswith("fb-")
-    batch_id = str(approve["value"])
-
-    assert console.click(BOB.id, board.ts, approve)["ok"]
+    batch_id = batch_views.approve_the_region(drill, "INC-15 West Europe is down")
     drill.wait_for("two hubs started", lambda: sum(drill.arm.failover_posts(h)
                                                    for h in HUBS) >= 2)
     held = drill.arm.hold_next("failover")

@@ -110,7 +110,7 @@ def test_two_replicas_resumed_with_every_hub_overdue_post_one_interval_apart(
         replica.start_bot(SETTINGS)
     arm = first.arm
     assert isinstance(arm, TimedArm)
-    batch_id = _approve_the_region(first)
+    batch_id = batch_views.approve_the_region(first, "INC-24 West Europe is down")
     first.wait_for("every hub approved", lambda: all(
         r.status != RequestStatus.AWAITING_APPROVAL for r in batch_views.members(first, batch_id)))
 
@@ -135,20 +135,6 @@ def test_two_replicas_resumed_with_every_hub_overdue_post_one_interval_apart(
     assert sum(posted_by) == len(HUBS)
     assert all(posted_by), f"both replicas must have POSTed: {posted_by}"
 
-
-def _approve_the_region(drill: Drill) -> str:
-    """Alice asks for every hub of West Europe, Bob approves; returns the batch's id."""
-    console = drill.console()
-    assert console.slash_command(ALICE.id, "/iothub failover --region West Europe")["ok"]
-    modal = drill.wait_for("the regional dialog", lambda: batch_views.regional_modal(drill))
-    assert console.submit(ALICE.id, modal["id"], {
-        "confirm_region": {"confirm_region": "West Europe"},
-        "reason": {"reason": "INC-24 West Europe is down"}})["ok"]
-    board = drill.wait_for("the batch's approval message", lambda: batch_views.board(drill))
-    approve = batch_views.button(board, "approve")
-    assert approve is not None and str(approve["value"]).startswith("fb-")
-    assert console.click(BOB.id, board.ts, approve)["ok"]
-    return str(approve["value"])
 
 
 def _posts_sent(drill: Drill) -> int:
