@@ -251,7 +251,8 @@ def installed_idle(where: Path, slack: FakeSlackServer, settle: float, window: f
 
     def healthy() -> bool:
         health = http_json(f"http://127.0.0.1:{port}/healthz")
-        return bool(health and health.get("status") == "ok" and health.get("worker") == "running")
+        return bool(health and health.get("status") == "ok"
+                    and health.get("work_process") == "running")
 
     process = bot.start(["serve"], cwd, cwd / "logs", **env)
     try:
@@ -329,7 +330,7 @@ def regional_batch(drill: Drill, hubs: int, timeout: float) -> tuple[str, int, f
 def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_timeout: float,
                  extra_env: dict[str, str]) -> tuple[list[Figures], dict[int, str], str]:
     with drill_ground(where, hubs) as drill:
-        # Starts as fast as the bot allows (1,200 a minute): the batch's load is the point.
+        # Starting as fast as the bot allows (1,200 a minute): the batch's load is the point.
         drill.start_bot({"BOT_BATCH_MAX_STARTS_PER_MINUTE": "1200", **extra_env})
         with Sampler(lambda: drill.bot.process.pid if drill.bot else None) as sampler:
             idle = settled("drill: idle", sampler, settle, window)

@@ -303,7 +303,7 @@ class Scenario:
         progress(f"submitted {len(result.members)} hubs in {self.figures['submit_s']:.1f} s")
         self.service.boards.attach_message(result.batch.id, "1700000000.000100")
         started = time.time()
-        decision = self.service.batches.approve(APPROVER, result.batch.id)
+        decision = self.service.batch_deciding.approve(APPROVER, result.batch.id)
         assert decision.ok and decision.changed == len(result.members), decision.refusal
         self.figures["approve_s"] = time.time() - started
         progress(f"approved in {self.figures['approve_s']:.1f} s")
@@ -320,7 +320,7 @@ class Scenario:
                 kind=OperationKind.FAILOVER, typed_name=ref.name,
                 reason="INC-1000 West Europe down", expected_active_region=state.active_region))
             assert isinstance(result, Submitted), result
-            started = self.service.starts.start(result.request.id)
+            started = self.service.starting.start(result.request.id)
             assert started is not None and started.status is RequestStatus.RUNNING, started
             return started.id
 

@@ -66,7 +66,8 @@ def serve_ready(bot: InstalledBot, where: Path, slack: FakeSlackServer) -> float
 
     def healthy() -> bool:
         health = http_json(f"http://127.0.0.1:{port}/healthz")
-        return bool(health and health.get("status") == "ok" and health.get("worker") == "running")
+        return bool(health and health.get("status") == "ok"
+                    and health.get("work_process") == "running")
 
     started = time.monotonic()
     process = bot.start(["serve"], cwd, cwd / "logs", **env)

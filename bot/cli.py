@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--port", type=tcp_port, default=None,
                        help="HTTP port (default: PORT or 3000)")
-    serve.add_argument("--no-worker", action="store_true",
-                       help="do not run the progress poller in this process")
+    serve.add_argument("--no-poller", "--no-worker", dest="no_poller", action="store_true",
+                       help="run no progress poller here (a `worker` runs it; --no-worker is "
+                            "its older name)")
 
     sub.add_parser("worker", help="run only the progress poller")
 
@@ -172,9 +173,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(migrate.current_revision(url) or "empty")
         return 0
     if args.command == "serve":
-        return serve.serve(settings, port=args.port, with_worker=not args.no_worker)
+        return serve.serve(settings, port=args.port, with_poller=not args.no_poller)
     if args.command == "worker":
-        return serve.run_worker(settings)
+        from bot.roles.worker import run_worker
+
+        return run_worker(settings)
     if getattr(args, "run_command", None):
         status: int = args.run_command(args, settings)
         return status

@@ -1,8 +1,6 @@
-"""``failover-bot serve`` and ``failover-bot worker``: the processes of a deployment.
-
-``serve`` is the front (``bot.roles.front``): it acks, and starts the work process
+"""``failover-bot serve``: the front (``bot.roles.front``) acks, and starts the work process
 (``bot.work_process``, which builds ``bot.roles.work``) for the work after each ack and the
-poller. ``worker`` is only the poller, for deployments that scale it apart from the front.
+poller. ``failover-bot worker`` (only the poller) is ``bot.roles.worker``.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ from bot.bootstrap import (
     azure_gateway,
     check_azure_settings,
     configure_logging_for,
-    make_poller,
-    prepare,
     slack_client,
     sql_unit_of_work,
 )
@@ -48,12 +44,12 @@ def _can_listen(port: int) -> None:
                               "(set PORT or --port)") from None
 
 
-def serve(settings: Settings, *, port: int | None = None, with_worker: bool = True,
+def serve(settings: Settings, *, port: int | None = None, with_poller: bool = True,
           gateway_factory: GatewayFactory = azure_gateway) -> int:
     """Run the bot: HTTP on ``port``, or Socket Mode (health and metrics still on HTTP).
 
     This process is the front: it acks. The work after each ack, and the poller unless
-    ``with_worker`` is false, run in a work process it starts (``bot.work_process``).
+    ``with_poller`` is false, run in a work process it starts (``bot.work_process``).
     ``gateway_factory`` builds the hub gateway there (Azure unless a drill or a test says
     otherwise); it must be a module-level function, as the work process is spawned.
     """
@@ -86,7 +82,7 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
                         settings.slack_api_url)
     _can_listen(port or settings.port)
     release_start_up_logs()  # start-up checks passed: what they logged is written now
-    work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_worker)).start()
+    work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_poller)).start()
     front = build_front(settings, client=client, workspace=workspace, work=work,
                         store=sql_unit_of_work(database_url), metrics=metrics)
     port = port or settings.port
@@ -108,24 +104,3 @@ def serve(settings: Settings, *, port: int | None = None, with_worker: bool = Tr
 
 def _exit_quietly(signum: int, frame: object) -> None:
     raise SystemExit(0)
-
-
-def run_worker(settings: Settings) -> int:
-    """Only the poller: for deployments that scale it apart from the HTTP front."""
-    _require(settings, "SLACK_BOT_TOKEN")
-    components = prepare(settings)
-    from bot.slack.boards import SlackBoardNotifier
-    from bot.slack.notifier import SlackNotifier
-
-    client = slack_client(settings, components.metrics)
-    notifier = SlackNotifier(client, components.service.notices,
-                             audit_channel=settings.bot_audit_channel)
-    poller = make_poller(components, notifier,
-                         boards=SlackBoardNotifier(client, components.service.boards))
-    stop = threading.Event()
-    try:
-        poller.run_forever(stop)
-    except KeyboardInterrupt:
-        stop.set()
-        poller.close()
-    return 0

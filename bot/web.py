@@ -35,7 +35,7 @@ MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 MAX_BODY = 1_000_000  # Slack payloads are a few kB; refuse anything absurd before parsing
 PROBE_MAX_AGE_S = 1.0  # probes and monitors share one database check a second
 PROBE_WAIT_S = 2.0  # /healthz must answer within a liveness probe's timeout regardless
-WORKER_UP = "running"
+WORK_PROCESS_UP = "running"
 REFUSED = {"error": "invalid request"}  # what Bolt answers to a bad signature
 
 
@@ -84,12 +84,12 @@ def create_web_app(bolt_app: App, *, signing_secret: str,
                    database_health: Callable[[], DatabaseHealth],
                    metrics_renderer: MetricsRenderer | None = None,
                    own_metrics: MetricsRenderer | None = None,
-                   worker_state: Callable[[], str] | None = None,
+                   work_process_state: Callable[[], str] | None = None,
                    answering: Callable[[], AbstractContextManager[object]] | None = None,
                    ) -> Starlette:
     """``signing_secret`` checks each Slack request before anything of it is read (empty:
     every one is refused, as in Socket Mode, which needs none). ``database_health()``
-    probes whether the database takes writes; ``worker_state()`` is the work process's
+    probes whether the database takes writes; ``work_process_state()`` is the work process's
     "starting", "running", "restarting" or "failed".
     ``metrics_renderer(accept_header)`` returns the body and content type of /metrics, and
     ``own_metrics`` this process's own, served while that one cannot answer (the work
@@ -135,17 +135,17 @@ def create_web_app(bolt_app: App, *, signing_secret: str,
         state = await database.state()
         health = {"database": state}
         problems = [] if state == "writable" else [f"the database is {state}"]
-        if worker_state is not None:
-            worker = worker_state()
-            health["worker"] = worker
-            if worker != WORKER_UP:
-                problems.append(f"the work process is {worker}")
+        if work_process_state is not None:
+            work_process = work_process_state()
+            health["work_process"] = work_process
+            if work_process != WORK_PROCESS_UP:
+                problems.append(f"the work process is {work_process}")
         return health, problems
 
     async def healthz(request: Request) -> Response:
         health, problems = await status()
         # Always 200 while the process serves: a database outage must not get pods restarted
-        # (and the front restarts its own worker); the body tells monitors what is wrong.
+        # (and the front restarts its own work process); the body tells monitors what is wrong.
         return JSONResponse({"status": "degraded" if problems else "ok", **health})
 
     async def readyz(request: Request) -> Response:

@@ -24,7 +24,7 @@ from bot.bootstrap import GatewayFactory, configure_logging_for
 from bot.config import Settings
 from bot.in_flight import InFlight, JobLoopHeartbeat, watch
 from bot.job_handover import JobKeeper
-from bot.roles.work import Worker, start_work_role
+from bot.roles.work import WorkRole, start_work_role
 from bot.slack.lazy import LazyJob, run_job
 from bot.store.jobs import JobStore
 from bot.telemetry import Metrics, render_latest
@@ -66,19 +66,19 @@ def main(spec: WorkSpec, jobs: Queue[list[LazyJob] | None], control: Connection,
                      name="parent-watch").start()
     os.nice(spec.niceness)
     try:
-        worker = start_work_role(spec.settings, spec.gateway_factory, metrics)
+        role = start_work_role(spec.settings, spec.gateway_factory, metrics)
         store = JobStore(spec.settings.database_url.get_secret_value())
     except Exception as exc:  # one line, no traceback: the front restarts us with back-off
         log.error("the work process could not start: %s: %s", type(exc).__name__,
                   _first_line(exc))
         raise SystemExit(START_FAILED) from None
     if spec.run_poller:
-        worker.start_poller()
-    _work(worker, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
+        role.start_poller()
+    _work(role, jobs, in_flight, store, owner, min(JOB_LEASE, spec.settings.bot_lease_ttl),
           ready, heartbeat)
 
 
-def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
+def _work(role: WorkRole, jobs: Queue[list[LazyJob] | None], in_flight: InFlight,
           store: JobStore, owner: str, lease: timedelta, ready: ProcessEvent,
           heartbeat: JobLoopHeartbeat) -> None:
     quiet = watch(in_flight)
@@ -86,7 +86,7 @@ def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight
     work = ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="slack-lazy")
 
     def dispatch(job: LazyJob) -> None:
-        (urgent if job.urgent else work).submit(run_after_acks, worker.bolt_app, job, quiet,
+        (urgent if job.urgent else work).submit(run_after_acks, role.bolt_app, job, quiet,
                                                 keeper.finished)
 
     keeper = JobKeeper(store, owner, lease, dispatch).start()
@@ -96,7 +96,7 @@ def _work(worker: Worker, jobs: Queue[list[LazyJob] | None], in_flight: InFlight
     while (batch := _next_batch(jobs, heartbeat)) is not None:
         for job in keeper.claim(batch):
             dispatch(job)
-    worker.stop()
+    role.stop()
     urgent.shutdown(wait=True)
     work.shutdown(wait=True)
     keeper.stop()

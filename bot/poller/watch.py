@@ -40,7 +40,7 @@ class Polled:
 class Watch:
     def __init__(self, service: FailoverService, uow_factory: UnitOfWorkFactory, clock: Clock,
                  owner_id: str, lease_ttl: timedelta, metrics: Metrics | None) -> None:
-        self._starts, self._observations = service.starts, service.observations
+        self._starting, self._observing = service.starting, service.observing
         self._hubs = service.hubs
         self._uow, self._clock, self._metrics = uow_factory, clock, metrics
         self._owner_id, self._lease_ttl = owner_id, lease_ttl
@@ -81,13 +81,13 @@ class Watch:
                 # Approved but never started (the approver's process died, or Azure could
                 # not take it yet): the compare-and-set of the start makes sure only one
                 # caller ever POSTs; our lease covers the POST.
-                started = self._starts.start(request.id, lease_owner=self._owner_id)
+                started = self._starting.start(request.id, lease_owner=self._owner_id)
                 observation = None if started is None else Observation(
                     started, OperationPoll(OperationState.RUNNING)
                     if started.status is RequestStatus.RUNNING and started.operation_handle
                     else None)
             else:
-                observation = self._observations.observe(request.id)
+                observation = self._observing.observe(request.id)
         except Exception:
             log.exception("polling %s failed", request.id)
             return Polled(request, failed=True)

@@ -56,6 +56,6 @@ def build_front(settings: Settings, *, client: WebClient, workspace: Identity,
     web_app = create_web_app(
         bolt_app, signing_secret=settings.signing_secret,
         database_health=lambda: database_health(store),
-        worker_state=work.state, answering=work.answering,
+        work_process_state=work.state, answering=work.answering,
         metrics_renderer=work.render_metrics, own_metrics=own_metrics)
     return Front(bolt_app, web_app)

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from bot.bootstrap import Components, database_health
 from bot.poller import Poller
-from bot.roles.work import Worker, build_worker
+from bot.roles.work import WorkRole, build_work_role
 from bot.slack.notifier import SlackNotifier
 from bot.telemetry import render_latest
 from bot.web import create_web_app
@@ -22,41 +22,41 @@ from bot.web import create_web_app
 class Runtime:
     """Everything a single-process bot holds: the work role and its HTTP face."""
 
-    worker: Worker
+    work: WorkRole
     web_app: Starlette
 
     @property
     def components(self) -> Components:
-        return self.worker.components
+        return self.work.components
 
     @property
     def bolt_app(self) -> App:
-        return self.worker.bolt_app
+        return self.work.bolt_app
 
     @property
     def poller(self) -> Poller:
-        return self.worker.poller
+        return self.work.poller
 
     @property
     def notifier(self) -> SlackNotifier:
-        return self.worker.notifier
+        return self.work.notifier
 
     def start_poller(self) -> None:
-        self.worker.start_poller()
+        self.work.start_poller()
 
     def stop(self) -> None:
-        self.worker.stop()
+        self.work.stop()
 
 
 def build_runtime(components: Components, *, client: WebClient,
                   executor: Executor | None = None) -> Runtime:
-    worker = build_worker(components, client=client, executor=executor)
+    work = build_work_role(components, client=client, executor=executor)
 
     def own_metrics(accept: str | None) -> tuple[bytes, str]:
         return render_latest(components.metrics, accept)
 
-    web_app = create_web_app(worker.bolt_app,
+    web_app = create_web_app(work.bolt_app,
                              signing_secret=components.settings.signing_secret,
                              database_health=lambda: database_health(components.uow),
                              metrics_renderer=own_metrics, own_metrics=own_metrics)
-    return Runtime(worker, web_app)
+    return Runtime(work, web_app)

@@ -16,13 +16,13 @@ from bot.config import Settings
 from bot.poller import Poller
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
-from bot.slack.boards import SlackBoardNotifier
+from bot.slack.board_notifier import SlackBoardNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.telemetry import Metrics
 
 
 @dataclass
-class Worker:
+class WorkRole:
     """Everything the work process holds; its poller runs on a thread of its own."""
 
     components: Components
@@ -43,8 +43,8 @@ class Worker:
             self._poller_thread.join(timeout=30)
 
 
-def build_worker(components: Components, *, client: WebClient,
-                 executor: Executor | None = None, verify_requests: bool = True) -> Worker:
+def build_work_role(components: Components, *, client: WebClient,
+                 executor: Executor | None = None, verify_requests: bool = True) -> WorkRole:
     """The Bolt app, notifier and poller around a wired service."""
     settings, service = components.settings, components.service
     notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
@@ -54,13 +54,13 @@ def build_worker(components: Components, *, client: WebClient,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
         verify_requests=verify_requests,  # auth.test at start: a bad token fails it
         boards=boards)
-    return Worker(components, bolt_app, notifier,
+    return WorkRole(components, bolt_app, notifier,
                   make_poller(components, notifier, boards=boards))
 
 
 def start_work_role(settings: Settings, gateway_factory: GatewayFactory,
-                    metrics: Metrics) -> Worker:
+                    metrics: Metrics) -> WorkRole:
     """In the work process: only requests the front verified reach its Bolt app."""
     components = prepare(settings, gateway_factory, metrics=metrics)
-    return build_worker(components, client=slack_client(settings, components.metrics),
+    return build_work_role(components, client=slack_client(settings, components.metrics),
                         verify_requests=False)

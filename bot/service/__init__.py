@@ -6,7 +6,7 @@ Every refusal is returned as a value and written to the audit log.
 ==================  =======================================================================
 ``asking``          preview, submit
 ``deciding``        approve, reject, cancel, expire
-``running``         start (the one POST), its postponement, the handle
+``starting``        start (the one POST), its postponement, the handle
 ``observing``       observe a running operation, record its end, the completion report
 ``reading``         status, hub list, audit, one request
 ``regional``        a region's hubs for a batch, and its submission
@@ -17,9 +17,9 @@ Every refusal is returned as a value and written to the audit log.
 ``refusals``        audit and count refusals and outcomes (shared)
 ==================  =======================================================================
 
-:class:`FailoverService` is the composition: one :class:`Deps` (the ports and settings, shared
-and read at each use) and one instance of each use case over it; callers call the use case
-(``service.deciding.approve(…)``, ``service.starts.start(…)``).
+:class:`FailoverService` is the composition: one :class:`ServiceDeps` (the ports and settings,
+shared and read at each use) and one instance of each use case over it; callers call the use case
+(``service.deciding.approve(…)``, ``service.starting.start(…)``).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from bot.service.asking import (
     SubmitFailover,
     Submitted,
 )
-from bot.service.batch_deciding import BatchDecision, BatchDecisions
+from bot.service.batch_deciding import BatchDeciding, BatchDecision
 from bot.service.boards import Board, BoardLine, Boards, Fleet
 from bot.service.deciding import Deciding, Decision
-from bot.service.deps import Deps, LeaseKeeper
+from bot.service.dependencies import LeaseKeeper, ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.notices import Notices
-from bot.service.observing import NOT_STARTED_AFTER, NOT_STARTED_POLLS, Observation, Observations
+from bot.service.observing import NOT_STARTED_AFTER, NOT_STARTED_POLLS, Observation, Observing
 from bot.service.reading import HubPage, HubStatus, Reading
 from bot.service.refusals import Refusals
 from bot.service.regional import (
@@ -51,7 +51,7 @@ from bot.service.regional import (
     RegionPreview,
     SubmitBatch,
 )
-from bot.service.running import OUTCOME_UNKNOWN, ProcessMemory, Starts
+from bot.service.starting import OUTCOME_UNKNOWN, ProcessMemory, Starting
 
 __all__ = [
     "AUTO_APPROVER",
@@ -65,7 +65,6 @@ __all__ = [
     "Board",
     "BoardLine",
     "Decision",
-    "Deps",
     "FailoverService",
     "FieldErrors",
     "Fleet",
@@ -75,6 +74,7 @@ __all__ = [
     "Observation",
     "Preview",
     "RegionPreview",
+    "ServiceDeps",
     "SubmitBatch",
     "SubmitFailover",
     "Submitted",
@@ -82,7 +82,7 @@ __all__ = [
 
 
 @dataclass
-class FailoverService(Deps):
+class FailoverService(ServiceDeps):
     """The use cases of one process over one set of dependencies."""
 
     def __post_init__(self) -> None:
@@ -90,11 +90,11 @@ class FailoverService(Deps):
         self.hubs = Hubs(self)
         self.asking = Asking(self, self.hubs, self.refusals)
         self.deciding = Deciding(self, self.hubs, self.refusals)
-        self.starts = Starts(self, self.refusals, ProcessMemory())
-        self.observations = Observations(self, self.hubs, self.refusals, self.starts)
+        self.starting = Starting(self, self.refusals, ProcessMemory())
+        self.observing = Observing(self, self.hubs, self.refusals, self.starting)
         self.reading = Reading(self, self.hubs, self.refusals)
         self.notices = Notices(self)
-        self.batches = BatchDecisions(self, self.hubs, self.refusals)
+        self.batch_deciding = BatchDeciding(self, self.hubs, self.refusals)
         self.regional = RegionalAsking(self, self.hubs, self.refusals,
-                                       self.batches.approve_at_once)
+                                       self.batch_deciding.approve_at_once)
         self.boards = Boards(self, self.hubs)

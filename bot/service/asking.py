@@ -21,7 +21,7 @@ from bot.domain.rules import (
     check_ready,
 )
 from bot.service.deciding import mark_approved
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.store.base import HubLocked
@@ -70,7 +70,7 @@ class FieldErrors:
 
 
 class Asking:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
     def preview(self, actor: Actor, channel_id: str, hub_name: str,

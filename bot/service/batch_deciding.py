@@ -28,7 +28,7 @@ from bot.domain.request import SYSTEM, FailoverRequest, RequestStatus, new_reque
 from bot.domain.rules import Refusal, RefusalReason
 from bot.service.asking import AUTO_APPROVER
 from bot.service.changes import change
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.service.regional import BatchSubmitted
@@ -50,8 +50,8 @@ class BatchDecision:
         return self.refusal is None
 
 
-class BatchDecisions:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
+class BatchDeciding:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
     def approve(self, actor: Actor, batch_id: str,

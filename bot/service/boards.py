@@ -15,7 +15,7 @@ from bot.domain.model import HubState, OperationKind
 from bot.domain.regions import display_name
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import GatewayError
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 
 
@@ -69,7 +69,7 @@ class Fleet:
 
 
 class BoardNotifier(Protocol):
-    """Where boards are shown (Slack: ``bot.slack.boards``); errors propagate, so the keeper
+    """Where boards are shown (Slack: ``bot.slack.board_notifier``); errors propagate, so the keeper
     tries again later."""
 
     def show_board(self, board: Board) -> None:
@@ -87,7 +87,7 @@ class BoardNotifier(Protocol):
 
 
 class Boards:
-    def __init__(self, deps: Deps, hubs: Hubs) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs) -> None:
         self.deps, self.hubs = deps, hubs
 
     def board(self, batch_id: str) -> Board | None:

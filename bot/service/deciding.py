@@ -11,7 +11,7 @@ from bot.domain.policy import Actor, check_decidable
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
 from bot.service.changes import change
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.store.base import UnitOfWork
@@ -39,7 +39,7 @@ class Decision:
 
 
 class Deciding:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
     def approve(self, actor: Actor, request_id: str,
@@ -144,7 +144,7 @@ class Deciding:
             return uow.requests.get(request_id)
 
 
-def mark_approved(deps: Deps, uow: UnitOfWork, request: FailoverRequest,
+def mark_approved(deps: ServiceDeps, uow: UnitOfWork, request: FailoverRequest,
                   approver: str) -> FailoverRequest | None:
     """Approve in ``uow`` (also the policy's own approval, when none is required)."""
     # next_poll_at: should the approver's process die before starting it, the poller will.

@@ -1,7 +1,7 @@
 """The hubs as Azure and the records show them: live state, quota, cool-down, estimates.
 
 Quota and cool-down count the bot's own requests and, through the hub's history, what Azure's
-Activity Log shows was done outside the bot (:mod:`bot.history`); without it, own records only.
+Activity Log shows was done outside the bot (:mod:`bot.hub_history`); without it, own records only.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from bot.domain.model import HubState, OperationKind
 from bot.domain.names import closest_names
 from bot.domain.rules import Refusal, RefusalReason, estimate_duration
-from bot.history import ActivityRead, HubHistories, HubHistory
+from bot.hub_history import ActivityRead, HubHistories, HubHistory
 from bot.hubs.gateway import AmbiguousHub, GatewayError, HubNotFound
 from bot.service.changes import azure_refusal
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.store.base import UnitOfWork
 
 
 class Hubs:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: ServiceDeps) -> None:
         self.deps = deps
         self.histories = HubHistories(deps.activity, deps.clock, deps.limits)
 

@@ -14,14 +14,14 @@ from datetime import datetime
 from bot.domain.model import AuditAction
 from bot.domain.request import SYSTEM, FailoverRequest
 from bot.notifications import Milestone
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.store.base import AuditQuery, UnitOfWork
 
 
 class Notices:
     """The notifier's ledger (``bot.slack.notifier.MessageLedger``)."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: ServiceDeps) -> None:
         self.deps = deps
 
     def attach_message(self, request_id: str, *, message_ts: str | None = None,

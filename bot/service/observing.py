@@ -13,10 +13,10 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import GatewayError, OperationPoll, OperationState, Throttled, TransientError
 from bot.notifications import CompletionReport
 from bot.service.changes import change
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
-from bot.service.running import ProcessMemory, Starts
+from bot.service.starting import ProcessMemory, Starting
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class Observation:
         return self.request.status.is_terminal
 
 
-class Observations:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals, starts: Starts) -> None:
-        self.deps, self.hubs, self.refusals, self.starts = deps, hubs, refusals, starts
+class Observing:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals, starts: Starting) -> None:
+        self.deps, self.hubs, self.refusals, self.starting = deps, hubs, refusals, starts
         self.memory: ProcessMemory = starts.memory
 
     def observe(self, request_id: str) -> Observation | None:
@@ -59,7 +59,7 @@ class Observations:
                 handle = self.memory.unsaved.get(request.id)
             if handle is None:
                 return self._observe_without_handle(request)
-            request = self.starts.store_handle(request, handle, None)  # Azure's answer, kept
+            request = self.starting.store_handle(request, handle, None)  # Azure's answer, kept
         try:
             poll = self.deps.gateway.poll(request.hub, handle)
         except (Throttled, TransientError) as exc:
@@ -75,7 +75,7 @@ class Observations:
         if poll.state is OperationState.RUNNING:
             return Observation(request, poll, retry_after=poll.retry_after)
         if poll.state is OperationState.FAILED:
-            failed = self.starts.finish_failed(request, poll.error_code or "Failed",
+            failed = self.starting.finish_failed(request, poll.error_code or "Failed",
                                                poll.error_message or "Azure reported a failure.")
             return Observation(failed, poll, report=self._report(failed))
         return self._finish_succeeded(request, poll)
@@ -135,7 +135,7 @@ class Observations:
         with self.memory.lock:
             self.memory.quiet_since.pop(request.id, None)
         why = lost or "Azure never confirmed the request (the bot stopped or lost its answer)"
-        failed = self.starts.finish_failed(
+        failed = self.starting.finish_failed(
             request, "NotStarted",
             f"{why}. Since then no request to Azure has been in flight, and for "
             f"{humanize(now - quiet_since)} the hub has stayed {hub.state} in "

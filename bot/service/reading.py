@@ -12,7 +12,7 @@ from bot.domain.request import SYSTEM, FailoverRequest
 from bot.domain.rules import Refusal, check_hub_name
 from bot.hubs.gateway import GatewayError
 from bot.service.changes import azure_refusal
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.store.base import AuditQuery, StoreUnavailable
@@ -43,7 +43,7 @@ class HubPage:
 
 
 class Reading:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
 
     def status(self, hub_name: str, actor: Actor | None = None) -> HubStatus | Refusal:

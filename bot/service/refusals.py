@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
 class Refusals:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: ServiceDeps) -> None:
         self.deps = deps
 
     def refuse(self, refusal: Refusal, user: str, hub: str | None, kind: OperationKind | None,

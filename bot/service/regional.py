@@ -29,7 +29,7 @@ from bot.domain.request import FailoverRequest, RequestStatus, new_request_id
 from bot.domain.rules import Refusal, RefusalReason, check_open_request, check_ready
 from bot.hubs.gateway import GatewayError
 from bot.service.changes import azure_refusal
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.store.base import HubLocked
@@ -92,7 +92,7 @@ class BatchFieldErrors:
 
 
 class RegionalAsking:
-    def __init__(self, deps: Deps, hubs: Hubs, refusals: Refusals,
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals,
                  approve: ApproveAtOnce) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
         self._approve_at_once = approve

@@ -13,9 +13,9 @@ from bot.domain.request import RequestStatus
 from bot.domain.rules import Refusal
 from bot.slack import batch_actions, reports
 from bot.slack.clicked import Click, on_click
-from bot.slack.deps import Deps
 from bot.slack.lazy import DECIDE
 from bot.slack.listener import Kind, Listener, any_access
+from bot.slack.listener_deps import ListenerDeps
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import said
 
@@ -26,7 +26,7 @@ def _acknowledge(ack: Ack) -> None:
     ack()
 
 
-def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
+def _decide(deps: ListenerDeps, *, approve: bool) -> Callable[..., None]:
     def decide(click: Click) -> None:
         if is_batch_id(click.value):  # a regional batch: same buttons, its own use cases
             return batch_actions.decide(deps, click.user, click.value, click.on,
@@ -49,10 +49,10 @@ def _decide(deps: Deps, *, approve: bool) -> Callable[..., None]:
     return on_click(deps, decide)
 
 
-def start_request(deps: Deps, request_id: str) -> None:
+def start_request(deps: ListenerDeps, request_id: str) -> None:
     """Runs in the executor: one call to Azure (the service guards against a second)."""
     try:
-        started = deps.service.starts.start(request_id)
+        started = deps.service.starting.start(request_id)
         if started is not None:
             deps.notifier.request_changed(started)
     except Exception:

@@ -15,8 +15,7 @@ from bot.config import Settings
 from bot.service import FailoverService
 from bot.slack import listeners
 from bot.slack.actors import ActorResolver
-from bot.slack.boards import SlackBoardNotifier
-from bot.slack.deps import Deps
+from bot.slack.board_notifier import SlackBoardNotifier
 from bot.slack.guard import (
     Identity,
     keep_bodies_out_of_bolt_logs,
@@ -24,6 +23,7 @@ from bot.slack.guard import (
     own_identity,
 )
 from bot.slack.lazy import LazyJob, hand_over_lazy_halves
+from bot.slack.listener_deps import ListenerDeps
 from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def create_app(service: FailoverService, *, settings: Settings, client: WebClien
     if workspace is not None:  # the work process only sees what the front let through
         app.use(only_our_workspace(workspace))
     boards = boards or SlackBoardNotifier(client, service.boards)
-    deps = Deps(service=service, actors=actor_resolver, notifier=notifier, executor=executor,
-                boards=boards)
+    deps = ListenerDeps(service=service, actors=actor_resolver, notifier=notifier,
+                        executor=executor, boards=boards)
     listeners.register(app, deps, access=lambda: service.access)
     return app
 

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 
 from bot.domain.clicks import ClickedMessage
 from bot.domain.user_text import clean
-from bot.slack.deps import Deps, guarded
+from bot.slack.listener_deps import ListenerDeps, guarded
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ class Click:
     tell: Tell  # answers the clicker there (:func:`teller`)
 
 
-def on_click(deps: Deps, work: Callable[[Click], None]) -> Callable[..., None]:
+def on_click(deps: ListenerDeps, work: Callable[[Click], None]) -> Callable[..., None]:
     """A button's lazy half: read the click, then do ``work`` with it; a failure of the work
-    is told to the clicker (``bot.slack.deps.guarded``)."""
+    is told to the clicker (``bot.slack.listener_deps.guarded``)."""
 
     def clicked(body: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
@@ -44,7 +44,7 @@ def on_click(deps: Deps, work: Callable[[Click], None]) -> Callable[..., None]:
     return clicked
 
 
-def clicked_value(deps: Deps, body: dict[str, Any]) -> str:
+def clicked_value(deps: ListenerDeps, body: dict[str, Any]) -> str:
     """The clicked button's value, cleaned (``bot.domain.user_text``); a value that needed
     cleaning was not the bot's own, and what was removed goes in the audit log."""
     action = body["actions"][0]

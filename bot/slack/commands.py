@@ -17,10 +17,10 @@ from slack_sdk.models.blocks import Block
 from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
 from bot.domain.user_text import clean
-from bot.slack import regional, reports
-from bot.slack.deps import Deps, failure_message, guarded
+from bot.slack import region_dialog, reports
 from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, Half
 from bot.slack.listener import Kind, Listener, any_access
+from bot.slack.listener_deps import ListenerDeps, failure_message, guarded
 from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_modal, refusal_modal
 from bot.slack.parsing import (
     CancelRequest,
@@ -47,7 +47,7 @@ def _text(command: dict[str, Any]) -> str:
     return clean(str(command.get("text") or "")).text
 
 
-def _audit_cleaned(deps: Deps, command: dict[str, Any]) -> None:
+def _audit_cleaned(deps: ListenerDeps, command: dict[str, Any]) -> None:
     """Characters removed from the command's text (bidi, zero-width…) go in the audit log."""
     typed = clean(str(command.get("text") or ""))
     if typed.changed:
@@ -81,7 +81,7 @@ def _wanted_halves(parsed: Command | Usage) -> frozenset[Half]:
     return frozenset({ANSWER})  # a usage error is audited there
 
 
-def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
+def _open_dialog(deps: ListenerDeps, default: str | None) -> Callable[..., None]:
     """After the ack, for failover and failback: its own lazy half, so that it can be run
     ahead of other work (the trigger id lives 3 s and works once)."""
 
@@ -90,7 +90,7 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
         if isinstance(parsed, RequestOperation):
             _open_modal(deps, client, command, parsed, respond)
         elif isinstance(parsed, RequestRegional):
-            regional.open_dialog(deps, client, command, parsed, _answerer(respond))
+            region_dialog.open_dialog(deps, client, command, parsed, _answerer(respond))
         else:
             return
         _audit_cleaned(deps, command)  # after views.open: the trigger id lives 3 s
@@ -98,7 +98,7 @@ def _open_dialog(deps: Deps, default: str | None) -> Callable[..., None]:
     return open_dialog
 
 
-def _answer(deps: Deps, default: str | None) -> Callable[..., None]:
+def _answer(deps: ListenerDeps, default: str | None) -> Callable[..., None]:
     """After the ack: everything that reads Azure or the database, answered via response_url."""
 
     def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -124,7 +124,7 @@ def _answerer(respond: Respond) -> Answer:
     return answer
 
 
-def _handle(deps: Deps, parsed: Command, command: dict[str, Any], respond: Respond,
+def _handle(deps: ListenerDeps, parsed: Command, command: dict[str, Any], respond: Respond,
             client: WebClient) -> None:
     answer = _answerer(respond)
     user, channel = command["user_id"], command["channel_id"]
@@ -146,7 +146,8 @@ def _refused(answer: Answer, refusal: Refusal) -> None:
     answer(said(refusal.message), reports.refusal_blocks(refusal))
 
 
-def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: Answer) -> None:
+def _status(deps: ListenerDeps, client: WebClient, user: str, cmd: ShowStatus,
+            answer: Answer) -> None:
     status = deps.service.reading.status(cmd.hub, deps.actors.resolve(user))
     if isinstance(status, Refusal):
         return _refused(answer, status)
@@ -159,14 +160,14 @@ def _status(deps: Deps, client: WebClient, user: str, cmd: ShowStatus, answer: A
                                        deps.service.time_scale))
 
 
-def _list(deps: Deps, cmd: ListHubs, answer: Answer) -> None:
+def _list(deps: ListenerDeps, cmd: ListHubs, answer: Answer) -> None:
     page = deps.service.reading.list_hubs(cmd.page)
     if isinstance(page, Refusal):
         return _refused(answer, page)
     answer(f"{page.total} IoT Hubs", reports.hub_list_blocks(page))
 
 
-def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
+def _audit(deps: ListenerDeps, cmd: ShowAudit, answer: Answer) -> None:
     size = reports.AUDIT_PAGE_SIZE
     since = deps.service.clock.now() - cmd.since if cmd.since else None
     kind = next(iter(cmd.kinds)) if len(cmd.kinds) == 1 else None
@@ -177,7 +178,7 @@ def _audit(deps: Deps, cmd: ShowAudit, answer: Answer) -> None:
            reports.audit_blocks(events[:size], cmd.page, len(events) > size))
 
 
-def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
+def _cancel(deps: ListenerDeps, client: WebClient, user: str, channel: str, cmd: CancelRequest,
             answer: Answer) -> None:
     outcome = deps.service.deciding.cancel(deps.actors.resolve(user), cmd.request_id).outcome
     if not isinstance(outcome, Refusal):
@@ -191,8 +192,8 @@ def _cancel(deps: Deps, client: WebClient, user: str, channel: str, cmd: CancelR
     return _refused(answer, outcome)
 
 
-def _open_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,
-                respond: Respond) -> None:
+def _open_modal(deps: ListenerDeps, client: WebClient, command: dict[str, Any],
+                cmd: RequestOperation, respond: Respond) -> None:
     opened = _open_loading(client, command, cmd, _answerer(respond))
     if opened:
         deps.executor.submit(_fill_modal, deps, client, command, cmd, *opened)
@@ -211,8 +212,8 @@ def _open_loading(client: WebClient, command: dict[str, Any], cmd: RequestOperat
     return context, str(opened["view"]["id"])
 
 
-def _fill_modal(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestOperation,
-                context: ModalContext, view_id: str) -> None:
+def _fill_modal(deps: ListenerDeps, client: WebClient, command: dict[str, Any],
+                cmd: RequestOperation, context: ModalContext, view_id: str) -> None:
     """In the work pool: read Azure and the quota, then fill the opened dialog in."""
     try:
         preview = deps.service.asking.preview(deps.actors.resolve(command["user_id"]),

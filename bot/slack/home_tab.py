@@ -15,10 +15,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.service import Fleet
-from bot.slack.deps import Deps, failure_message
 from bot.slack.home import MAX_BATCHES, home_view, unavailable_view
 from bot.slack.lazy import HOME
 from bot.slack.listener import Kind, Listener, any_access
+from bot.slack.listener_deps import ListenerDeps, failure_message
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class _Recent:
     """The fleet as read at most ``FLEET_TTL_S`` ago (on the service's clock), and the boards'
     permalinks."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: ListenerDeps) -> None:
         self.deps = deps
         self.lock = threading.Lock()
         self.fleet: Fleet | None = None
@@ -82,7 +82,7 @@ def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
     return str(link) if link else None
 
 
-def _publisher(deps: Deps) -> Callable[..., None]:
+def _publisher(deps: ListenerDeps) -> Callable[..., None]:
     recent = _Recent(deps)
 
     def publish(event: dict[str, Any], client: WebClient) -> None:

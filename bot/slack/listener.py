@@ -1,6 +1,6 @@
 """One Slack listener, declared once, for both roles: what it answers, its ack and its lazy
 halves. The front registers the ack and only names the halves (it holds no service); the
-work process registers the same listener with each half built from its ``Deps``. Every
+work process registers the same listener with each half built from its ``ListenerDeps``. Every
 declaration is listed in ``bot.slack.listeners``, the table both roles register from.
 
 A lazy half may run more than once: the front stores it before handing it over, and the
@@ -17,8 +17,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.domain.policy import AccessPolicy
-from bot.slack.deps import Deps
 from bot.slack.lazy import Half, lazy_half
+from bot.slack.listener_deps import ListenerDeps
 
 
 class Kind(StrEnum):
@@ -32,7 +32,7 @@ class Kind(StrEnum):
 
 Access = Callable[[], AccessPolicy]  # the role's access policy, read at each ack
 Acknowledge = Callable[..., None]  # the listener's ack: pure and quick, it runs in the front
-Build = Callable[[Deps], Callable[..., None]]  # a lazy half, built in the work process
+Build = Callable[[ListenerDeps], Callable[..., None]]  # a lazy half, built in the work process
 
 
 class ListenerDeclarationError(ValueError):
@@ -57,7 +57,7 @@ class Listener:
             if not callable(build):
                 raise ListenerDeclarationError(f"{where}: lazy half {name} has no builder")
 
-    def register(self, app: App, deps: Deps | None, access: Access) -> None:
+    def register(self, app: App, deps: ListenerDeps | None, access: Access) -> None:
         """Without ``deps`` (the front), the lazy halves are only named: they run elsewhere."""
         listen = {Kind.COMMAND: app.command, Kind.ACTION: app.action, Kind.VIEW: app.view,
                   Kind.EVENT: app.event}[self.kind]

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 from slack_bolt import App
 
-from bot.slack import actions, batch_actions, commands, home_tab, regional, views
-from bot.slack.deps import Deps
+from bot.slack import actions, batch_actions, commands, home_tab, region_dialog, views
 from bot.slack.lazy import Half
 from bot.slack.listener import Access, Listener, ListenerDeclarationError
+from bot.slack.listener_deps import ListenerDeps
 
 
 def checked(listeners: Iterable[Listener]) -> tuple[Listener, ...]:
@@ -38,12 +38,12 @@ LISTENERS = checked((
     *actions.LISTENERS,  # Approve, Reject
     *batch_actions.LISTENERS,  # a regional batch's Stop the rest, Retry failed
     *views.LISTENERS,  # the confirmation dialog
-    *regional.LISTENERS,  # the regional dialog (``failover --region``)
+    *region_dialog.LISTENERS,  # the regional dialog (``failover --region``)
     *home_tab.LISTENERS,  # app_home_opened
 ))
 
 
-def register(app: App, deps: Deps | None, access: Access) -> None:
+def register(app: App, deps: ListenerDeps | None, access: Access) -> None:
     """Every listener on ``app``; without ``deps`` (the front), the lazy halves are only
     named: they run elsewhere. The acks read the role's ``access()`` policy."""
     for listener in LISTENERS:

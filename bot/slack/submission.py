@@ -17,7 +17,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.rules import Refusal
-from bot.slack.deps import failure_message
+from bot.slack.listener_deps import failure_message
 from bot.slack.view_state import STALE
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, check_confirmation
 from bot.service import FieldErrors, SubmitFailover
 from bot.slack.actions import start_request
-from bot.slack.deps import Deps
 from bot.slack.lazy import SUBMIT
 from bot.slack.listener import Kind, Listener, dialog_ack
+from bot.slack.listener_deps import ListenerDeps
 from bot.slack.modals import (
     CALLBACK_ID,
     NAME_INPUT,
@@ -33,7 +33,7 @@ from bot.slack.view_state import input_value, text_cleaning
 log = logging.getLogger(__name__)
 
 
-def _submitter(deps: Deps) -> Callable[..., None]:
+def _submitter(deps: ListenerDeps) -> Callable[..., None]:
     def submit(body: dict[str, Any], client: WebClient) -> None:
         _submit(deps, body, client)
 
@@ -51,7 +51,7 @@ _SUBMISSION = Submission(ModalContext.load, _checks, NAME_INPUT, submitting_moda
 _acknowledge = _SUBMISSION.acknowledge
 
 
-def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
+def _submit(deps: ListenerDeps, body: dict[str, Any], client: WebClient) -> None:
     """Always goes through the service, so a mismatch is audited like every refusal."""
     view = body["view"]
 
@@ -78,7 +78,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     _SUBMISSION.submit(body, client, outcome)
 
 
-def _announce(deps: Deps, request: FailoverRequest) -> str | None:
+def _announce(deps: ListenerDeps, request: FailoverRequest) -> str | None:
     """Post the approval message; on failure say why (the request is recorded regardless)."""
     try:
         deps.notifier.request_changed(request)

@@ -63,7 +63,7 @@ class Ground:
             expected_active_region=state.active_region))
         assert isinstance(result, Submitted), result
         self.notifier.request_changed(result.request)
-        started = self.service.starts.start(result.request.id)
+        started = self.service.starting.start(result.request.id)
         assert started is not None and started.status is RequestStatus.RUNNING, started
         return started
 

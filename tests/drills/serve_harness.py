@@ -94,7 +94,7 @@ class Drill:
             self.wait_for("the bot to answer /healthz", self._healthy, check_alive=True)
         else:
             self.wait_for("the bot's work process to run",
-                          lambda: self.health()[1].get("worker") == "running")
+                          lambda: self.health()[1].get("work_process") == "running")
 
     def start_bot_in_socket_mode(self, endpoint_url: str, events_url: str) -> None:
         """``serve`` with ``SLACK_APP_TOKEN``: the fake Web API's ``apps.connections.open``

@@ -34,7 +34,7 @@ def test_killed_between_azures_202_and_storing_the_handle(ground: Ground) -> Non
     ground.notifier.request_changed(submitted.request)
     ground.gateway.start_failover = start_then_die  # type: ignore[method-assign]
     with pytest.raises(Killed):
-        ground.service.starts.start(submitted.request.id)
+        ground.service.starting.start(submitted.request.id)
     ground.gateway.start_failover = real_start  # type: ignore[method-assign]
     request_id = submitted.request.id
     assert ground.status(request_id) is RequestStatus.RUNNING

@@ -12,7 +12,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.model import OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.service import FailoverService, SubmitFailover
-from bot.slack.deps import failure_message
+from bot.slack.listener_deps import failure_message
 from bot.store.base import StoreUnavailable
 from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
@@ -50,7 +50,7 @@ def test_every_command_fails_clearly_and_nothing_is_started_at_azure(
             actor=REQUESTER, channel_id=CHANNEL, hub_name=HUB, kind=OperationKind.FAILOVER,
             typed_name=HUB, reason="INC-9", expected_active_region="westeurope")),
         "approve": lambda: service.deciding.approve(APPROVER, "r" * 32),
-        "start": lambda: service.starts.start("r" * 32),
+        "start": lambda: service.starting.start("r" * 32),
         "status": lambda: service.reading.status(HUB, REQUESTER),
     }
     for name, attempt in attempts.items():

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot.slack.deps import STORE_DOWN
+from bot.slack.listener_deps import STORE_DOWN
 from bot.slack.modals import NAME_INPUT, REASON_INPUT
 from bot.store.migrate import upgrade
 from bot.store.tables import FailoverRequestRow
@@ -97,7 +97,7 @@ def test_a_read_only_database_is_not_ready_and_recovers_without_a_restart(
     assert drill.bot is not None
     front = drill.bot.process.pid
     assert _readiness(drill) == (200, {"status": "ready", "database": "writable",
-                                       "worker": "running"})
+                                       "work_process": "running"})
     drill.request_failover()  # writes work, and the pools hold writable connections
     assert _requests(drill) == 1
 
@@ -174,7 +174,7 @@ def test_a_sqlite_file_gone_for_a_while_is_logged_once_then_counted(drill: Drill
     drill.wait_for("/readyz to say ready", lambda: _readiness(drill)[0] == 200)
 
     def poller_lines() -> list[dict[str, Any]]:
-        return [r for r in drill.log_records() if r["logger"] == "bot.poller.worker"]
+        return [r for r in drill.log_records() if r["logger"] == "bot.poller.poller"]
 
     recovered = drill.wait_for("the poller to say it works again", lambda: [
         r for r in poller_lines() if "works again" in r["message"]])

@@ -26,12 +26,12 @@ def test_from_the_first_answer_health_says_starting_and_metrics_answer(drill: Dr
             assert drill.bot.process.poll() is None, "the bot exited while starting"
             time.sleep(0.02)  # the poll step, not a wait for an outcome
             continue
-        alive.add(health["worker"])
+        alive.add(health["work_process"])
         ready, readiness = drill.health("/readyz")
         metrics = requests.get(drill.bot.url + "/metrics", timeout=5)
-        seen.append((readiness["worker"], ready, metrics.status_code))
+        seen.append((readiness["work_process"], ready, metrics.status_code))
         assert "failover_bot_" in metrics.text
-        if readiness["worker"] == "running" and ready == 200:
+        if readiness["work_process"] == "running" and ready == 200:
             break
     else:
         raise AssertionError(f"the bot did not become ready: {seen[-5:]}")

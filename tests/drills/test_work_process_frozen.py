@@ -30,7 +30,7 @@ BURST = 40
 
 def _readiness(drill: Drill) -> tuple[int, str | None]:
     code, body = drill.health("/readyz")
-    return code, body.get("worker")
+    return code, body.get("work_process")
 
 
 def _readiness_during_a_burst(drill: Drill) -> list[tuple[int, str | None]]:
@@ -79,7 +79,7 @@ def test_a_frozen_work_process_is_not_ready_and_is_again_once_it_runs(drill: Dri
         code, body = drill.health("/readyz")
         assert code == 503 and body["problems"] == ["the work process is unresponsive"], body
         code, body = drill.health()
-        assert (code, body["status"], body["worker"]) == (200, "degraded", "unresponsive")
+        assert (code, body["status"], body["work_process"]) == (200, "degraded", "unresponsive")
         assert not drill.answers(token)  # acked, and waiting: what /readyz now says
         assert drill.work_process_pid() == pid  # neither killed nor restarted
     finally:

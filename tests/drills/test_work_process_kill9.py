@@ -110,7 +110,7 @@ def test_jobs_a_killed_bot_stored_but_never_ran_are_run_by_the_next(drill: Drill
     assert status_ack == dialog_ack == 200
     # The lazy half with work for each command (the status's answer, the dialog), stored.
     drill.wait_for("the jobs to be stored", lambda: len(drill.pending_jobs()) == 2)
-    assert drill.health()[1]["worker"] != "running"
+    assert drill.health()[1]["work_process"] != "running"
     drill.kill_bot()  # the whole bot, before a new work process could take them
     assert len(drill.pending_jobs()) == 2
     assert not drill.answers(status) and not drill.answers(dialog)

@@ -32,7 +32,7 @@ from bot.hubs.azure import AzureIotHubGateway
 from bot.poller import Poller
 from bot.roles.single import Runtime, build_runtime
 from bot.service import SubmitBatch, SubmitFailover, Submitted
-from bot.slack.boards import SlackBoardNotifier
+from bot.slack.board_notifier import SlackBoardNotifier
 from bot.slack.client import make_web_client
 from bot.store.base import AuditQuery
 from bot.store.migrate import upgrade

@@ -257,8 +257,8 @@ def _regional_batch(url: str) -> str:
             hubs=["weu-a", "weu-b", "weu-c"]))
         assert isinstance(submitted, BatchSubmitted), submitted
         batch_id = submitted.batch.id
-        assert service.batches.approve(Actor("U_APP"), batch_id).ok
-        assert service.batches.stop(Actor("U_REQ"), batch_id).ok
+        assert service.batch_deciding.approve(Actor("U_APP"), batch_id).ok
+        assert service.batch_deciding.stop(Actor("U_REQ"), batch_id).ok
         with service.uow() as uow:
             uow.events.append(AuditEvent(clock.now(), AuditAction.REQUESTED, "U_REQ", "other",
                                          "fr-0000000c", OperationKind.FAILOVER))

@@ -72,7 +72,7 @@ def test_metrics_after_a_failover_and_a_refusal(runtime: tuple[Runtime, FakeCloc
     assert isinstance(submitted, Submitted)
     request_id = submitted.request.id
     assert service.deciding.approve(Actor("U_APP"), request_id).ok
-    service.starts.start(request_id)
+    service.starting.start(request_id)
     for _ in range(60):
         clock.advance(timedelta(minutes=1))
         bot.poller.run_once()

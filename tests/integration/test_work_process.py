@@ -101,7 +101,7 @@ def test_the_front_acks_and_the_work_process_answers(front: Front) -> None:
     assert front.command(f"status {HUB}", "r1") == 200
     answer = wait_for("the status answer", lambda: front.answered("r1"))
     assert HUB in answer and "active in" in answer
-    assert front.health() == {"status": "ok", "database": "writable", "worker": "running"}
+    assert front.health() == {"status": "ok", "database": "writable", "work_process": "running"}
 
 
 def test_the_home_tab_is_published_by_the_work_process(front: Front) -> None:
@@ -136,12 +136,12 @@ def test_a_killed_work_process_is_restarted_and_work_sent_meanwhile_is_done(
     assert process is not None and process.pid is not None
     assert front.work.state() == "running"
     os.kill(process.pid, signal.SIGKILL)
-    wait_for("the death to be seen", lambda: front.health()["worker"] == "restarting")
+    wait_for("the death to be seen", lambda: front.health()["work_process"] == "restarting")
     assert front.health()["status"] == "degraded"
     assert front.work.state() == "restarting"
     assert front.command(f"status {HUB}", "while-down") == 200  # acked even now
 
-    wait_for("the restart", lambda: front.health()["worker"] == "running")
+    wait_for("the restart", lambda: front.health()["work_process"] == "running")
     assert front.work.state() == "running"
     assert front.work.restarts == 1
     assert HUB in wait_for("the answer sent while it was down",
@@ -155,7 +155,7 @@ def test_a_stopped_work_process_is_unresponsive_and_metrics_do_not_wait_for_it(
     assert process is not None and process.pid is not None
     os.kill(process.pid, signal.SIGSTOP)
     try:
-        wait_for("the silence to be seen", lambda: front.health()["worker"] == "unresponsive")
+        wait_for("the silence to be seen", lambda: front.health()["work_process"] == "unresponsive")
         asked = time.monotonic()
         metrics = front.client.get("/metrics")  # the front's own, at once
         assert metrics.status_code == 200
@@ -163,7 +163,7 @@ def test_a_stopped_work_process_is_unresponsive_and_metrics_do_not_wait_for_it(
         assert front.client.get("/readyz").status_code == 503
     finally:
         os.kill(process.pid, signal.SIGCONT)
-    wait_for("the beat to come back", lambda: front.health()["worker"] == "running")
+    wait_for("the beat to come back", lambda: front.health()["work_process"] == "running")
     assert front.work.restarts == 0
 
 

@@ -141,10 +141,10 @@ def test_serve_becomes_healthy_with_its_work_process(
         health = wait_for("/healthz to say ok",
                           lambda: _ok(http_json(f"http://127.0.0.1:{port}/healthz")),
                           process, logs)
-        assert health == {"status": "ok", "database": "writable", "worker": "running"}
+        assert health == {"status": "ok", "database": "writable", "work_process": "running"}
         ready = wait_for("/readyz to answer 200",
                          lambda: http_json(f"http://127.0.0.1:{port}/readyz"), process, logs)
-        assert ready == {"status": "ready", "database": "writable", "worker": "running"}
+        assert ready == {"status": "ready", "database": "writable", "work_process": "running"}
     finally:
         status = stop(process)
     assert status == 0

@@ -112,7 +112,7 @@ class Bench:
     def start(self, hub: str, channel: str = "C_INCIDENT") -> str:
         """A failover approved and started, as the approve button leaves it."""
         request = self.request(hub, channel)
-        started = self.service.starts.start(request.id)
+        started = self.service.starting.start(request.id)
         assert started is not None and started.status is RequestStatus.RUNNING, started
         return request.id
 

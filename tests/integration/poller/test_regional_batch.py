@@ -148,9 +148,9 @@ def test_the_dialog_lists_exactly_the_hubs_active_in_the_region(region: Region) 
 def test_a_batch_of_six_posts_once_per_hub_paced_and_shows_one_board(region: Region) -> None:
     submitted = region.submit()
     assert len(submitted.members) == 6
-    decision = region.service.batches.approve(BOB, submitted.batch.id)
+    decision = region.service.batch_deciding.approve(BOB, submitted.batch.id)
     assert decision.ok and decision.changed == 6
-    again = region.service.batches.approve(Actor("U_CAROL"), submitted.batch.id)
+    again = region.service.batch_deciding.approve(Actor("U_CAROL"), submitted.batch.id)
     assert again.refusal is not None and "already approved by <@U_BOB>" in again.refusal.message
     batch_id = submitted.batch.id
     region.run_until(lambda: bool(region.boards.closed))
@@ -176,7 +176,7 @@ def test_a_batch_of_six_posts_once_per_hub_paced_and_shows_one_board(region: Reg
 
 def test_a_hub_moved_meanwhile_is_skipped_without_a_post(region: Region) -> None:
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     region.gateway.outside_failover("weu-a", caller="oncall@contoso.com",
                                     ago=timedelta(minutes=1))
     region.run_until(lambda: bool(region.boards.closed))
@@ -189,13 +189,13 @@ def test_a_hub_moved_meanwhile_is_skipped_without_a_post(region: Region) -> None
 def test_a_failing_hub_gets_a_reply_and_retry_failed_moves_it(region: Region) -> None:
     region.gateway.inject("weu-d", fail_next_with=("InternalServerError", "Failover failed"))
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     region.run_until(lambda: bool(region.boards.closed))
     assert [r.hub.name for r in region.boards.failures] == ["weu-d"]
     assert region.boards.last.totals.failed == 1
-    retried = region.service.batches.retry_failed(ALICE, submitted.batch.id)
+    retried = region.service.batch_deciding.retry_failed(ALICE, submitted.batch.id)
     assert retried.refusal is not None  # the requester cannot approve the retry
-    retried = region.service.batches.retry_failed(BOB, submitted.batch.id)
+    retried = region.service.batch_deciding.retry_failed(BOB, submitted.batch.id)
     assert retried.ok and retried.changed == 1
     region.run_until(lambda: len(region.boards.closed) == 2)
     assert region.boards.last.totals.done == 6 and region.boards.last.totals.failed == 0
@@ -205,25 +205,25 @@ def test_a_failing_hub_gets_a_reply_and_retry_failed_moves_it(region: Region) ->
 
 def test_stop_the_rest_cancels_the_hubs_not_started(region: Region) -> None:
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     region.run_until(lambda: len(region.gateway.posts) == 2)
-    stopped = region.service.batches.stop(ALICE, submitted.batch.id)
+    stopped = region.service.batch_deciding.stop(ALICE, submitted.batch.id)
     assert stopped.ok and stopped.changed == 4
     region.run_until(lambda: bool(region.boards.closed))
     statuses = sorted(r.status.value for r in region.members(submitted.batch.id))
     assert statuses == ["cancelled"] * 4 + ["succeeded"] * 2
     assert len(region.gateway.posts) == 2
-    assert region.service.batches.stop(BOB, submitted.batch.id).refusal is not None
+    assert region.service.batch_deciding.stop(BOB, submitted.batch.id).refusal is not None
 
 
 def test_a_hub_whose_turn_comes_after_the_ttl_is_retried_not_failed(region: Region) -> None:
     """Azure busy for the last hub of a long batch: its wait counts from its turn, not from
     the approval, so it is tried again rather than given up."""
     region.service.request_ttl = timedelta(minutes=2)
-    region.service.starts.pacer = StartPacer(2)  # thirty seconds apart: the last at 2.5 min
+    region.service.starting.pacer = StartPacer(2)  # thirty seconds apart: the last at 2.5 min
     region.service.batch_starts_per_minute = 2
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     region.gateway.inject("weu-a", transient_errors=1)  # last in order: its turn is late
     region.run_until(lambda: bool(region.boards.closed))
     by_hub = {r.hub.name: r for r in region.members(submitted.batch.id)}
@@ -265,7 +265,7 @@ def test_a_batch_hubs_end_costs_no_activity_log_query(
     region = Region(clock, gateway, service, boards, poller)
     submitted = region.submit()
     assert gateway.calls["activity_log"] >= 3  # the dialog and the submission read it
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     before = gateway.calls["activity_log"]
     region.run_until(lambda: bool(region.boards.closed))
     assert [r.status for r in region.members(submitted.batch.id)] == [RequestStatus.SUCCEEDED] * 3
@@ -277,7 +277,7 @@ def test_hubs_whose_slots_all_passed_meanwhile_still_post_one_interval_apart(
     """The poller was away (a restart, a starved machine) past every slot: the hubs do not
     all POST in its first round, they take new slots from the bucket."""
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     region.clock.advance(timedelta(minutes=5))  # every slot long gone
     region.run_until(lambda: bool(region.boards.closed))
     times = [at for at, _ in region.gateway.posts]
@@ -290,7 +290,7 @@ def test_a_turn_another_replica_took_holds_the_first_post_an_interval_without_a_
     """The pace is the deployment's: another replica POSTed just now (its turn is in the
     database), so this one's first POST waits one interval, and reads no hub meanwhile."""
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     interval = timedelta(minutes=1) / RATE
     with region.service.uow() as uow:  # the other replica's turn
         other = uow.pace.claim_next(interval, region.clock.now)
@@ -307,7 +307,7 @@ def test_the_database_lost_at_a_turn_still_posts_on_this_process_pace(
     """The request is running (audited) when its turn is claimed: a database gone just then
     must not leave the hub unstarted; this process's own pace spaces the POSTs instead."""
     submitted = region.submit()
-    region.service.batches.approve(BOB, submitted.batch.id)
+    region.service.batch_deciding.approve(BOB, submitted.batch.id)
     first, second = [r.id for r in region.members(submitted.batch.id)][:2]
 
     def unreachable(pace: SqlStartPace, interval: timedelta, now: object) -> datetime:
@@ -315,13 +315,13 @@ def test_the_database_lost_at_a_turn_still_posts_on_this_process_pace(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SqlStartPace, "claim_next", unreachable)
-        started = region.service.starts.start(first)
+        started = region.service.starting.start(first)
         assert started is not None and started.operation_handle
-        waiting = region.service.starts.start(second)  # its turn is not near: no read
+        waiting = region.service.starting.start(second)  # its turn is not near: no read
         assert waiting is not None and waiting.status is RequestStatus.APPROVED
         assert waiting.next_poll_at is not None
         region.clock.set(waiting.next_poll_at)
-        region.service.starts.start(second)
+        region.service.starting.start(second)
     assert [hub for _, hub in region.gateway.posts] == ["weu-c", "weu-e"]
     (one, _), (two, _) = region.gateway.posts
     assert two - one == timedelta(minutes=1) / RATE

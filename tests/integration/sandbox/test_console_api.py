@@ -103,7 +103,7 @@ def test_the_sandbox_stops_cleanly(sandbox: Sandbox) -> None:
         except requests.ConnectionError:
             continue
         raise AssertionError(f"{url} still answers after stop()")
-    thread = runtime.worker._poller_thread
+    thread = runtime.work._poller_thread
     assert thread is not None and not thread.is_alive()
 
 

@@ -50,7 +50,7 @@ def _start(service: FailoverService, fleet: SimulatedIotHubGateway) -> str:
                                               "INC-7", hub.active_region))
     assert isinstance(submitted, Submitted), submitted
     assert service.deciding.approve(APPROVER, submitted.request.id).ok
-    service.starts.start(submitted.request.id)
+    service.starting.start(submitted.request.id)
     return submitted.request.id
 
 

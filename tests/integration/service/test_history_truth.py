@@ -70,14 +70,14 @@ def _bot_operation(service: FailoverService, fleet: SimulatedIotHubGateway,
     assert isinstance(submitted, Submitted), submitted
     request_id = submitted.request.id
     assert service.deciding.approve(APPROVER, request_id).ok
-    started = service.starts.start(request_id)
+    started = service.starting.start(request_id)
     assert started is not None
     assert started.error_code not in AZURE_LIMIT_CODES, started.error_message
     for _ in range(60):
         if started.status is not RequestStatus.RUNNING:
             break
         clock.advance(timedelta(minutes=1))
-        seen = service.observations.observe(request_id)
+        seen = service.observing.observe(request_id)
         assert seen is not None
         started = seen.request
     assert started.status is RequestStatus.SUCCEEDED, started

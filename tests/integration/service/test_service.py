@@ -56,11 +56,11 @@ class World:
     def run_to_end(self, request_id: str) -> None:
         """Approve, start and poll until Azure (simulated) is done."""
         assert self.service.deciding.approve(APPROVER, request_id).ok
-        started = self.service.starts.start(request_id)
+        started = self.service.starting.start(request_id)
         assert started is not None and started.status is RequestStatus.RUNNING
         for _ in range(200):
             self.clock.advance(timedelta(minutes=1))
-            seen = self.service.observations.observe(request_id)
+            seen = self.service.observing.observe(request_id)
             assert seen is not None
             if seen.finished:
                 return
@@ -170,7 +170,7 @@ def test_concurrent_starts_call_azure_exactly_once(world: World) -> None:
 
     def start() -> None:
         barrier.wait()
-        world.service.starts.start(request_id)
+        world.service.starting.start(request_id)
 
     threads = [threading.Thread(target=start) for _ in range(8)]
     for thread in threads:
@@ -187,7 +187,7 @@ def test_failover_completes_then_failback_waits_for_the_cooldown(world: World) -
     done = world.service.reading.get_request(request_id)
     assert done is not None and done.status is RequestStatus.SUCCEEDED
     assert done.region_after and done.region_after.replace(" ", "").lower() == "westeurope"
-    report = world.service.observations.report(done)
+    report = world.service.observing.report(done)
     assert report.quota_left == 1
     assert report.failback_allowed_at == done.completed_at + timedelta(hours=1)  # type: ignore[operator]
 
@@ -227,7 +227,7 @@ def test_without_required_approval_a_confirmed_request_is_approved_at_once(
     result = world.submit()
     assert isinstance(result, Submitted)
     assert result.request.status is RequestStatus.APPROVED
-    assert world.service.starts.start(result.request.id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.starting.start(result.request.id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
 
 
 def test_hub_moved_since_approval_fails_without_calling_azure(world: World) -> None:
@@ -238,7 +238,7 @@ def test_hub_moved_since_approval_fails_without_calling_azure(world: World) -> N
     world.gateway.start_failover(ref, "West Europe")
     world.clock.advance(timedelta(hours=2))
     calls_before = world.gateway.calls["start_failover"]
-    failed = world.service.starts.start(request_id)
+    failed = world.service.starting.start(request_id)
     assert failed is not None and failed.status is RequestStatus.FAILED
     assert failed.error_code == RefusalReason.HUB_CHANGED.value
     assert "West Europe" in (failed.error_message or "")
@@ -249,7 +249,7 @@ def test_azure_refusal_on_start_is_recorded_verbatim(world: World) -> None:
     request_id = world.request_id()
     assert world.service.deciding.approve(APPROVER, request_id).ok
     world.gateway.inject(HUB, deny="Microsoft.Devices/IotHubs/failover/Action")
-    failed = world.service.starts.start(request_id)
+    failed = world.service.starting.start(request_id)
     assert failed is not None and failed.status is RequestStatus.FAILED
     assert failed.error_code == "AuthorizationFailed"
     assert "Microsoft.Devices/IotHubs/failover/Action" in (failed.error_message or "")
@@ -268,9 +268,9 @@ def test_crash_before_azure_answered_is_resolved_by_looking_not_by_posting(
         running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
         assert uow.requests.save(running.request, approved.version)
         uow.commit()
-    assert world.service.observations.observe(request_id).request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.observing.observe(request_id).request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
     world.clock.advance(timedelta(minutes=5))
-    seen = world.service.observations.observe(request_id)
+    seen = world.service.observing.observe(request_id)
     assert seen is not None and seen.request.status is RequestStatus.FAILED
     assert seen.request.error_code == "NotStarted"
     assert world.gateway.calls["start_failover"] == 0
@@ -327,12 +327,12 @@ def test_azure_busy_at_start_postpones_instead_of_failing(world: World) -> None:
     request_id = world.request_id()
     assert world.service.deciding.approve(APPROVER, request_id).ok
     world.gateway.inject(HUB, drop_start=True)  # the POST never reaches Azure
-    postponed = world.service.starts.start(request_id)
+    postponed = world.service.starting.start(request_id)
     assert postponed is not None and postponed.status is RequestStatus.APPROVED
     assert world.gateway.calls["start_failover"] == 1
     world.gateway.clear_faults()
     world.clock.advance(timedelta(minutes=1))
-    assert world.service.starts.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.starting.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
     # One operation started: the first POST is `started`, the one Azure took a `retry`.
     actions = world.actions(request_id=request_id)
     assert actions.count(AuditAction.STARTED) == 1
@@ -345,7 +345,7 @@ def test_an_operation_azure_forgot_is_followed_through_the_hub(world: World) -> 
     world.clock.advance(timedelta(hours=1))
     back = world.request_id(OperationKind.FAILBACK)
     assert world.service.deciding.approve(APPROVER, back).ok
-    assert world.service.starts.start(back).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.starting.start(back).status is RequestStatus.RUNNING  # type: ignore[union-attr]
     with world.service.uow() as uow:  # a handle Azure no longer knows
         running = uow.requests.get(back)
         assert running is not None
@@ -354,7 +354,7 @@ def test_an_operation_azure_forgot_is_followed_through_the_hub(world: World) -> 
         uow.commit()
     for _ in range(200):
         world.clock.advance(timedelta(minutes=1))
-        seen = world.service.observations.observe(back)
+        seen = world.service.observing.observe(back)
         if seen is not None and seen.finished:
             break
     done = world.service.reading.get_request(back)
@@ -368,12 +368,12 @@ def test_a_start_azure_took_despite_a_lost_answer_is_followed_not_failed(world: 
     request_id = world.request_id()
     assert world.service.deciding.approve(APPROVER, request_id).ok
     world.gateway.inject(HUB, timeout_on_start=True, slow_start=120)
-    assert world.service.starts.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
+    assert world.service.starting.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
     world.clock.advance(timedelta(seconds=30))
-    assert world.service.starts.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.starting.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
     for _ in range(200):
         world.clock.advance(timedelta(minutes=1))
-        if world.service.observations.observe(request_id).finished:  # type: ignore[union-attr]
+        if world.service.observing.observe(request_id).finished:  # type: ignore[union-attr]
             break
     done = world.service.reading.get_request(request_id)
     assert done is not None and done.status is RequestStatus.SUCCEEDED
@@ -385,13 +385,13 @@ def test_a_hub_busy_after_a_postponed_start_is_followed_not_failed(world: World)
     request_id = world.request_id()
     assert world.service.deciding.approve(APPROVER, request_id).ok
     world.gateway.inject(HUB, timeout_on_start=True, slow_start=20)
-    assert world.service.starts.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
+    assert world.service.starting.start(request_id).status is RequestStatus.APPROVED  # type: ignore[union-attr]
     world.clock.advance(timedelta(seconds=30))
-    assert world.service.starts.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+    assert world.service.starting.start(request_id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
     assert world.gateway.calls["start_failover"] == 1
     for _ in range(200):
         world.clock.advance(timedelta(minutes=1))
-        if world.service.observations.observe(request_id).finished:  # type: ignore[union-attr]
+        if world.service.observing.observe(request_id).finished:  # type: ignore[union-attr]
             break
     assert world.service.reading.get_request(request_id).status is RequestStatus.SUCCEEDED  # type: ignore[union-attr]
     assert world.gateway.calls["start_failover"] == 1

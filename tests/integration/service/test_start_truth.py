@@ -75,7 +75,7 @@ class World:
 
     def observe_until_end(self, request_id: str, step: timedelta = POLL) -> Observation:
         for _ in range(500):
-            seen = self.service.observations.observe(request_id)
+            seen = self.service.observing.observe(request_id)
             assert seen is not None
             if seen.finished:
                 return seen
@@ -116,11 +116,11 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
                                                        timedelta(seconds=15), 10)
             uow.commit()
         during["row"] = row
-        during["seen"] = world.service.observations.observe(request_id)  # this process's own poller
+        during["seen"] = world.service.observing.observe(request_id)  # this process's own poller
         return real_start(ref, target)
 
     monkeypatch.setattr(world.gateway, "start_failover", slow_start)
-    started = world.service.starts.start(request_id)
+    started = world.service.starting.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     assert started.operation_handle  # Azure's answer, stored
@@ -152,12 +152,12 @@ def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
         world: World) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(9):  # 4 min 30 s of looks, each one finding the hub Active where it was
-        seen = world.service.observations.observe(request_id)
+        seen = world.service.observing.observe(request_id)
         assert seen is not None and seen.request.status is RequestStatus.RUNNING
         assert seen.poll is None  # not "accepted", not "failed": not known yet
         world.clock.advance(POLL)
     world.clock.advance(POLL)  # five minutes
-    seen = world.service.observations.observe(request_id)
+    seen = world.service.observing.observe(request_id)
 
     assert seen is not None and seen.request.status is RequestStatus.FAILED
     assert seen.request.error_code == "NotStarted"
@@ -171,12 +171,12 @@ def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
 def test_a_hub_azure_acts_on_late_is_followed_to_success_not_failed(world: World) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(8):
-        seen = world.service.observations.observe(request_id)
+        seen = world.service.observing.observe(request_id)
         assert seen.request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
         world.clock.advance(POLL)
     # Four minutes on, the hub starts failing over: the lost POST had reached Azure.
     world.gateway.start_failover(world.gateway.resolve(HUB), "West Europe")
-    seen = world.service.observations.observe(request_id)
+    seen = world.service.observing.observe(request_id)
     assert seen is not None and seen.poll is not None  # now Azure is evidently at it
 
     done = world.observe_until_end(request_id)
@@ -191,13 +191,13 @@ def test_a_busy_azure_is_retried_with_growing_jittered_back_off_and_one_started(
     waits: list[timedelta] = []
     for _ in range(5):
         world.gateway.inject(HUB, drop_start=True)  # the POST never reaches Azure
-        request = world.service.starts.start(request_id)
+        request = world.service.starting.start(request_id)
         assert request is not None and request.status is RequestStatus.APPROVED
         assert request.next_poll_at is not None
         waits.append(request.next_poll_at - world.clock.now())
         world.clock.advance(waits[-1])
 
-    started = world.service.starts.start(request_id)
+    started = world.service.starting.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     for failures, wait in enumerate(waits, start=1):
@@ -219,7 +219,7 @@ def test_azures_retry_after_is_honoured_even_beyond_our_own_cap(
         raise Throttled("Too many requests.", code="TooManyRequests", retry_after=600)
 
     monkeypatch.setattr(world.gateway, "start_failover", throttled)
-    request = world.service.starts.start(request_id)
+    request = world.service.starting.start(request_id)
 
     assert request is not None and request.next_poll_at is not None
     assert request.next_poll_at - world.clock.now() == timedelta(seconds=600)
@@ -235,7 +235,7 @@ def test_a_start_azure_never_takes_gives_up_at_the_request_ttl_with_azures_words
 
     monkeypatch.setattr(world.gateway, "start_failover", unavailable)
     for _ in range(100):
-        request = world.service.starts.start(request_id)
+        request = world.service.starting.start(request_id)
         assert request is not None
         if request.status is not RequestStatus.APPROVED:
             break
@@ -261,17 +261,17 @@ def test_a_database_lost_after_the_post_never_loses_the_operation(
         return handle
 
     monkeypatch.setattr(world.gateway, "start_failover", start_then_lose_the_database)
-    started = world.service.starts.start(request_id)
+    started = world.service.starting.start(request_id)
 
     assert started is not None and started.status is RequestStatus.RUNNING
     assert started.operation_handle  # kept in memory
     assert world.service.reading.get_request(request_id).operation_handle is None  # type: ignore[union-attr]
     world.clock.advance(timedelta(minutes=6))  # past the span after which "nothing runs"
-    seen = world.service.observations.observe(request_id)  # the database still refuses commits
+    seen = world.service.observing.observe(request_id)  # the database still refuses commits
     assert seen is not None and seen.request.status is RequestStatus.RUNNING
     assert seen.poll is not None  # followed through Azure's handle, from memory
     world.uow.failures = 0
-    assert world.service.starts.save_unsaved_handles() == 0  # the poller's next round stores it
+    assert world.service.starting.save_unsaved_handles() == 0  # the poller's next round stores it
 
     stored = world.service.reading.get_request(request_id)
     assert stored.operation_handle == started.operation_handle  # type: ignore[union-attr]

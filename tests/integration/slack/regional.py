@@ -30,9 +30,9 @@ def approved_batch(bot: Bot, *, stop: bool = False) -> str:
                             bot.slack.bot_token)
     bot.service.boards.attach_message(batch_id, posted.body["ts"])
     approver = Actor(APPROVER, frozenset({ONCALL_GROUP}))
-    assert bot.service.batches.approve(approver, batch_id).ok
+    assert bot.service.batch_deciding.approve(approver, batch_id).ok
     if stop:
-        assert bot.service.batches.stop(Actor(REQUESTER), batch_id).ok
+        assert bot.service.batch_deciding.stop(Actor(REQUESTER), batch_id).ok
     return batch_id
 
 

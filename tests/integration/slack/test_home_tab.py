@@ -102,7 +102,7 @@ class _Front:
         metrics = Metrics()
         self.http = TestClient(create_web_app(
             self.app, signing_secret=SECRET, database_health=lambda: DatabaseHealth(WRITABLE),
-            worker_state=lambda: "running",
+            work_process_state=lambda: "running",
             own_metrics=lambda accept: render_latest(metrics, accept)))
 
     def post(self, body: str) -> Any:

@@ -16,7 +16,7 @@ from .conftest import APPROVER, AUDIT_CHANNEL, CHANNEL, Bot, MakeBot
 def _run_to_completion(bot: Bot, request_id: str) -> None:
     for _ in range(100):
         bot.clock.advance(timedelta(minutes=1))
-        observation = bot.service.observations.observe(request_id)
+        observation = bot.service.observing.observe(request_id)
         assert observation is not None
         if observation.report:
             bot.notifier.completed(observation.report)

@@ -163,7 +163,7 @@ def test_the_bots_own_operations_in_the_activity_log_are_not_counted_twice(
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
     bot.clock.advance(TEN_MINUTES)
-    bot.service.observations.observe(request_id)
+    bot.service.observing.observe(request_id)
     assert bot.service.reading.get_request(request_id).status is RequestStatus.SUCCEEDED
     assert azure.arm.activity, "Azure recorded the bot's own failover"
 
@@ -238,7 +238,7 @@ def test_a_move_without_any_recorded_operation_is_flagged_in_status_and_list(
     request_id = bot.request_and_submit()
     bot.click("approve", request_id)
     bot.clock.advance(TEN_MINUTES)
-    bot.service.observations.observe(request_id)
+    bot.service.observing.observe(request_id)
     assert "without any recorded operation" not in azure.answer(f"status {HUB}")
 
     azure.arm.microsoft_failover(HUB)  # back to West Europe: no one asked

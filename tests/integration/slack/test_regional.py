@@ -16,7 +16,7 @@ from slack_bolt import BoltResponse
 
 from bot.domain.model import AuditAction
 from bot.poller import Poller, RateLimitedNotifier
-from bot.slack.boards import SlackBoardNotifier
+from bot.slack.board_notifier import SlackBoardNotifier
 from bot.slack.client import make_web_client
 from bot.store.base import AuditQuery
 from failover_sandbox.fleet.simulated import SIM_BOT_CALLER

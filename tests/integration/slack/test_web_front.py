@@ -24,17 +24,18 @@ from .conftest import HUB, SECRET, Bot, signed
 class Front:
     client: TestClient
     database: list[DatabaseHealth]
-    worker: list[str]
+    work_process: list[str]
 
 
 @pytest.fixture
 def front(bot: Bot) -> Front:
-    database, worker = [DatabaseHealth(WRITABLE)], ["running"]
+    database, work_process = [DatabaseHealth(WRITABLE)], ["running"]
     metrics = Metrics()
     app = create_web_app(bot.app, signing_secret=SECRET,
-                         database_health=lambda: database[-1], worker_state=lambda: worker[-1],
+                         database_health=lambda: database[-1],
+                         work_process_state=lambda: work_process[-1],
                          own_metrics=lambda accept: render_latest(metrics, accept))
-    return Front(TestClient(app), database, worker)
+    return Front(TestClient(app), database, work_process)
 
 
 def _chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
@@ -112,25 +113,25 @@ def test_an_unsigned_body_is_never_logged(front: Front, bot: Bot,
 def test_ready_when_the_database_takes_writes_and_the_work_process_runs(front: Front) -> None:
     ready = front.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "database": "writable", "worker": "running"}
+    assert ready.json() == {"status": "ready", "database": "writable", "work_process": "running"}
     assert front.client.get("/healthz").json() == {
-        "status": "ok", "database": "writable", "worker": "running"}
+        "status": "ok", "database": "writable", "work_process": "running"}
 
 
 def test_not_ready_while_the_database_refuses_writes(front: Front) -> None:
     front.database.append(DatabaseHealth(READ_ONLY, "attempt to write a readonly database"))
     ready = front.client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json() == {"status": "not ready", "database": "read-only", "worker": "running",
-                            "problems": ["the database is read-only"]}
+    assert ready.json() == {"status": "not ready", "database": "read-only",
+                            "work_process": "running", "problems": ["the database is read-only"]}
     alive = front.client.get("/healthz")
     assert alive.status_code == 200 and alive.json()["status"] == "degraded"
     assert "readonly" not in alive.text  # details go to the log, not to anonymous callers
 
 
 def test_the_first_start_of_the_work_process_is_starting_not_restarting(front: Front) -> None:
-    front.worker.append("starting")
-    assert front.client.get("/healthz").json()["worker"] == "starting"
+    front.work_process.append("starting")
+    assert front.client.get("/healthz").json()["work_process"] == "starting"
     ready = front.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["problems"] == ["the work process is starting"]

@@ -18,7 +18,7 @@ from bot.telemetry.repeats import RepeatedFailure
 
 ROUND = timedelta(seconds=0.25)  # the poller's idle tick at a 1 s poll interval
 EVERY = timedelta(seconds=60)
-log = logging.getLogger("bot.poller.worker")
+log = logging.getLogger("bot.poller.poller")
 
 
 @pytest.fixture

@@ -30,11 +30,11 @@ from bot.domain.clock import Clock
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import Notifier, ProgressUpdate
 from bot.poller.announce import record_sent, sweep_unnotified
-from bot.poller.backoff import PollSchedule
-from bot.poller.boards import BoardKeeper
+from bot.poller.board_keeper import BoardKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
 from bot.poller.kept import KeptLeases
 from bot.poller.milestones import due_milestone
+from bot.poller.poll_schedule import PollSchedule
 from bot.poller.polls_in_flight import PollsInFlight
 from bot.poller.ratelimit import MessageKind, RateLimitedNotifier
 from bot.poller.rounds import Round
@@ -64,9 +64,9 @@ class Poller:
                  metrics: Metrics | None = None, boards: BoardNotifier | None = None) -> None:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
-        self._deciding, self._starts = service.deciding, service.starts
-        self._batches = service.batches
-        self._observations = service.observations
+        self._deciding, self._starting = service.deciding, service.starting
+        self._batch_deciding = service.batch_deciding
+        self._observing = service.observing
         self.heartbeat = LeaseHeartbeat(uow_factory, clock, lease_ttl)
         # The service's starts (also those of Slack's approve button) lease their row for as
         # long as their POST may be in flight; this heartbeat keeps those leases alive too.
@@ -126,10 +126,10 @@ class Poller:
         for request in expired:
             if not request.batch_id:
                 self._outbox.request_changed(request)
-        self._batches.expire_due()
+        self._batch_deciding.expire_due()
         self._kept.renew()
         self._reap_dead_owners(now)
-        self._starts.save_unsaved_handles()
+        self._starting.save_unsaved_handles()
         self._settle_finished()
         room = self._batch_size - len(self._in_flight)
         claimed = []
@@ -248,7 +248,7 @@ class Poller:
         if request.batch_id:
             pass  # its board shows the end (and a failure gets its own reply there)
         elif request.status.ran and not self._completion_queued(request.id):
-            self._outbox.completed(observation.report or self._observations.report(request))
+            self._outbox.completed(observation.report or self._observing.report(request))
         elif not request.status.ran:
             self._outbox.request_changed(request)
         self._keep_or_release(request.id, self._clock.now() + self._schedule.poll_interval)

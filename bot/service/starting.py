@@ -21,7 +21,7 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason, check_direction, check_ready
 from bot.hubs.gateway import GatewayError, OperationConflict, Throttled, TransientError
 from bot.service.changes import azure_refusal, change
-from bot.service.deps import Deps
+from bot.service.dependencies import ServiceDeps
 from bot.service.refusals import Refusals
 from bot.store.base import AuditQuery, StoreUnavailable, UnitOfWork
 
@@ -41,8 +41,8 @@ class ProcessMemory:
     quiet_since: dict[str, datetime] = field(default_factory=dict)
 
 
-class Starts:
-    def __init__(self, deps: Deps, refusals: Refusals, memory: ProcessMemory) -> None:
+class Starting:
+    def __init__(self, deps: ServiceDeps, refusals: Refusals, memory: ProcessMemory) -> None:
         self.deps, self.refusals, self.memory = deps, refusals, memory
         # ARM's write limits: batch POSTs, of every batch and replica, at most this often.
         self.pacer = StartPacer(deps.batch_starts_per_minute, claim=self._claim_turn)

@@ -41,7 +41,7 @@ class _Unkept:
 
 
 @dataclass
-class Deps:
+class ServiceDeps:
     """The ports and settings; read at each use, so a change here is seen at once."""
 
     uow: Callable[[], UnitOfWork]

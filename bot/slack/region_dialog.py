@@ -14,9 +14,9 @@ from slack_sdk.models.views import View
 from bot.domain.batch import check_region_confirmation, listed_names
 from bot.domain.rules import Refusal
 from bot.service import BatchFieldErrors, BatchSubmitted, SubmitBatch
-from bot.slack.deps import Deps, failure_message
 from bot.slack.lazy import SUBMIT
 from bot.slack.listener import Kind, Listener, dialog_ack
+from bot.slack.listener_deps import ListenerDeps, failure_message
 from bot.slack.parsing import RequestRegional
 from bot.slack.region_modals import (
     EXCLUDE_INPUT,
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 Answer = Callable[..., None]
 
 
-def open_dialog(deps: Deps, client: WebClient, command: dict[str, Any], cmd: RequestRegional,
-                answer: Answer) -> None:
+def open_dialog(deps: ListenerDeps, client: WebClient, command: dict[str, Any],
+                cmd: RequestRegional, answer: Answer) -> None:
     """views.open before anything slow (the trigger id lives 3 s), then fill it in."""
     context = RegionContext(cmd.region, cmd.kind, command["channel_id"])
     try:
@@ -62,7 +62,7 @@ def open_dialog(deps: Deps, client: WebClient, command: dict[str, Any], cmd: Req
                          str(opened["view"]["id"]))
 
 
-def _fill(deps: Deps, client: WebClient, user: str, context: RegionContext,
+def _fill(deps: ListenerDeps, client: WebClient, user: str, context: RegionContext,
           view_id: str) -> None:
     """In the work pool: every hub of the region, read live, with its eligibility."""
     try:
@@ -82,7 +82,7 @@ def _fill(deps: Deps, client: WebClient, user: str, context: RegionContext,
         log.info("views.update of the regional dialog failed: %s", exc.response.get("error"))
 
 
-def _submitter(deps: Deps) -> Callable[..., None]:
+def _submitter(deps: ListenerDeps) -> Callable[..., None]:
     def submit(body: dict[str, Any], client: WebClient) -> None:
         _submit(deps, body, client)
 
@@ -101,7 +101,7 @@ _SUBMISSION = Submission(RegionContext.load, _checks, REGION_INPUT, region_recor
 _acknowledge = _SUBMISSION.acknowledge
 
 
-def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
+def _command(deps: ListenerDeps, body: dict[str, Any], context: RegionContext) -> SubmitBatch:
     view = body["view"]
     selected = selected_values(view, HUBS_INPUT)
     typed = {key: [input_text(view, key)] for key in (REGION_INPUT, REASON_INPUT, EXCLUDE_INPUT)}
@@ -115,7 +115,7 @@ def _command(deps: Deps, body: dict[str, Any], context: RegionContext) -> Submit
                        cleaned=cleaning({**typed, HUBS_INPUT: selected}))
 
 
-def _again(deps: Deps, cmd: SubmitBatch, context: RegionContext,
+def _again(deps: ListenerDeps, cmd: SubmitBatch, context: RegionContext,
            refused: BatchFieldErrors) -> View | None:
     """The dialog again, fresh from the region's hubs just read, with what was typed and why
     it came back (Slack's inline errors are only for the ack, which cannot read Azure)."""
@@ -132,7 +132,7 @@ def _again(deps: Deps, cmd: SubmitBatch, context: RegionContext,
     return region_confirm(again, preview, deps.service.clock.now(), typed, refused.errors)
 
 
-def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
+def _submit(deps: ListenerDeps, body: dict[str, Any], client: WebClient) -> None:
     """Always through the service, so a mismatch is audited like every refusal."""
 
     def outcome(context: RegionContext) -> View | None:
@@ -152,7 +152,7 @@ def _submit(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     _SUBMISSION.submit(body, client, outcome)
 
 
-def _post_board(deps: Deps, submitted: BatchSubmitted) -> str | None:
+def _post_board(deps: ListenerDeps, submitted: BatchSubmitted) -> str | None:
     """Post the batch's approval message (its board to be); on failure say why (the batch
     is recorded regardless, and its board keeper cannot edit what was never posted)."""
     try:

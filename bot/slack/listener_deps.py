@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.service import FailoverService
 from bot.slack.actors import ActorResolver
-from bot.slack.boards import SlackBoardNotifier
+from bot.slack.board_notifier import SlackBoardNotifier
 from bot.slack.notifier import SlackNotifier
 from bot.store.base import StoreUnavailable
 
@@ -20,7 +20,7 @@ STORE_DOWN = "I could not reach the audit database; nothing was started."
 
 
 @dataclass(frozen=True)
-class Deps:
+class ListenerDeps:
     service: FailoverService
     actors: ActorResolver
     notifier: SlackNotifier
