@@ -121,7 +121,9 @@ def cmdline(pid: int) -> str:
 
 def role(pid: int, root: int) -> str:
     """What the process is, from its command line: the front (the started process), the work
-    process (multiprocessing's spawn child), its resource tracker, or something else."""
+    process (``bot.work_child``; before, multiprocessing's spawn child), multiprocessing's
+    resource tracker (the bot had one before it started its work process itself), or
+    something else."""
     line = cmdline(pid)
     if pid == root:
         return "front"
@@ -129,7 +131,7 @@ def role(pid: int, root: int) -> str:
         return "helper"
     if "forkserver" in line:
         return "forkserver"
-    if "spawn_main" in line:
+    if "spawn_main" in line or "bot.work_child" in line:
         return "work"
     return "other"
 

@@ -14,16 +14,18 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC
 from importlib.metadata import entry_points
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot.cli_options import OneLineParser, audit_limit, batch_id, moment, statuses, tcp_port
-from bot.config import ConfigError, Settings, load_settings
 from bot.domain.audit_words import detail_words, plain_mentions
 from bot.domain.model import AuditEvent, OperationKind
-from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery, StoreUnavailable, events_of
-from bot.store.migrate import SchemaOutdated
+from bot.errors import ConfigError
+from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery, events_of
 from bot.telemetry import hold_start_up_logs, release_start_up_logs
 from bot.telemetry.redaction import Redactor, SecretLike
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 PROG = "failover-bot"
 log = logging.getLogger(__name__)
@@ -115,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command. A failure is one line on stderr and an exit status, never a traceback:
     2 for bad configuration (the line names the variable), 1 for a dependency that did not
-    answer (the line names it and the cause)."""
-    from bot.slack.client import SlackUnavailable
-
+    answer (the line names it and the cause): ``bot.exit_status``."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "missing", None):
@@ -126,27 +126,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"`{args.missing}` is not installed here: it needs {provider}{why}", 2)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "serve":
+        return _serve(args)
+    from bot.config import load_settings
+    from bot.exit_status import failure_line
+
     try:
         settings = load_settings()
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", 2)
     secrets = (settings.slack_bot_token, settings.slack_signing_secret,
                settings.slack_app_token, settings.database_url)
-    if args.command == "serve":
-        hold_start_up_logs()  # serve releases them once its start-up checks have passed
     try:
         return _dispatch(args, settings)
-    except ConfigError as exc:
-        return _fail(f"configuration error: {exc}", 2, secrets)
-    except SchemaOutdated as exc:
-        return _fail(str(exc), 2, secrets)
-    except (StoreUnavailable, SlackUnavailable) as exc:
-        return _fail(str(exc), 1, secrets)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a bug or an unforeseen failure: still one line
-        log.debug("unexpected failure", exc_info=True)  # the traceback, for BOT_LOG_LEVEL=DEBUG
-        return _fail(f"unexpected error: {type(exc).__name__}: {exc}", 1, secrets)
+    except Exception as exc:
+        return _fail(*failure_line(exc), secrets)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The front reads no settings itself: its work process checks them and says what
+    failed, already in one line with the secrets masked."""
+    from bot.serve import serve
+    from bot.work_process import StartFailed
+
+    hold_start_up_logs()  # released once the start-up checks have passed
+    try:
+        return serve(port=args.port, with_poller=not args.no_poller)
+    except StartFailed as exc:
+        return _fail(exc.line, exc.status)
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}", 2)
+    except KeyboardInterrupt:
+        return 130
 
 
 def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
@@ -158,8 +171,6 @@ def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import serve
-
     if args.command == "audit":
         return _audit(args, settings, sys.stdout)
     if args.command == "db":
@@ -172,8 +183,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(migrate.current_revision(url) or "empty")
         return 0
-    if args.command == "serve":
-        return serve.serve(settings, port=args.port, with_poller=not args.no_poller)
     if args.command == "worker":
         from bot.roles.worker import run_worker
 

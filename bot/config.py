@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.domain.durations import parse_duration
 from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Limits, QuotaWindow
+from bot.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///failover-bot.db"
 # The databases the bot is tested on, and the Python module each one needs.
@@ -35,10 +36,6 @@ class AzureCloud(StrEnum):
     PUBLIC = "AzureCloud"
     CHINA = "AzureChinaCloud"
     US_GOVERNMENT = "AzureUSGovernment"
-
-
-class ConfigError(Exception):
-    """One line naming the variable and what is wrong with it."""
 
 
 CommaList = Annotated[tuple[str, ...], NoDecode]

@@ -1,12 +1,54 @@
 """What ``serve``'s two processes tell each other through memory they share: whether the
 front is answering Slack (acks first, so the work process holds new work back while the front
-is busy), and the work process's heartbeat (so the front sees it frozen or wedged)."""
+is busy), the work process's heartbeat (so the front sees it frozen or wedged) and whether it
+is ready for jobs.
+
+The memory is one page behind a file descriptor the work process inherits (``SharedPage``),
+not ``multiprocessing`` values: those need its resource tracker, a third Python process of
+about 12 MB for the bot's whole life. Each field is one aligned 8-byte word with one writer
+process, read by the other without a lock: a reader sees the old value or the new one.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import os
+import tempfile
 import threading
 import time
-from multiprocessing.context import BaseContext
+
+_SIZE = mmap.PAGESIZE
+# Byte offsets of the fields; each is written by one process only.
+_ANSWERING, _LAST_ANSWER = 0, 8  # the front's
+_BEAT, _READY = 16, 24  # the work process's
+
+
+class SharedPage:
+    """One page of memory shared with the work process through an inherited descriptor."""
+
+    def __init__(self, fd: int | None = None) -> None:
+        """A new zeroed page, or (in the work process) the one behind the inherited ``fd``."""
+        if fd is None:
+            fd = _anonymous_file()
+            os.ftruncate(fd, _SIZE)
+        self.fd = fd
+        self._map = mmap.mmap(fd, _SIZE)
+
+    def int64(self, offset: int) -> ctypes.c_int64:
+        return ctypes.c_int64.from_buffer(self._map, offset)
+
+    def double(self, offset: int) -> ctypes.c_double:
+        return ctypes.c_double.from_buffer(self._map, offset)
+
+
+def _anonymous_file() -> int:
+    """A file only in memory that nothing can open by name (Linux), or an unlinked one."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("failover-bot-shared", 0)
+    fd, path = tempfile.mkstemp(prefix="failover-bot-shared-")
+    os.unlink(path)
+    return fd
 
 
 class InFlight:
@@ -21,10 +63,12 @@ class InFlight:
     POLL_S = 0.002
     QUIET_S = 0.05
 
-    def __init__(self, context: BaseContext) -> None:
-        self._count = context.Value("i", 0)
-        # Written under the count's lock; time.monotonic() is system-wide.
-        self._last_answer = context.Value("d", 0.0, lock=False)
+    def __init__(self, page: SharedPage) -> None:
+        self._count = page.int64(_ANSWERING)
+        self._last_answer = page.double(_LAST_ANSWER)
+        # Only the front's threads write: a lock of its own, never one the work process
+        # (at a low priority, possibly preempted while holding it) could take.
+        self._lock = threading.Lock()
 
     def answering(self) -> InFlight:
         """``with in_flight.answering():`` around each answer. The object is its own context
@@ -32,25 +76,21 @@ class InFlight:
         return self
 
     def __enter__(self) -> None:
-        with self._count.get_lock():  # the lock once (``.value`` would take it again)
-            self._count.get_obj().value += 1
+        with self._lock:
+            self._count.value += 1
 
     def __exit__(self, *exc_info: object) -> None:
-        with self._count.get_lock():
-            self._count.get_obj().value -= 1
-            self._last_answer.value = time.monotonic()
+        with self._lock:
+            self._count.value -= 1
+            self._last_answer.value = time.monotonic()  # system-wide: both processes agree
 
     def answered_within(self, seconds: float) -> bool:
-        """Answering now, or was ``seconds`` ago (lock-free, as in ``is_quiet``): between two
-        acks of a burst the count is often 0, while the next request is still being read."""
-        return (self._count.get_obj().value > 0
-                or time.monotonic() - self._last_answer.value < seconds)
+        """Answering now, or was ``seconds`` ago: between two acks of a burst the count is
+        often 0, while the next request is still being read."""
+        return self._count.value > 0 or time.monotonic() - self._last_answer.value < seconds
 
     def is_quiet(self) -> bool:
-        # Lock-free reads: the work process, at a low priority, must never hold the lock that
-        # the front's acks take (a preempted holder would stall them).
-        return (self._count.get_obj().value == 0
-                and time.monotonic() - self._last_answer.value >= self.QUIET_S)
+        return self._count.value == 0 and time.monotonic() - self._last_answer.value >= self.QUIET_S
 
 
 def watch(in_flight: InFlight) -> threading.Event:
@@ -71,16 +111,16 @@ def watch(in_flight: InFlight) -> threading.Event:
 
 
 class JobLoopHeartbeat:
-    """When the work process's job loop last went round, in memory both processes share.
+    """When the work process's job loop last went round, and whether it is ready for jobs.
 
     The loop beats between waits for jobs, never a timer of its own: a process that is
-    stopped (SIGSTOP), or whose loop is stuck, stops beating, while its pid lives on. One
-    aligned double, written by one thread and read by another without a lock: a reader sees
-    the old time or the new one. ``time.monotonic()`` is system-wide, so both agree on it.
+    stopped (SIGSTOP), or whose loop is stuck, stops beating, while its pid lives on.
+    ``time.monotonic()`` is system-wide, so both processes agree on it.
     """
 
-    def __init__(self, context: BaseContext) -> None:
-        self._last = context.Value("d", 0.0, lock=False)
+    def __init__(self, page: SharedPage) -> None:
+        self._last = page.double(_BEAT)
+        self._ready = page.int64(_READY)
 
     def beat(self) -> None:
         self._last.value = time.monotonic()
@@ -89,3 +129,9 @@ class JobLoopHeartbeat:
         """Seconds since the last beat (``inf`` before the first)."""
         last = self._last.value
         return time.monotonic() - last if last else float("inf")
+
+    def set_ready(self) -> None:
+        self._ready.value = 1
+
+    def is_ready(self) -> bool:
+        return bool(self._ready.value)

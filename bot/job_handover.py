@@ -1,11 +1,10 @@
-"""Durable hand-over of lazy jobs from the front to its work process (``bot.work_process``).
-
-The front's ack path only appends the job to an in-memory :class:`Outbox` (no I/O before
-the HTTP response); the :class:`JobWriter` thread stores what accumulated in one insert and
-then wakes the work process through its queue. The work process claims each job it is sent
-(a compare-and-set, so a sweep and a wake-up never both run one), and its :class:`JobKeeper`
-thread renews its leases, deletes what is done, and claims jobs nobody took: those released
-when a previous work process died, those a dead bot left behind, those whose wake-up was lost.
+"""Durable hand-over of lazy jobs, the work process's half (the front's is
+``bot.job_outbox``): it stores each batch the front sends in one insert
+(:meth:`JobKeeper.take`) before it says so to the front, which keeps every job until then
+and sends it again to the next work process should this one die. It claims each job it
+stored (a compare-and-set, so a sweep and a wake-up never both run one), and its
+:class:`JobKeeper` thread renews its leases, deletes what is done, and claims jobs nobody
+took: those released when a previous work process died, those a dead bot left behind.
 """
 
 from __future__ import annotations
@@ -14,24 +13,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.slack.lazy import LazyJob
 from bot.store.jobs import JobStore, StoredJob
-from bot.telemetry.context import new_id
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a job that killed this many work processes is dropped, not run again
 SWEEP_EVERY_S = 1.0
 UNCLAIMED_FOR = timedelta(seconds=2)  # a wake-up normally claims a job within milliseconds
-# How long the front's writer yields to its acks, and how often it looks (each look takes
-# the GIL from an ack: every 2 ms showed in the front's profile). The front counts as busy
-# while it answered within the last look: a burst is written as one batch of at most 50 ms
-# of acks (a transaction costs about 110 µs of CPU for one job, 24 µs a job in a batch of 10,
-# 16 µs in a batch of 50), and a lone ack is stored within 10 ms.
-HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.01
 
 
 def to_stored(job: LazyJob, job_id: str) -> StoredJob:
@@ -44,96 +35,6 @@ def from_stored(stored: StoredJob) -> LazyJob:
     return LazyJob(function=stored.function, body=stored.body, headers=stored.headers,
                    mode=stored.mode, request_id=stored.request_id, id=stored.id,
                    acked_at=stored.created_at.timestamp(), attempts=stored.attempts)
-
-
-class Outbox:
-    """Jobs acked but not stored yet; ``put`` is all the ack path does."""
-
-    def __init__(self) -> None:
-        self._jobs: list[LazyJob] = []
-        self._ready = threading.Condition()
-        self._closed = False
-
-    def put(self, job: LazyJob) -> None:
-        with self._ready:
-            self._jobs.append(job)
-            self._ready.notify()
-
-    def take(self) -> list[LazyJob] | None:
-        """Everything waiting (at least one job); ``None`` once closed and empty."""
-        with self._ready:
-            while not self._jobs and not self._closed:
-                self._ready.wait()
-            jobs, self._jobs = self._jobs, []
-            return jobs or None
-
-    def take_nowait(self) -> list[LazyJob]:
-        with self._ready:
-            jobs, self._jobs = self._jobs, []
-            return jobs
-
-    def close(self) -> None:
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
-
-
-class JobWriter:
-    """In the front: store each batch from the outbox, then hand it to ``deliver``.
-
-    Should the database be unavailable, the jobs are delivered anyway, unstored: the answer
-    matters more than its durability (and most answers then say the database is down).
-    """
-
-    def __init__(self, outbox: Outbox, store: JobStore,
-                 deliver: Callable[[list[LazyJob]], None],
-                 answered_within: Callable[[float], bool] = lambda seconds: False) -> None:
-        """``answered_within(seconds)``: whether the front answered Slack that recently
-        (``bot.in_flight.InFlight.answered_within``)."""
-        self._outbox = outbox
-        self._answered_within = answered_within
-        self._store = store
-        self._deliver = deliver
-        self._thread = threading.Thread(target=self._run, name="job-writer", daemon=True)
-        self._failing = False
-
-    def start(self) -> JobWriter:
-        self._thread.start()
-        return self
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while (jobs := self._outbox.take()) is not None:
-            jobs += self._more_while_busy()
-            try:
-                self._deliver(self._stored(jobs))
-            except Exception:
-                log.exception("could not hand %d lazy jobs to the work process", len(jobs))
-
-    def _more_while_busy(self) -> list[LazyJob]:
-        """Acks first: while the front is answering, wait (boundedly) and write one batch
-        for the whole burst, rather than taking the GIL for an insert after every few acks."""
-        deadline = time.monotonic() + HOLD_MAX_S
-        while self._answered_within(HOLD_POLL_S) and time.monotonic() < deadline:
-            time.sleep(HOLD_POLL_S)
-        return self._outbox.take_nowait()
-
-    def _stored(self, jobs: list[LazyJob]) -> list[LazyJob]:
-        with_ids = [replace(job, id=new_id()) for job in jobs]
-        try:
-            self._store.add([to_stored(job, str(job.id)) for job in with_ids])
-        except Exception as exc:  # the database is down, or its schema is old
-            if not self._failing:
-                log.warning("lazy jobs are not stored (%s); they run, but would not survive "
-                            "a crash of the work process", _first_line(exc))
-            self._failing = True
-            return jobs
-        if self._failing:
-            log.info("lazy jobs are stored again")
-        self._failing = False
-        return with_ids
 
 
 class JobKeeper:
@@ -152,11 +53,32 @@ class JobKeeper:
         # them again (a lapsed lease, a failed delete), it must not run it twice.
         self._held: set[str] = set()
         self._stopped = False
+        self._failing = False  # storing batches: said once when it fails, once when it works
         self._thread = threading.Thread(target=self._keep, name="job-keeper", daemon=True)
 
     def start(self) -> JobKeeper:
         self._thread.start()
         return self
+
+    def take(self, jobs: Sequence[LazyJob]) -> list[LazyJob]:
+        """Store a batch from the front, then claim it: the jobs that are ours to run.
+
+        Should the database be unavailable, they run anyway, unstored: the answer matters
+        more than its durability (and most answers then say the database is down). A job
+        the front sent again (its first work process died before saying it was stored) is
+        stored once."""
+        try:
+            self._store.add([to_stored(job, str(job.id)) for job in jobs if job.id is not None])
+        except Exception as exc:  # the database is down, or its schema is old
+            if not self._failing:
+                log.warning("lazy jobs are not stored (%s); they run, but would not survive "
+                            "a crash of the work process", _first_line(exc))
+            self._failing = True
+            return list(jobs)
+        if self._failing:
+            log.info("lazy jobs are stored again")
+        self._failing = False
+        return self.claim(jobs)
 
     def claim(self, jobs: Sequence[LazyJob]) -> list[LazyJob]:
         """The jobs of a wake-up that are ours to run (unstored ones always are)."""

@@ -2,94 +2,144 @@
 
 The front (HTTP or Socket Mode) verifies, acks and hands each lazy half over
 (``bot.slack.lazy``); this process does the work, so acks never wait for the GIL behind Azure
-calls, database writes and Block Kit rendering. It is started with multiprocessing's *spawn*
-(no forked locks or threads), builds its own service, Slack client and Bolt app from the same
-settings, runs at a lower CPU priority so acks win the cores during a burst, and exits when
-the front is gone. The front restarts it, with back-off, should it die.
+calls, database writes and Block Kit rendering. It is a plain child process (``python -c``,
+not ``multiprocessing``: no resource tracker beside it) that inherits three descriptors: the
+jobs' socket, the control socket (its start-up result, metrics and database health) and a
+page of shared memory (``bot.in_flight``). It reads and checks the settings, migrates, asks
+Slack who the bot is, and only then tells the front what the front needs (``FrontConfig``):
+the front never imports the settings', SQL or Azure libraries. It runs at a lower CPU
+priority so acks win the cores during a burst, and exits when the front is gone. The front
+restarts it, with back-off, should it die.
 
-Jobs cross over durably (``bot.job_handover``): the front stores each one after its ack and
-the work process deletes it once done, so a job in the hands of a work process that dies is
-released by the front and run again by the next one; jobs a dead bot left are run by the next
-bot (after their lease lapses: another replica may still be running them).
+Jobs cross over durably (``bot.job_handover``): the front keeps each job it sent until the
+work process says it is stored, and sends what is not confirmed again to the next work
+process; the work process deletes each job once done, and releases the jobs a dead
+predecessor held, so they run again; jobs a dead bot left are run by the next bot (after
+their lease lapses: another replica may still be running them).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
+import pickle
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event as ProcessEvent
+from typing import Any
 
-from bot import work_child
-from bot.in_flight import InFlight, JobLoopHeartbeat
-from bot.job_handover import JobWriter, Outbox
+from bot.in_flight import InFlight, JobLoopHeartbeat, SharedPage
+from bot.job_outbox import JobSender, Outbox
+from bot.roles.front import FrontConfig
 from bot.slack.lazy import LazyJob
-from bot.store.jobs import JobStore
-from bot.work_child import WorkSpec
+from bot.work_start import ChildStart, WorkSpec
 
 log = logging.getLogger(__name__)
 
-METRICS_TIMEOUT_S = 5.0
+CONTROL_TIMEOUT_S = 5.0
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0
 HEALTHY_AFTER_S = 60.0  # a process that lived this long resets the back-off
 SUPERVISOR_ATTEMPTS = 5  # failures in a row to bring the process back before "failed"
+CHILD = "from bot.work_child import run_from_stdin; run_from_stdin()"
+
+
+class StartFailed(Exception):
+    """The first work process could not start: ``line`` and the exit ``status`` to report."""
+
+    def __init__(self, line: str, status: int) -> None:
+        super().__init__(line)
+        self.line, self.status = line, status
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    state: str = "unknown"
+    detail: str = "the work process, which probes the database, is not running"
 
 
 @dataclass
 class _Channels:
-    """What one incarnation of the work process talks through (new ones for each restart:
-    a process killed inside ``Queue.get`` leaves that queue's read lock taken)."""
+    """What one incarnation talks through (new ones for each restart)."""
 
-    jobs: Queue[list[LazyJob] | None]
-    control: Connection  # the front's end: metrics requests and answers
-    child_control: Connection
-    ready: ProcessEvent  # a multiprocessing Event, set once the child can take jobs
-    heartbeat: JobLoopHeartbeat  # beaten by the child's job loop
+    jobs: Connection  # batches to it; "stored" confirmations back
+    control: Connection  # its start-up result; metrics and health asked and answered
+    heartbeat: JobLoopHeartbeat  # beaten by its job loop; says when it is ready
+    page: SharedPage
+    child_fds: tuple[int, int]
     owner: str  # the token its claims on stored jobs carry
+    confirmations: threading.Thread | None = None
 
 
 class WorkProcess:
-    """The front's handle on its work process: send jobs, read its metrics, keep it alive."""
+    """The front's handle on its work process: send jobs, ask it, keep it alive."""
 
     def __init__(self, spec: WorkSpec) -> None:
         self._spec = spec
-        self._context = multiprocessing.get_context("spawn")
         self._stopping = threading.Event()
         self._control_lock = threading.Lock()
         self._sequence = itertools.count()
         self._incarnations = itertools.count(1)
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._exited = threading.Event()
+        self._front_page = SharedPage()
+        self.in_flight = InFlight(self._front_page)
         self._channels = self._open_channels()
         self._supervisor: threading.Thread | None = None
         self._was_ready = False
         self._failed = False
-        self._unresponsive_after = spec.settings.bot_work_unresponsive_after.total_seconds()
+        self._unresponsive_after = float("inf")
         self._said_unresponsive = False
-        self.in_flight = InFlight(self._context)
         self.restarts = 0
-        self.jobs = JobStore(spec.settings.database_url.get_secret_value())
+        self._unconfirmed: dict[str, LazyJob] = {}  # sent, not yet stored by the child
+        self._unconfirmed_lock = threading.Lock()
         self._outbox = Outbox()
-        self._writer = JobWriter(self._outbox, self.jobs, self._deliver,
+        self._sender = JobSender(self._outbox, self._deliver,
                                  answered_within=self.in_flight.answered_within)
 
-    def start(self) -> WorkProcess:
-        self._writer.start()
-        first = self._spawn()
-        self._supervisor = threading.Thread(target=self._supervise, args=(first,),
-                                            name="work-supervisor", daemon=True)
+    def start(self) -> FrontConfig:
+        """Start the work process and wait for its start-up checks: what the front needs,
+        or ``StartFailed`` (the process is gone then)."""
+        self._spawn(previous_owner=None)
+        config = self._start_up_result()
+        self._unresponsive_after = config.unresponsive_after_s
+        self._sender.start()
+        self._supervisor = threading.Thread(target=self._supervise, name="work-supervisor",
+                                            daemon=True)
         self._supervisor.start()
-        return self
+        return config
+
+    def _start_up_result(self) -> FrontConfig:
+        control = self._channels.control
+        while not control.poll(0.2):
+            if self._process is not None and self._process.poll() is not None:
+                raise StartFailed("unexpected error: the work process exited during start-up "
+                                  f"(code {self._process.returncode})", 1)
+        try:
+            message = control.recv()
+        except (EOFError, OSError):
+            self._reap()
+            raise StartFailed("unexpected error: the work process exited during start-up",
+                              1) from None
+        if message[0] == "failed":
+            self._reap()
+            raise StartFailed(message[1], message[2])
+        config: FrontConfig = message[1]
+        return config
+
+    def _reap(self) -> None:
+        if self._process is not None:
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
     def send(self, job: LazyJob) -> None:
         """Hand ``job`` over; the ack path's only cost is an append (no I/O)."""
@@ -101,8 +151,8 @@ class WorkProcess:
 
     def running(self) -> bool:
         """Started, and ready for jobs."""
-        process = self._process
-        ready = process is not None and _alive(process) and self._channels.ready.is_set()
+        ready = (self._process is not None and not self._exited.is_set()
+                 and self._channels.heartbeat.is_ready())
         self._was_ready = self._was_ready or ready
         return ready
 
@@ -135,75 +185,138 @@ class WorkProcess:
 
     def render_metrics(self, accept: str | None) -> tuple[bytes, str]:
         """The work process's /metrics (it holds every counter that matters)."""
+        body, content_type = self._ask("metrics", accept)
+        return bytes(body), str(content_type)
+
+    def database_health(self) -> Any:
+        """The database's health as the work process probes it (a write that changes
+        nothing); "unknown" while it cannot answer."""
+        try:
+            state, detail = self._ask("health", None)
+        except Unanswered:
+            return _Unknown()
+        return _Health(str(state), str(detail))
+
+    def _ask(self, what: str, argument: object) -> Any:
         with self._control_lock:
-            if self.state() != "running":  # a stopped process would keep us waiting
-                raise MetricsUnavailable("the work process is not running")
+            if self.state() != "running":  # a stopped process would keep the asker waiting
+                raise Unanswered("the work process is not running")
             control = self._channels.control
             sequence = next(self._sequence)
-            control.send((sequence, accept))
-            deadline = time.monotonic() + METRICS_TIMEOUT_S
-            while control.poll(max(0.0, deadline - time.monotonic())):
-                answered, rendered = control.recv()
-                if answered == sequence:  # earlier answers came too late for their asker
-                    return bytes(rendered[0]), str(rendered[1])
-            raise MetricsUnavailable("the work process did not answer in time")
+            try:
+                control.send((sequence, what, argument))
+                deadline = time.monotonic() + CONTROL_TIMEOUT_S
+                while control.poll(max(0.0, deadline - time.monotonic())):
+                    message = control.recv()
+                    if message[0] == "answer" and message[1] == sequence:
+                        return message[2]  # earlier answers came too late for their asker
+            except (EOFError, OSError):
+                raise Unanswered("the work process is gone") from None
+            raise Unanswered("the work process did not answer in time")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Hand over what was acked, let the process finish what it holds, then end it."""
         self._stopping.set()
         self._outbox.close()
-        self._writer.join(timeout)
+        self._sender.join(timeout)
         process = self._process
         if process is None:
             return
-        self._channels.jobs.put(None)
-        if not self._wait_exit(process, timeout):
+        with suppress(OSError):  # already gone
+            self._channels.jobs.send(None)
+        if not self._wait_exit(timeout):
             log.warning("the work process did not stop in %.0f s; terminating it", timeout)
             process.terminate()
-            self._wait_exit(process, 5)
-        self.jobs.close()
+            self._wait_exit(5)
+        with self._unconfirmed_lock:
+            lost = len(self._unconfirmed)
+        if lost:
+            log.error("%d acked lazy jobs were never stored by the work process", lost)
 
-    def _wait_exit(self, process: BaseProcess, timeout: float) -> bool:
-        """Whether ``process`` ended within ``timeout``. The supervisor is its one joiner:
-        two threads in ``join`` race for the exit status, and the loser returns at once,
-        with ``is_alive()`` still true for a process that is gone."""
+    def _wait_exit(self, timeout: float) -> bool:
+        """Whether the process ended within ``timeout``. The supervisor is its one waiter."""
         supervisor = self._supervisor
         if supervisor is not None and supervisor.is_alive():
             supervisor.join(timeout)  # stopping: it returns once the process has ended
-        else:
-            process.join(timeout)
-        return not _alive(process)
+            return self._exited.is_set()
+        process = self._process
+        if process is None:
+            return True
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _deliver(self, jobs: list[LazyJob]) -> None:
+        with self._unconfirmed_lock:
+            for job in jobs:
+                self._unconfirmed[str(job.id)] = job
         if self._failed:
-            return  # stored: the next start of the bot runs them
-        self._channels.jobs.put(jobs)  # while it restarts, they wait for the next process
+            log.error("%d lazy jobs cannot be run: the work process could not be restarted",
+                      len(jobs))
+            return
+        self._send(self._channels, jobs)  # while it restarts, they wait for the next one
+
+    def _send(self, channels: _Channels, jobs: list[LazyJob]) -> None:
+        with suppress(OSError):  # it died: the next incarnation gets every unconfirmed job
+            channels.jobs.send(jobs)
+
+    def _confirmations(self, channels: _Channels) -> None:
+        """The child's "stored" answers, until its end of the socket closes."""
+        while True:
+            try:
+                kind, ids = channels.jobs.recv()
+            except (EOFError, OSError):
+                return
+            if kind == "stored":
+                with self._unconfirmed_lock:
+                    for job_id in ids:
+                        self._unconfirmed.pop(job_id, None)
 
     def _open_channels(self) -> _Channels:
-        control, child_control = self._context.Pipe()
+        jobs, child_jobs = socket.socketpair()
+        control, child_control = socket.socketpair()
         owner = f"{socket.gethostname()}:{os.getpid()}:{next(self._incarnations)}:" \
                 f"{uuid.uuid4().hex[:8]}"
-        return _Channels(self._context.Queue(), control, child_control, self._context.Event(),
-                         JobLoopHeartbeat(self._context), owner[:128])
+        page = SharedPage()
+        channels = _Channels(Connection(jobs.detach()), Connection(control.detach()),
+                             JobLoopHeartbeat(page), page,
+                             (child_jobs.detach(), child_control.detach()), owner[:128])
+        channels.confirmations = threading.Thread(
+            target=self._confirmations, args=(channels,), daemon=True, name="job-confirmations")
+        channels.confirmations.start()
+        return channels
 
-    def _spawn(self) -> BaseProcess:
+    def _spawn(self, previous_owner: str | None) -> None:
         channels = self._channels
-        process = self._context.Process(
-            target=work_child.main, name="failover-bot-work", daemon=True,
-            args=(self._spec, channels.jobs, channels.child_control, channels.ready,
-                  channels.heartbeat, self.in_flight, channels.owner, os.getpid()))
-        process.start()
-        channels.child_control.close()  # only the child's copy stays: it sees EOF when we go
+        jobs_fd, control_fd = channels.child_fds
+        start = ChildStart(self._spec, jobs_fd, control_fd, self._front_page.fd,
+                           channels.page.fd, channels.owner, previous_owner, os.getpid())
+        fds = (jobs_fd, control_fd, self._front_page.fd, channels.page.fd)
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
+            [sys.executable, *_interpreter_flags(), "-c", CHILD], stdin=subprocess.PIPE,
+            pass_fds=fds)
+        for fd in (jobs_fd, control_fd, channels.page.fd):  # the child's copies stay
+            os.close(fd)
+        if process.stdin is not None:
+            # sys.path first: a test's gateway factory is found by reference
+            process.stdin.write(pickle.dumps(list(sys.path)) + pickle.dumps(start))
+            process.stdin.close()
+        self._exited.clear()
         self._process = process
-        return process
+        with self._unconfirmed_lock:
+            again = list(self._unconfirmed.values())
+        if again:
+            log.warning("%d lazy jobs go again to the new work process", len(again))
+            self._send(channels, again)
 
-    def _supervise(self, process: BaseProcess) -> None:
-        """Restart the process whenever it dies; survive its own failures to do so (then the
-        dead one is joined again, at once, and its restart tried again)."""
+    def _supervise(self) -> None:
+        """Restart the process whenever it dies; survive its own failures to do so."""
         backoff, failures = FIRST_BACKOFF_S, 0
         while not self._stopping.is_set():
             try:
-                process, backoff = self._restart_when_dead(process, backoff)
+                backoff = self._restart_when_dead(backoff)
                 failures = 0
             except Exception:
                 failures += 1
@@ -211,50 +324,53 @@ class WorkProcess:
                               failures, SUPERVISOR_ATTEMPTS)
                 if failures >= SUPERVISOR_ATTEMPTS:
                     self._failed = True
-                    log.error("gave up restarting the work process: acked work is kept in "
-                              "the database for the next start of the bot")
+                    log.error("gave up restarting the work process: the acked work it stored "
+                              "runs at the next start of the bot")
                     return
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 if self._stopping.wait(backoff):
                     return
 
-    def _restart_when_dead(self, process: BaseProcess,
-                           backoff: float) -> tuple[BaseProcess, float]:
-        """Wait for ``process`` to die; the one that replaces it, and the next backoff."""
+    def _restart_when_dead(self, backoff: float) -> float:
+        """Wait for the process to die and start the next one; the next backoff."""
         started = time.monotonic()
-        process.join()
+        process = self._process
+        if process is not None and not self._exited.is_set():
+            process.wait()
+            self._exited.set()
         if self._stopping.is_set():
-            return process, backoff
+            return backoff
         dead = self._channels
-        self._was_ready = self._was_ready or dead.ready.is_set()
+        self._was_ready = self._was_ready or dead.heartbeat.is_ready()
+        if dead.confirmations is not None:  # what it said it stored is not sent again
+            dead.confirmations.join(CONTROL_TIMEOUT_S)
         with self._control_lock:
             self._channels = self._open_channels()
-        self._release(dead.owner)
+        for connection in (dead.jobs, dead.control):
+            connection.close()
         lived = time.monotonic() - started
         backoff = FIRST_BACKOFF_S if lived > HEALTHY_AFTER_S else min(backoff * 2,
                                                                       MAX_BACKOFF_S)
         self.restarts += 1
         log.error("the work process exited (code %s) after %.0f s; restarting in %.0f s",
-                  process.exitcode, lived, backoff)
+                  process.returncode if process else None, lived, backoff)
         if self._stopping.wait(backoff):
-            return process, backoff
-        return self._spawn(), backoff
-
-    def _release(self, owner: str) -> None:
-        """The owner is dead (joined): its jobs run again in the next process at once."""
-        try:
-            released = self.jobs.release(owner)
-        except Exception as exc:  # they come back when their lease lapses
-            log.warning("could not release the dead work process's jobs: %s", exc)
-            return
-        if released:
-            log.warning("%d lazy jobs of the dead work process will run again", released)
+            return backoff
+        self._spawn(previous_owner=dead.owner)
+        return backoff
 
 
-def _alive(process: BaseProcess) -> bool:
-    """Without reaping it (``is_alive()`` does: see ``WorkProcess._wait_exit``)."""
-    return not multiprocessing.connection.wait([process.sentinel], 0)
+@dataclass(frozen=True)
+class _Health:
+    state: str
+    detail: str
 
 
-class MetricsUnavailable(RuntimeError):
-    """The work process could not render its metrics (not running, or too slow)."""
+def _interpreter_flags() -> list[str]:
+    """This interpreter's flags (-I, -O, -X …): the helper multiprocessing's spawn uses."""
+    return list(subprocess._args_from_interpreter_flags())  # type: ignore[attr-defined]
+
+
+class Unanswered(RuntimeError):
+    """The work process could not answer (not running, gone, or too slow)."""
+

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
 from bot.cli_options import tcp_port
-from bot.config import Settings, check_database_url
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def _database(text: str) -> str:
+    from bot.config import check_database_url  # only when the sandbox runs: `serve` stays light
+
     try:
         return check_database_url(text)
     except ValueError as exc:

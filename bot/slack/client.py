@@ -19,7 +19,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
-from bot.config import ConfigError
+from bot.errors import ConfigError
 from bot.telemetry import Metrics
 
 log = logging.getLogger(__name__)

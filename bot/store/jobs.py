@@ -59,16 +59,23 @@ class JobStore:
         self._compiled_insert: _Insert | None = None
 
     def add(self, jobs: Sequence[StoredJob]) -> None:
-        """Insert ``jobs`` unclaimed, in one statement.
+        """Insert ``jobs`` unclaimed, in one statement; ids already stored are left as they
+        are (the front sends a batch again when its work process died before saying it was
+        stored).
 
-        Straight to the driver (one executemany with the statement compiled once): this
-        runs in the front, and SQLAlchemy's per-row work would be taken from its acks.
+        Straight to the driver (one executemany with the statement compiled once): a burst
+        of acks is a batch a few milliseconds, and SQLAlchemy's per-row work would add up.
         """
         if not jobs:
             return
         with self._transaction() as connection:
+            stored = set(connection.execute(
+                select(_JOB.c.id).where(_JOB.c.id.in_([job.id for job in jobs]))).scalars())
+            new = [job for job in jobs if job.id not in stored]
+            if not new:
+                return
             insert = self._insert(connection)
-            connection.exec_driver_sql(insert.sql, [insert.params(_to_row(job)) for job in jobs])
+            connection.exec_driver_sql(insert.sql, [insert.params(_to_row(job)) for job in new])
 
     def _insert(self, connection: Connection) -> _Insert:
         if self._compiled_insert is None:

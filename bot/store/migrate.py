@@ -15,6 +15,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot.errors import SchemaOutdated
 from bot.store.base import StoreUnavailable
 from bot.store.sql import database_url, make_engine
 
@@ -22,10 +23,6 @@ MIGRATIONS_DIR_ENV = "BOT_MIGRATIONS_DIR"
 # Shipped inside the package (package data), so an installed wheel finds them from anywhere;
 # the environment variable only overrides it.
 _PACKAGED = Path(__file__).resolve().parent / "migrations"
-
-
-class SchemaOutdated(Exception):
-    """The database schema is not the one this version of the bot needs."""
 
 
 def migrations_dir() -> Path:

@@ -41,8 +41,8 @@ from failover_sandbox.workspace import SandboxWorkspace
 from tests.support import free_port, wait_until
 
 from .arm_server import SUBSCRIPTION, ArmServer
-from .bot_process import ARM_URL_VARIABLE
 from .conftest import HUB, PHASE_REPORTS
+from .fake_arm_wire import ARM_URL_VARIABLE
 
 REPO = Path(__file__).resolve().parents[2]
 CHANNEL = Channel("C0INCIDENT", "incident", "regional outage")
@@ -145,7 +145,7 @@ class Drill:
             shutil.copytree(REPO / "bot", copy / "bot",
                             ignore=shutil.ignore_patterns("__pycache__"))
             (copy / "tests" / "drills").mkdir(parents=True)
-            for module in ("__init__.py", "bot_process.py"):  # the bot's entry point here
+            for module in ("__init__.py", "bot_process.py", "fake_arm_wire.py"):  # the entry point
                 shutil.copy(REPO / "tests" / "drills" / module, copy / "tests" / "drills")
             for path in (copy, *copy.rglob("*")):
                 path.chmod(0o755 if path.is_dir() else 0o644)

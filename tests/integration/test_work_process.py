@@ -7,8 +7,6 @@ simulated fleet as its gateway), the fake Slack Web API in this process.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import threading
@@ -23,16 +21,16 @@ from slack_bolt import BoltRequest, BoltResponse
 from starlette.testclient import TestClient
 
 from bot import work_process
-from bot.bootstrap import slack_client, sql_unit_of_work
+from bot.bootstrap import slack_client
 from bot.config import load_settings
-from bot.in_flight import InFlight, watch
+from bot.in_flight import InFlight, SharedPage, watch
 from bot.roles.front import build_front
-from bot.slack.guard import own_identity
 from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
 from bot.telemetry import Metrics
-from bot.work_child import WorkSpec, run_after_acks
-from bot.work_process import WorkProcess
+from bot.work_child import run_after_acks
+from bot.work_process import StartFailed, WorkProcess
+from bot.work_start import WorkSpec
 from failover_sandbox.fleet import simulated_gateway
 from failover_sandbox.slack_api import FakeSlackServer
 from tests import support
@@ -84,11 +82,10 @@ def front(tmp_path: Path) -> Iterator[Front]:
             bot_allowed_channels=CHANNEL, bot_log_level="WARNING")
         metrics = Metrics()
         client = slack_client(settings, metrics)
-        work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False)).start()
+        work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False))
+        config = work.start()
         try:
-            runtime = build_front(settings, client=client, workspace=own_identity(client),
-                                  work=work, store=sql_unit_of_work(database_url),
-                                  metrics=metrics)
+            runtime = build_front(config, client=client, work=work, metrics=metrics)
             with TestClient(runtime.web_app) as client:
                 front = Front(client, work, server)
                 wait_for("the work process", work.running)
@@ -159,7 +156,7 @@ def test_a_stopped_work_process_is_unresponsive_and_metrics_do_not_wait_for_it(
         asked = time.monotonic()
         metrics = front.client.get("/metrics")  # the front's own, at once
         assert metrics.status_code == 200
-        assert time.monotonic() - asked < work_process.METRICS_TIMEOUT_S
+        assert time.monotonic() - asked < work_process.CONTROL_TIMEOUT_S
         assert front.client.get("/readyz").status_code == 503
     finally:
         os.kill(process.pid, signal.SIGCONT)
@@ -171,11 +168,8 @@ def test_the_work_process_exits_when_the_front_is_gone(front: Front) -> None:
     process = front.work._process
     assert process is not None
     front.work._channels.control.close()  # as a kill -9 of the front closes it
-    # Its end, not join(): the front's supervisor joins it too, and of two threads in join()
-    # the one that loses the race for the exit status returns at once, "alive" (the flake).
-    assert multiprocessing.connection.wait([process.sentinel], WAIT_S), "still running"
-    assert wait_for("its exit code", lambda: (process.exitcode,) if process.exitcode
-                    is not None else None) == (1,)
+    wait_for("its exit", front.work._exited.is_set)  # the supervisor is its one waiter
+    assert process.returncode == 1
 
 
 def test_a_supervisor_that_cannot_restart_the_process_retries_then_says_failed(
@@ -184,7 +178,7 @@ def test_a_supervisor_that_cannot_restart_the_process_retries_then_says_failed(
     monkeypatch.setattr(work_process, "MAX_BACKOFF_S", 0.05)
     attempts: list[float] = []
 
-    def cannot_spawn() -> None:
+    def cannot_spawn(previous_owner: str | None) -> None:
         attempts.append(time.monotonic())
         raise OSError("no more processes")
 
@@ -194,36 +188,31 @@ def test_a_supervisor_that_cannot_restart_the_process_retries_then_says_failed(
     os.kill(process.pid, signal.SIGKILL)
     wait_for("the supervisor to give up", lambda: front.work.state() == "failed")
     assert len(attempts) == work_process.SUPERVISOR_ATTEMPTS
-    assert front.command(f"status {HUB}", "after") == 200  # still acked, and stored
-    wait_for("the job to be stored", lambda: front.work.jobs.pending())
+    assert front.command(f"status {HUB}", "after") == 200  # still acked
+    assert front.health()["work_process"] == "failed"
 
 
-def test_a_work_process_that_cannot_start_says_why_in_one_line_and_is_retried(
-        tmp_path: Path, capfd: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(work_process, "FIRST_BACKOFF_S", 0.05)
-    monkeypatch.setattr(work_process, "MAX_BACKOFF_S", 0.1)
+def test_a_work_process_that_cannot_start_says_why_in_one_line(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     database_url = f"sqlite:///{tmp_path / 'bot.db'}"
     upgrade(database_url)
     settings = load_settings(
         slack_signing_secret=SECRET, slack_bot_token="xoxb-made-up",  # made up
         slack_api_url="http://127.0.0.1:9/api/",  # nobody listens: auth.test fails
         database_url=database_url, bot_log_level="INFO")
-    work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False)).start()
-    try:
-        wait_for("two restarts", lambda: work.restarts >= 2)
-        assert work.state() == "starting"  # never ready, still being retried
-    finally:
-        work.stop(timeout=10)
+    work = WorkProcess(WorkSpec(settings, simulated_gateway, run_poller=False))
+    with pytest.raises(StartFailed) as failed:
+        work.start()
+    assert failed.value.status == 1  # a dependency, not the configuration
+    assert "127.0.0.1:9" in failed.value.line and "\n" not in failed.value.line
+    assert work._exited.is_set() or (work._process is not None
+                                     and work._process.returncode is not None)
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
-    assert lines and all(line.startswith("{") for line in lines), lines  # no traceback
-    failures = [json.loads(line) for line in lines if "could not start" in line]
-    assert len(failures) >= 2, lines
-    assert all(f["level"] == "ERROR" for f in failures)
+    assert all(line.startswith("{") for line in lines), lines  # no traceback
 
 
 def test_work_waits_for_a_quiet_spell_after_the_last_answer() -> None:
-    in_flight = InFlight(multiprocessing.get_context("spawn"))
+    in_flight = InFlight(SharedPage())
     with in_flight.answering():
         quiet = watch(in_flight)
         assert not quiet.wait(InFlight.QUIET_S * 2)  # never while an answer is going on
@@ -244,7 +233,7 @@ class RecordingApp:
 
 
 def test_work_is_held_back_for_a_bounded_time_only() -> None:
-    in_flight = InFlight(multiprocessing.get_context("spawn"))
+    in_flight = InFlight(SharedPage())
     app = RecordingApp()
     with in_flight.answering():  # an answer that never ends
         quiet = watch(in_flight)

@@ -31,7 +31,7 @@ from bot.hubs.activity import CachedActivityLog
 from bot.hubs.azure import HUB_LIST_MAX_PAGES, AzureIotHubGateway
 from bot.hubs.azure_activity import MAX_PAGES, AzureActivityLog
 from bot.hubs.gateway import CouldNotRead, HubNotFound
-from tests.drills.bot_process import ToFakeArm
+from tests.drills.fake_arm_wire import ToFakeArm
 
 DAY = timedelta(hours=24)
 DEADLINE = 5.0
