@@ -149,7 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
     """The front reads no settings itself: its work process checks them and says what
     failed, already in one line with the secrets masked."""
     from bot.serve import serve
-    from bot.work_process import StartFailed
+    from bot.work_start import StartFailed
 
     hold_start_up_logs()  # released once the start-up checks have passed
     try:

@@ -1,45 +1,33 @@
 """The work process behind ``serve``'s front: the lazy halves of Slack requests, and the poller.
 
-The front (HTTP or Socket Mode) verifies, acks and hands each lazy half over
-(``bot.slack.lazy``); this process does the work, so acks never wait for the GIL behind Azure
-calls, database writes and Block Kit rendering. It is a plain child process (``python -c``,
-not ``multiprocessing``: no resource tracker beside it) that inherits three descriptors: the
-jobs' socket, the control socket (its start-up result, metrics and database health) and a
-page of shared memory (``bot.in_flight``). It reads and checks the settings, migrates, asks
-Slack who the bot is, and only then tells the front what the front needs (``FrontConfig``):
-the front never imports the settings', SQL or Azure libraries. It runs at a lower CPU
-priority so acks win the cores during a burst, and exits when the front is gone. The front
-restarts it, with back-off, should it die.
+The front verifies, acks and hands each lazy half over (``bot.slack.lazy``); this process
+does the work, so acks never wait for the GIL behind Azure, the database and Block Kit. It is
+a plain child (``bot.work_spawn``: no ``multiprocessing``, so no resource tracker beside it)
+that checks the start-up and tells the front what it needs (``FrontConfig``): the front never
+imports the settings', SQL or Azure libraries. It runs at a lower CPU priority, exits when
+the front is gone, and is restarted with back-off should it die.
 
-Jobs cross over durably (``bot.job_handover``): the front keeps each job it sent until the
-work process says it is stored, and sends what is not confirmed again to the next work
-process; the work process deletes each job once done, and releases the jobs a dead
-predecessor held, so they run again; jobs a dead bot left are run by the next bot (after
-their lease lapses: another replica may still be running them).
+Jobs cross over durably: the front keeps each job until the work process says it stored it
+(``bot.job_handover``), and sends what is unconfirmed again to the next work process, which
+first releases what its dead predecessor held; jobs a dead bot left run in the next bot.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import os
-import pickle
-import socket
 import subprocess
-import sys
 import threading
 import time
-import uuid
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
-from bot.in_flight import InFlight, JobLoopHeartbeat, SharedPage
+from bot.in_flight import InFlight, SharedPage
 from bot.job_outbox import JobSender, Outbox
 from bot.roles.front import FrontConfig
 from bot.slack.lazy import LazyJob
-from bot.work_start import ChildStart, WorkSpec
+from bot.work_spawn import Channels, open_channels, spawn
+from bot.work_start import DatabaseAnswer, StartFailed, WorkSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +35,6 @@ CONTROL_TIMEOUT_S = 5.0
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 1.0, 30.0
 HEALTHY_AFTER_S = 60.0  # a process that lived this long resets the back-off
 SUPERVISOR_ATTEMPTS = 5  # failures in a row to bring the process back before "failed"
-CHILD = "from bot.work_child import run_from_stdin; run_from_stdin()"
-
-
-class StartFailed(Exception):
-    """The first work process could not start: ``line`` and the exit ``status`` to report."""
-
-    def __init__(self, line: str, status: int) -> None:
-        super().__init__(line)
-        self.line, self.status = line, status
-
-
-@dataclass(frozen=True)
-class _Unknown:
-    state: str = "unknown"
-    detail: str = "the work process, which probes the database, is not running"
-
-
-@dataclass
-class _Channels:
-    """What one incarnation talks through (new ones for each restart)."""
-
-    jobs: Connection  # batches to it; "stored" confirmations back
-    control: Connection  # its start-up result; metrics and health asked and answered
-    heartbeat: JobLoopHeartbeat  # beaten by its job loop; says when it is ready
-    page: SharedPage
-    child_fds: tuple[int, int]
-    owner: str  # the token its claims on stored jobs carry
-    confirmations: threading.Thread | None = None
 
 
 class WorkProcess:
@@ -116,30 +76,20 @@ class WorkProcess:
         return config
 
     def _start_up_result(self) -> FrontConfig:
-        control = self._channels.control
-        while not control.poll(0.2):
-            if self._process is not None and self._process.poll() is not None:
-                raise StartFailed("unexpected error: the work process exited during start-up "
-                                  f"(code {self._process.returncode})", 1)
+        """Its first message (EOF, should it die first: only it holds the other end)."""
         try:
-            message = control.recv()
+            message = self._channels.control.recv()
         except (EOFError, OSError):
-            self._reap()
-            raise StartFailed("unexpected error: the work process exited during start-up",
-                              1) from None
-        if message[0] == "failed":
-            self._reap()
-            raise StartFailed(message[1], message[2])
-        config: FrontConfig = message[1]
-        return config
-
-    def _reap(self) -> None:
+            message = ("failed", "unexpected error: the work process exited during start-up", 1)
+        if message[0] == "started":
+            config: FrontConfig = message[1]
+            return config
         if self._process is not None:
-            try:
+            with suppress(subprocess.TimeoutExpired):  # it exits once it has said why
                 self._process.wait(10)
-            except subprocess.TimeoutExpired:
+            if self._process.returncode is None:
                 self._process.kill()
-                self._process.wait()
+        raise StartFailed(message[1], message[2])
 
     def send(self, job: LazyJob) -> None:
         """Hand ``job`` over; the ack path's only cost is an append (no I/O)."""
@@ -188,14 +138,14 @@ class WorkProcess:
         body, content_type = self._ask("metrics", accept)
         return bytes(body), str(content_type)
 
-    def database_health(self) -> Any:
+    def database_health(self) -> DatabaseAnswer:
         """The database's health as the work process probes it (a write that changes
         nothing); "unknown" while it cannot answer."""
         try:
             state, detail = self._ask("health", None)
         except Unanswered:
-            return _Unknown()
-        return _Health(str(state), str(detail))
+            return DatabaseAnswer("unknown", "the work process, which probes it, is not running")
+        return DatabaseAnswer(str(state), str(detail))
 
     def _ask(self, what: str, argument: object) -> Any:
         with self._control_lock:
@@ -258,11 +208,11 @@ class WorkProcess:
             return
         self._send(self._channels, jobs)  # while it restarts, they wait for the next one
 
-    def _send(self, channels: _Channels, jobs: list[LazyJob]) -> None:
+    def _send(self, channels: Channels, jobs: list[LazyJob]) -> None:
         with suppress(OSError):  # it died: the next incarnation gets every unconfirmed job
             channels.jobs.send(jobs)
 
-    def _confirmations(self, channels: _Channels) -> None:
+    def _confirmations(self, channels: Channels) -> None:
         """The child's "stored" answers, until its end of the socket closes."""
         while True:
             try:
@@ -274,15 +224,8 @@ class WorkProcess:
                     for job_id in ids:
                         self._unconfirmed.pop(job_id, None)
 
-    def _open_channels(self) -> _Channels:
-        jobs, child_jobs = socket.socketpair()
-        control, child_control = socket.socketpair()
-        owner = f"{socket.gethostname()}:{os.getpid()}:{next(self._incarnations)}:" \
-                f"{uuid.uuid4().hex[:8]}"
-        page = SharedPage()
-        channels = _Channels(Connection(jobs.detach()), Connection(control.detach()),
-                             JobLoopHeartbeat(page), page,
-                             (child_jobs.detach(), child_control.detach()), owner[:128])
+    def _open_channels(self) -> Channels:
+        channels = open_channels(next(self._incarnations))
         channels.confirmations = threading.Thread(
             target=self._confirmations, args=(channels,), daemon=True, name="job-confirmations")
         channels.confirmations.start()
@@ -290,19 +233,7 @@ class WorkProcess:
 
     def _spawn(self, previous_owner: str | None) -> None:
         channels = self._channels
-        jobs_fd, control_fd = channels.child_fds
-        start = ChildStart(self._spec, jobs_fd, control_fd, self._front_page.fd,
-                           channels.page.fd, channels.owner, previous_owner, os.getpid())
-        fds = (jobs_fd, control_fd, self._front_page.fd, channels.page.fd)
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own code
-            [sys.executable, *_interpreter_flags(), "-c", CHILD], stdin=subprocess.PIPE,
-            pass_fds=fds)
-        for fd in (jobs_fd, control_fd, channels.page.fd):  # the child's copies stay
-            os.close(fd)
-        if process.stdin is not None:
-            # sys.path first: a test's gateway factory is found by reference
-            process.stdin.write(pickle.dumps(list(sys.path)) + pickle.dumps(start))
-            process.stdin.close()
+        process = spawn(self._spec, channels, self._front_page, previous_owner)
         self._exited.clear()
         self._process = process
         with self._unconfirmed_lock:
@@ -358,17 +289,6 @@ class WorkProcess:
             return backoff
         self._spawn(previous_owner=dead.owner)
         return backoff
-
-
-@dataclass(frozen=True)
-class _Health:
-    state: str
-    detail: str
-
-
-def _interpreter_flags() -> list[str]:
-    """This interpreter's flags (-I, -O, -X …): the helper multiprocessing's spawn uses."""
-    return list(subprocess._args_from_interpreter_flags())  # type: ignore[attr-defined]
 
 
 class Unanswered(RuntimeError):

@@ -1,6 +1,6 @@
-"""What the front tells a work process it starts (``bot.work_process`` pickles it to the
-child's standard input, ``bot.work_child`` reads it): plain values, importable by both
-without the other's libraries."""
+"""What the front and its work process tell each other (``bot.work_process`` pickles a
+``ChildStart`` to the child's standard input, ``bot.work_child`` reads it): plain values,
+importable by both without the other's libraries."""
 
 from __future__ import annotations
 
@@ -40,3 +40,19 @@ class ChildStart:
     owner: str
     previous_owner: str | None
     parent: int
+
+
+class StartFailed(Exception):
+    """The first work process could not start: ``line`` and the exit ``status`` to report."""
+
+    def __init__(self, line: str, status: int) -> None:
+        super().__init__(line)
+        self.line, self.status = line, status
+
+
+@dataclass(frozen=True)
+class DatabaseAnswer:
+    """The database's health as the work process probed it (``bot.web.DatabaseHealth``)."""
+
+    state: str
+    detail: str

@@ -38,10 +38,9 @@ from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_afte
 from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
 from bot.hubs._azure_pipeline import send_through
 from bot.hubs._clouds import authority_for, cloud_endpoints
-from bot.hubs._directory import HubDirectory
-from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
 from bot.hubs._start_only_polling import StartOnlyPolling
 from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
+from bot.hubs.directory import HubDirectory
 from bot.hubs.gateway import (
     CouldNotRead,
     GatewayError,
@@ -49,6 +48,7 @@ from bot.hubs.gateway import (
     OperationState,
     TransientError,
 )
+from bot.hubs.handles import HubStateHandle, poll_from_state, started_towards
 
 if TYPE_CHECKING:
     from bot.hubs.azure_activity import AzureActivityLog

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from bot.domain.regions import region_key
-from bot.hubs._geo_pairs import PAIRED_REGIONS
+from failover_sandbox.fleet._geo_pairs import PAIRED_REGIONS
 
 PROD = "6f1d2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 STAGING = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d"

@@ -18,9 +18,7 @@ from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.regions import display_name, same_region
 from bot.domain.rules import check_hub_name, estimate_duration
-from bot.hubs._directory import find_hub
-from bot.hubs._geo_pairs import paired_region
-from bot.hubs._handles import HubStateHandle, poll_from_state, started_towards
+from bot.hubs.directory import find_hub
 from bot.hubs.gateway import (
     Forbidden,
     GatewayError,
@@ -31,6 +29,7 @@ from bot.hubs.gateway import (
     Throttled,
     TransientError,
 )
+from bot.hubs.handles import HubStateHandle, poll_from_state, started_towards
 from failover_sandbox.fleet._faults import Faults
 from failover_sandbox.fleet._fleet import (
     DEFAULT_FLEET,
@@ -38,6 +37,7 @@ from failover_sandbox.fleet._fleet import (
     SUSPENDED_HUB,
     generated_hubs,
 )
+from failover_sandbox.fleet._geo_pairs import paired_region
 from failover_sandbox.fleet._model import SimHub, SimOperation, jittered, seeded_rng
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"

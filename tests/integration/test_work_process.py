@@ -29,8 +29,8 @@ from bot.slack.lazy import LazyJob
 from bot.store.migrate import upgrade
 from bot.telemetry import Metrics
 from bot.work_child import run_after_acks
-from bot.work_process import StartFailed, WorkProcess
-from bot.work_start import WorkSpec
+from bot.work_process import WorkProcess
+from bot.work_start import StartFailed, WorkSpec
 from failover_sandbox.fleet import simulated_gateway
 from failover_sandbox.slack_api import FakeSlackServer
 from tests import support

@@ -11,7 +11,6 @@ from bot.domain.clock import FakeClock
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.regions import same_region
 from bot.domain.rules import HUB_NAME, estimate_duration
-from bot.hubs._geo_pairs import paired_region
 from bot.hubs.gateway import (
     Forbidden,
     GatewayError,
@@ -22,6 +21,7 @@ from bot.hubs.gateway import (
     Throttled,
     TransientError,
 )
+from failover_sandbox.fleet._geo_pairs import paired_region
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
 
 STEP = timedelta(seconds=1)

@@ -11,7 +11,7 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 
 from bot.slack import lazy
-from bot.slack.app import create_front_app
+from bot.slack.front_app import create_front_app
 from bot.slack.guard import own_identity
 from bot.slack.lazy import (
     ANSWER,
@@ -30,7 +30,8 @@ from .conftest import Bot, signed
 class Front:
     def __init__(self, bot: Bot) -> None:
         self.jobs: list[LazyJob] = []
-        self.app = create_front_app(settings=bot.settings, client=bot.app.client,
+        self.app = create_front_app(signing_secret=bot.settings.signing_secret,
+                                    access=bot.settings.access, client=bot.app.client,
                                     workspace=own_identity(bot.app.client),
                                     hand_over=self.jobs.append)
 

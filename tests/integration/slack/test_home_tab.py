@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 from bot.domain.request import RequestStatus
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
-from bot.slack.app import create_app, create_front_app
+from bot.slack.app import create_app
+from bot.slack.front_app import create_front_app
 from bot.slack.guard import own_identity
 from bot.slack.lazy import HOME, LazyJob, run_job
 from bot.store.health import WRITABLE, DatabaseHealth
@@ -96,7 +97,8 @@ class _Front:
 
     def __init__(self, bot: Bot) -> None:
         self.jobs: list[LazyJob] = []
-        self.app = create_front_app(settings=bot.settings, client=bot.app.client,
+        self.app = create_front_app(signing_secret=bot.settings.signing_secret,
+                                    access=bot.settings.access, client=bot.app.client,
                                     workspace=own_identity(bot.app.client),
                                     hand_over=self.jobs.append)
         metrics = Metrics()

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest
 from bot.bootstrap import bootstrap
 from bot.domain.policy import AccessPolicy
 from bot.roles.single import build_runtime
-from bot.slack.app import create_front_app
+from bot.slack.front_app import create_front_app
 from bot.slack.guard import own_identity
 from bot.slack.lazy import (
     ANSWER,
@@ -62,7 +62,8 @@ DECLARED = [(f"{listener.kind} {listener.trigger}", tuple(listener.halves))
 
 
 def _front(bot: Bot, jobs: list[LazyJob] | None = None) -> App:
-    return create_front_app(settings=bot.settings, client=bot.app.client,
+    return create_front_app(signing_secret=bot.settings.signing_secret,
+                            access=bot.settings.access, client=bot.app.client,
                             workspace=own_identity(bot.app.client),
                             hand_over=(jobs if jobs is not None else []).append)
 

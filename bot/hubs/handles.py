@@ -1,4 +1,5 @@
-"""Operation handles that are not Azure URLs: ``hubstate:`` handles tracked by reading the hub."""
+"""Operation handles that are not Azure URLs: ``hubstate:`` handles tracked by reading the hub
+(the Azure gateway uses them after a lost answer, the simulated fleet always)."""
 
 from __future__ import annotations
 

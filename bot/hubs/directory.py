@@ -1,4 +1,5 @@
-"""Finding a hub by name in a cached list of every visible hub."""
+"""Finding a hub by name in a cached list of every visible hub: shared by the Azure gateway
+and the sandbox's simulated fleet, hence public."""
 
 from __future__ import annotations
 
