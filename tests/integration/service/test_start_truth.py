@@ -112,8 +112,8 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
         with world.service.uow() as uow:
             row = uow.requests.get(request_id)
             # Another replica's poller finds nothing to claim: the POSTer's lease is live.
-            during["claimed"] = uow.requests.claim_due("replica-b", world.clock.now(),
-                                                       timedelta(seconds=15), 10)
+            during["claimed"] = uow.leases.claim_due("replica-b", world.clock.now(),
+                                                     timedelta(seconds=15), 10)
             uow.commit()
         during["row"] = row
         during["seen"] = world.service.observing.observe(request_id)  # this process's own poller
