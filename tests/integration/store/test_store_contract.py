@@ -213,11 +213,13 @@ def test_quota_cool_down_and_durations_count_what_ran(store: Store,
         quota = uow.requests.quota_starts("a-hub", OperationKind.FAILOVER, T0)
         late = uow.requests.quota_starts("a-hub", OperationKind.FAILOVER,
                                          T0 + timedelta(minutes=10))
+        at_the_edge = uow.requests.quota_starts("a-hub", OperationKind.FAILOVER,
+                                                long_.decided_at)  # type: ignore[arg-type]
         last = uow.requests.last_completed("a-hub", OperationKind.FAILOVER)
         durations = uow.requests.recent_durations("a-hub")
         none_yet = uow.requests.last_completed("c-hub", OperationKind.FAILOVER)
     assert sorted(quota) == [short.decided_at, long_.decided_at]
-    assert late == [long_.decided_at]
+    assert late == at_the_edge == [long_.decided_at]  # one exactly at ``since`` counts
     assert last == long_.completed_at
     assert durations == [timedelta(minutes=40), timedelta(minutes=20), timedelta(minutes=5)]
     assert none_yet is None
