@@ -26,7 +26,7 @@ def sweep_unnotified(uow_factory: UnitOfWorkFactory, outbox: RateLimitedNotifier
     sweep does not post its approval message a second time.
     """
     with uow_factory() as uow:
-        unnotified = uow.requests.unnotified(limit=limit)
+        unnotified = uow.announcements.unnotified(limit=limit)
         if metrics is not None:
             metrics.operations_running.set(uow.requests.count_running())
     for request in unnotified:

@@ -101,7 +101,7 @@ class LeaseHeartbeat:
         until = self._clock.now() + self.ttl
         try:
             with self._uow() as uow:
-                lost = {pair for pair in kept if not uow.requests.renew_lease(*pair, until)}
+                lost = {pair for pair in kept if not uow.leases.renew_lease(*pair, until)}
                 uow.commit()
         except Exception as exc:  # the database is down: try again next beat, the TTL has slack
             self._failures.failed(exc)
@@ -115,10 +115,10 @@ class LeaseHeartbeat:
         """Hand back the leases of owners that are provably dead, so that their requests
         are polled now rather than a TTL after the crash. Returns how many."""
         with self._uow() as uow:
-            dead = [(request_id, owner) for request_id, owner in uow.requests.live_leases(now)
+            dead = [(request_id, owner) for request_id, owner in uow.leases.live_leases(now)
                     if owner_is_dead(owner)]
             for request_id, owner in dead:
-                uow.requests.release_lease(request_id, owner, now)
+                uow.leases.release_lease(request_id, owner, now)
             uow.commit()
         for request_id, owner in dead:
             log.warning("lease of %s held by %s, a process that is gone: reclaimed",

@@ -32,11 +32,11 @@ class KeptLeases:
         lease_until = self._clock.now() + self._ttl
         with self._uow() as uow:
             if keep:
-                keep = uow.requests.renew_lease(request_id, self._owner, lease_until)
+                keep = uow.leases.renew_lease(request_id, self._owner, lease_until)
                 if keep:
-                    uow.requests.schedule_poll(request_id, next_poll_at)
+                    uow.leases.schedule_poll(request_id, next_poll_at)
             else:
-                uow.requests.release_lease(request_id, self._owner, next_poll_at)
+                uow.leases.release_lease(request_id, self._owner, next_poll_at)
             uow.commit()
         if keep:
             self._held[request_id] = Held(next_poll_at, lease_until)
@@ -57,7 +57,7 @@ class KeptLeases:
             return
         until = now + self._ttl
         with self._uow() as uow:
-            lost = [rid for rid in due if not uow.requests.renew_lease(rid, self._owner, until)]
+            lost = [rid for rid in due if not uow.leases.renew_lease(rid, self._owner, until)]
             uow.commit()
         for request_id in due:
             held = self._held.pop(request_id)
@@ -75,12 +75,12 @@ class KeptLeases:
         for request_id in request_ids:
             if request_id in self._held and not self._outbox.announcements_for(request_id):
                 kept = self._held.pop(request_id)
-                uow.requests.release_lease(request_id, self._owner, kept.next_poll_at)
+                uow.leases.release_lease(request_id, self._owner, kept.next_poll_at)
                 self._heartbeat.drop(request_id, self._owner)
 
     def release_all(self, uow: UnitOfWork) -> int:
         """Shutting down: hand every kept lease back, due when we would have polled it."""
         held, self._held = self._held, {}
         for request_id, kept in held.items():
-            uow.requests.release_lease(request_id, self._owner, kept.next_poll_at)
+            uow.leases.release_lease(request_id, self._owner, kept.next_poll_at)
         return len(held)

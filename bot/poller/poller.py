@@ -135,8 +135,8 @@ class Poller:
         claimed = []
         if room > 0:
             with self._uow() as uow:
-                claimed = uow.requests.claim_due(self.owner_id, now, self._lease_ttl, room,
-                                                 skip=self._in_flight.ids())
+                claimed = uow.leases.claim_due(self.owner_id, now, self._lease_ttl, room,
+                                               skip=self._in_flight.ids())
                 uow.commit()
         for request in claimed:  # renewed while polled, however long Azure takes
             self.heartbeat.keep(request.id, self.owner_id)
@@ -165,7 +165,7 @@ class Poller:
             soonest = self._due[0] - now if self._due else idle
         try:  # starts scheduled elsewhere (a batch's approval paces them) wake us too
             with self._uow() as uow:
-                due = uow.requests.next_due(now)
+                due = uow.leases.next_due(now)
         except StoreUnavailable:  # the round itself reports it
             due = None
         if due is not None:
@@ -186,7 +186,7 @@ class Poller:
             with self._uow() as uow:
                 self._kept.release_all(uow)
                 for request in not_polled:  # due now: for whoever comes next
-                    uow.requests.release_lease(request.id, self.owner_id, self._clock.now())
+                    uow.leases.release_lease(request.id, self.owner_id, self._clock.now())
                 uow.commit()
         except Exception:
             log.warning("could not hand our leases back; they expire on their own")

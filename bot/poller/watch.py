@@ -69,8 +69,8 @@ class Watch:
     def _poll_bound(self, request: FailoverRequest) -> Polled:
         # The claim may have waited in the pool's queue: make sure the lease is still ours.
         with self._uow() as uow:
-            ours = uow.requests.renew_lease(request.id, self._owner_id,
-                                            self._clock.now() + self._lease_ttl)
+            ours = uow.leases.renew_lease(request.id, self._owner_id,
+                                          self._clock.now() + self._lease_ttl)
             uow.commit()
         if not ours:
             return Polled(request, lost=True)

@@ -139,7 +139,7 @@ class Boards:
         ``finished``: it will not change again (its keeper lets it go)."""
         with self.deps.uow() as uow:
             # A failure is seen once its own reply is out (failure_told), not before.
-            uow.requests.mark_members_notified({
+            uow.announcements.mark_members_notified({
                 line.request.id: line.request.version for line in board.lines
                 if line.request.status is not RequestStatus.FAILED})
             uow.batches.board_shown(board.batch.id, owner, board.digest(),
@@ -149,13 +149,13 @@ class Boards:
     def failure_told(self, request: FailoverRequest) -> None:
         """The failure reply for ``request`` is out (so it is not posted again)."""
         with self.deps.uow() as uow:
-            uow.requests.mark_notified(request.id, request.version)
+            uow.announcements.mark_notified(request.id, request.version)
             uow.commit()
 
     def untold_failures(self, board: Board) -> list[FailoverRequest]:
         """Failed hubs whose failure reply has not gone out yet."""
         with self.deps.uow() as uow:
-            fresh = {r.id: r for r in uow.requests.unnotified_members(board.batch.id)}
+            fresh = {r.id: r for r in uow.announcements.unnotified_members(board.batch.id)}
         return [r for r in board.failed if r.id in fresh]
 
     def _board(self, batch: Batch, members: list[FailoverRequest]) -> Board:

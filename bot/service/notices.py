@@ -28,20 +28,20 @@ class Notices:
                        status_message_ts: str | None = None) -> None:
         """Remember where the request was announced, so later updates edit that message."""
         with self.deps.uow() as uow:
-            uow.requests.attach_message(request_id, message_ts=message_ts,
-                                        status_message_ts=status_message_ts)
+            uow.announcements.attach_message(request_id, message_ts=message_ts,
+                                             status_message_ts=status_message_ts)
             uow.commit()
 
     def mark_notified(self, request_id: str, version: int) -> None:
         """People have seen the request as of ``version`` (the store never goes backwards)."""
         with self.deps.uow() as uow:
-            uow.requests.mark_notified(request_id, version)
+            uow.announcements.mark_notified(request_id, version)
             uow.commit()
 
 
 def record_notified(uow: UnitOfWork, request: FailoverRequest) -> None:
     """The end or change of ``request`` was announced (in the poller's unit of work)."""
-    uow.requests.mark_notified(request.id, request.version)
+    uow.announcements.mark_notified(request.id, request.version)
 
 
 def announced_milestones(uow: UnitOfWork, request_id: str) -> set[Milestone]:

@@ -97,7 +97,7 @@ class Starting:
                 now, now + self.deps.poll_interval, attempts_before=attempts, following_hub=follow))
             if running is None:
                 return uow.requests.get(request.id)
-            uow.requests.take_lease(running.id, owner, now + self.deps.lease_ttl)
+            uow.leases.take_lease(running.id, owner, now + self.deps.lease_ttl)
             uow.commit()
         if follow:
             self._release_start_lease(running.id, owner, own_lease, now)
@@ -165,7 +165,7 @@ class Starting:
     def _come_back(self, request: FailoverRequest, at: datetime) -> FailoverRequest:
         """A batch's hub whose turn is not near: the poller looks at it again then."""
         with self.deps.uow() as uow:
-            uow.requests.schedule_poll(request.id, at)
+            uow.leases.schedule_poll(request.id, at)
             uow.commit()
             return uow.requests.get(request.id) or request
 
@@ -224,7 +224,7 @@ class Starting:
             again = change(uow, request, lambda r: r.postpone(
                 now, retry_at, code=exc.code, error=exc.message, failures=failures))
             if own_lease:
-                uow.requests.release_lease(request.id, own_lease, retry_at)
+                uow.leases.release_lease(request.id, own_lease, retry_at)
             uow.commit()
         log.warning("start of %s postponed %.1fs (failure %d): %s", request.id,
                     (retry_at - now).total_seconds(), failures, exc.code)
@@ -240,7 +240,7 @@ class Starting:
             with self.deps.uow() as uow:
                 stored = change(uow, running, lambda r: r.record_handle(handle))
                 if own_lease:
-                    uow.requests.release_lease(running.id, own_lease, now + self.deps.poll_interval)
+                    uow.leases.release_lease(running.id, own_lease, now + self.deps.poll_interval)
                 uow.commit()
         except StoreUnavailable:
             log.error("Azure accepted the failover of %s but its handle could not be stored; "
@@ -258,7 +258,7 @@ class Starting:
         if not own:
             return
         with self.deps.uow() as uow:
-            uow.requests.release_lease(request_id, owner, now + self.deps.poll_interval)
+            uow.leases.release_lease(request_id, owner, now + self.deps.poll_interval)
             uow.commit()
 
     def finish_failed(self, request: FailoverRequest, code: str,

@@ -4,6 +4,10 @@ The SQLModel implementation is :mod:`bot.store.sql`. Use cases open a unit of wo
 change through its repositories, and ``commit()``; leaving the ``with`` block without a commit
 rolls back. Saves are compare-and-set on the request's version: they change a row only if
 nobody changed it since it was read, so two concurrent approvals cannot both win.
+
+A request is reached three ways, one per reason to change: ``uow.requests`` (the aggregate
+and the use cases' queries), ``uow.leases`` (the poller's leases and schedule) and
+``uow.announcements`` (what people were told); only the first changes its version.
 """
 
 from __future__ import annotations
@@ -58,6 +62,12 @@ class AuditQuery:
 
 
 class RequestRepository(Protocol):
+    """The request aggregate and what the use cases ask about requests.
+
+    A request's life changes only through :meth:`save`; the poller's leases and the record of
+    what people were told are kept apart (:class:`PollLeases`, :class:`Announcements`) and
+    never change a request's version."""
+
     def add(self, request: FailoverRequest) -> None:
         """Insert a new request; raises HubLocked if the hub already has an open one."""
         ...
@@ -76,19 +86,6 @@ class RequestRepository(Protocol):
         """Write a request changed by one of its transition methods, if the stored one is
         still at ``expected_version`` (compare-and-set); ``False`` when somebody else changed
         it first. Identity and the announcement bookkeeping are never written here."""
-        ...
-
-    def attach_message(self, request_id: str, *, message_ts: str | None = None,
-                       status_message_ts: str | None = None) -> None:
-        """Remember where the request was announced (the version is unchanged)."""
-        ...
-
-    def mark_notified(self, request_id: str, version: int) -> None:
-        """People have seen the request as of ``version``; never moves backwards."""
-        ...
-
-    def schedule_poll(self, request_id: str, next_poll_at: datetime) -> None:
-        """When the poller should look at the request next."""
         ...
 
     def quota_starts(self, hub: str, kind: OperationKind, since: datetime) -> list[datetime]:
@@ -110,6 +107,23 @@ class RequestRepository(Protocol):
     def due_for_expiry(self, now: datetime, limit: int = 100) -> list[FailoverRequest]:
         """Requests still awaiting approval whose ``expires_at`` has passed."""
         ...
+
+    def count_running(self) -> int:
+        """How many operations are running in Azure right now (all replicas)."""
+        ...
+
+    def members(self, batch_id: str) -> list[FailoverRequest]:
+        """A batch's requests (a retried hub has several), in start order."""
+        ...
+
+    def last_batch_slot(self) -> datetime | None:
+        """The latest start slot of a batch's hub not started yet."""
+        ...
+
+
+class PollLeases(Protocol):
+    """The poller's bookkeeping on requests: who follows which one (a lease) and when it is
+    looked at next. Shared by replicas; none of it changes a request's version."""
 
     def claim_due(self, owner: str, now: datetime, lease: timedelta, limit: int, *,
                   skip: Collection[str] = ()) -> list[FailoverRequest]:
@@ -140,8 +154,31 @@ class RequestRepository(Protocol):
         """``(request id, owner)`` of the leases not yet expired (to find dead owners')."""
         ...
 
-    def count_running(self) -> int:
-        """How many operations are running in Azure right now (all replicas)."""
+    def schedule_poll(self, request_id: str, next_poll_at: datetime) -> None:
+        """When the poller should look at the request next."""
+        ...
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The soonest poll or start scheduled after ``after`` (so the poller wakes then)."""
+        ...
+
+
+class Announcements(Protocol):
+    """Where each request was announced in chat and up to which version people have seen it
+    (what :mod:`bot.service.notices` and the board keeper write). Never changes a request's
+    version; a version seen never moves backwards."""
+
+    def attach_message(self, request_id: str, *, message_ts: str | None = None,
+                       status_message_ts: str | None = None) -> None:
+        """Remember where the request was announced (the version is unchanged)."""
+        ...
+
+    def mark_notified(self, request_id: str, version: int) -> None:
+        """People have seen the request as of ``version``; never moves backwards."""
+        ...
+
+    def mark_members_notified(self, versions: dict[str, int]) -> None:
+        """A board showed these requests as of these versions."""
         ...
 
     def unnotified(self, limit: int = 100) -> list[FailoverRequest]:
@@ -149,24 +186,8 @@ class RequestRepository(Protocol):
         (not a batch's: its board shows them)."""
         ...
 
-    def members(self, batch_id: str) -> list[FailoverRequest]:
-        """A batch's requests (a retried hub has several), in start order."""
-        ...
-
     def unnotified_members(self, batch_id: str) -> list[FailoverRequest]:
         """A batch's requests changed since a board (or failure reply) showed them."""
-        ...
-
-    def next_due(self, after: datetime) -> datetime | None:
-        """The soonest poll or start scheduled after ``after`` (so the poller wakes then)."""
-        ...
-
-    def last_batch_slot(self) -> datetime | None:
-        """The latest start slot of a batch's hub not started yet."""
-        ...
-
-    def mark_members_notified(self, versions: dict[str, int]) -> None:
-        """A board showed these requests as of these versions."""
         ...
 
 
@@ -235,6 +256,12 @@ class AuditLog(Protocol):
 class UnitOfWork(Protocol):
     @property
     def requests(self) -> RequestRepository: ...
+
+    @property
+    def leases(self) -> PollLeases: ...
+
+    @property
+    def announcements(self) -> Announcements: ...
 
     @property
     def events(self) -> AuditLog: ...

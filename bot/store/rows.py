@@ -1,4 +1,6 @@
-"""Requests to rows and back (the SQLModel mapping shared by the store's repositories)."""
+"""Requests to rows and back (the SQLModel mapping shared by the store's repositories), and
+the reads and conditional updates the three views of a request row share (requests, leases,
+announcements)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from collections.abc import Collection
 from dataclasses import fields
 from enum import Enum
 from typing import Any
+
+from sqlmodel import Session
 
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
@@ -43,3 +47,27 @@ def to_request(row: FailoverRequestRow) -> FailoverRequest:
 
 def statuses_sql(statuses: Collection[RequestStatus]) -> list[str]:
     return sorted(plain(status) for status in statuses)
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def first_request(session: Session, statement: Any) -> FailoverRequest | None:
+    row = session.exec(statement.execution_options(populate_existing=True)).first()
+    return to_request(row) if row is not None else None
+
+
+def all_requests(session: Session, statement: Any) -> list[FailoverRequest]:
+    rows = session.exec(statement.execution_options(populate_existing=True))
+    return [to_request(row) for row in rows]
+
+
+def update_request(session: Session, statement: Any) -> FailoverRequest | None:
+    """Run an ``UPDATE`` of one request row; the request as written, or None if no row
+    matched (the compare-and-set lost, the lease was not ours)."""
+    row = session.scalars(
+        statement.returning(FailoverRequestRow),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+    return to_request(row) if row is not None else None

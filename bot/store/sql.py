@@ -1,8 +1,8 @@
 """The store on SQLModel (SQLite or PostgreSQL): the unit of work and its factory.
 
 SQL never leaves the store package: engines in :mod:`bot.store.engine`, the repositories in
-:mod:`bot.store.requests`, :mod:`bot.store.events`, :mod:`bot.store.batches` and
-:mod:`bot.store.pace`.
+:mod:`bot.store.requests`, :mod:`bot.store.leases`, :mod:`bot.store.announcements`,
+:mod:`bot.store.events`, :mod:`bot.store.batches` and :mod:`bot.store.pace`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from bot.store.announcements import SqlAnnouncements
 from bot.store.batches import SqlBatchRepository
 from bot.store.engine import (
     database_url,
@@ -28,6 +29,7 @@ from bot.store.engine import (
 )
 from bot.store.events import SqlAuditLog
 from bot.store.health import DatabaseHealth, probe
+from bot.store.leases import SqlPollLeases
 from bot.store.pace import SqlStartPace
 from bot.store.requests import SqlRequestRepository
 
@@ -49,6 +51,8 @@ class SqlUnitOfWork:
     """``with uow:`` … ``uow.commit()``; leaving without a commit rolls back."""
 
     requests: SqlRequestRepository
+    leases: SqlPollLeases
+    announcements: SqlAnnouncements
     events: SqlAuditLog
     batches: SqlBatchRepository
     pace: SqlStartPace
@@ -74,6 +78,8 @@ class SqlUnitOfWork:
             self._turn.close()
             raise
         self.requests = SqlRequestRepository(self._session)
+        self.leases = SqlPollLeases(self._session)
+        self.announcements = SqlAnnouncements(self._session)
         self.events = SqlAuditLog(self._session)
         self.batches = SqlBatchRepository(self._session)
         self.pace = SqlStartPace(self._session)

@@ -48,4 +48,4 @@ def test_slack_down_at_completion_posts_the_completion_once_when_it_is_back(
     assert ground.gateway.calls["start_failover"] == 1
     assert ground.audit(request.id, AuditAction.SUCCEEDED) == 1
     with ground.uow() as uow:
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []

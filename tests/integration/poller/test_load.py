@@ -52,4 +52,4 @@ def test_500_concurrent_failovers_stay_within_slacks_limits_and_each_end_is_told
     assert bench.gateway.calls["start_failover"] == OPERATIONS
     assert bench.gateway.overlaps == []
     with bench.uow() as uow:
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []

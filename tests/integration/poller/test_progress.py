@@ -38,7 +38,7 @@ def test_a_failover_is_reported_started_then_in_progress_then_completed_once(
     assert methods.index("milestone") < methods.index("completed") == len(methods) - 1
     assert bench.gateway.calls["start_failover"] == 1
     with bench.uow() as uow:
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []
 
 
 def test_the_completion_follows_azure_within_one_poll_interval(bench: Bench) -> None:
@@ -109,4 +109,4 @@ def test_expired_requests_are_expired_and_their_message_updated(bench: Bench) ->
     changed = bench.slack.of("request_changed", waiting.id)
     assert changed and changed[-1].status is RequestStatus.EXPIRED
     with bench.uow() as uow:
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []

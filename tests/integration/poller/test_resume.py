@@ -40,8 +40,8 @@ def test_a_process_killed_while_holding_the_lease_is_taken_over_after_the_lease(
     bench.clock.advance(timedelta(seconds=10))
     # pod-1 claimed the operation, then died before it polled.
     with bench.uow() as uow:
-        assert [r.id for r in uow.requests.claim_due("pod-1", bench.clock.now(), LEASE_TTL,
-                                                       10)] == [request_id]
+        assert [r.id for r in uow.leases.claim_due("pod-1", bench.clock.now(), LEASE_TTL,
+                                                     10)] == [request_id]
         uow.commit()
     claimed_at = bench.clock.now()
 
@@ -100,7 +100,7 @@ def test_an_approved_request_left_unstarted_is_started_once_by_the_poller(
         bench: Bench) -> None:
     request = bench.request(bench.hub("contoso-weu"))  # approved; its approver then died
     with bench.uow() as uow:
-        uow.requests.schedule_poll(request.id, bench.clock.now())
+        uow.leases.schedule_poll(request.id, bench.clock.now())
         uow.commit()
     replicas = [bench.poller("pod-1"), bench.poller("pod-2")]
 

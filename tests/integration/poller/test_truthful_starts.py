@@ -98,8 +98,8 @@ def test_a_dead_process_lease_is_reclaimed_at_once_a_live_ones_is_not(bench: Ben
     for hub, owner in (("dead-owned", dead_owner), ("elsewhere", "other-host~1:42:0abc12")):
         ids[hub] = bench.start(bench.hub(hub, devices=500_000))
         with bench.uow() as uow:
-            uow.requests.take_lease(ids[hub], owner, bench.clock.now() + LEASE_TTL)
-            uow.requests.schedule_poll(ids[hub], bench.clock.now())
+            uow.leases.take_lease(ids[hub], owner, bench.clock.now() + LEASE_TTL)
+            uow.leases.schedule_poll(ids[hub], bench.clock.now())
             uow.commit()
 
     bench.poller("restarted").run_once()
@@ -114,19 +114,19 @@ def test_the_heartbeat_renews_what_it_keeps_and_forgets_a_lease_taken_over(
     request_id = bench.start(bench.hub("contoso-weu"))
     heartbeat = LeaseHeartbeat(bench.uow, bench.clock, timedelta(seconds=15))
     with bench.uow() as uow:
-        assert uow.requests.claim_due("pod-a", bench.clock.now() + POLL_INTERVAL,
-                                      heartbeat.ttl, 10)
+        assert uow.leases.claim_due("pod-a", bench.clock.now() + POLL_INTERVAL,
+                                    heartbeat.ttl, 10)
         uow.commit()
     heartbeat.keep(request_id, "pod-a")
     bench.clock.advance(timedelta(minutes=3))  # a poll that long: the lease stays ours
 
     assert heartbeat.beat() == 1
     with bench.uow() as uow:
-        assert uow.requests.claim_due("pod-b", bench.clock.now(), heartbeat.ttl, 10) == []
+        assert uow.leases.claim_due("pod-b", bench.clock.now(), heartbeat.ttl, 10) == []
         uow.commit()
     bench.clock.advance(heartbeat.ttl + timedelta(seconds=1))  # the owner stops beating
     with bench.uow() as uow:
-        assert [r.id for r in uow.requests.claim_due(
+        assert [r.id for r in uow.leases.claim_due(
             "pod-b", bench.clock.now() + POLL_INTERVAL, heartbeat.ttl, 10)] == [request_id]
         uow.commit()
     assert heartbeat.beat() == 0

@@ -116,4 +116,4 @@ def test_what_the_listeners_show_is_not_announced_again_by_the_sweep(bot: Bot) -
     request_id = bot.request_and_submit()
     bot.click("reject", request_id, user=APPROVER)
     with bot.service.uow() as uow:
-        assert [r.id for r in uow.requests.unnotified()] == []
+        assert [r.id for r in uow.announcements.unnotified()] == []

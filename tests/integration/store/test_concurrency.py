@@ -19,7 +19,7 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 def add_polled(uow: SqlUnitOfWork, request: FailoverRequest, next_poll_at: datetime) -> None:
     uow.requests.add(request)
-    uow.requests.schedule_poll(request.id, next_poll_at)
+    uow.leases.schedule_poll(request.id, next_poll_at)
 R = TypeVar("R")
 
 
@@ -92,7 +92,7 @@ def test_two_workers_claiming_at_once_never_share_a_request(uow_factory: UowFact
 
     def claim(i: int) -> list[str]:
         with uow_factory() as uow:
-            claimed = uow.requests.claim_due(f"worker-{i}", T0, timedelta(minutes=1), limit=10)
+            claimed = uow.leases.claim_due(f"worker-{i}", T0, timedelta(minutes=1), limit=10)
             uow.commit()
             return [r.id for r in claimed]
 

@@ -14,12 +14,12 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 def add_polled(uow: SqlUnitOfWork, request: FailoverRequest, next_poll_at: datetime) -> None:
     uow.requests.add(request)
-    uow.requests.schedule_poll(request.id, next_poll_at)
+    uow.leases.schedule_poll(request.id, next_poll_at)
 
 
 def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int = 10) -> list[str]:
     with uow_factory() as uow:
-        claimed = uow.requests.claim_due(owner, now, LEASE, limit)
+        claimed = uow.leases.claim_due(owner, now, LEASE, limit)
         uow.commit()
     return [r.id for r in claimed]
 
@@ -38,13 +38,13 @@ def test_only_approved_or_running_requests_whose_poll_is_due_are_claimed(
         add_polled(uow, later, T0 + timedelta(seconds=1))
         add_polled(uow, awaiting, T0)
         add_polled(uow, done, T0)
-        uow.requests.mark_notified(done.id, done.version)  # its end was announced
+        uow.announcements.mark_notified(done.id, done.version)  # its end was announced
         uow.requests.add(unscheduled)
         uow.commit()
 
     assert claim(uow_factory, "worker-1", T0) == [approved.id, running.id]
     with uow_factory() as uow:
-        held = uow.requests.claim_due("worker-1", T0, LEASE, 10)
+        held = uow.leases.claim_due("worker-1", T0, LEASE, 10)
     assert held  # our own live lease does not stop us
 
 
@@ -60,8 +60,8 @@ def test_a_live_lease_blocks_others_and_an_expired_one_can_be_taken_over(
     assert claim(uow_factory, "worker-2", T0 + LEASE) == [request.id]
 
     with uow_factory() as uow:
-        assert not uow.requests.renew_lease(request.id, "worker-1", T0 + 3 * LEASE)
-        assert uow.requests.renew_lease(request.id, "worker-2", T0 + 3 * LEASE)
+        assert not uow.leases.renew_lease(request.id, "worker-1", T0 + 3 * LEASE)
+        assert uow.leases.renew_lease(request.id, "worker-2", T0 + 3 * LEASE)
         uow.commit()
     assert claim(uow_factory, "worker-1", T0 + 2 * LEASE) == []
 
@@ -86,8 +86,8 @@ def test_releasing_a_lease_schedules_the_next_poll(uow_factory: UowFactory,
     next_poll = T0 + timedelta(seconds=30)
 
     with uow_factory() as uow:
-        uow.requests.release_lease(request.id, "worker-2", T0)  # not ours: no effect
-        uow.requests.release_lease(request.id, "worker-1", next_poll)
+        uow.leases.release_lease(request.id, "worker-2", T0)  # not ours: no effect
+        uow.leases.release_lease(request.id, "worker-1", next_poll)
         uow.commit()
 
     assert claim(uow_factory, "worker-2", next_poll - timedelta(seconds=1)) == []
@@ -101,7 +101,7 @@ def test_a_finished_request_whose_end_was_never_announced_is_claimed_by_one_work
     with uow_factory() as uow:
         uow.requests.add(owed)
         uow.requests.add(told)
-        uow.requests.mark_notified(told.id, told.version)
+        uow.announcements.mark_notified(told.id, told.version)
         uow.commit()
 
     assert claim(uow_factory, "worker-1", T0) == [owed.id]

@@ -68,10 +68,10 @@ def assert_uses(plans: list[str], index: str) -> None:
      lambda uow: uow.requests.last_completed("hub-a", OperationKind.FAILOVER)),
     ("uq_failover_request_open_hub", lambda uow: uow.requests.open_for_hub("hub-a")),
     ("ix_failover_request_expiry", lambda uow: uow.requests.due_for_expiry(T0)),
-    ("ix_failover_request_unnotified", lambda uow: uow.requests.unnotified()),
+    ("ix_failover_request_unnotified", lambda uow: uow.announcements.unnotified()),
     ("ix_failover_request_hub_created", lambda uow: uow.requests.recent("hub-a")),
     ("ix_failover_request_batch", lambda uow: uow.requests.members("fb-00000001")),
-    ("ix_failover_request_batch", lambda uow: uow.requests.unnotified_members("fb-00000001")),
+    ("ix_failover_request_batch", lambda uow: uow.announcements.unnotified_members("fb-00000001")),
 ])
 def test_request_lookups_use_an_index(sqlite_engine: Engine, index: str,
                                       action: Callable[[SqlUnitOfWork], object]) -> None:
@@ -80,7 +80,7 @@ def test_request_lookups_use_an_index(sqlite_engine: Engine, index: str,
 
 def test_claiming_due_polls_uses_an_index(sqlite_engine: Engine) -> None:
     plans = plans_of(sqlite_engine,
-                     lambda uow: uow.requests.claim_due("w", T0, timedelta(minutes=1), 10))
+                     lambda uow: uow.leases.claim_due("w", T0, timedelta(minutes=1), 10))
     assert "INDEX ix_failover_request_due_poll" in plans[0], plans[0]
 
 

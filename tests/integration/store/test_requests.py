@@ -87,7 +87,7 @@ def test_the_unit_of_work_stays_usable_after_hub_locked(uow_factory: UowFactory,
     with uow_factory() as uow:
         with pytest.raises(HubLocked):
             uow.requests.add(refused)
-        uow.requests.attach_message(first.id, message_ts="1.2")
+        uow.announcements.attach_message(first.id, message_ts="1.2")
         uow.commit()
 
     with uow_factory() as uow:
@@ -158,14 +158,14 @@ def test_bookkeeping_sets_columns_without_a_new_version(uow_factory: UowFactory,
     request = new_request()
     add(uow_factory, request)
     with uow_factory() as uow:
-        uow.requests.attach_message(request.id, message_ts="171.1")
-        uow.requests.attach_message(request.id, status_message_ts="171.2")
-        uow.requests.schedule_poll(request.id, T0)
+        uow.announcements.attach_message(request.id, message_ts="171.1")
+        uow.announcements.attach_message(request.id, status_message_ts="171.2")
+        uow.leases.schedule_poll(request.id, T0)
         uow.commit()
     with uow_factory() as uow:
         assert uow.requests.get(request.id) == request.evolve(
             message_ts="171.1", status_message_ts="171.2", next_poll_at=T0)
-        uow.requests.attach_message("fr-missing", message_ts="1")  # nothing to change
+        uow.announcements.attach_message("fr-missing", message_ts="1")  # nothing to change
 
 
 def test_save_leaves_where_the_request_was_announced(uow_factory: UowFactory,
@@ -173,7 +173,7 @@ def test_save_leaves_where_the_request_was_announced(uow_factory: UowFactory,
     request = new_request()
     add(uow_factory, request)
     with uow_factory() as uow:
-        uow.requests.attach_message(request.id, message_ts="171.1")
+        uow.announcements.attach_message(request.id, message_ts="171.1")
         uow.commit()
     approved = request.approve(T0, "U_APPROVER", T0).request  # read before the ts was stored
     with uow_factory() as uow:
@@ -257,19 +257,19 @@ def test_unnotified_lists_requests_changed_since_their_last_notification(
     quiet, changed = new_request(hub="hub-a"), new_request(hub="hub-b")
     add(uow_factory, quiet, changed)
     with uow_factory() as uow:
-        uow.requests.mark_notified(quiet.id, 1)
-        uow.requests.mark_notified(changed.id, 1)
+        uow.announcements.mark_notified(quiet.id, 1)
+        uow.announcements.mark_notified(changed.id, 1)
         uow.commit()
     with uow_factory() as uow:
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []
         moved = changed.approve(T0, "U_APPROVER", T0).request
         assert uow.requests.save(moved, changed.version)
         uow.commit()
 
     with uow_factory() as uow:
-        assert uow.requests.unnotified() == [moved]
+        assert uow.announcements.unnotified() == [moved]
         # A late notifier for an older version does not undo a newer notification.
-        uow.requests.mark_notified(changed.id, 2)
-        uow.requests.mark_notified(changed.id, 1)
+        uow.announcements.mark_notified(changed.id, 2)
+        uow.announcements.mark_notified(changed.id, 1)
         uow.commit()
-        assert uow.requests.unnotified() == []
+        assert uow.announcements.unnotified() == []

@@ -1,6 +1,6 @@
 """Never a false failure (#13): a POST in flight, a hub Azure acts on late, Azure busy for a
-while, a database that fails after the POST. The real service and SQL store, the simulated
-fleet, time on a fake clock."""
+while, a database that fails after the POST. The service as bootstrap wires it, on the
+in-memory store, the simulated fleet, time on a fake clock."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.clock import FakeClock
-from bot.domain.model import AuditAction, HubRef, OperationKind
-from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.model import AuditAction, HubRef
 from bot.domain.request import RequestStatus
 from bot.hubs.gateway import Throttled
 from bot.poller.heartbeat import LeaseHeartbeat
-from bot.service import FailoverService, Observation, SubmitFailover, Submitted
-from bot.store.base import AuditQuery, StoreUnavailable, UnitOfWork
-from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from bot.service import Observation, Submitted
+from bot.store.base import StoreUnavailable, UnitOfWork
+from tests.support.fake_store import FakeStore
+from tests.support.service_world import HUB, POLL, World, build_world
 
-REQUESTER = Actor("U_REQ")
-HUB = "contoso-weu"
-POLL = timedelta(seconds=30)
 TTL = timedelta(minutes=30)
 
 
@@ -48,55 +44,30 @@ class FlakyCommits:
 
 
 @dataclass
-class World:
-    clock: FakeClock
-    gateway: SimulatedIotHubGateway
-    uow: FlakyCommits
-    service: FailoverService
+class Starts(World):
+    uow: FlakyCommits  # the store, whose commits a test can make fail
 
     def approved(self) -> str:
-        ref = self.gateway.resolve(HUB)
-        state = self.gateway.get_state(ref, with_device_count=False)
-        result = self.service.asking.submit(SubmitFailover(
-            actor=REQUESTER, channel_id="C_INC", hub_name=HUB, kind=OperationKind.FAILOVER,
-            typed_name=HUB, reason="INC-13", expected_active_region=state.active_region))
+        result = self.submit(reason="INC-13")
         assert isinstance(result, Submitted), result
         assert result.request.status is RequestStatus.APPROVED
         return result.request.id
 
     def status(self, request_id: str) -> RequestStatus:
-        request = self.service.reading.get_request(request_id)
-        assert request is not None
-        return request.status
-
-    def actions(self, request_id: str) -> list[AuditAction]:
-        return [e.action for e in self.service.reading.audit(AuditQuery(request_id=request_id,
-                                                                  limit=500))]
-
-    def observe_until_end(self, request_id: str, step: timedelta = POLL) -> Observation:
-        for _ in range(500):
-            seen = self.service.observing.observe(request_id)
-            assert seen is not None
-            if seen.finished:
-                return seen
-            self.clock.advance(step)
-        raise AssertionError("never finished")
+        return self.request(request_id).status
 
 
 @pytest.fixture
-def world(uow_factory: Callable[[], UnitOfWork]) -> World:
-    clock = FakeClock()
-    gateway = SimulatedIotHubGateway(clock)
-    gateway.add_hub(HUB, "North Europe", devices=50_000)
-    flaky = FlakyCommits(uow_factory)
-    service = FailoverService(uow=flaky, gateway=gateway, clock=clock,
-                              access=AccessPolicy(require_approval=False), request_ttl=TTL,
-                              poll_interval=POLL)
-    return World(clock, gateway, flaky, service)
+def world(store: FakeStore) -> Starts:
+    flaky = FlakyCommits(store)
+    built = build_world(flaky, bot_require_approval=False, bot_request_ttl=TTL,
+                        bot_poll_interval=POLL)
+    built.gateway.add_hub(HUB, "North Europe", devices=50_000)
+    return Starts(built.clock, built.gateway, built.service, flaky)
 
 
 def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Starts, monkeypatch: pytest.MonkeyPatch) -> None:
     heartbeat = LeaseHeartbeat(world.uow, world.clock, timedelta(seconds=15))
     world.service.use_leases(heartbeat, "pod-a/start", heartbeat.ttl)
     request_id = world.approved()
@@ -112,8 +83,8 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
         with world.service.uow() as uow:
             row = uow.requests.get(request_id)
             # Another replica's poller finds nothing to claim: the POSTer's lease is live.
-            during["claimed"] = uow.requests.claim_due("replica-b", world.clock.now(),
-                                                       timedelta(seconds=15), 10)
+            during["claimed"] = uow.leases.claim_due("replica-b", world.clock.now(),
+                                                     timedelta(seconds=15), 10)
             uow.commit()
         during["row"] = row
         during["seen"] = world.service.observing.observe(request_id)  # this process's own poller
@@ -132,11 +103,11 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
     assert seen.poll is None  # nothing said about Azure before Azure answered
     assert heartbeat.kept() == set()  # Azure answered: the POSTer's lease is handed back
     assert world.observe_until_end(request_id).request.status is RequestStatus.SUCCEEDED
-    assert AuditAction.FAILED not in world.actions(request_id)
+    assert AuditAction.FAILED not in world.actions(request_id=request_id)
     assert world.gateway.calls["start_failover"] == 1
 
 
-def _crashed_before_azure_answered(world: World) -> str:
+def _crashed_before_azure_answered(world: Starts) -> str:
     """Running, no handle, no lease: the process that POSTed is gone, its answer with it."""
     request_id = world.approved()
     with world.service.uow() as uow:
@@ -149,7 +120,7 @@ def _crashed_before_azure_answered(world: World) -> str:
 
 
 def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
-        world: World) -> None:
+        world: Starts) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(9):  # 4 min 30 s of looks, each one finding the hub Active where it was
         seen = world.service.observing.observe(request_id)
@@ -168,7 +139,7 @@ def test_nothing_is_running_only_after_the_hub_stayed_quiet_for_five_minutes(
     assert world.gateway.calls["start_failover"] == 0
 
 
-def test_a_hub_azure_acts_on_late_is_followed_to_success_not_failed(world: World) -> None:
+def test_a_hub_azure_acts_on_late_is_followed_to_success_not_failed(world: Starts) -> None:
     request_id = _crashed_before_azure_answered(world)
     for _ in range(8):
         seen = world.service.observing.observe(request_id)
@@ -186,7 +157,7 @@ def test_a_hub_azure_acts_on_late_is_followed_to_success_not_failed(world: World
 
 
 def test_a_busy_azure_is_retried_with_growing_jittered_back_off_and_one_started(
-        world: World) -> None:
+        world: Starts) -> None:
     request_id = world.approved()
     waits: list[timedelta] = []
     for _ in range(5):
@@ -203,7 +174,7 @@ def test_a_busy_azure_is_retried_with_growing_jittered_back_off_and_one_started(
     for failures, wait in enumerate(waits, start=1):
         ceiling = min(POLL * 2 ** (failures - 1), timedelta(minutes=5))
         assert ceiling / 2 <= wait <= ceiling, (failures, wait)
-    actions = world.actions(request_id)
+    actions = world.actions(request_id=request_id)
     # Six POSTs, each audited before it was sent: the first `started`, the others `retry`.
     assert actions.count(AuditAction.STARTED) == 1
     assert actions.count(AuditAction.RETRY) == 5
@@ -212,7 +183,7 @@ def test_a_busy_azure_is_retried_with_growing_jittered_back_off_and_one_started(
 
 
 def test_azures_retry_after_is_honoured_even_beyond_our_own_cap(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Starts, monkeypatch: pytest.MonkeyPatch) -> None:
     request_id = world.approved()
 
     def throttled(ref: HubRef, target: str) -> str:
@@ -226,7 +197,7 @@ def test_azures_retry_after_is_honoured_even_beyond_our_own_cap(
 
 
 def test_a_start_azure_never_takes_gives_up_at_the_request_ttl_with_azures_words(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Starts, monkeypatch: pytest.MonkeyPatch) -> None:
     request_id = world.approved()
     approved_at = world.clock.now()
 
@@ -247,11 +218,11 @@ def test_a_start_azure_never_takes_gives_up_at_the_request_ttl_with_azures_words
     assert world.clock.now() == approved_at + TTL  # given up on time
     assert "for 30m after the approval: The service is temporarily unavailable." in (
         request.error_message or "")
-    assert world.actions(request_id).count(AuditAction.FAILED) == 1
+    assert world.actions(request_id=request_id).count(AuditAction.FAILED) == 1
 
 
 def test_a_database_lost_after_the_post_never_loses_the_operation(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Starts, monkeypatch: pytest.MonkeyPatch) -> None:
     request_id = world.approved()
     real_start = world.gateway.start_failover
 
@@ -276,6 +247,6 @@ def test_a_database_lost_after_the_post_never_loses_the_operation(
     stored = world.service.reading.get_request(request_id)
     assert stored.operation_handle == started.operation_handle  # type: ignore[union-attr]
     assert world.observe_until_end(request_id).request.status is RequestStatus.SUCCEEDED
-    actions = world.actions(request_id)
+    actions = world.actions(request_id=request_id)
     assert actions.count(AuditAction.STARTED) == 1 and AuditAction.FAILED not in actions
     assert world.gateway.calls["start_failover"] == 1

@@ -4,23 +4,20 @@ Azure's rules to every operation, the bot's and the outside ones alike)."""
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import suppress
 from datetime import timedelta
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.clock import FakeClock
-from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.policy import Actor
 from bot.domain.request import RequestStatus
-from bot.hubs.activity import CachedActivityLog
 from bot.hubs.gateway import LimitReached, OperationConflict
 from bot.service import FailoverService, Preview, SubmitFailover, Submitted
-from bot.store.migrate import upgrade
-from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from tests.support.fake_store import FakeStore
+from tests.support.service_world import build_world
 
 HUB = "contoso-weu"
 REQUESTER, APPROVER = Actor("U_REQ"), Actor("U_APP")
@@ -35,28 +32,18 @@ steps = st.lists(st.tuples(st.sampled_from(["portal", "bot"]),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_what_the_bot_offers_azure_accepts(day: list[tuple[str, int]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bot.db'}"
-        upgrade(url)
-        engine = make_engine(url)
-        clock = FakeClock()
-        fleet = SimulatedIotHubGateway(clock)
-        fleet.add_hub(HUB, "West Europe", devices=1_000)  # about 8 minutes an operation
-        service = FailoverService(
-            uow=unit_of_work_factory(engine), gateway=fleet, clock=clock,
-            access=AccessPolicy(approvers=frozenset({APPROVER.user_id})),
-            activity=CachedActivityLog(fleet, clock, timedelta(seconds=60)))
-        try:
-            for who, wait in day:
-                if who == "portal":
-                    # Azure may say no to the portal too: then nothing happened.
-                    with suppress(LimitReached, OperationConflict):
-                        fleet.outside_failover(HUB, caller="oncall@contoso.com")
-                else:
-                    _bot_operation(service, fleet, clock)
-                clock.advance(timedelta(minutes=wait))
-        finally:
-            engine.dispose()
+    world = build_world(FakeStore(), bot_approvers="U_APP",
+                        bot_activity_log_ttl=timedelta(seconds=60))
+    fleet, clock = world.gateway, world.clock
+    fleet.add_hub(HUB, "West Europe", devices=1_000)  # about 8 minutes an operation
+    for who, wait in day:
+        if who == "portal":
+            # Azure may say no to the portal too: then nothing happened.
+            with suppress(LimitReached, OperationConflict):
+                fleet.outside_failover(HUB, caller="oncall@contoso.com")
+        else:
+            _bot_operation(world.service, fleet, clock)
+        clock.advance(timedelta(minutes=wait))
 
 
 def _bot_operation(service: FailoverService, fleet: SimulatedIotHubGateway,

@@ -1,47 +1,62 @@
-"""Quota and cool-down from both sources, on the simulated fleet and the real SQL store."""
+"""Quota and cool-down from both sources (the bot's records and Azure's Activity Log), on the
+simulated fleet and the in-memory store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.model import AuditAction, OperationKind
-from bot.domain.policy import AccessPolicy, Actor
+from bot.domain.policy import Actor
 from bot.domain.request import RequestStatus
-from bot.domain.rules import Limits, RefusalReason
-from bot.hubs.activity import CachedActivityLog
+from bot.domain.rules import RefusalReason
 from bot.hubs.gateway import Forbidden
 from bot.service import FailoverService, HubStatus, Preview, SubmitFailover, Submitted
-from bot.store.base import AuditQuery, UnitOfWork
+from bot.store.base import AuditQuery
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
+from tests.support.fake_store import FakeStore
+from tests.support.service_world import World, build_world
 
 REQUESTER, APPROVER = Actor("U_REQ"), Actor("U_APP")
 CHANNEL, HUB = "C_INCIDENT", "contoso-weu"
 FAILOVER, FAILBACK = OperationKind.FAILOVER, OperationKind.FAILBACK
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+class WithoutActivityLog:
+    """The fleet behind a gateway that cannot read Azure's Activity Log (so ``bootstrap``
+    wires no Activity Log reader)."""
+
+    def __init__(self, fleet: SimulatedIotHubGateway) -> None:
+        self._fleet = fleet
+
+    def __getattr__(self, name: str) -> object:
+        if name == "failover_operations":
+            raise AttributeError(name)
+        return getattr(self._fleet, name)
 
 
 @pytest.fixture
-def fleet(clock: FakeClock) -> SimulatedIotHubGateway:
-    fleet = SimulatedIotHubGateway(clock)
-    fleet.add_hub(HUB, "West Europe", devices=1_000)
-    return fleet
+def world(store: FakeStore) -> World:
+    world = build_world(store, bot_approvers="U_APP", bot_activity_log_ttl=timedelta(seconds=60))
+    world.gateway.add_hub(HUB, "West Europe", devices=1_000)
+    return world
 
 
 @pytest.fixture
-def service(uow_factory: Callable[[], UnitOfWork], fleet: SimulatedIotHubGateway,
-            clock: FakeClock) -> FailoverService:
-    return FailoverService(
-        uow=uow_factory, gateway=fleet, clock=clock, limits=Limits(),
-        access=AccessPolicy(approvers=frozenset({APPROVER.user_id})),
-        activity=CachedActivityLog(fleet, clock, timedelta(seconds=60)))
+def clock(world: World) -> FakeClock:
+    return world.clock
+
+
+@pytest.fixture
+def fleet(world: World) -> SimulatedIotHubGateway:
+    return world.gateway
+
+
+@pytest.fixture
+def service(world: World) -> FailoverService:
+    return world.service
 
 
 def _start(service: FailoverService, fleet: SimulatedIotHubGateway) -> str:
@@ -93,15 +108,15 @@ def test_an_outside_failover_starts_the_cool_down_and_is_observed_once(
 
 
 def test_without_an_activity_log_reader_only_the_bots_own_records_count(
-        uow_factory: Callable[[], UnitOfWork], fleet: SimulatedIotHubGateway,
-        clock: FakeClock) -> None:
-    service = FailoverService(uow=uow_factory, gateway=fleet, clock=clock)
-    fleet.outside_failover(HUB, caller="sre@contoso.com", ago=timedelta(minutes=30))
+        store: FakeStore) -> None:
+    blind = build_world(store, seen_through=WithoutActivityLog)
+    blind.gateway.add_hub(HUB, "West Europe", devices=1_000)
+    blind.gateway.outside_failover(HUB, caller="sre@contoso.com", ago=timedelta(minutes=30))
 
-    preview = service.asking.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
+    preview = blind.service.asking.preview(REQUESTER, CHANNEL, HUB, FAILBACK)
 
     assert isinstance(preview, Preview) and preview.quota_detail == ""
-    assert fleet.calls["activity_log"] == 0
+    assert blind.gateway.calls["activity_log"] == 0
 
 
 def test_a_forbidden_activity_log_is_asked_again_only_after_the_ttl(
