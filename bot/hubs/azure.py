@@ -51,7 +51,9 @@ from bot.hubs.gateway import (
 from bot.hubs.handles import HubStateHandle, poll_from_state, started_towards
 
 if TYPE_CHECKING:
+    from bot.domain.verification import MetricMinutes
     from bot.hubs.azure_activity import AzureActivityLog
+    from bot.hubs.azure_metrics import AzureHubMetrics
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
 
@@ -89,6 +91,7 @@ class AzureIotHubGateway:
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._activity: AzureActivityLog | None = None
+        self._metrics: AzureHubMetrics | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -176,6 +179,19 @@ class AzureIotHubGateway:
                                                   clock=self._clock,
                                                   read_deadline=self._read_deadline)
         return self._activity.failover_operations(ref, since)
+
+    # -- Azure Monitor's metrics (bot.hubs.hub_metrics.HubMetrics) ------------------------
+
+    def metric_minutes(self, ref: HubRef, start: datetime, end: datetime) -> MetricMinutes:
+        """The hub's per-minute metrics for verification; same credential and cloud."""
+        with self._clients_lock:
+            if self._metrics is None:
+                from bot.hubs.azure_metrics import AzureHubMetrics
+
+                self._metrics = AzureHubMetrics(self._credential, cloud=self._cloud.name,
+                                                clock=self._clock,
+                                                read_deadline=self._read_deadline)
+        return self._metrics.metric_minutes(ref, start, end)
 
     # -- helpers -------------------------------------------------------------------------
 
