@@ -32,12 +32,13 @@ class Step(StrEnum):
 @dataclass(frozen=True)
 class RestartResult:
     """The end of acting on one consumer: how long it took (back-off waits included), how
-    many requests were sent, and on failure the step and Azure's own code and words."""
+    many requests it sent to Azure (looks at an operation included), and on failure the step
+    and Azure's own code and words."""
 
     consumer: Consumer
     outcome: RestartOutcome
     seconds: float
-    attempts: int = 1
+    requests: int = 1
     step: Step | None = None  # the step that failed or went unanswered
     status: int | None = None  # Azure's HTTP status, when it answered one
     code: str | None = None

@@ -51,7 +51,10 @@ from bot.hubs.gateway import (
 )
 
 if TYPE_CHECKING:
+    from bot.domain.consumer_results import RestartResult
+    from bot.domain.consumers import Consumer
     from bot.hubs.azure_activity import AzureActivityLog
+    from bot.hubs.azure_consumers import AzureConsumerRestarts
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
 
@@ -89,6 +92,7 @@ class AzureIotHubGateway:
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._activity: AzureActivityLog | None = None
+        self._consumers: AzureConsumerRestarts | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -176,6 +180,16 @@ class AzureIotHubGateway:
                                                   clock=self._clock,
                                                   read_deadline=self._read_deadline)
         return self._activity.failover_operations(ref, since)
+
+    def restart_consumer(self, consumer: Consumer) -> RestartResult:
+        """:class:`~bot.hubs.consumers.ConsumerRestarts`: same credential and cloud."""
+        with self._clients_lock:
+            if self._consumers is None:
+                from bot.hubs.azure_consumers import AzureConsumerRestarts
+
+                self._consumers = AzureConsumerRestarts(self._credential, cloud=self._cloud.name,
+                                                        clock=self._clock)
+        return self._consumers.restart_consumer(consumer)
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ DENIED = ("The client 'bot' does not have authorization to perform action "
 @pytest.mark.parametrize(("result", "words"), [
     (RestartResult(FUNC, RestartOutcome.RESTARTED, 38.4),
      "restarted func-telemetry (Function app) in 38s"),
-    (RestartResult(ASA, RestartOutcome.RESTARTED, 130.0, attempts=6),
+    (RestartResult(ASA, RestartOutcome.RESTARTED, 130.0, requests=6),
      "restarted asa-alerts (Stream Analytics job) in 2m 10s, from its last output"),
     (RestartResult(FUNC, RestartOutcome.FAILED, 0.4, step=Step.RESTART, status=403,
                    code="AuthorizationFailed", message=DENIED),
