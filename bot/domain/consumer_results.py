@@ -61,8 +61,10 @@ class RestartResult:
         if self.outcome is RestartOutcome.LEFT_STOPPED:
             return f"stopped {label} but could not start it again: {why}. Start it by hand."
         if self.outcome is RestartOutcome.UNKNOWN:
+            then = ("check it, and start it by hand if it has stopped" if self.step is Step.STOP
+                    else "check it and restart it by hand if needed")
             return (f"Azure did not confirm the {self._step_words()} of {label} within "
-                    f"{took} ({why}): check it and restart it by hand if needed.")
+                    f"{took} ({why}): {then}.")
         return f"could not restart {label}: {why}"
 
     def azure_words(self) -> str:

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 START_MODE = "LastOutputEventTime"  # the job picks up where its output stopped: no gap, no repeat
+# Answers to a look at an operation that say nothing of the operation itself (a Location URL
+# answers a failed operation with its own 4xx and error).
+_UNSEEN = {401, 403, 404, 408, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,14 @@ class AzureConsumerRestarts:
                                      "Resource Manager: not followed")
         while True:
             attempt.wait(step, max(1.0, wait or self._retries.poll_interval))
-            poll = attempt.send(step, lambda: look_once(client, url, self._clock.now(),
-                                                        **attempt.options()))
+            try:
+                poll = attempt.send(step, lambda: look_once(client, url, self._clock.now(),
+                                                            **attempt.options()))
+            except _StepEnded as ended:
+                if ended.status is None or ended.status in _UNSEEN:
+                    # Azure took the step; only its end could not be seen.
+                    ended.outcome = RestartOutcome.UNKNOWN
+                raise
             if poll.state is OperationState.SUCCEEDED:
                 return
             if poll.state is OperationState.FAILED:

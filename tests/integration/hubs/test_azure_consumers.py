@@ -205,3 +205,16 @@ def test_the_gateway_restarts_with_its_own_credential_and_cloud(
     assert gateway.restart_consumer(FUNC).ok
     assert china.sites["func-telemetry"] == 1
     assert credential.scopes == [("https://management.chinacloudapi.cn/.default",)]
+
+
+def test_an_operation_azure_took_but_that_cannot_be_followed_is_unconfirmed_not_failed(
+        azure: ArmConsumers, restarts: AzureConsumerRestarts) -> None:
+    action = "Microsoft.StreamAnalytics/locations/operationResults/read"
+    azure.answer_next("operation", arm_error("AuthorizationFailed", action=action,
+                                             scope=f"/subscriptions/{SUBSCRIPTION}"))
+    result = restarts.restart_consumer(ASA)
+
+    assert (result.outcome, result.step, result.status) == (RestartOutcome.UNKNOWN, Step.STOP,
+                                                            403)
+    assert action in result.sentence()
+    assert azure.requests_on("start") == 0  # a job that may be stopping is not started blind

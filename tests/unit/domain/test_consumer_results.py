@@ -31,7 +31,7 @@ DENIED = ("The client 'bot' does not have authorization to perform action "
     (RestartResult(ASA, RestartOutcome.UNKNOWN, 600.0, step=Step.STOP,
                    message="still running after 600s"),
      "Azure did not confirm the stop of asa-alerts (Stream Analytics job) within 10m "
-     "(still running after 600s): check it and restart it by hand if needed."),
+     "(still running after 600s): check it, and start it by hand if it has stopped."),
     (RestartResult(FUNC, RestartOutcome.UNKNOWN, 31.0, step=Step.RESTART),
      "Azure did not confirm the restart of func-telemetry (Function app) within 31s "
      "(no message): check it and restart it by hand if needed."),
