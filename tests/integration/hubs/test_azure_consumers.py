@@ -7,7 +7,10 @@ what state it left the consumer in."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import responses
@@ -218,3 +221,12 @@ def test_an_operation_azure_took_but_that_cannot_be_followed_is_unconfirmed_not_
                                                             403)
     assert action in result.sentence()
     assert azure.requests_on("start") == 0  # a job that may be stopping is not started blind
+
+
+def test_the_sdks_cost_no_memory_until_a_consumer_is_restarted() -> None:
+    # azure-mgmt-web alone is ~15 MB resident: the work process loads it on first use only.
+    code = ("import sys, bot.roles.work, bot.hubs.azure; print(sorted(m for m in sys.modules "
+            "if m.startswith(('azure.mgmt.web', 'azure.mgmt.streamanalytics', 'msrest'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).resolve().parents[3])
+    assert loaded.stdout.strip() == "[]"
