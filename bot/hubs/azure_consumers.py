@@ -19,6 +19,7 @@ Same credential and cloud as the IoT Hub gateway; the SDKs are imported on first
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ServiceResponseError
+from azure.core.exceptions import AzureError, DecodeError, ServiceResponseError
 
 from bot.domain.backoff import backoff_delay
 from bot.domain.clock import Clock, SystemClock
@@ -43,11 +44,15 @@ if TYPE_CHECKING:
     from azure.mgmt.streamanalytics import StreamAnalyticsManagementClient
     from azure.mgmt.web import WebSiteManagementClient
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 START_MODE = "LastOutputEventTime"  # the job picks up where its output stopped: no gap, no repeat
 # Answers to a look at an operation that say nothing of the operation itself (a Location URL
 # answers a failed operation with its own 4xx and error).
 _UNSEEN = {401, 403, 404, 408, 429, 500, 502, 503, 504}
+# What an answer of the wrong shape raises (a body that is not JSON, a field of another type).
+_MALFORMED = (ValueError, TypeError, KeyError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,14 @@ class _StepEnded(Exception):
         self.code, self.message, self.permission = code, message, permission
 
 
+def _malformed(step: Step, err: Exception) -> _StepEnded:
+    """An answer Azure's documents do not allow: whether the step happened is not known."""
+    log.warning("an answer not in Azure's documented shape (%s: %.200s)",
+                type(err).__name__, err)
+    return _StepEnded(step, RestartOutcome.UNKNOWN, code="MalformedAnswer",
+                      message="Azure's answer was not in the shape it documents")
+
+
 class _Attempt:
     """One consumer's restart: its deadline, the requests it sent, its clock."""
 
@@ -94,6 +107,7 @@ class _Attempt:
         self.started = clock.now()
         self.ends = self.started + retries.deadline
         self.requests = 0
+        self.step = Step.RESTART  # the one under way
 
     def options(self) -> dict[str, Any]:
         left = max(0.001, (self.ends - self.clock.now()).total_seconds())
@@ -103,11 +117,13 @@ class _Attempt:
 
     def send(self, step: Step, call: Callable[[], T], *, resend_after_lost: bool = True) -> T:
         """``call()``, again after throttling and transient errors; raises ``_StepEnded``."""
-        failures = 0
+        failures, self.step = 0, step
         while True:
             self.requests += 1
             try:
                 return call()
+            except DecodeError as err:  # a 2xx whose body is not JSON
+                raise _malformed(step, err) from err
             except AzureError as err:
                 failures += 1
                 now = self.clock.now()
@@ -117,7 +133,10 @@ class _Attempt:
                 if lost and not resend_after_lost:
                     raise _StepEnded(step, RestartOutcome.UNKNOWN, message=said.message) from err
                 if not isinstance(said, (Throttled, TransientError)):
-                    raise _StepEnded(step, RestartOutcome.FAILED, status=status, code=said.code,
+                    # An answer under 400 that the SDK could not use: Azure took the step.
+                    refused = status is None or status >= 400
+                    raise _StepEnded(step, RestartOutcome.FAILED if refused
+                                     else RestartOutcome.UNKNOWN, status=status, code=said.code,
                                      message=said.message, permission=(
                                          said.permission if isinstance(said, Forbidden)
                                          else None)) from err
@@ -160,12 +179,20 @@ class AzureConsumerRestarts:
                 self._restart_site(consumer, attempt)
             else:
                 self._restart_job(consumer, attempt)
+            result = RestartResult(consumer, RestartOutcome.RESTARTED, attempt.seconds(),
+                                   attempt.requests)
         except _StepEnded as ended:
-            return RestartResult(consumer, ended.outcome, attempt.seconds(), attempt.requests,
-                                 ended.step, ended.status, ended.code, ended.message,
-                                 ended.permission)
-        return RestartResult(consumer, RestartOutcome.RESTARTED, attempt.seconds(),
-                             attempt.requests)
+            result = RestartResult(consumer, ended.outcome, attempt.seconds(), attempt.requests,
+                                   ended.step, ended.status, ended.code, ended.message,
+                                   ended.permission)
+        except _MALFORMED as err:
+            unusable = _malformed(attempt.step, err)
+            result = RestartResult(consumer, unusable.outcome, attempt.seconds(),
+                                   attempt.requests, unusable.step, code=unusable.code,
+                                   message=unusable.message)
+        log.log(logging.INFO if result.ok else logging.WARNING, "%s: %s (%d requests)",
+                consumer.resource_id, result.outcome.value, result.requests)
+        return result
 
     # -- Function app ----------------------------------------------------------------------
 

@@ -230,3 +230,14 @@ def test_the_sdks_cost_no_memory_until_a_consumer_is_restarted() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=Path(__file__).resolve().parents[3])
     assert loaded.stdout.strip() == "[]"
+
+
+def test_an_answer_not_in_azures_shape_is_unconfirmed_not_a_crash(
+        azure: ArmConsumers, restarts: AzureConsumerRestarts) -> None:
+    azure.answer_next("operation", (200, {}, "<html>gateway error</html>"))
+    result = restarts.restart_consumer(ASA)
+
+    assert (result.outcome, result.step, result.code) == (RestartOutcome.UNKNOWN, Step.STOP,
+                                                          "MalformedAnswer")
+    assert azure.requests_on("start") == 0
+
