@@ -51,8 +51,11 @@ from bot.hubs.gateway import (
 from bot.hubs.handles import HubStateHandle, poll_from_state, started_towards
 
 if TYPE_CHECKING:
+    from bot.domain.consumer_results import RestartResult
+    from bot.domain.consumers import Consumer
     from bot.domain.verification import MetricMinutes
     from bot.hubs.azure_activity import AzureActivityLog
+    from bot.hubs.azure_consumers import AzureConsumerRestarts
     from bot.hubs.azure_metrics import AzureHubMetrics
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
@@ -92,6 +95,7 @@ class AzureIotHubGateway:
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._activity: AzureActivityLog | None = None
         self._metrics: AzureHubMetrics | None = None
+        self._consumers: AzureConsumerRestarts | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -192,6 +196,18 @@ class AzureIotHubGateway:
                                                 clock=self._clock,
                                                 read_deadline=self._read_deadline)
         return self._metrics.metric_minutes(ref, start, end)
+
+    # -- the consumers of the Event Hub-compatible endpoint (bot.hubs.consumers) ------------
+
+    def restart_consumer(self, consumer: Consumer) -> RestartResult:
+        """:class:`~bot.hubs.consumers.ConsumerRestarts`: same credential and cloud."""
+        with self._clients_lock:
+            if self._consumers is None:
+                from bot.hubs.azure_consumers import AzureConsumerRestarts
+
+                self._consumers = AzureConsumerRestarts(self._credential, cloud=self._cloud.name,
+                                                        clock=self._clock)
+        return self._consumers.restart_consumer(consumer)
 
     # -- helpers -------------------------------------------------------------------------
 

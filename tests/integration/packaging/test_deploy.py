@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.hubs.consumers import RESTART_PERMISSIONS
+
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "deploy" / "azure-custom-role.json"
 MANIFESTS = ROOT / "deploy" / "kubernetes.yaml"
@@ -20,6 +22,11 @@ LEAST_PRIVILEGE = {
     "microsoft.devices/locations/operationresults/read",
     "microsoft.devices/operationresults/read",
     "microsoft.insights/eventtypes/values/read",  # the Activity Log: outside operations
+    "microsoft.insights/metrics/read",  # verifying a move from the hub's metrics
+    # restarting the consumers of a hub's Event Hub-compatible endpoint, when it opts in
+    "microsoft.web/sites/restart/action",
+    "microsoft.streamanalytics/streamingjobs/start/action",
+    "microsoft.streamanalytics/streamingjobs/stop/action",
 }
 # Recent releases the manifests must be valid for (kubernetes-validate ships their schemas).
 KUBERNETES_VERSIONS = ["1.32.0", "1.35.0"]
@@ -60,6 +67,14 @@ def test_custom_role_grants_exactly_the_least_privilege_actions() -> None:
     assert not any("*" in action for action in granted)
     assert definition["DataActions"] == []
     assert not any(a.endswith(("/write", "/delete", "listkeys/action")) for a in actions)
+
+
+def test_custom_role_grants_what_restarting_consumers_asks_azure_for_and_no_more() -> None:
+    actions = {action.lower() for action in role()["Actions"]}
+    # Exactly what bot.hubs.azure_consumers sends: no reading a consumer's settings or keys.
+    on_consumers = {a for a in actions
+                    if a.startswith(("microsoft.web/", "microsoft.streamanalytics/"))}
+    assert on_consumers == {p.lower() for p in RESTART_PERMISSIONS}
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
