@@ -39,6 +39,7 @@ from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
 from bot.hubs._azure_pipeline import send_through
 from bot.hubs._clouds import authority_for, cloud_endpoints
 from bot.hubs._start_only_polling import StartOnlyPolling
+from bot.hubs.azure_services import AzureServices
 from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
 from bot.hubs.directory import HubDirectory
 from bot.hubs.gateway import (
@@ -54,9 +55,6 @@ if TYPE_CHECKING:
     from bot.domain.consumer_results import RestartResult
     from bot.domain.consumers import Consumer
     from bot.domain.verification import MetricMinutes
-    from bot.hubs.azure_activity import AzureActivityLog
-    from bot.hubs.azure_consumers import AzureConsumerRestarts
-    from bot.hubs.azure_metrics import AzureHubMetrics
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
 
@@ -93,9 +91,8 @@ class AzureIotHubGateway:
         self._clients: dict[str, IotHubClient] = {}
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
-        self._activity: AzureActivityLog | None = None
-        self._metrics: AzureHubMetrics | None = None
-        self._consumers: AzureConsumerRestarts | None = None
+        self._services = AzureServices(credential, cloud=self._cloud.name, clock=self._clock,
+                                       read_deadline=read_deadline)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -171,43 +168,16 @@ class AzureIotHubGateway:
             return OperationPoll(OperationState.RUNNING, retry_after=retry_after)
         return OperationPoll(OperationState.SUCCEEDED)
 
-    # -- Azure's Activity Log (bot.hubs.activity.ActivityLogReader) -----------------------
+    # -- the other Azure services, built at first use (bot.hubs.azure_services) ----------
 
     def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
-        """The hub's manual failovers, whoever made them; same credential and cloud."""
-        with self._clients_lock:
-            if self._activity is None:
-                from bot.hubs.azure_activity import AzureActivityLog
-
-                self._activity = AzureActivityLog(self._credential, cloud=self._cloud.name,
-                                                  clock=self._clock,
-                                                  read_deadline=self._read_deadline)
-        return self._activity.failover_operations(ref, since)
-
-    # -- Azure Monitor's metrics (bot.hubs.hub_metrics.HubMetrics) ------------------------
+        return self._services.failover_operations(ref, since)
 
     def metric_minutes(self, ref: HubRef, start: datetime, end: datetime) -> MetricMinutes:
-        """The hub's per-minute metrics for verification; same credential and cloud."""
-        with self._clients_lock:
-            if self._metrics is None:
-                from bot.hubs.azure_metrics import AzureHubMetrics
-
-                self._metrics = AzureHubMetrics(self._credential, cloud=self._cloud.name,
-                                                clock=self._clock,
-                                                read_deadline=self._read_deadline)
-        return self._metrics.metric_minutes(ref, start, end)
-
-    # -- the consumers of the Event Hub-compatible endpoint (bot.hubs.consumers) ------------
+        return self._services.metric_minutes(ref, start, end)
 
     def restart_consumer(self, consumer: Consumer) -> RestartResult:
-        """:class:`~bot.hubs.consumers.ConsumerRestarts`: same credential and cloud."""
-        with self._clients_lock:
-            if self._consumers is None:
-                from bot.hubs.azure_consumers import AzureConsumerRestarts
-
-                self._consumers = AzureConsumerRestarts(self._credential, cloud=self._cloud.name,
-                                                        clock=self._clock)
-        return self._consumers.restart_consumer(consumer)
+        return self._services.restart_consumer(consumer)
 
     # -- helpers -------------------------------------------------------------------------
 
