@@ -10,18 +10,17 @@ cloud and no-retry options as the IoT Hub client (:mod:`bot.hubs.azure`). A read
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials import TokenCredential
-from azure.mgmt.monitor import MonitorManagementClient
 
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.history import FAILOVER_ACTION, ActivityOperation, Outcome, outcome_of
 from bot.domain.model import HubRef
 from bot.hubs._clouds import cloud_endpoints
+from bot.hubs._monitor_clients import MonitorClients, MonitorFactory
 from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
 
 # The first-party apps people fail hubs over with (the ``appid`` claim of the event).
@@ -35,7 +34,6 @@ _UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 # One hub's events over at most 89 days (every action on it, not only failovers).
 MAX_PAGES = 50
 
-MonitorFactory = Callable[[str], MonitorManagementClient]
 
 
 def hub_resource_id(ref: HubRef) -> str:
@@ -54,34 +52,19 @@ class AzureActivityLog:
     def __init__(self, credential: TokenCredential, *, cloud: str = "AzureCloud",
                  clock: Clock | None = None, client_factory: MonitorFactory | None = None,
                  read_deadline: float = DEFAULT_DEADLINE) -> None:
-        self._credential = credential
         self._cloud = cloud_endpoints(cloud)
         self._clock = clock or SystemClock()
-        self._factory = client_factory or self._build_client
         self._limits = ReadLimits(read_deadline, MAX_PAGES)
-        self._clients: dict[str, MonitorManagementClient] = {}
-        self._lock = threading.Lock()
+        self._clients = MonitorClients(credential, self._cloud, client_factory)
 
     def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
-        client = self._client(ref.subscription_id)
+        client = self._clients(ref.subscription_id)
         with bounded_read(f"Azure's Activity Log of `{ref.name}`", self._clock,
                           self._limits) as read:
             events = read.pages(client.activity_logs.list(filter=activity_filter(ref, since),
                                                           **read.options()))
             hub_id = hub_resource_id(ref).lower()
             return fold([e for e in events if (e.resource_id or "").lower() == hub_id])
-
-    def _client(self, subscription_id: str) -> MonitorManagementClient:
-        with self._lock:
-            client = self._clients.get(subscription_id)
-            if client is None:
-                client = self._clients[subscription_id] = self._factory(subscription_id)
-            return client
-
-    def _build_client(self, subscription_id: str) -> MonitorManagementClient:
-        return MonitorManagementClient(self._credential, subscription_id,
-                                       base_url=self._cloud.resource_manager,
-                                       credential_scopes=self._cloud.credential_scopes)
 
 
 def fold(events: Iterable[Any]) -> list[ActivityOperation]:

@@ -16,8 +16,6 @@ azure-mgmt-monitor is imported when the first client is built, never at start-up
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +34,13 @@ from bot.domain.verification import (
     floor_minute,
 )
 from bot.hubs._clouds import cloud_endpoints
+from bot.hubs._monitor_clients import MonitorClients, MonitorFactory
 from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
 from bot.hubs.gateway import GatewayError
 
 if TYPE_CHECKING:
-    from azure.mgmt.monitor import MonitorManagementClient
+    pass
 
-MonitorFactory = Callable[[str], "MonitorManagementClient"]
 GRAIN = "PT1M"
 # What is asked, in order: each metric with the aggregation the verdict reads.
 QUERIES = ((DEVICES, DEVICES_AGGREGATION), (TELEMETRY, TELEMETRY_AGGREGATION))
@@ -65,19 +63,16 @@ class AzureHubMetrics:
     def __init__(self, credential: TokenCredential, *, cloud: str = "AzureCloud",
                  clock: Clock | None = None, client_factory: MonitorFactory | None = None,
                  read_deadline: float = DEFAULT_DEADLINE) -> None:
-        self._credential = credential
         self._cloud = cloud_endpoints(cloud)
         self._clock = clock or SystemClock()
-        self._factory = client_factory or self._build_client
         self._limits = ReadLimits(read_deadline, max_pages=1)  # not a paged operation
-        self._clients: dict[str, MonitorManagementClient] = {}
-        self._lock = threading.Lock()
+        self._clients = MonitorClients(credential, self._cloud, client_factory)
 
     def metric_minutes(self, ref: HubRef, start: datetime, end: datetime) -> MetricMinutes:
         first, last = floor_minute(start.astimezone(UTC)), ceil_minute(end.astimezone(UTC))
         if last <= first:
             return MetricMinutes()
-        client = self._client(ref.subscription_id)
+        client = self._clients(ref.subscription_id)
         with bounded_read(f"Azure Monitor's metrics of `{ref.name}`", self._clock,
                           self._limits) as read:
             series: dict[str, tuple[MinutePoint, ...]] = {}
@@ -87,20 +82,6 @@ class AzureHubMetrics:
                                              aggregation=aggregation, **read.options())
                 series[metric] = points(answer, ref, metric, aggregation, first, last)
             return MetricMinutes(series[DEVICES], series[TELEMETRY])
-
-    def _client(self, subscription_id: str) -> MonitorManagementClient:
-        with self._lock:
-            client = self._clients.get(subscription_id)
-            if client is None:
-                client = self._clients[subscription_id] = self._factory(subscription_id)
-            return client
-
-    def _build_client(self, subscription_id: str) -> MonitorManagementClient:
-        from azure.mgmt.monitor import MonitorManagementClient
-
-        return MonitorManagementClient(self._credential, subscription_id,
-                                       base_url=self._cloud.resource_manager,
-                                       credential_scopes=self._cloud.credential_scopes)
 
 
 def points(answer: Any, ref: HubRef, metric: str, aggregation: str, first: datetime,

@@ -13,6 +13,8 @@ from azure.core.credentials import TokenCredential
 
 from bot.domain.clock import Clock
 from bot.domain.model import HubRef
+from bot.hubs._clouds import cloud_endpoints
+from bot.hubs._monitor_clients import MonitorClients
 
 if TYPE_CHECKING:
     from bot.domain.consumer_results import RestartResult
@@ -29,6 +31,8 @@ class AzureServices:
                  read_deadline: float) -> None:
         self._credential, self._cloud, self._clock = credential, cloud, clock
         self._read_deadline = read_deadline
+        # One Azure Monitor client per subscription, shared by the Activity Log and metrics.
+        self._monitor = MonitorClients(credential, cloud_endpoints(cloud))
         self._lock = threading.Lock()
         self._activity: AzureActivityLog | None = None
         self._metrics: AzureHubMetrics | None = None
@@ -41,7 +45,7 @@ class AzureServices:
                 from bot.hubs.azure_activity import AzureActivityLog
 
                 self._activity = AzureActivityLog(self._credential, cloud=self._cloud,
-                                                  clock=self._clock,
+                                                  clock=self._clock, client_factory=self._monitor,
                                                   read_deadline=self._read_deadline)
         return self._activity.failover_operations(ref, since)
 
@@ -52,7 +56,7 @@ class AzureServices:
                 from bot.hubs.azure_metrics import AzureHubMetrics
 
                 self._metrics = AzureHubMetrics(self._credential, cloud=self._cloud,
-                                                clock=self._clock,
+                                                clock=self._clock, client_factory=self._monitor,
                                                 read_deadline=self._read_deadline)
         return self._metrics.metric_minutes(ref, start, end)
 

@@ -1,0 +1,42 @@
+"""Azure Monitor's clients, one per subscription, as the Activity Log and the metrics readers
+both use them (azure-mgmt-monitor, imported with the first client)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from azure.core.credentials import TokenCredential
+
+from bot.hubs._clouds import AzureCloudEndpoints
+
+if TYPE_CHECKING:
+    from azure.mgmt.monitor import MonitorManagementClient
+
+MonitorFactory = Callable[[str], "MonitorManagementClient"]
+
+
+class MonitorClients:
+    """``clients(subscription_id)``: that subscription's client, made once."""
+
+    def __init__(self, credential: TokenCredential, cloud: AzureCloudEndpoints,
+                 factory: MonitorFactory | None = None) -> None:
+        self._credential, self._cloud = credential, cloud
+        self._factory = factory or self._build
+        self._clients: dict[str, MonitorManagementClient] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, subscription_id: str) -> MonitorManagementClient:
+        with self._lock:
+            client = self._clients.get(subscription_id)
+            if client is None:
+                client = self._clients[subscription_id] = self._factory(subscription_id)
+            return client
+
+    def _build(self, subscription_id: str) -> MonitorManagementClient:
+        from azure.mgmt.monitor import MonitorManagementClient
+
+        return MonitorManagementClient(self._credential, subscription_id,
+                                       base_url=self._cloud.resource_manager,
+                                       credential_scopes=self._cloud.credential_scopes)
