@@ -13,28 +13,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from bot.job_outbox import from_stored, to_stored
 from bot.slack.lazy import LazyJob
-from bot.store.jobs import JobStore, StoredJob
+from bot.store.jobs import JobStore
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a job that killed this many work processes is dropped, not run again
 SWEEP_EVERY_S = 1.0
 UNCLAIMED_FOR = timedelta(seconds=2)  # a wake-up normally claims a job within milliseconds
-
-
-def to_stored(job: LazyJob, job_id: str) -> StoredJob:
-    return StoredJob(id=job_id, function=job.function, mode=job.mode, body=job.body,
-                     headers=job.headers, request_id=job.request_id,
-                     created_at=datetime.fromtimestamp(job.acked_at, UTC))
-
-
-def from_stored(stored: StoredJob) -> LazyJob:
-    return LazyJob(function=stored.function, body=stored.body, headers=stored.headers,
-                   mode=stored.mode, request_id=stored.request_id, id=stored.id,
-                   acked_at=stored.created_at.timestamp(), attempts=stored.attempts)
 
 
 class JobKeeper:

@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from bot.slack.lazy import LazyJob
+from bot.store.job_rows import StoredJob
 from bot.telemetry.context import new_id
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,18 @@ log = logging.getLogger(__name__)
 # of acks (the work process stores a batch in one transaction: about 110 µs of CPU for one job,
 # 24 µs a job in a batch of 10, 16 µs in a batch of 50), and a lone ack is sent within 10 ms.
 HOLD_MAX_S, HOLD_POLL_S = 0.05, 0.01
+
+
+def to_stored(job: LazyJob, job_id: str) -> StoredJob:
+    return StoredJob(id=job_id, function=job.function, mode=job.mode, body=job.body,
+                     headers=job.headers, request_id=job.request_id,
+                     created_at=datetime.fromtimestamp(job.acked_at, UTC))
+
+
+def from_stored(stored: StoredJob) -> LazyJob:
+    return LazyJob(function=stored.function, body=stored.body, headers=stored.headers,
+                   mode=stored.mode, request_id=stored.request_id, id=stored.id,
+                   acked_at=stored.created_at.timestamp(), attempts=stored.attempts)
 
 
 class Outbox:

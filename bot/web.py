@@ -36,6 +36,7 @@ MAX_BODY = 1_000_000  # Slack payloads are a few kB; refuse anything absurd befo
 PROBE_MAX_AGE_S = 1.0  # probes and monitors share one database check a second
 PROBE_WAIT_S = 2.0  # /healthz must answer within a liveness probe's timeout regardless
 WORK_PROCESS_UP = "running"
+UNKNOWN = "unknown"  # the database's state while nothing can probe it
 REFUSED = {"error": "invalid request"}  # what Bolt answers to a bad signature
 
 
@@ -54,7 +55,7 @@ class _DatabaseCheck:
     def __init__(self, probe: Callable[[], DatabaseHealth]) -> None:
         self._probe = probe
         self._task: asyncio.Task[str] | None = None
-        self._state, self._at = "unknown", -PROBE_MAX_AGE_S
+        self._state, self._at = UNKNOWN, -PROBE_MAX_AGE_S
 
     async def state(self) -> str:
         if time.monotonic() - self._at < PROBE_MAX_AGE_S:
@@ -73,7 +74,7 @@ class _DatabaseCheck:
             state, detail = health.state, health.detail
         except Exception as exc:
             state, detail = "unreachable", f"{type(exc).__name__} in the health check"
-        if state != self._state:  # a line on each change, not on each probe
+        if state != self._state and state != UNKNOWN:  # a line on each change, not each probe
             level = logging.INFO if state == "writable" else logging.WARNING
             log.log(level, "database is %s%s", state, f": {detail}" if detail else "")
         self._state, self._at = state, time.monotonic()
@@ -134,7 +135,8 @@ def create_web_app(bolt_app: App, *, signing_secret: str,
     async def status() -> tuple[dict[str, str], list[str]]:
         state = await database.state()
         health = {"database": state}
-        problems = [] if state == "writable" else [f"the database is {state}"]
+        # "unknown": the work process, which probes it, is down (said below), not the database.
+        problems = [] if state in ("writable", UNKNOWN) else [f"the database is {state}"]
         if work_process_state is not None:
             work_process = work_process_state()
             health["work_process"] = work_process

@@ -124,7 +124,8 @@ def main(start: ChildStart) -> None:
         line, status = failure_line(exc)
         line = Redactor(_secrets(settings)).redact(" ".join(line.split()))
         release_start_up_logs(emit=logging.getLogger().isEnabledFor(logging.DEBUG))
-        log.error("the work process could not start: %s", line)
+        if start.previous_owner is not None:  # a restart: the first start's line is the front's
+            log.error("the work process could not start: %s", line)
         control.say(("failed", line, status))
         raise SystemExit(START_FAILED) from None
     uow = role.components.uow

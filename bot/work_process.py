@@ -1,15 +1,13 @@
 """The work process behind ``serve``'s front: the lazy halves of Slack requests, and the poller.
 
-The front verifies, acks and hands each lazy half over (``bot.slack.lazy``); this process
-does the work, so acks never wait for the GIL behind Azure, the database and Block Kit. It is
-a plain child (``bot.work_spawn``: no ``multiprocessing``, so no resource tracker beside it)
-that checks the start-up and tells the front what it needs (``FrontConfig``): the front never
-imports the settings', SQL or Azure libraries. It runs at a lower CPU priority, exits when
-the front is gone, and is restarted with back-off should it die.
-
-Jobs cross over durably: the front keeps each job until the work process says it stored it
-(``bot.job_handover``), and sends what is unconfirmed again to the next work process, which
-first releases what its dead predecessor held; jobs a dead bot left run in the next bot.
+The front acks and hands each lazy half over (``bot.slack.lazy``); this process does the work,
+so acks never wait for the GIL behind Azure, the database and Block Kit. A plain child
+(``bot.work_spawn``: no resource tracker beside it), it checks the start-up and tells the
+front what it needs (``FrontConfig``), runs at a lower CPU priority, exits when the front is
+gone, and is restarted with back-off should it die. Jobs cross over durably: the front keeps
+each job until the work process says it stored it (``bot.job_handover``); what it acks while
+no work process can take them, and what a dead one never confirmed, it stores itself
+(``bot.store.job_spool``). The next work process releases what a dead one held.
 """
 
 from __future__ import annotations
@@ -23,10 +21,12 @@ from contextlib import AbstractContextManager, suppress
 from typing import Any
 
 from bot.in_flight import InFlight, SharedPage
-from bot.job_outbox import JobSender, Outbox
+from bot.job_outbox import JobSender, Outbox, to_stored
 from bot.roles.front import FrontConfig
 from bot.slack.lazy import LazyJob
-from bot.work_spawn import Channels, open_channels, spawn
+from bot.store.base import StoreUnavailable
+from bot.store.job_spool import JobSpool
+from bot.work_spawn import Channels, open_channels, read_confirmations, spawn
 from bot.work_start import DatabaseAnswer, StartFailed, WorkSpec
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ class WorkProcess:
         self._said_unresponsive = False
         self.restarts = 0
         self._unconfirmed: dict[str, LazyJob] = {}  # sent, not yet stored by the child
-        self._unconfirmed_lock = threading.Lock()
+        self._unconfirmed_lock = threading.Lock()  # held while jobs are handed or stored
+        self._spool: JobSpool | None = None
         self._outbox = Outbox()
         self._sender = JobSender(self._outbox, self._deliver,
                                  answered_within=self.in_flight.answered_within)
@@ -68,6 +69,7 @@ class WorkProcess:
         or ``StartFailed`` (the process is gone then)."""
         self._spawn(previous_owner=None)
         config = self._start_up_result()
+        self._spool = JobSpool(config.database_url)
         self._unresponsive_after = config.unresponsive_after_s
         self._sender.start()
         self._supervisor = threading.Thread(target=self._supervise, name="work-supervisor",
@@ -178,10 +180,7 @@ class WorkProcess:
             log.warning("the work process did not stop in %.0f s; terminating it", timeout)
             process.terminate()
             self._wait_exit(5)
-        with self._unconfirmed_lock:
-            lost = len(self._unconfirmed)
-        if lost:
-            log.error("%d acked lazy jobs were never stored by the work process", lost)
+        self._store_unconfirmed()  # it stopped before it stored them: the next bot runs them
 
     def _wait_exit(self, timeout: float) -> bool:
         """Whether the process ended within ``timeout``. The supervisor is its one waiter."""
@@ -200,34 +199,43 @@ class WorkProcess:
 
     def _deliver(self, jobs: list[LazyJob]) -> None:
         with self._unconfirmed_lock:
+            if self._failed or not self.running():  # nobody to take them now
+                self._store(jobs)
+                return
             for job in jobs:
                 self._unconfirmed[str(job.id)] = job
-        if self._failed:
-            log.error("%d lazy jobs cannot be run: the work process could not be restarted",
-                      len(jobs))
+            with suppress(OSError):  # it died: its death stores every unconfirmed job
+                self._channels.jobs.send(jobs)
+
+    def _store_unconfirmed(self) -> None:
+        with self._unconfirmed_lock:
+            jobs, self._unconfirmed = list(self._unconfirmed.values()), {}
+            self._store(jobs)
+
+    def _store(self, jobs: list[LazyJob]) -> None:
+        """The front's own write: the next work process (or the next bot) runs them."""
+        if not jobs:
             return
-        self._send(self._channels, jobs)  # while it restarts, they wait for the next one
+        try:
+            if self._spool is None:
+                raise StoreUnavailable("the work process never said where the database is")
+            self._spool.add([to_stored(job, str(job.id)) for job in jobs])
+        except StoreUnavailable as exc:
+            log.error("%d acked lazy jobs are lost: the work process cannot take them and "
+                      "the database cannot keep them (%s)", len(jobs), exc)
+            return
+        log.warning("%d acked lazy jobs are stored for the next work process", len(jobs))
 
-    def _send(self, channels: Channels, jobs: list[LazyJob]) -> None:
-        with suppress(OSError):  # it died: the next incarnation gets every unconfirmed job
-            channels.jobs.send(jobs)
-
-    def _confirmations(self, channels: Channels) -> None:
-        """The child's "stored" answers, until its end of the socket closes."""
-        while True:
-            try:
-                kind, ids = channels.jobs.recv()
-            except (EOFError, OSError):
-                return
-            if kind == "stored":
-                with self._unconfirmed_lock:
-                    for job_id in ids:
-                        self._unconfirmed.pop(job_id, None)
+    def _confirmed(self, ids: list[str]) -> None:
+        with self._unconfirmed_lock:
+            for job_id in ids:
+                self._unconfirmed.pop(job_id, None)
 
     def _open_channels(self) -> Channels:
         channels = open_channels(next(self._incarnations))
         channels.confirmations = threading.Thread(
-            target=self._confirmations, args=(channels,), daemon=True, name="job-confirmations")
+            target=read_confirmations, args=(channels, self._confirmed), daemon=True,
+            name="job-confirmations")
         channels.confirmations.start()
         return channels
 
@@ -236,11 +244,6 @@ class WorkProcess:
         process = spawn(self._spec, channels, self._front_page, previous_owner)
         self._exited.clear()
         self._process = process
-        with self._unconfirmed_lock:
-            again = list(self._unconfirmed.values())
-        if again:
-            log.warning("%d lazy jobs go again to the new work process", len(again))
-            self._send(channels, again)
 
     def _supervise(self) -> None:
         """Restart the process whenever it dies; survive its own failures to do so."""
@@ -273,8 +276,9 @@ class WorkProcess:
             return backoff
         dead = self._channels
         self._was_ready = self._was_ready or dead.heartbeat.is_ready()
-        if dead.confirmations is not None:  # what it said it stored is not sent again
+        if dead.confirmations is not None:  # what it said it stored is not stored again
             dead.confirmations.join(CONTROL_TIMEOUT_S)
+        self._store_unconfirmed()
         with self._control_lock:
             self._channels = self._open_channels()
         for connection in (dead.jobs, dead.control):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -59,6 +60,17 @@ def spawn(spec: WorkSpec, channels: Channels, front_page: SharedPage,
         process.stdin.write(pickle.dumps(list(sys.path)) + pickle.dumps(start))
         process.stdin.close()
     return process
+
+
+def read_confirmations(channels: Channels, confirmed: Callable[[list[str]], None]) -> None:
+    """The child's "stored" answers, until its end of the jobs' socket closes."""
+    while True:
+        try:
+            kind, ids = channels.jobs.recv()
+        except (EOFError, OSError):
+            return
+        if kind == "stored":
+            confirmed(ids)
 
 
 def _interpreter_flags() -> list[str]:

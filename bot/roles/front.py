@@ -41,6 +41,7 @@ class FrontConfig:
     access: AccessPolicy
     workspace: Identity
     unresponsive_after_s: float
+    database_url: str  # for the jobs acked while the work process cannot take them
     secrets: tuple[str, ...]  # masked in every log line
 
 
@@ -56,6 +57,7 @@ def front_config(settings: Settings, workspace: Identity, port: int | None) -> F
         port=port or settings.port, log_level=settings.bot_log_level, access=settings.access,
         workspace=workspace,
         unresponsive_after_s=settings.bot_work_unresponsive_after.total_seconds(),
+        database_url=settings.database_url.get_secret_value(),
         secrets=tuple(value for s in secrets if (value := plain(s))))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,25 +21,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.store.base import StoreUnavailable
+from bot.store.job_rows import StoredJob, to_row
 from bot.store.sql import make_engine, writer_turn
 from bot.store.tables import LazyJobRow
 
 _JOB = LazyJobRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = _JOB.c
-
-
-@dataclass(frozen=True)
-class StoredJob:
-    """One job as stored: what to run, for which Slack request, and how often it was tried."""
-
-    id: str
-    function: str
-    mode: str
-    body: str | dict[str, Any]
-    headers: dict[str, list[str]]
-    request_id: str | None
-    created_at: datetime
-    attempts: int = 0
 
 
 def _utcnow() -> datetime:
@@ -75,7 +61,7 @@ class JobStore:
             if not new:
                 return
             insert = self._insert(connection)
-            connection.exec_driver_sql(insert.sql, [insert.params(_to_row(job)) for job in new])
+            connection.exec_driver_sql(insert.sql, [insert.params(to_row(job)) for job in new])
 
     def _insert(self, connection: Connection) -> _Insert:
         if self._compiled_insert is None:
@@ -183,14 +169,6 @@ class _Insert:
         for name, process in self._processors.items():
             row[name] = process(row[name])
         return tuple(row[name] for name in self._order) if self._order is not None else row
-
-
-def _to_row(job: StoredJob) -> dict[str, Any]:
-    body = job.body if isinstance(job.body, str) else json.dumps(job.body)
-    return {"id": job.id, "function": job.function, "mode": job.mode, "body": body,
-            "headers": json.dumps(job.headers), "request_id": job.request_id,
-            "created_at": job.created_at, "attempts": job.attempts, "owner": None,
-            "lease_expires_at": None}
 
 
 def _to_job(row: Any) -> StoredJob:

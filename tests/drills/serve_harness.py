@@ -359,13 +359,12 @@ def _alive(pid: int) -> bool:
 
 
 def _spawned_child(parent: int) -> int | None:
-    """The child of ``parent`` that multiprocessing spawned to run a Process (not its
-    resource tracker)."""
+    """The child of ``parent`` that is its work process (``bot.work_child``)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError):
             fields = stat.read_text().rpartition(")")[2].split()
             cmdline = (stat.parent / "cmdline").read_bytes()
-            if (int(fields[1]) == parent and b"spawn_main" in cmdline
+            if (int(fields[1]) == parent and b"bot.work_child" in cmdline
                     and fields[0] not in ("Z", "X")):
                 return int(stat.parent.name)
     return None

@@ -26,6 +26,7 @@ from bot.config import load_settings
 from bot.in_flight import InFlight, SharedPage, watch
 from bot.roles.front import build_front
 from bot.slack.lazy import LazyJob
+from bot.store.jobs import JobStore
 from bot.store.migrate import upgrade
 from bot.telemetry import Metrics
 from bot.work_child import run_after_acks
@@ -50,6 +51,7 @@ class Front:
     client: TestClient
     work: WorkProcess
     slack: FakeSlackServer
+    database_url: str
 
     def command(self, text: str, response_id: str) -> int:
         body = support.slash_command(
@@ -87,7 +89,7 @@ def front(tmp_path: Path) -> Iterator[Front]:
         try:
             runtime = build_front(config, client=client, work=work, metrics=metrics)
             with TestClient(runtime.web_app) as client:
-                front = Front(client, work, server)
+                front = Front(client, work, server, database_url)
                 wait_for("the work process", work.running)
                 yield front
         finally:
@@ -188,8 +190,14 @@ def test_a_supervisor_that_cannot_restart_the_process_retries_then_says_failed(
     os.kill(process.pid, signal.SIGKILL)
     wait_for("the supervisor to give up", lambda: front.work.state() == "failed")
     assert len(attempts) == work_process.SUPERVISOR_ATTEMPTS
-    assert front.command(f"status {HUB}", "after") == 200  # still acked
+    assert front.command(f"status {HUB}", "after") == 200  # still acked, and stored
     assert front.health()["work_process"] == "failed"
+    jobs = JobStore(front.database_url)
+    try:
+        stored = wait_for("the job to be stored", jobs.pending)  # for the next start
+        assert len(stored) == 1 and stored[0].request_id
+    finally:
+        jobs.close()
 
 
 def test_a_work_process_that_cannot_start_says_why_in_one_line(
