@@ -359,14 +359,13 @@ def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_tim
 
 # ---- what imports cost ---------------------------------------------------------------------
 
-# The front's imports in the order it meets them (bot.cli → bot.config → … → uvicorn); then
-# what only the work process imports (Azure's SDK).
-FRONT_IMPORTS = ("sqlalchemy", "pydantic", "pydantic_settings", "bot.config", "prometheus_client",
-                 "sqlmodel", "bot.store.sql", "mako.template", "pygments.lexers", "alembic",
-                 "bot.store.migrate", "bot.cli", "bot.serve", "slack_sdk", "slack_bolt",
-                 "starlette.applications", "bot.roles.front", "uvicorn", "bot.work_process")
-WORK_ONLY_IMPORTS = ("azure.core", "azure.identity", "azure.mgmt.iothub", "azure.mgmt.monitor",
-                     "bot.roles.work")
+# The front's imports in the order it meets them (bot.cli → bot.serve → … → uvicorn); then
+# what only the work process imports (settings, SQL, migrations, Azure's SDK).
+FRONT_IMPORTS = ("bot.cli", "bot.serve", "slack_sdk", "slack_bolt", "starlette.applications",
+                 "prometheus_client", "bot.roles.front", "uvicorn", "bot.work_process")
+WORK_ONLY_IMPORTS = ("pydantic", "pydantic_settings", "bot.config", "sqlalchemy", "sqlmodel",
+                     "bot.store.sql", "alembic", "bot.store.migrate", "azure.core",
+                     "azure.identity", "azure.mgmt.iothub", "bot.roles.work")
 _PROBE = """
 import importlib, json, sys
 def rss():
