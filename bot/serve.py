@@ -12,29 +12,15 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import ConfigError
 from bot.telemetry import Metrics, configure_logging, release_start_up_logs
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _can_listen(port: int) -> None:
-    """Before anything serves: uvicorn would find a taken port only after start-up, and
-    exit with its own status."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind(("0.0.0.0", port))  # noqa: S104 - where serve listens
-        except OSError as exc:
-            raise ConfigError(f"PORT: cannot listen on port {port}: {exc.strerror} "
-                              "(set PORT or --port)") from None
 
 
 def serve(settings: Settings | None = None, *, port: int | None = None,
@@ -55,13 +41,8 @@ def serve(settings: Settings | None = None, *, port: int | None = None,
     from bot.work_start import WorkSpec
 
     work = WorkProcess(WorkSpec(settings, gateway_factory, run_poller=with_poller, port=port))
-    config = work.start()
-    try:
-        configure_logging(config.log_level, secrets=config.secrets)
-        _can_listen(config.port)
-    except BaseException:
-        work.stop(timeout=10)
-        raise
+    config = work.start()  # it checked the port too, last: the front only serves now
+    configure_logging(config.log_level, secrets=config.secrets)
     # uvicorn re-raises SIGTERM once it has shut down: make that an exception, so the
     # `finally` below lets the work process finish what it holds.
     signal.signal(signal.SIGTERM, _exit_quietly)

@@ -10,6 +10,7 @@ import logging
 import os
 import pickle
 import signal
+import socket
 import sys
 import threading
 import time
@@ -115,7 +116,7 @@ def main(start: ChildStart) -> None:
         settings = start.spec.settings or load_settings()
         configure_logging_for(settings)  # held until the start-up checks have passed
         gateway_factory = _gateway_factory(start.spec.gateway_factory)
-        workspace = _check_start_up(settings, gateway_factory, metrics)
+        workspace = _check_start_up(settings, gateway_factory, metrics, start.spec.port)
         role = start_work_role(settings, gateway_factory, metrics)
         store = JobStore(settings.database_url.get_secret_value())
         if start.previous_owner is not None:
@@ -154,11 +155,11 @@ def _gateway_factory(named: object) -> GatewayFactory:
     return named  # type: ignore[return-value]
 
 
-def _check_start_up(settings: Settings, gateway_factory: GatewayFactory,
-                    metrics: Metrics) -> Any:
+def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics: Metrics,
+                    port: int | None) -> Any:
     """What ``serve`` checks before anything serves, in this order: the Slack settings, the
-    Azure settings (before migrating), the schema, then Slack itself (a bad token or no
-    Slack is one line and an exit code). Who the bot is, for the front's guard."""
+    Azure settings (before migrating), the schema, Slack itself (a bad token or no Slack is
+    one line and an exit code), the front's port. Who the bot is, for the front's guard."""
     from bot.slack.client import check_app_token, check_auth
     from bot.slack.guard import own_identity
     from bot.store.migrate import ensure_schema
@@ -177,7 +178,20 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory,
     if settings.slack_app_token is not None:
         check_app_token(client, settings.slack_app_token.get_secret_value(),
                         settings.slack_api_url)
+    _can_listen(port or settings.port)
     return workspace
+
+
+def _can_listen(port: int) -> None:
+    """The front's port, checked here with the rest (both processes share the host): uvicorn
+    would find it taken only after start-up, and exit with its own status."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - where serve listens
+        except OSError as exc:
+            raise ConfigError(f"PORT: cannot listen on port {port}: {exc.strerror} "
+                              "(set PORT or --port)") from None
 
 
 def _secrets(settings: Settings | None) -> tuple[Any, ...]:
