@@ -38,6 +38,7 @@ from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_afte
 from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
 from bot.hubs._azure_pipeline import send_through
 from bot.hubs._clouds import authority_for, cloud_endpoints
+from bot.hubs._monitor_clients import MonitorFactory
 from bot.hubs._start_only_polling import StartOnlyPolling
 from bot.hubs.azure_services import AzureServices
 from bot.hubs.bounded import DEFAULT_DEADLINE, ReadLimits, bounded_read
@@ -78,6 +79,7 @@ class AzureIotHubGateway:
         cache_ttl: timedelta = timedelta(minutes=5),
         clock: Clock | None = None,
         client_factory: ClientFactory | None = None,
+        monitor_factory: MonitorFactory | None = None,
         request_timeout: float = 30.0,
         read_deadline: float = DEFAULT_DEADLINE,
     ) -> None:
@@ -92,7 +94,8 @@ class AzureIotHubGateway:
         self._clients_lock = threading.Lock()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._services = AzureServices(credential, cloud=self._cloud.name, clock=self._clock,
-                                       read_deadline=read_deadline)
+                                       read_deadline=read_deadline,
+                                       monitor_factory=monitor_factory)
 
     # -- reading -------------------------------------------------------------------------
 

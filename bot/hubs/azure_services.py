@@ -14,7 +14,7 @@ from azure.core.credentials import TokenCredential
 from bot.domain.clock import Clock
 from bot.domain.model import HubRef
 from bot.hubs._clouds import cloud_endpoints
-from bot.hubs._monitor_clients import MonitorClients
+from bot.hubs._monitor_clients import MonitorClients, MonitorFactory
 
 if TYPE_CHECKING:
     from bot.domain.consumer_results import RestartResult
@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 
 class AzureServices:
     def __init__(self, credential: TokenCredential, *, cloud: str, clock: Clock,
-                 read_deadline: float) -> None:
+                 read_deadline: float, monitor_factory: MonitorFactory | None = None) -> None:
         self._credential, self._cloud, self._clock = credential, cloud, clock
         self._read_deadline = read_deadline
         # One Azure Monitor client per subscription, shared by the Activity Log and metrics.
-        self._monitor = MonitorClients(credential, cloud_endpoints(cloud))
+        self._monitor = MonitorClients(credential, cloud_endpoints(cloud), monitor_factory)
         self._lock = threading.Lock()
         self._activity: AzureActivityLog | None = None
         self._metrics: AzureHubMetrics | None = None

@@ -25,6 +25,7 @@ from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import ClientSecretCredential
 from azure.mgmt.iothub import IotHubClient
+from azure.mgmt.monitor import MonitorManagementClient
 from requests.adapters import HTTPAdapter
 
 from bot.config import Settings
@@ -92,8 +93,14 @@ def fake_arm_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
         return IotHubClient(credential, subscription_id, base_url=PUBLIC_ARM,
                             credential_scopes=[f"{PUBLIC_ARM}/.default"], transport=transport)
 
+    def monitor(subscription_id: str) -> MonitorManagementClient:  # the Activity Log too
+        return MonitorManagementClient(credential, subscription_id, base_url=PUBLIC_ARM,
+                                       credential_scopes=[f"{PUBLIC_ARM}/.default"],
+                                       transport=transport)
+
     return AzureIotHubGateway(credential, settings.azure_subscription_id,
                               cloud=settings.azure_cloud.value,
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock,
-                              client_factory=client, request_timeout=10.0,
+                              client_factory=client, monitor_factory=monitor,
+                              request_timeout=10.0,
                               read_deadline=settings.bot_azure_read_deadline.total_seconds())
