@@ -162,7 +162,7 @@ def configure_logging_for(settings: Settings) -> None:
 def prepare(settings: Settings, gateway_factory: GatewayFactory = azure_gateway, *,
             metrics: Metrics | None = None) -> Components:
     configure_logging_for(settings)
-    from bot.store.migrate import ensure_schema
+    from bot.store.schema import ensure_schema
 
     clock = SystemClock()
     try:  # a missing Azure setting fails before migrating

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,23 +16,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.errors import SchemaOutdated
 from bot.store.base import StoreUnavailable
+from bot.store.schema import MIGRATIONS_DIR_ENV, migrations_dir  # noqa: F401 - public here too
 from bot.store.sql import database_url, make_engine
-
-MIGRATIONS_DIR_ENV = "BOT_MIGRATIONS_DIR"
-# Shipped inside the package (package data), so an installed wheel finds them from anywhere;
-# the environment variable only overrides it.
-_PACKAGED = Path(__file__).resolve().parent / "migrations"
-
-
-def migrations_dir() -> Path:
-    configured = os.environ.get(MIGRATIONS_DIR_ENV)
-    directory = Path(configured) if configured else _PACKAGED
-    if not (directory / "env.py").is_file():
-        raise FileNotFoundError(
-            f"no Alembic migrations in {directory}: {MIGRATIONS_DIR_ENV} must name a "
-            "failover-bot migrations folder (leave it unset to use the packaged one)"
-        )
-    return directory
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

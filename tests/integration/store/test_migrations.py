@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from bot.domain.request import OPEN_STATUSES
-from bot.store import migrate
+from bot.errors import SchemaOutdated
+from bot.store import migrate, schema
 from bot.store.sql import make_engine
 from bot.store.tables import OPEN_PREDICATE_SQL, metadata
 
@@ -107,3 +110,42 @@ def test_the_migrations_folder_can_be_moved(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv(migrate.MIGRATIONS_DIR_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match=migrate.MIGRATIONS_DIR_ENV):
         migrate.migrations_dir()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    assert schema.head_from_files(migrate.migrations_dir()) == migrate.head_revision()
+
+
+def test_an_up_to_date_database_is_checked_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    check = ("import sys; from bot.store.schema import ensure_schema; ensure_schema(sys.argv[1]);"
+             " print('alembic' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", check, url], capture_output=True, text=True,
+                           check=True)
+    assert first.stdout.strip() == "True"  # a new file: migrated, through Alembic
+    assert migrate.current_revision(url) == migrate.head_revision()
+    again = subprocess.run([sys.executable, "-c", check, url], capture_output=True, text=True,
+                           check=True)
+    assert again.stdout.strip() == "False"  # every later start: a read, no Alembic
+
+
+def test_a_database_behind_or_ahead_is_left_to_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrate.upgrade(url, "0003")
+    assert not schema.up_to_date(url)
+    schema.ensure_schema(url)  # SQLite: migrated to the head
+    assert schema.up_to_date(url)
+
+
+def test_a_schema_check_apart_says_what_alembic_said_and_keeps_it_out(tmp_path: Path) -> None:
+    behind = f"sqlite:///{tmp_path / 'behind.db'}"
+    migrate.upgrade(behind, "0003")
+    schema.ensure_schema_apart(behind)  # migrated in a process of its own
+    assert schema.up_to_date(behind)
+    foreign = tmp_path / "foreign.db"
+    engine = make_engine(f"sqlite:///{foreign}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE someone_elses (id INTEGER)"))
+    engine.dispose()
+    with pytest.raises(SchemaOutdated, match="tables but no migration history"):
+        schema.ensure_schema_apart(f"sqlite:///{foreign}")
