@@ -116,7 +116,9 @@ def main(start: ChildStart) -> None:
         settings = start.spec.settings or load_settings()
         configure_logging_for(settings)  # held until the start-up checks have passed
         gateway_factory = _gateway_factory(start.spec.gateway_factory)
-        workspace = _check_start_up(settings, gateway_factory, metrics, start.spec.port)
+        # The port only before the front serves: a restarted work process finds it the front's.
+        workspace = _check_start_up(settings, gateway_factory, metrics, start.spec.port,
+                                    port_free=start.previous_owner is None)
         role = start_work_role(settings, gateway_factory, metrics)
         store = JobStore(settings.database_url.get_secret_value())
         if start.previous_owner is not None:
@@ -156,7 +158,7 @@ def _gateway_factory(named: object) -> GatewayFactory:
 
 
 def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics: Metrics,
-                    port: int | None) -> Any:
+                    port: int | None, *, port_free: bool) -> Any:
     """What ``serve`` checks before anything serves, in this order: the Slack settings, the
     Azure settings (before migrating), the schema, Slack itself (a bad token or no Slack is
     one line and an exit code), the front's port. Who the bot is, for the front's guard."""
@@ -178,7 +180,8 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics
     if settings.slack_app_token is not None:
         check_app_token(client, settings.slack_app_token.get_secret_value(),
                         settings.slack_api_url)
-    _can_listen(port or settings.port)
+    if port_free:
+        _can_listen(port or settings.port)
     return workspace
 
 
