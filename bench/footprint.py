@@ -289,6 +289,8 @@ def one_failover(drill: Drill) -> None:
     drill.approve(approval)
     drill.wait_for("the failover to run",
                    lambda: drill.row(request_id).status == RequestStatus.RUNNING)
+    # RUNNING is stored before the POST is sent: end the operation once Azure has it.
+    drill.wait_for("Azure to take the POST", lambda: drill.arm.emulator.hub(HUB).operation)
     drill.arm.finish_operation(HUB)
     drill.wait_completion_recorded(request_id, approval)
 
