@@ -365,9 +365,10 @@ def drill_phases(where: Path, hubs: int, settle: float, window: float, batch_tim
 # what only the work process imports (settings, SQL, migrations, Azure's SDK).
 FRONT_IMPORTS = ("bot.cli", "bot.serve", "slack_sdk", "slack_bolt", "starlette.applications",
                  "prometheus_client", "bot.roles.front", "uvicorn", "bot.work_process")
+# (Alembic is not among them: the work process migrates in a short-lived process of its own.)
 WORK_ONLY_IMPORTS = ("pydantic", "pydantic_settings", "bot.config", "sqlalchemy", "sqlmodel",
-                     "bot.store.sql", "alembic", "bot.store.migrate", "azure.core",
-                     "azure.identity", "azure.mgmt.iothub", "bot.roles.work")
+                     "bot.store.sql", "azure.core", "azure.identity", "azure.mgmt.iothub",
+                     "bot.roles.work")
 _PROBE = """
 import importlib, json, sys
 def rss():
@@ -416,7 +417,7 @@ def front_imports_now() -> list[str]:
     """Which big packages ``bot.serve`` + the front's role pull in (its modules, by top)."""
     out = subprocess.run(
         [sys.executable, "-c", "import sys, bot.cli, bot.serve, bot.roles.front, "
-         "bot.store.migrate, bot.web, uvicorn, bot.work_process; "
+         "bot.web, uvicorn, bot.work_process, bot.work_spawn; "
          "print(' '.join(sorted({m.split('.')[0] for m in sys.modules "
          "if not m.startswith('_') and m.split('.')[0] not in sys.stdlib_module_names})))"],
         cwd=REPO_ROOT, check=True, capture_output=True, text=True,
