@@ -54,7 +54,7 @@ class ServiceDeps:
     metrics: Metrics | None = None
     # The lease a start holds on its row while its POST may be in flight, so that no poller
     # anywhere decides "nothing is running" meanwhile; the poller's heartbeat keeps it alive.
-    leases: LeaseKeeper = field(default_factory=_Unkept)
+    lease_keeper: LeaseKeeper = field(default_factory=_Unkept)
     lease_ttl: timedelta = timedelta(seconds=15)
     start_owner: str = field(default_factory=lambda: f"start-{secrets.token_hex(4)}")
     max_backoff: timedelta = timedelta(minutes=5)
@@ -67,4 +67,4 @@ class ServiceDeps:
 
     def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
         """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""
-        self.leases, self.start_owner, self.lease_ttl = keeper, owner, ttl
+        self.lease_keeper, self.start_owner, self.lease_ttl = keeper, owner, ttl

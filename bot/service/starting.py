@@ -103,7 +103,7 @@ class Starting:
             self._release_start_lease(running.id, owner, own_lease, now)
             return running  # observe() follows the hub; no second POST
         if own_lease:  # a poller's claimed lease is already kept by its heartbeat
-            self.deps.leases.keep(running.id, owner)
+            self.deps.lease_keeper.keep(running.id, owner)
         if paced is not None:  # right before the POST, so that the POSTs are spaced
             self._wait_turn(paced)
         with self.memory.lock:
@@ -124,7 +124,7 @@ class Starting:
             return self.finish_failed(running, exc.code or type(exc).__name__, exc.message)
         finally:
             if own_lease:
-                self.deps.leases.drop(running.id, owner)
+                self.deps.lease_keeper.drop(running.id, owner)
             with self.memory.lock:
                 self.memory.posting.discard(running.id)
         return self.store_handle(running, handle, owner if own_lease else None)
