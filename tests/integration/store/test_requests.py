@@ -1,7 +1,11 @@
+"""The SQL store's own behaviour of request rows (what the in-memory store does not claim:
+the partial index on open requests, identity columns, bookkeeping without a version); what
+both stores promise is ``test_store_contract.py``."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,58 +28,6 @@ def add(uow_factory: UowFactory, *requests: FailoverRequest) -> None:
         for request in requests:
             uow.requests.add(request)
         uow.commit()
-
-
-def test_a_request_round_trips_with_every_field(uow_factory: UowFactory,
-                                                new_request: NewRequest) -> None:
-    request = new_request(
-        status=RUNNING, approved_by="U_APPROVER", decided_at=T0 + timedelta(minutes=2),
-        started_at=T0 + timedelta(minutes=3), region_after="northeurope",
-        operation_handle="https://management.azure.com/x/operationResults/1?asyncinfo",
-        error_code="Conflict", error_message="Azure said no", message_ts="1700000000.000100",
-        status_message_ts="1700000000.000200", version=3, device_count=None,
-    )
-    add(uow_factory, request)
-
-    with uow_factory() as uow:
-        assert uow.requests.get(request.id) == request
-        assert uow.requests.get("fr-missing") is None
-
-
-def test_timestamps_come_back_as_aware_utc(uow_factory: UowFactory,
-                                           new_request: NewRequest) -> None:
-    plus_two = timezone(timedelta(hours=2))
-    request = new_request(created_at=T0.astimezone(plus_two))
-    add(uow_factory, request)
-
-    with uow_factory() as uow:
-        stored = uow.requests.get(request.id)
-    assert stored is not None
-    assert stored.created_at == T0
-    assert stored.created_at.tzinfo == UTC
-
-
-def test_leaving_without_commit_rolls_back(uow_factory: UowFactory,
-                                           new_request: NewRequest) -> None:
-    request = new_request()
-    with uow_factory() as uow:
-        uow.requests.add(request)
-
-    with uow_factory() as uow:
-        assert uow.requests.get(request.id) is None
-
-
-def test_a_second_open_request_for_a_hub_is_refused(uow_factory: UowFactory,
-                                                    new_request: NewRequest) -> None:
-    first = new_request()
-    add(uow_factory, first)
-
-    with uow_factory() as uow, pytest.raises(HubLocked):
-        uow.requests.add(new_request())
-    with uow_factory() as uow:
-        uow.requests.add(new_request(hub="other-hub"))
-        uow.commit()
-        assert uow.requests.open_for_hub("contoso-hub") == first
 
 
 def test_the_unit_of_work_stays_usable_after_hub_locked(uow_factory: UowFactory,
@@ -120,26 +72,6 @@ def test_a_hub_opens_again_once_its_request_ends(uow_factory: UowFactory,
         assert uow.requests.open_for_hub("contoso-hub") == second
 
 
-def test_save_is_compare_and_set(uow_factory: UowFactory, new_request: NewRequest) -> None:
-    request = new_request()
-    add(uow_factory, request)
-    decided = T0 + timedelta(minutes=5)
-    approved = request.approve(decided, "U_APPROVER", decided + timedelta(seconds=30)).request
-    rejected = request.reject(decided, "U_OTHER").request
-
-    with uow_factory() as uow:
-        assert uow.requests.save(approved, request.version)
-        assert not uow.requests.save(rejected, request.version)  # the approval won
-        uow.commit()
-
-    assert approved == request.evolve(status=APPROVED, approved_by="U_APPROVER",
-                                      decided_at=decided,
-                                      next_poll_at=decided + timedelta(seconds=30), version=2)
-    with uow_factory() as uow:
-        assert uow.requests.get(request.id) == approved
-        assert not uow.requests.save(approved.evolve(id="fr-missing"), 1)
-
-
 def test_save_never_writes_identity_columns(uow_factory: UowFactory,
                                             new_request: NewRequest) -> None:
     request = new_request()
@@ -166,21 +98,6 @@ def test_bookkeeping_sets_columns_without_a_new_version(uow_factory: UowFactory,
         assert uow.requests.get(request.id) == request.evolve(
             message_ts="171.1", status_message_ts="171.2", next_poll_at=T0)
         uow.announcements.attach_message("fr-missing", message_ts="1")  # nothing to change
-
-
-def test_save_leaves_where_the_request_was_announced(uow_factory: UowFactory,
-                                                     new_request: NewRequest) -> None:
-    request = new_request()
-    add(uow_factory, request)
-    with uow_factory() as uow:
-        uow.announcements.attach_message(request.id, message_ts="171.1")
-        uow.commit()
-    approved = request.approve(T0, "U_APPROVER", T0).request  # read before the ts was stored
-    with uow_factory() as uow:
-        assert uow.requests.save(approved, request.version)
-        uow.commit()
-    with uow_factory() as uow:
-        assert uow.requests.get(request.id) == approved.evolve(message_ts="171.1")
 
 
 def finished(new_request: NewRequest, *, kind: OperationKind, decided_min: int,
