@@ -164,7 +164,7 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics
     one line and an exit code), the front's port. Who the bot is, for the front's guard."""
     from bot.slack.client import check_app_token, check_auth
     from bot.slack.guard import own_identity
-    from bot.store.schema import ensure_schema_apart
+    from bot.store.schema import ensure_schema
 
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN: required by `failover-bot serve` "
@@ -174,7 +174,7 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics
                           "(try `failover-bot sandbox` to run without Slack)")
     if gateway_factory is azure_gateway:
         check_azure_settings(settings)
-    ensure_schema_apart(settings.database_url.get_secret_value())
+    ensure_schema(settings.database_url.get_secret_value())
     client = slack_client(settings, metrics)
     workspace = own_identity(client, check_auth(client, settings.slack_api_url))
     if settings.slack_app_token is not None:

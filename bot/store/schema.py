@@ -2,7 +2,8 @@
 read from their files (``revision`` / ``down_revision``), the database's revision from
 ``alembic_version``. So a process whose database is up to date — every start but the first
 after an upgrade — never imports Alembic (and Mako, which it brings: about 8 MB kept for
-the process's whole life); anything else is ``bot.store.migrate``'s to judge and apply."""
+the process's whole life); anything else is ``bot.store.migrate``'s to judge and apply, in
+a process of its own."""
 
 from __future__ import annotations
 
@@ -71,18 +72,10 @@ def up_to_date(url: str | URL) -> bool:
     return [row[0] for row in current] == [head]
 
 
-def ensure_schema(url: str | URL) -> None:
-    """At start-up: nothing to do when up to date, else ``bot.store.migrate.ensure_schema``
-    (migrate a SQLite file; say what PostgreSQL's operator must run)."""
-    if not up_to_date(url):
-        from bot.store.migrate import ensure_schema as migrate
-
-        migrate(url)
-
-
-def ensure_schema_apart(url: str) -> None:
-    """``ensure_schema``, with Alembic in a short-lived process of its own when it is needed
-    at all: a long-lived process (the work process) never keeps it. Its failure is raised
+def ensure_schema(url: str) -> None:
+    """At start-up: nothing to do when up to date; else ``bot.store.migrate.ensure_schema``
+    (migrate a SQLite file; say what PostgreSQL's operator must run) in a short-lived
+    process of its own, so a long-lived process never keeps Alembic. Its failure is raised
     here as the same error, with the same words."""
     if up_to_date(url):
         return
