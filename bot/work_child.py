@@ -225,7 +225,8 @@ def _work(role: WorkRole, jobs: Connection, in_flight: InFlight, store: JobStore
         (urgent if job.urgent else work).submit(run_after_acks, role.bolt_app, job, quiet,
                                                 keeper.finished)
 
-    keeper = JobKeeper(store, owner, lease, dispatch).start()
+    keeper = JobKeeper(store, owner, lease, dispatch)  # bound before its first sweep runs one
+    keeper.start()
     heartbeat.beat()
     heartbeat.set_ready()
     log.info("work process ready (pid %d)", os.getpid())
