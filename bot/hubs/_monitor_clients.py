@@ -3,12 +3,12 @@ both use them (azure-mgmt-monitor, imported with the first client)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from azure.core.credentials import TokenCredential
 
+from bot.hubs._built_once import BuiltOnce
 from bot.hubs._clouds import AzureCloudEndpoints
 
 if TYPE_CHECKING:
@@ -24,15 +24,10 @@ class MonitorClients:
                  factory: MonitorFactory | None = None) -> None:
         self._credential, self._cloud = credential, cloud
         self._factory = factory or self._build
-        self._clients: dict[str, MonitorManagementClient] = {}
-        self._lock = threading.Lock()
+        self._clients: BuiltOnce[str, MonitorManagementClient] = BuiltOnce()
 
     def __call__(self, subscription_id: str) -> MonitorManagementClient:
-        with self._lock:
-            client = self._clients.get(subscription_id)
-            if client is None:
-                client = self._clients[subscription_id] = self._factory(subscription_id)
-            return client
+        return self._clients.get(subscription_id, lambda: self._factory(subscription_id))
 
     def _build(self, subscription_id: str) -> MonitorManagementClient:
         from azure.mgmt.monitor import MonitorManagementClient

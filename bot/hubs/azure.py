@@ -11,7 +11,6 @@ by ``read_deadline``, each paged list by a page cap; a malformed answer is "coul
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from bot.domain.regions import display_name
 from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_after_seconds
 from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
 from bot.hubs._azure_pipeline import send_through
+from bot.hubs._built_once import BuiltOnce
 from bot.hubs._clouds import authority_for, cloud_endpoints
 from bot.hubs._monitor_clients import MonitorFactory
 from bot.hubs._start_only_polling import StartOnlyPolling
@@ -90,8 +90,7 @@ class AzureIotHubGateway:
         self._client_factory = client_factory or self._build_client
         self._timeout = request_timeout
         self._read_deadline = read_deadline
-        self._clients: dict[str, IotHubClient] = {}
-        self._clients_lock = threading.Lock()
+        self._clients: BuiltOnce[str, IotHubClient] = BuiltOnce()
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._services = AzureServices(credential, cloud=self._cloud.name, clock=self._clock,
                                        read_deadline=read_deadline,
@@ -232,11 +231,8 @@ class AzureIotHubGateway:
                 "read_timeout": self._timeout}
 
     def _client(self, subscription_id: str) -> IotHubClient:
-        with self._clients_lock:
-            client = self._clients.get(subscription_id)
-            if client is None:
-                client = self._clients[subscription_id] = self._client_factory(subscription_id)
-            return client
+        return self._clients.get(subscription_id,
+                                 lambda: self._client_factory(subscription_id))
 
     def _build_client(self, subscription_id: str) -> IotHubClient:
         return IotHubClient(

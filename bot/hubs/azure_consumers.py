@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +35,7 @@ from bot.domain.consumer_results import RestartOutcome, RestartResult, Step
 from bot.domain.consumers import Consumer, ConsumerKind
 from bot.hubs._arm_lro import is_resource_manager_url, look_once
 from bot.hubs._azure_errors import from_azure_error, retry_after_seconds
+from bot.hubs._built_once import BuiltOnce
 from bot.hubs._clouds import cloud_endpoints
 from bot.hubs._start_only_polling import StartOnlyPolling
 from bot.hubs.gateway import Forbidden, OperationState, Throttled, TransientError
@@ -169,8 +169,7 @@ class AzureConsumerRestarts:
         self._clock = clock or SystemClock()
         self._retries = retries or Retries()
         self._jitter = jitter
-        self._clients: dict[tuple[ConsumerKind, str], Any] = {}
-        self._lock = threading.Lock()
+        self._clients: BuiltOnce[tuple[ConsumerKind, str], Any] = BuiltOnce()
 
     def restart_consumer(self, consumer: Consumer) -> RestartResult:
         attempt = _Attempt(self._clock, self._retries, self._jitter)
@@ -261,13 +260,8 @@ class AzureConsumerRestarts:
     # -- clients ---------------------------------------------------------------------------
 
     def _client(self, consumer: Consumer) -> Any:
-        key = (consumer.kind, consumer.subscription_id.lower())
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = self._clients[key] = self._build(consumer.kind,
-                                                          consumer.subscription_id)
-            return client
+        return self._clients.get((consumer.kind, consumer.subscription_id.lower()),
+                                 lambda: self._build(consumer.kind, consumer.subscription_id))
 
     def _build(self, kind: ConsumerKind, subscription_id: str) -> Any:
         base_url, scopes = self._cloud.resource_manager, self._cloud.credential_scopes
