@@ -69,6 +69,17 @@ class World:
         assert started is not None and started.status is RequestStatus.RUNNING
         return self.observe_until_end(request_id, timedelta(minutes=1)).request
 
+    def running_without_a_handle(self, request_id: str) -> None:
+        """An approved request as a crash after its audit row and before Azure answered
+        leaves it: running, no handle, no lease, and Azure never got the POST."""
+        with self.service.uow() as uow:
+            approved = uow.requests.get(request_id)
+            assert approved is not None
+            running = approved.start(self.clock.now(),
+                                     approved.next_poll_at or self.clock.now())
+            assert uow.requests.save(running.request, approved.version)
+            uow.commit()
+
     def actions(self, **query: Any) -> list[AuditAction]:
         return [e.action for e in self.service.reading.audit(AuditQuery(limit=500, **query))]
 

@@ -55,14 +55,7 @@ def test_crash_before_azure_answered_is_resolved_by_looking_not_by_posting(
         world: World) -> None:
     request_id = world.request_id()
     assert world.service.deciding.approve(APPROVER, request_id).ok
-    # Simulate a crash after the audit row and before the handle was stored: the request is
-    # running without a handle, and Azure never got the POST.
-    with world.service.uow() as uow:
-        approved = uow.requests.get(request_id)
-        assert approved is not None
-        running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
-        assert uow.requests.save(running.request, approved.version)
-        uow.commit()
+    world.running_without_a_handle(request_id)  # a crash before the handle was stored
     assert world.service.observing.observe(request_id).request.status is RequestStatus.RUNNING  # type: ignore[union-attr]
     world.clock.advance(timedelta(minutes=5))
     seen = world.service.observing.observe(request_id)

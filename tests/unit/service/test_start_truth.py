@@ -110,12 +110,7 @@ def test_while_the_post_waits_for_azure_nobody_decides_nothing_is_running(
 def _crashed_before_azure_answered(world: Starts) -> str:
     """Running, no handle, no lease: the process that POSTed is gone, its answer with it."""
     request_id = world.approved()
-    with world.service.uow() as uow:
-        approved = uow.requests.get(request_id)
-        assert approved is not None
-        running = approved.start(world.clock.now(), approved.next_poll_at or world.clock.now())
-        assert uow.requests.save(running.request, approved.version)
-        uow.commit()
+    world.running_without_a_handle(request_id)
     return request_id
 
 
