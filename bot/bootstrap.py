@@ -40,15 +40,6 @@ class Components:
     metrics: Metrics
 
 
-def check_azure_settings(settings: Settings) -> None:
-    """What the Azure gateway needs, checked where nothing talks to Azure (the front, before
-    it migrates): a subscription, and azure-identity variables that make a credential. That
-    credential is made and closed at once (no token is asked for): the work process makes
-    its own."""
-    _require_subscription(settings)
-    _credential(settings).close()
-
-
 def _require_subscription(settings: Settings) -> None:
     if not settings.azure_subscription_id:
         raise ConfigError("AZURE_SUBSCRIPTION_ID: required to talk to Azure "

@@ -25,9 +25,9 @@ from slack_bolt import App
 from bot.bootstrap import (
     GatewayFactory,
     azure_gateway,
-    check_azure_settings,
     configure_logging_for,
     database_health,
+    prepare,
     slack_client,
 )
 from bot.config import ConfigError, Settings, load_settings
@@ -35,7 +35,8 @@ from bot.exit_status import failure_line
 from bot.in_flight import InFlight, JobLoopHeartbeat, SharedPage, watch
 from bot.job_handover import JobKeeper
 from bot.roles.front import front_config
-from bot.roles.work import WorkRole, start_work_role
+from bot.roles.work import WorkRole, build_work_role
+from bot.slack.guard import Identity
 from bot.slack.lazy import LazyJob, run_job
 from bot.store.jobs import JobStore
 from bot.telemetry import Metrics, hold_start_up_logs, release_start_up_logs, render_latest
@@ -117,9 +118,8 @@ def main(start: ChildStart) -> None:
         configure_logging_for(settings)  # held until the start-up checks have passed
         gateway_factory = _gateway_factory(start.spec.gateway_factory)
         # The port only before the front serves: a restarted work process finds it the front's.
-        workspace = _check_start_up(settings, gateway_factory, metrics, start.spec.port,
+        role, workspace = _start_up(settings, gateway_factory, metrics, start.spec.port,
                                     port_free=start.previous_owner is None)
-        role = start_work_role(settings, gateway_factory, metrics)
         store = JobStore(settings.database_url.get_secret_value())
         if start.previous_owner is not None:
             _release(store, start.previous_owner)
@@ -157,14 +157,14 @@ def _gateway_factory(named: object) -> GatewayFactory:
     return named  # type: ignore[return-value]
 
 
-def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics: Metrics,
-                    port: int | None, *, port_free: bool) -> Any:
-    """What ``serve`` checks before anything serves, in this order: the Slack settings, the
-    Azure settings (before migrating), the schema, Slack itself (a bad token or no Slack is
-    one line and an exit code), the front's port. Who the bot is, for the front's guard."""
+def _start_up(settings: Settings, gateway_factory: GatewayFactory, metrics: Metrics,
+              port: int | None, *, port_free: bool) -> tuple[WorkRole, Identity]:
+    """The work role, checked as ``serve`` checks before anything serves, each once and in
+    this order: the Slack settings, the Azure settings (the gateway is built before the
+    schema is migrated), the schema, Slack itself (a bad token or no Slack is one line and
+    an exit code), the front's port. Who the bot is, for the front's guard."""
     from bot.slack.client import check_app_token, check_auth
     from bot.slack.guard import own_identity
-    from bot.store.schema import ensure_schema
 
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN: required by `failover-bot serve` "
@@ -172,9 +172,7 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics
     if not settings.socket_mode and settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET: required by `failover-bot serve` "
                           "(try `failover-bot sandbox` to run without Slack)")
-    if gateway_factory is azure_gateway:
-        check_azure_settings(settings)
-    ensure_schema(settings.database_url.get_secret_value())
+    components = prepare(settings, gateway_factory, metrics=metrics)
     client = slack_client(settings, metrics)
     workspace = own_identity(client, check_auth(client, settings.slack_api_url))
     if settings.slack_app_token is not None:
@@ -182,7 +180,9 @@ def _check_start_up(settings: Settings, gateway_factory: GatewayFactory, metrics
                         settings.slack_api_url)
     if port_free:
         _can_listen(port or settings.port)
-    return workspace
+    # Only requests the front verified reach its Bolt app, and the token was checked above.
+    return build_work_role(components, client=client, verify_requests=False,
+                           workspace=workspace), workspace
 
 
 def _can_listen(port: int) -> None:

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.bootstrap import Components, GatewayFactory, make_poller, prepare, slack_client
-from bot.config import Settings
+from bot.bootstrap import Components, make_poller
 from bot.poller import Poller
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
 from bot.slack.board_notifier import SlackBoardNotifier
+from bot.slack.guard import Identity
 from bot.slack.notifier import SlackNotifier
-from bot.telemetry import Metrics
 
 
 @dataclass
@@ -44,23 +43,18 @@ class WorkRole:
 
 
 def build_work_role(components: Components, *, client: WebClient,
-                 executor: Executor | None = None, verify_requests: bool = True) -> WorkRole:
-    """The Bolt app, notifier and poller around a wired service."""
+                    executor: Executor | None = None, verify_requests: bool = True,
+                    workspace: Identity | None = None) -> WorkRole:
+    """The Bolt app, notifier and poller around a wired service. Given ``workspace`` (the
+    caller asked ``auth.test`` already), the token is not checked again."""
     settings, service = components.settings, components.service
     notifier = SlackNotifier(client, service.notices, audit_channel=settings.bot_audit_channel)
     boards = SlackBoardNotifier(client, service.boards)
     bolt_app = create_app(
         service, settings=settings, client=client, notifier=notifier, executor=executor,
         actor_resolver=SlackActorResolver(client, settings.access.group_ids),
-        verify_requests=verify_requests,  # auth.test at start: a bad token fails it
-        boards=boards)
+        verify_requests=verify_requests, boards=boards,
+        # Else auth.test now: a bad token fails it.
+        verify_token=workspace is None, workspace=workspace)
     return WorkRole(components, bolt_app, notifier,
                   make_poller(components, notifier, boards=boards))
-
-
-def start_work_role(settings: Settings, gateway_factory: GatewayFactory,
-                    metrics: Metrics) -> WorkRole:
-    """In the work process: only requests the front verified reach its Bolt app."""
-    components = prepare(settings, gateway_factory, metrics=metrics)
-    return build_work_role(components, client=slack_client(settings, components.metrics),
-                        verify_requests=False)
