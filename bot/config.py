@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.domain.durations import parse_duration
 from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Limits, QuotaWindow
+from bot.domain.verification import VerifyRules
 from bot.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///failover-bot.db"
@@ -81,6 +82,15 @@ class Settings(BaseSettings):
     bot_work_unresponsive_after: Duration = timedelta(seconds=10)
     # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
     bot_batch_max_starts_per_minute: int = Field(default=30, ge=1, le=1200)
+    # Verification after a move (issue #22): how long to watch Azure Monitor's minutes (0:
+    # off), the thresholds against the hour before, and how late Azure's minutes fill in.
+    bot_verify_window: Duration = timedelta(minutes=15)
+    bot_verify_devices_pct: float = Field(default=95.0, gt=0, le=1000)
+    bot_verify_telemetry_pct: float = Field(default=90.0, gt=0, le=1000)
+    bot_verify_metrics_delay: Duration = timedelta(minutes=3)
+    # ARM reads a second this process may spend on verification's metric reads (ARM's own
+    # budget is 25 a second per subscription and identity, shared with everything else).
+    bot_verify_reads_per_second: float = Field(default=10.0, gt=0, le=25)
     bot_log_level: str = "INFO"
 
     @field_validator(
@@ -96,7 +106,8 @@ class Settings(BaseSettings):
     @field_validator(
         "bot_request_ttl", "bot_poll_interval", "bot_failback_cooldown", "bot_hub_cache_ttl",
         "bot_lease_ttl", "bot_activity_log_ttl", "bot_azure_read_deadline",
-        "bot_work_unresponsive_after", mode="before",
+        "bot_work_unresponsive_after", "bot_verify_window", "bot_verify_metrics_delay",
+        mode="before",
     )
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
@@ -112,6 +123,23 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("bot_verify_window")
+    @classmethod
+    def _two_whole_minutes(cls, value: timedelta) -> timedelta:
+        if timedelta(0) < value < timedelta(minutes=2):
+            raise ValueError("must hold two whole minutes (at least 2m), or be 0 to turn "
+                             "verification off")
+        if value < timedelta(0):
+            raise ValueError("cannot be negative")
+        return value
+
+    @field_validator("bot_verify_metrics_delay")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(hours=1):
+            raise ValueError("must be between 0 and 1h")
         return value
 
     @field_validator("azure_subscription_id")
@@ -159,6 +187,16 @@ class Settings(BaseSettings):
             failback_cooldown=self.bot_failback_cooldown,
             window=self.bot_quota_window,
         )
+
+    @property
+    def verify_rules(self) -> VerifyRules | None:
+        """The verification rules, or None when ``BOT_VERIFY_WINDOW`` is 0 (off)."""
+        if not self.bot_verify_window:
+            return None
+        return VerifyRules(window=self.bot_verify_window,
+                           devices_pct=self.bot_verify_devices_pct,
+                           telemetry_pct=self.bot_verify_telemetry_pct,
+                           metrics_delay=self.bot_verify_metrics_delay)
 
     @property
     def access(self) -> AccessPolicy:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.regions import display_name, same_region
+
+if TYPE_CHECKING:  # consumers.py names HubRef: the field's type only, no import at run time
+    from bot.domain.consumers import HubConsumers
 
 
 class OperationKind(StrEnum):
@@ -50,6 +53,8 @@ class HubState:
     device_count: int | None = None
     # From the hub's ``failover-priority`` tag: lower goes first in a regional batch.
     priority: int | None = None
+    # From its ``failover-bot-consumers`` tags: who reads its Event Hub-compatible endpoint.
+    consumers: HubConsumers | None = None
 
     @property
     def name(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.domain.consumers import consumers_of
 from bot.domain.model import HubRef, HubState, priority_from_tags
 from bot.hubs.gateway import OperationPoll, OperationState
 
@@ -40,6 +41,8 @@ def hub_state(description: Any, ref: HubRef, device_count: int | None = None) ->
     locations = props.locations if props else None
     active = _role(locations, "primary") or home
     target = _role(locations, "secondary") or ""
+    tags = getattr(description, "tags", None)
+    tags = tags if isinstance(tags, dict) else None
     endpoint = None
     if props and props.event_hub_endpoints and "events" in props.event_hub_endpoints:
         endpoint = props.event_hub_endpoints["events"].endpoint
@@ -53,7 +56,8 @@ def hub_state(description: Any, ref: HubRef, device_count: int | None = None) ->
         host_name=str(props.host_name or "") if props else "",
         event_hub_endpoint=endpoint,
         device_count=device_count,
-        priority=priority_from_tags(getattr(description, "tags", None)),
+        priority=priority_from_tags(tags),
+        consumers=consumers_of(tags, ref),
     )
 
 
