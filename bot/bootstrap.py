@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.limit_warnings import lenient_limit_warnings, scaled_limits
+from bot.domain.timeline import SAME_CLOCK, Timeline
 from bot.hubs.activity import ActivityLogReader, CachedActivityLog, InvalidatingGateway
+from bot.hubs.consumers import ConsumerRestarts
 from bot.hubs.gateway import IotHubGateway
-from bot.hubs.metered import MeteredActivityLog, MeteredGateway
-from bot.notifications import Notifier
+from bot.hubs.hub_metrics import HubMetrics
+from bot.hubs.metered import MeteredActivityLog, MeteredGateway, MeteredHubMetrics
+from bot.notifications import AfterMoveNotifier, Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
 from bot.service.boards import BoardNotifier
@@ -89,11 +92,13 @@ def sql_unit_of_work(database_url: str) -> Callable[[], UnitOfWork]:
 def bootstrap(settings: Settings, *, clock: Clock | None = None,
               gateway: IotHubGateway | None = None,
               uow: Callable[[], UnitOfWork] | None = None,
-              metrics: Metrics | None = None, time_scale: float = 1.0) -> Components:
+              metrics: Metrics | None = None, time_scale: float = 1.0,
+              timeline: Timeline | None = None) -> Components:
     """Wire the bot; anything passed in (a fake clock, a simulated gateway) is used as is.
 
     ``time_scale`` (the sandbox's ``--speed``): time runs that much faster than Azure's, so
-    estimates and the failback cool-down shrink with it."""
+    estimates and the failback cool-down shrink with it; ``timeline``: Azure's time, on
+    which its metrics' minutes are (the sandbox's fleet runs its own, faster)."""
     clock = clock or SystemClock()
     metrics = metrics or Metrics()
     raw = gateway or azure_gateway(settings, clock)
@@ -106,6 +111,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
         access=settings.access, request_ttl=settings.bot_request_ttl,
         poll_interval=settings.bot_poll_interval, metrics=metrics, time_scale=time_scale,
         activity=activity, batch_starts_per_minute=settings.bot_batch_max_starts_per_minute,
+        verify_rules=settings.verify_rules,
+        hub_metrics=MeteredHubMetrics(raw, metrics) if isinstance(raw, HubMetrics) else None,
+        timeline=timeline or SAME_CLOCK,
+        consumer_restarts=raw if isinstance(raw, ConsumerRestarts) else None,
     )
     for warning in lenient_limit_warnings(settings.limits):
         log.warning("%s", warning)
@@ -126,7 +135,9 @@ def make_poller(components: Components, notifier: Notifier, *,
     return Poller(components.service, components.uow, notifier, components.clock,
                   owner_id=owner_id, poll_interval=settings.bot_poll_interval,
                   lease_ttl=settings.bot_lease_ttl, max_workers=settings.bot_poll_workers,
-                  metrics=components.metrics, boards=boards)
+                  metrics=components.metrics, boards=boards,
+                  after_move=notifier if isinstance(notifier, AfterMoveNotifier) else None,
+                  reads_per_second=settings.bot_verify_reads_per_second)
 
 
 def database_health(uow: Callable[[], UnitOfWork]) -> DatabaseHealth:

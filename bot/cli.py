@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot.cli_options import OneLineParser, audit_limit, batch_id, moment, statuses, tcp_port
 from bot.domain.audit_words import detail_words, plain_mentions
-from bot.domain.model import AuditEvent, OperationKind
+from bot.domain.model import AuditEvent, OperationKind, events_of
 from bot.errors import ConfigError
-from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery, events_of
+from bot.store.base import MAX_AUDIT_LIMIT, AuditQuery
 from bot.telemetry import hold_start_up_logs, release_start_up_logs
 from bot.telemetry.redaction import Redactor, SecretLike
 

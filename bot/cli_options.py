@@ -10,7 +10,8 @@ from typing import NoReturn
 
 from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
-from bot.store.base import MAX_AUDIT_LIMIT, events_of
+from bot.domain.model import events_of
+from bot.store.base import MAX_AUDIT_LIMIT
 
 PORTS = range(1, 65536)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from bot.domain.consumer_action import ConsumerAction
 from bot.domain.model import HubState
 from bot.domain.request import FailoverRequest
+from bot.domain.verification_state import Verification
 
 
 class Milestone(StrEnum):
@@ -51,3 +53,22 @@ class Notifier(Protocol):
         """Report the end of an operation; must not be silently dropped."""
         ...
 
+
+
+@dataclass(frozen=True)
+class VerdictReport:
+    """A move's verdict for its thread: the sentence and the devices' picture."""
+
+    request: FailoverRequest
+    verification: Verification
+    words: str
+    picture: str
+
+
+@runtime_checkable
+class AfterMoveNotifier(Protocol):
+    """Where the verdict and each consumer's restart are told (the request's thread)."""
+
+    def verdict(self, report: VerdictReport) -> None: ...
+
+    def consumer_acted(self, request: FailoverRequest, action: ConsumerAction) -> None: ...

@@ -67,6 +67,8 @@ _WORDS: dict[str, Callable[[object], str]] = {
     "cancelled": lambda v: f"{v} not started, cancelled",
     # A batch's failed hub asked for again by the approver who clicked Retry failed.
     "retry_of": lambda v: f"retry of {v} (Retry failed), for the batch's requester",
+    # After a move: the verdict, or what was done to a consumer, as the thread said it.
+    "said": lambda v: str(v),
     # Characters removed from what somebody typed (input -> what), before it was used.
     "cleaned": lambda v: "cleaned " + "; ".join(f"{k}: {c}" for k, c in v.items())
     if isinstance(v, dict) else f"cleaned: {v}",

@@ -15,6 +15,7 @@ never an error. Names and reasons here are plain text: the renderer escapes them
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -209,6 +210,24 @@ def plan_sentence(declared: HubConsumers) -> str | None:
         parts.append("not understood in the hub's tags, so left alone: "
                      + "; ".join(n.label for n in declared.not_understood))
     return "; ".join(parts) or None
+
+
+def plan_to_json(declared: HubConsumers) -> str:
+    """What a request keeps of its hub's consumers: what approving it approves."""
+    return json.dumps({
+        "restart": declared.restart,
+        "consumers": [[c.kind.value, c.subscription_id, c.resource_group, c.name]
+                      for c in declared.consumers],
+        "not_understood": [[n.shown, n.reason] for n in declared.not_understood]})
+
+
+def plan_from_json(text: str) -> HubConsumers:
+    plain = json.loads(text)
+    return HubConsumers(
+        tuple(Consumer(ConsumerKind(kind), subscription, group, name)
+              for kind, subscription, group, name in plain["consumers"]),
+        bool(plain["restart"]),
+        tuple(NotUnderstood(shown, reason) for shown, reason in plain["not_understood"]))
 
 
 def _tag(tags: Mapping[str, str], name: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -98,6 +99,10 @@ class AuditAction(StrEnum):
     OBSERVED = "observed"  # an operation done outside the bot, seen in Azure's Activity Log
     SKIPPED = "skipped"  # a batch's hub that needed nothing by its turn
     STOPPED = "stopped"  # "Stop the rest" of a batch
+    VERIFIED = "verified"  # after a move: Azure Monitor shows the hub running again
+    NOT_RECOVERED = "not_recovered"  # … shows it has not, when the window closed
+    UNVERIFIED = "unverified"  # … could not tell (no data, no permission): said, not guessed
+    CONSUMER = "consumer"  # a consumer of the endpoint acted on after a move (restarted…)
     CLEANED = "cleaned"  # what somebody typed had characters removed before use (user_text)
 
 
@@ -126,3 +131,15 @@ def priority_from_tags(tags: dict[str, str] | None) -> int | None:
         return int(str(raw).strip()) if raw is not None else None
     except ValueError:
         return None
+
+
+def events_of(actions: Sequence[str]) -> frozenset[AuditAction]:
+    """Parse action names from user input (raises ValueError naming the bad one)."""
+    result = set()
+    for name in actions:
+        try:
+            result.add(AuditAction(name.strip().lower()))
+        except ValueError:
+            valid = ", ".join(a.value for a in AuditAction)
+            raise ValueError(f"unknown status {name!r} (one of: {valid})") from None
+    return frozenset(result)

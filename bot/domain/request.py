@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from bot.domain.consumers import HubConsumers
 from bot.domain.model import AuditAction, AuditEvent, HubRef, OperationKind
 
 SYSTEM = "failover-bot"  # the actor of what the bot does by itself
@@ -147,6 +148,9 @@ class FailoverRequest:
     next_poll_at: datetime | None = None  # when the poller should look next
     batch_id: str | None = None  # the regional batch this hub's request belongs to
     batch_position: int | None = None  # its place in the batch's start order (0 first)
+    # The hub's consumers as the approver saw them: approving the request approves their
+    # restarts after the move (None: the hub declares none).
+    consumers: HubConsumers | None = None
     version: int = 1
 
     def is_expired(self, now: datetime) -> bool:
@@ -171,7 +175,8 @@ class FailoverRequest:
             requested_by=self.requested_by, reason=self.reason, channel_id=self.channel_id,
             created_at=now, expires_at=expires_at, region_before=self.region_before,
             region_target=self.region_target, device_count=self.device_count,
-            batch_id=self.batch_id, batch_position=self.batch_position)
+            batch_id=self.batch_id, batch_position=self.batch_position,
+            consumers=self.consumers)
 
     def allows(self, transition: Transition) -> bool:
         return self.status in TRANSITIONS[transition][0]

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState
+from bot.domain.verification import MetricMinutes
 from bot.hubs.activity import ActivityLogReader
 from bot.hubs.gateway import IotHubGateway, OperationPoll
+from bot.hubs.hub_metrics import HubMetrics
 from bot.telemetry import Metrics
 
 
@@ -45,3 +47,13 @@ class MeteredActivityLog:
     def failover_operations(self, ref: HubRef, since: datetime) -> list[ActivityOperation]:
         with self._metrics.azure_call("activity_log"):
             return self.inner.failover_operations(ref, since)
+
+
+class MeteredHubMetrics:
+    def __init__(self, inner: HubMetrics, metrics: Metrics) -> None:
+        self.inner = inner
+        self._metrics = metrics
+
+    def metric_minutes(self, ref: HubRef, start: datetime, end: datetime) -> MetricMinutes:
+        with self._metrics.azure_call("metric_minutes"):
+            return self.inner.metric_minutes(ref, start, end)

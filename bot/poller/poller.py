@@ -27,8 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.read_budget import ReadBudget
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.notifications import Notifier, ProgressUpdate
+from bot.notifications import AfterMoveNotifier, Notifier, ProgressUpdate
+from bot.poller.after_move import AfterMoveKeeper
 from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.board_keeper import BoardKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
@@ -61,7 +63,9 @@ class Poller:
                  lease_ttl: timedelta = timedelta(seconds=15), max_workers: int = 8,
                  batch_size: int = 100, rng: random.Random | None = None,
                  max_backoff: timedelta = timedelta(minutes=5),
-                 metrics: Metrics | None = None, boards: BoardNotifier | None = None) -> None:
+                 metrics: Metrics | None = None, boards: BoardNotifier | None = None,
+                 after_move: AfterMoveNotifier | None = None,
+                 reads_per_second: float = 10.0) -> None:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
         self._deciding, self._starting = service.deciding, service.starting
@@ -89,6 +93,11 @@ class Poller:
         self._failures: dict[str, int] = {}
         self._kept = KeptLeases(uow_factory, clock, self.owner_id, lease_ttl, self.heartbeat,
                                 self._outbox)
+        # ARM's read budget: polls spend it, verification's looks wait for room in it.
+        self.reads = ReadBudget(reads_per_second, max(2.0, reads_per_second * 5), clock.now())
+        self.after_move = AfterMoveKeeper(service, uow_factory, after_move, clock,
+                                          self.owner_id, self._pool, self.reads,
+                                          batch_size=batch_size)
         self._last_sweep: datetime | None = None
         self._last_reap: datetime | None = None
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
@@ -116,6 +125,8 @@ class Poller:
                 continue
             if self._in_flight:  # settle each poll soon after it finishes
                 self._in_flight.wait_any(min(self.next_wait(), IN_FLIGHT_TICK).total_seconds())
+            elif self.after_move.busy():  # looks and restarts in flight
+                stop.wait(min(self.next_wait(), IN_FLIGHT_TICK).total_seconds())
             else:
                 stop.wait(self.next_wait().total_seconds())
         self.close()
@@ -140,6 +151,7 @@ class Poller:
                 uow.commit()
         for request in claimed:  # renewed while polled, however long Azure takes
             self.heartbeat.keep(request.id, self.owner_id)
+        self.reads.spend(len(claimed), now)
         self._in_flight.submit(claimed)
         if wait_all:
             self._settle_finished(wait_all=True)
@@ -151,6 +163,7 @@ class Poller:
         sent = self._deliver()
         if self.boards is not None:
             self.boards.keep()
+        self.after_move.keep(wait_all=wait_all)
         return Round(len(expired), len(claimed), sent)
 
     def next_wait(self) -> timedelta:
@@ -166,15 +179,18 @@ class Poller:
         try:  # starts scheduled elsewhere (a batch's approval paces them) wake us too
             with self._uow() as uow:
                 due = uow.leases.next_due(now)
+            look = self.after_move.next_due(now)  # and verification's looks
         except StoreUnavailable:  # the round itself reports it
-            due = None
-        if due is not None:
-            soonest = min(soonest, due - now)
+            due = look = None
+        for then in (due, look):
+            if then is not None:
+                soonest = min(soonest, then - now)
         return min(idle, soonest)
 
     def close(self) -> None:
         """Stop the workers and hand our leases back so another replica takes over at once."""
         not_polled = self._in_flight.cancel_waiting()
+        self.after_move.close()
         for polled in self._in_flight.finished(wait_all=True):
             try:
                 self._settle(polled)

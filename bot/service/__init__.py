@@ -13,6 +13,8 @@ Every refusal is returned as a value and written to the audit log.
 ``batch_deciding``  approve (paced), reject, expire, stop the rest, retry failed
 ``boards``          a batch's board, recent batches, the fleet (Home tab)
 ``notices``         where and up to which version a request was announced; milestones
+``verifying``       after a move: the baseline, the looks at Azure Monitor, the verdict
+``consumer_restarting``  after a move: the approved consumers, restarted once each
 ``hubs``            live hub state, quota, cool-down, estimates (shared)
 ``refusals``        audit and count refusals and outcomes (shared)
 ==================  =======================================================================
@@ -37,6 +39,7 @@ from bot.service.asking import (
 )
 from bot.service.batch_deciding import BatchDeciding, BatchDecision
 from bot.service.boards import Board, BoardLine, Boards, Fleet
+from bot.service.consumer_restarting import ConsumerRestarting
 from bot.service.deciding import Deciding, Decision
 from bot.service.dependencies import LeaseKeeper, ServiceDeps
 from bot.service.hubs import Hubs
@@ -52,6 +55,7 @@ from bot.service.regional import (
     SubmitBatch,
 )
 from bot.service.starting import OUTCOME_UNKNOWN, ProcessMemory, Starting
+from bot.service.verifying import Looked, Verifying
 
 __all__ = [
     "AUTO_APPROVER",
@@ -71,6 +75,7 @@ __all__ = [
     "HubPage",
     "HubStatus",
     "LeaseKeeper",
+    "Looked",
     "Observation",
     "Preview",
     "RegionPreview",
@@ -90,9 +95,12 @@ class FailoverService(ServiceDeps):
         self.hubs = Hubs(self)
         self.asking = Asking(self, self.hubs, self.refusals)
         self.deciding = Deciding(self, self.hubs, self.refusals)
-        self.starting = Starting(self, self.refusals, ProcessMemory())
-        self.observing = Observing(self, self.hubs, self.refusals, self.starting)
-        self.reading = Reading(self, self.hubs, self.refusals)
+        self.verifying = Verifying(self)
+        self.consumer_restarting = ConsumerRestarting(self)
+        self.starting = Starting(self, self.refusals, ProcessMemory(), self.verifying)
+        self.observing = Observing(self, self.hubs, self.refusals, self.starting,
+                                   self.consumer_restarting)
+        self.reading = Reading(self, self.hubs, self.refusals, self.verifying)
         self.notices = Notices(self)
         self.batch_deciding = BatchDeciding(self, self.hubs, self.refusals)
         self.regional = RegionalAsking(self, self.hubs, self.refusals,

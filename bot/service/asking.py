@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.consumers import HubConsumers
 from bot.domain.model import HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.regions import same_region
@@ -145,6 +146,7 @@ class Asking:
             reason=cmd.reason.strip(), channel_id=cmd.channel_id, created_at=now,
             expires_at=now + self.deps.request_ttl, region_before=hub.active_region,
             region_target=hub.target_region, device_count=hub.device_count,
+            consumers=_declared(hub),
         )
         read = self.hubs.read_history(hub)
         with self.deps.uow() as uow:
@@ -178,3 +180,8 @@ def _request_id_for(cmd: SubmitFailover) -> str:
     """The request id one submission always gets (the shape of ``new_request_id``)."""
     named = f"{cmd.actor.user_id}:{cmd.key}"
     return "fr-" + hashlib.sha256(named.encode()).hexdigest()[:8]
+
+
+def _declared(hub: HubState) -> HubConsumers | None:
+    """What approving the request will approve after the move (the dialog showed it)."""
+    return hub.consumers if hub.consumers is not None and hub.consumers.declared else None

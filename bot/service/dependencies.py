@@ -16,8 +16,12 @@ from typing import Protocol
 from bot.domain.clock import Clock
 from bot.domain.policy import AccessPolicy
 from bot.domain.rules import Limits
+from bot.domain.timeline import SAME_CLOCK, Timeline
+from bot.domain.verification import VerifyRules
 from bot.hubs.activity import ActivityLogReader
+from bot.hubs.consumers import ConsumerRestarts
 from bot.hubs.gateway import IotHubGateway
+from bot.hubs.hub_metrics import HubMetrics
 from bot.store.base import UnitOfWork
 from bot.telemetry import Metrics
 
@@ -64,6 +68,12 @@ class ServiceDeps:
     activity: ActivityLogReader | None = None  # Azure's Activity Log; None: own records only
     # Regional batches: failover POSTs a minute, all batches together (ARM's write limits).
     batch_starts_per_minute: int = 30
+    # After a move: its verification (None: off) from Azure Monitor's minutes, on Azure's
+    # timeline, and the consumers of the endpoint restarted (None: listed, never acted on).
+    verify_rules: VerifyRules | None = None
+    hub_metrics: HubMetrics | None = None
+    timeline: Timeline = SAME_CLOCK
+    consumer_restarts: ConsumerRestarts | None = None
 
     def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
         """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""

@@ -13,6 +13,7 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.hubs.gateway import GatewayError, OperationPoll, OperationState, Throttled, TransientError
 from bot.notifications import CompletionReport
 from bot.service.changes import change
+from bot.service.consumer_restarting import ConsumerRestarting
 from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
@@ -41,8 +42,10 @@ class Observation:
 
 
 class Observing:
-    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals, starts: Starting) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals, starts: Starting,
+                 consumers: ConsumerRestarting) -> None:
         self.deps, self.hubs, self.refusals, self.starting = deps, hubs, refusals, starts
+        self.consumers = consumers
         self.memory: ProcessMemory = starts.memory
 
     def observe(self, request_id: str) -> Observation | None:
@@ -158,6 +161,9 @@ class Observing:
             if done is None:
                 current = uow.requests.get(request.id) or request
                 return Observation(current, poll)
+            # In the same transaction: the watch over the hub, and the approved restarts.
+            self.starting.verifying.after_end(uow, done)
+            self.consumers.plan_after(uow, done)
             uow.commit()
         self.refusals.counted(done)
         return Observation(done, poll, report=self._report(done, hub))

@@ -10,11 +10,13 @@ from bot.domain.model import AuditEvent, HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.request import SYSTEM, FailoverRequest
 from bot.domain.rules import Refusal, check_hub_name
+from bot.domain.verification_state import Verification
 from bot.hubs.gateway import GatewayError
 from bot.service.changes import azure_refusal
 from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
+from bot.service.verifying import Verifying
 from bot.store.base import AuditQuery, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class HubStatus:
     quota_detail: dict[OperationKind, str] = field(default_factory=dict)
     history_note: str | None = None
     moved_unrecorded: bool = False  # active region changed with no operation on record
+    last_verdict: str | None = None  # the latest move's verification, in words
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ class HubPage:
 
 
 class Reading:
-    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
+    def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals,
+                 verifying: Verifying) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
+        self.verifying = verifying
 
     def status(self, hub_name: str, actor: Actor | None = None) -> HubStatus | Refusal:
         """Live region and state, quota left, cool-down, open request and recent operations."""
@@ -69,12 +74,14 @@ class Reading:
             open_request = uow.requests.open_for_hub(hub.name)
             recent = uow.requests.recent(hub.name)
             durations = uow.requests.recent_durations(hub.name)
+            verification = uow.verifications.latest_for_hub(hub.name)
         self.hubs.histories.record_observed(self.deps.uow, hub.name, history)
         moved = self.hubs.histories.moved_unrecorded(known, hub, read, history)
         return HubStatus(hub, quota, failback_at, open_request, recent,
                          self.hubs.estimate(hub.device_count, durations),
                          quota_detail={kind: history.detail(kind) for kind in OperationKind},
-                         history_note=history.unavailable, moved_unrecorded=moved)
+                         history_note=history.unavailable, moved_unrecorded=moved,
+                         last_verdict=self._verdict_line(verification))
 
     def list_hubs(self, page: int = 1, page_size: int = 20) -> HubPage | Refusal:
         try:
@@ -90,6 +97,16 @@ class Reading:
     def audit(self, query: AuditQuery) -> list[AuditEvent]:
         with self.deps.uow() as uow:
             return uow.events.search(query)
+
+    def verification(self, request_id: str) -> Verification | None:
+        with self.deps.uow() as uow:
+            return uow.verifications.get(request_id)
+
+    def _verdict_line(self, verification: Verification | None) -> str | None:
+        if verification is None:
+            return None
+        return (f"`{verification.request_id}` {verification.kind.value}: "
+                f"{self.verifying.words(verification)}")
 
     def get_request(self, request_id: str) -> FailoverRequest | None:
         with self.deps.uow() as uow:

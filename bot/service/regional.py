@@ -235,7 +235,9 @@ class RegionalAsking:
                     reason=batch.reason, channel_id=cmd.channel_id, created_at=now,
                     expires_at=batch.expires_at, region_before=hub.active_region,
                     region_target=hub.target_region, device_count=hub.device_count,
-                    batch_id=batch.id, batch_position=order[hub.name])
+                    batch_id=batch.id, batch_position=order[hub.name],
+                    consumers=hub.consumers if hub.consumers and hub.consumers.declared
+                    else None)
                 try:
                     uow.requests.add(request)
                 except HubLocked:  # somebody asked for this hub meanwhile

@@ -23,6 +23,7 @@ from bot.hubs.gateway import GatewayError, OperationConflict, Throttled, Transie
 from bot.service.changes import azure_refusal, change
 from bot.service.dependencies import ServiceDeps
 from bot.service.refusals import Refusals
+from bot.service.verifying import Verifying
 from bot.store.base import AuditQuery, StoreUnavailable, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ class ProcessMemory:
 
 
 class Starting:
-    def __init__(self, deps: ServiceDeps, refusals: Refusals, memory: ProcessMemory) -> None:
+    def __init__(self, deps: ServiceDeps, refusals: Refusals, memory: ProcessMemory,
+                 verifying: Verifying) -> None:
         self.deps, self.refusals, self.memory = deps, refusals, memory
+        self.verifying = verifying
         # ARM's write limits: batch POSTs, of every batch and replica, at most this often.
         self.pacer = StartPacer(deps.batch_starts_per_minute, claim=self._claim_turn)
 
@@ -98,6 +101,7 @@ class Starting:
             if running is None:
                 return uow.requests.get(request.id)
             uow.leases.take_lease(running.id, owner, now + self.deps.lease_ttl)
+            self.verifying.begin(uow, running, now)
             uow.commit()
         if follow:
             self._release_start_lease(running.id, owner, own_lease, now)
@@ -268,6 +272,7 @@ class Starting:
             failed = change(uow, request, lambda r: r.fail(now, code, message))
             if failed is None:
                 return uow.requests.get(request.id) or request
+            self.verifying.after_end(uow, failed)
             uow.commit()
         return self.refusals.counted(failed)
 

@@ -17,6 +17,7 @@ from bot.domain.model import OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.service import AUTO_APPROVER
+from bot.slack.after_move_blocks import plan_blocks
 from bot.slack.text import clip, escape, region, took, user, when, when_allowed
 
 APPROVE = "approve"  # action_id (contract); value = request id
@@ -61,6 +62,8 @@ def request_blocks(request: FailoverRequest) -> list[Block]:
         SectionBlock(text=f"{_ICONS[request.status]} {_what(request)}"),
         SectionBlock(fields=fields),
         SectionBlock(text=clip(f"*Reason*\n{escape(request.reason) or '–'}", 3000)),
+        *plan_blocks(request.consumers,
+                     approving=request.status is RequestStatus.AWAITING_APPROVAL),
     ]
     if request.status is RequestStatus.AWAITING_APPROVAL:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(

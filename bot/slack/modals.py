@@ -23,6 +23,7 @@ from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
 from bot.domain.user_text import REASON_CHARS
 from bot.service import Preview
+from bot.slack.after_move_blocks import plan_blocks
 from bot.slack.running import nothing_started, running_blocks
 from bot.slack.text import clip, region, said, when, when_allowed
 
@@ -156,6 +157,7 @@ def confirm_modal(context: ModalContext, preview: Preview, time_scale: float = 1
             ":warning: The *Event Hub-compatible endpoint changes* after this operation: "
             "consumers that read device telemetry from it must be given the new endpoint. "
             f"Current: `{hub.event_hub_endpoint or 'unknown'}`", 3000)),
+        *plan_blocks(hub.consumers, approving=True),
         InputBlock(block_id=REASON_INPUT, label="Reason or incident link",
                    element=PlainTextInputElement(action_id=REASON_INPUT, multiline=True,
                                                  max_length=REASON_CHARS)),

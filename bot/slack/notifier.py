@@ -10,8 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownTextObject
 
+from bot.domain.consumer_action import ConsumerAction
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.notifications import CompletionReport, Milestone, ProgressUpdate
+from bot.notifications import CompletionReport, Milestone, ProgressUpdate, VerdictReport
+from bot.slack.after_move_blocks import consumer_text, verdict_blocks, verdict_text
 from bot.slack.messages import (
     completion_blocks,
     completion_text,
@@ -23,6 +25,7 @@ from bot.slack.messages import (
     status_text,
 )
 from bot.slack.one_message import OneMessage
+from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,15 @@ class SlackNotifier:
         self._reply(request, text, completion_blocks(report), broadcast=True)
         self._mirror(request, text)
         self._forget(request.id)
+
+    def verdict(self, report: VerdictReport) -> None:
+        """The verdict after the move, a reply in its thread (and the audit channel's)."""
+        text = verdict_text(report)
+        self._reply(report.request, text, verdict_blocks(report))
+        self._mirror(report.request, f"`{report.request.id}` {escape(text)}")
+
+    def consumer_acted(self, request: FailoverRequest, action: ConsumerAction) -> None:
+        self._reply(request, consumer_text(action))
 
     def _forget(self, request_id: str) -> None:
         """A finished request needs none of the per-request state: the process runs for months."""

@@ -9,10 +9,9 @@ from datetime import timedelta
 
 from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
-from bot.domain.model import AuditAction, OperationKind
+from bot.domain.model import AuditAction, OperationKind, events_of
 from bot.domain.regions import known_region
 from bot.domain.rules import check_hub_name
-from bot.store.base import events_of
 
 # An escaped Slack mention (``<@U123|alice>``, ``<@U123>``) or a bare user id.
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})")

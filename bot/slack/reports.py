@@ -85,6 +85,9 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
         SectionBlock(fields=fields),
     ]
     blocks.extend(_history_blocks(status))
+    if status.last_verdict:
+        blocks.append(_context(clip(f":stethoscope: Last verification: "
+                                    f"{escape(status.last_verdict)}", 3000)))
     note = speed_note(time_scale)
     if note:
         blocks.append(_context(f":stopwatch: {note}"))

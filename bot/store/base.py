@@ -12,7 +12,7 @@ and the use cases' queries), ``uow.leases`` (the poller's leases and schedule) a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, Self
@@ -20,6 +20,7 @@ from typing import Protocol, Self
 from bot.domain.batch import Batch
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest
+from bot.store.after_move import ConsumerActionRepository, VerificationRepository
 
 
 class HubLocked(Exception):
@@ -272,6 +273,12 @@ class UnitOfWork(Protocol):
     @property
     def pace(self) -> StartPace: ...
 
+    @property
+    def verifications(self) -> VerificationRepository: ...  # after a move (store.after_move)
+
+    @property
+    def consumer_actions(self) -> ConsumerActionRepository: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -283,15 +290,3 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
-
-
-def events_of(actions: Sequence[str]) -> frozenset[AuditAction]:
-    """Parse action names from user input (raises ValueError naming the bad one)."""
-    result = set()
-    for name in actions:
-        try:
-            result.add(AuditAction(name.strip().lower()))
-        except ValueError:
-            valid = ", ".join(a.value for a in AuditAction)
-            raise ValueError(f"unknown status {name!r} (one of: {valid})") from None
-    return frozenset(result)

@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.domain.consumers import plan_from_json, plan_to_json
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.store.tables import FailoverRequestRow
 
-REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name != "hub"]
+REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name not in ("hub", "consumers")]
 # What a save writes: the request's life. Identity never changes; where it was announced is
 # bookkeeping, written by attach_message() whatever the version.
 SAVED_FIELDS = ("status", "version", "approved_by", "decided_at", "started_at",
@@ -33,6 +34,7 @@ def request_row(request: FailoverRequest) -> FailoverRequestRow:
         hub_name=request.hub.name,
         subscription_id=request.hub.subscription_id,
         resource_group=request.hub.resource_group,
+        consumers=plan_to_json(request.consumers) if request.consumers else None,
         **values,
     )
 
@@ -42,7 +44,8 @@ def to_request(row: FailoverRequestRow) -> FailoverRequest:
     values["kind"] = OperationKind(row.kind)
     values["status"] = RequestStatus(row.status)
     hub = HubRef(row.hub_name, row.subscription_id, row.resource_group)
-    return FailoverRequest(hub=hub, **values)
+    consumers = plan_from_json(row.consumers) if row.consumers else None
+    return FailoverRequest(hub=hub, consumers=consumers, **values)
 
 
 def statuses_sql(statuses: Collection[RequestStatus]) -> list[str]:

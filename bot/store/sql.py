@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot.store.announcements import SqlAnnouncements
 from bot.store.batches import SqlBatchRepository
+from bot.store.consumer_actions import SqlConsumerActions
 from bot.store.engine import (
     database_url,
     make_engine,
@@ -32,6 +33,7 @@ from bot.store.health import DatabaseHealth, probe
 from bot.store.leases import SqlPollLeases
 from bot.store.pace import SqlStartPace
 from bot.store.requests import SqlRequestRepository
+from bot.store.verifications import SqlVerifications
 
 __all__ = [
     "SqlUnitOfWork",
@@ -83,6 +85,8 @@ class SqlUnitOfWork:
         self.events = SqlAuditLog(self._session)
         self.batches = SqlBatchRepository(self._session)
         self.pace = SqlStartPace(self._session)
+        self.verifications = SqlVerifications(self._session)
+        self.consumer_actions = SqlConsumerActions(self._session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -19,6 +19,8 @@ TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LAG_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 Timer = Callable[[], float]
+# Minutes, from the first possible (2 whole minutes, plus Azure's delay) to past the window.
+VERIFIED_BUCKETS = tuple(60.0 * m for m in (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 60))
 
 
 class Metrics:
@@ -56,6 +58,21 @@ class Metrics:
         self.poller_lag_seconds = Histogram(
             "poller_lag_seconds", "How late a poll ran compared with when it was due.",
             buckets=LAG_BUCKETS, namespace=ns, registry=reg)
+        self.verdicts_total = Counter(
+            "verdicts_total", "Verifications after a move, by verdict.", ["verdict"],
+            namespace=ns, registry=reg)
+        self.time_to_verified_seconds = Histogram(
+            "time_to_verified_seconds", "From Azure's completion of a move to the end of the "
+            "minute that verified it (Azure Monitor's time).", ["kind"],
+            buckets=VERIFIED_BUCKETS, namespace=ns, registry=reg)
+        self.consumer_actions_total = Counter(
+            "consumer_actions_total", "Consumers acted on after a move, by outcome.",
+            ["outcome"], namespace=ns, registry=reg)
+
+    def verdict(self, verdict: str, kind: str, seconds_to_verified: float | None) -> None:
+        self.verdicts_total.labels(verdict=verdict).inc()
+        if seconds_to_verified is not None:
+            self.time_to_verified_seconds.labels(kind=kind).observe(seconds_to_verified)
 
     def operation_started(self) -> None:
         self.operations_running.inc()

@@ -229,3 +229,7 @@ def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]
 @pytest.fixture
 def bot(make_bot: MakeBot) -> Bot:
     return make_bot()
+
+
+# The world of a move verified end to end (ARM's hubs, metrics and consumers): its fixture.
+from .verification_world import make_world  # noqa: E402, F401
