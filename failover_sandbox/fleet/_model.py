@@ -6,13 +6,18 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.consumers import HubConsumers
 from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.regions import region_key, same_region
-from bot.hubs.gateway import OperationPoll, OperationState
+from bot.domain.timeline import Timeline
+from bot.hubs.gateway import HubNotFound, OperationPoll, OperationState
+from failover_sandbox.fleet._metrics import Move, Traffic
 
 # What Azure shows while a failover runs.
 RUNNING_STATE = ("FailingOver", "Activating")
+# The bot's own identity in the simulated Activity Log (a managed identity's principal id).
+SIM_BOT_CALLER = "9d3f1a52-7c1e-4f0a-b6f4-5e2a8c0d1b7e"
 
 
 @dataclass
@@ -67,6 +72,9 @@ class SimHub:
     operation: SimOperation | None = None
     history: list[Completed] = field(default_factory=list)
     priority: int | None = None  # the hub's failover-priority tag
+    consumers: HubConsumers | None = None  # what its failover-bot-consumers tags declare
+    traffic: Traffic | None = None  # how it shows in Azure Monitor
+    operations: list[SimOperation] = field(default_factory=list)  # every one ever begun
 
     def __post_init__(self) -> None:
         self.active = self.active or self.home
@@ -116,7 +124,13 @@ class SimHub:
             event_hub_endpoint=self.endpoint,
             device_count=device_count,
             priority=self.priority,
+            consumers=self.consumers,
         )
+
+    def moves(self, timeline: Timeline) -> list[Move]:
+        """Its operations on Azure's timeline, for its metrics."""
+        return [Move(timeline.azure(op.started_at), timeline.azure(op.ends_at))
+                for op in self.operations]
 
     def successes_since(self, kind: OperationKind, since: datetime) -> list[Completed]:
         return [c for c in self.history if c.kind is kind and c.started_at >= since]
@@ -124,6 +138,17 @@ class SimHub:
     def last_failover_completed(self) -> datetime | None:
         done = [c.completed_at for c in self.history if c.kind is OperationKind.FAILOVER]
         return max(done) if done else None
+
+
+def find_sim_hub(hubs: list[SimHub], ref: HubRef) -> SimHub:
+    """The hub at ``ref`` (Azure's names are case-insensitive), or Azure's 404."""
+    for hub in hubs:
+        if hub.ref.name.lower() == ref.name.lower() and (
+                hub.ref.subscription_id, hub.ref.resource_group.lower()) == (
+                ref.subscription_id, ref.resource_group.lower()):
+            return hub
+    raise HubNotFound(f"The Resource 'Microsoft.Devices/IotHubs/{ref.name}' under resource "
+                      f"group '{ref.resource_group}' was not found.", code="ResourceNotFound")
 
 
 def seeded_rng(seed: str) -> random.Random:

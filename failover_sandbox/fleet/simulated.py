@@ -5,19 +5,23 @@ and two failbacks per hub per rolling 24 h, a failback only about an hour after 
 one operation at a time, only on an Active hub. A failover lasts as long as Azure's documented
 figures say for the hub's device count, divided by ``speed``, measured on the injected clock;
 the failback cool-down is divided by ``speed`` too (the daily limits are not).
+Azure Monitor's minutes are on Azure's ``timeline``, ``speed`` times faster from the fleet's
+creation on.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.consumers import consumers_of
 from bot.domain.history import ActivityOperation
-from bot.domain.model import HubRef, HubState, OperationKind
+from bot.domain.model import PRIORITY_TAG, HubRef, HubState, OperationKind, priority_from_tags
 from bot.domain.regions import display_name, same_region
 from bot.domain.rules import check_hub_name, estimate_duration
+from bot.domain.verification import MINUTE
 from bot.hubs.directory import find_hub
 from bot.hubs.gateway import (
     Forbidden,
@@ -30,7 +34,6 @@ from bot.hubs.gateway import (
     TransientError,
 )
 from bot.hubs.handles import HubStateHandle, poll_from_state, started_towards
-from failover_sandbox.fleet._faults import Faults
 from failover_sandbox.fleet._fleet import (
     DEFAULT_FLEET,
     PORTAL_FAILOVER,
@@ -38,34 +41,40 @@ from failover_sandbox.fleet._fleet import (
     generated_hubs,
 )
 from failover_sandbox.fleet._geo_pairs import paired_region
-from failover_sandbox.fleet._model import SimHub, SimOperation, jittered, seeded_rng
+from failover_sandbox.fleet._metrics import hub_traffic
+from failover_sandbox.fleet._model import (
+    SIM_BOT_CALLER,
+    SimHub,
+    SimOperation,
+    find_sim_hub,
+    jittered,
+    seeded_rng,
+)
+from failover_sandbox.fleet._services import MonitorAndConsumers
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 _SIM_PREFIX = "sim:"
 _DAILY_LIMIT = 2
-# The bot's own identity in the simulated Activity Log (a managed identity's principal id).
-SIM_BOT_CALLER = "9d3f1a52-7c1e-4f0a-b6f4-5e2a8c0d1b7e"
 _FAILBACK_COOLDOWN = timedelta(hours=1)
 
 
-class SimulatedIotHubGateway:
-    """:class:`~bot.hubs.gateway.IotHubGateway` over an in-memory fleet; thread-safe.
+class SimulatedIotHubGateway(MonitorAndConsumers):
+    """:class:`~bot.hubs.gateway.IotHubGateway` over an in-memory fleet, with the Azure
+    gateway's metrics and consumer restarts (:class:`MonitorAndConsumers`); thread-safe.
 
-    ``calls`` counts the Azure requests the real gateway would have made, by method
+    ``calls`` counts the IoT Hub requests the real gateway would have made, by method
     (``get_state`` with a device count also counts a ``get_stats``).
     """
 
-    def __init__(self, clock: Clock, *, speed: float = 1.0, seed: int = 7) -> None:
+    def __init__(self, clock: Clock, *, speed: float = 1.0, seed: int = 7,
+                 metrics_late: timedelta = MINUTE) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
-        self.clock = clock
-        self.speed = speed
+        super().__init__(clock, speed=speed, seed=seed, metrics_late=metrics_late)
         self.calls: Counter[str] = Counter()
         self._seed = seed
-        self._lock = threading.RLock()
         self._hubs: list[SimHub] = []
         self._operations: dict[str, SimOperation] = {}
-        self._faults: dict[str | None, Faults] = {}
         self._ids = seeded_rng(f"{seed}:ids")
         self.activity_error: GatewayError | None = None  # set: Activity Log reads fail so
 
@@ -78,7 +87,8 @@ class SimulatedIotHubGateway:
         gateway = cls(clock, speed=speed, seed=seed)
         for hub in DEFAULT_FLEET:
             gateway.add_hub(hub.name, hub.home, hub.devices, subscription_id=hub.subscription,
-                            resource_group=hub.group, priority=hub.priority)
+                            resource_group=hub.group, priority=hub.priority, tags=hub.tags,
+                            recovers_to=hub.recovers_to)
         if with_history:
             name, caller, ago = PORTAL_FAILOVER
             gateway.outside_failover(name, caller=caller, client="Azure portal", ago=ago)
@@ -95,52 +105,28 @@ class SimulatedIotHubGateway:
     def add_hub(self, name: str, home: str, devices: int = 0, *,
                 subscription_id: str = DEFAULT_SUBSCRIPTION,
                 resource_group: str | None = None, secondary: str | None = None,
-                priority: int | None = None) -> HubRef:
+                priority: int | None = None, tags: Mapping[str, str] | None = None,
+                recovers_to: float = 1.0) -> HubRef:
         """Create an Active hub in ``home``; it fails over to ``home``'s pair (``secondary=""``:
-        none, a data-residency region); ``priority``: its ``failover-priority`` tag."""
+        none, a data-residency region). ``tags``: its Azure tags (``failover-bot-consumers``…);
+        ``priority``: its ``failover-priority`` tag (over one in ``tags``); ``recovers_to``: the
+        share of its devices that reconnect after a move (0.4: only 40 %, for good)."""
         if check_hub_name(name) is not None:
             raise ValueError(f"invalid IoT Hub name {name!r}")
         ref = HubRef(name, subscription_id, resource_group or f"rg-{name}")
+        all_tags = dict(tags or {}) | ({} if priority is None else {PRIORITY_TAG: str(priority)})
+        # Its own generator: drawing from the hub's would change its endpoints and durations.
+        traffic = hub_traffic(devices, recovers_to, seeded_rng(f"{self._seed}:{ref}:metrics"))
         with self._lock:
             if any(h.ref == ref for h in self._hubs):
                 raise ValueError(f"hub {name!r} already exists in {ref.resource_group}")
             pair = paired_region(home) if secondary is None else secondary
             hub = SimHub(ref, display_name(home), display_name(pair) if pair else "",
-                         devices, seeded_rng(f"{self._seed}:{ref}"), priority=priority)
+                         devices, seeded_rng(f"{self._seed}:{ref}"),
+                         priority=priority_from_tags(all_tags),
+                         consumers=consumers_of(all_tags, ref), traffic=traffic)
             self._hubs.append(hub)
         return ref
-
-    def inject(self, hub: str | None = None, *, throttle_polls: int = 0,
-               retry_after: float = 30.0, transient_errors: int = 0,
-               fail_next_with: tuple[str, str] | None = None, slow_start: float = 0.0,
-               timeout_on_start: bool = False, drop_start: bool = False,
-               deny: str | None = None) -> None:
-        """Make things go wrong, for hub ``hub`` or any hub; see :class:`Faults`.
-
-        Faults add up: a second call keeps what the first injected and not yet used.
-        """
-        with self._lock:
-            faults = self._faults.setdefault(hub.lower() if hub else None, Faults())
-            faults.throttle_polls += throttle_polls
-            faults.transient_errors += transient_errors
-            if throttle_polls:
-                faults.retry_after = retry_after
-            if fail_next_with is not None:
-                faults.fail_next_with = fail_next_with
-            faults.slow_start = slow_start or faults.slow_start
-            faults.timeout_on_start = timeout_on_start or faults.timeout_on_start
-            faults.drop_start = drop_start or faults.drop_start
-            faults.deny = deny or faults.deny
-
-    def clear_faults(self, hub: str | None = None) -> None:
-        """Forget what was injected for ``hub`` (or fleet-wide) and not yet used."""
-        with self._lock:
-            self._faults.pop(hub.lower() if hub else None, None)
-
-    def clear_all_faults(self) -> None:
-        """Forget everything injected and not yet used, for every hub and fleet-wide."""
-        with self._lock:
-            self._faults.clear()
 
     def set_hub_state(self, name: str, state: str, provisioning_state: str = "Succeeded") -> None:
         """Put a hub in a state of Azure's own making (e.g. ``Suspended``)."""
@@ -289,6 +275,7 @@ class SimulatedIotHubGateway:
                           target=hub.passive, started_at=now, visible_at=now + slow,
                           ends_at=now + slow + duration, fails_with=fails_with)
         hub.operation = op
+        hub.operations.append(op)
         self._operations[op.id] = op
         return op
 
@@ -302,22 +289,8 @@ class SimulatedIotHubGateway:
             raise TransientError("The service is temporarily unavailable.",
                                  code="ServiceUnavailable")
 
-    def _fault(self, hub: str | None, kind: str) -> Faults | None:
-        """The injected faults with ``kind`` pending: the hub's own first, then fleet-wide."""
-        for key in ([hub.lower()] if hub else []) + [None]:
-            faults = self._faults.get(key)
-            if faults is not None and getattr(faults, kind):
-                return faults
-        return None
-
     def _hub(self, ref: HubRef) -> SimHub:
-        for hub in self._hubs:
-            if hub.ref.name.lower() == ref.name.lower() and (
-                    hub.ref.subscription_id, hub.ref.resource_group.lower()) == (
-                    ref.subscription_id, ref.resource_group.lower()):
-                return hub
-        raise HubNotFound(f"The Resource 'Microsoft.Devices/IotHubs/{ref.name}' under resource "
-                          f"group '{ref.resource_group}' was not found.", code="ResourceNotFound")
+        return find_sim_hub(self._hubs, ref)
 
     def _hub_named(self, name: str) -> SimHub:
         ref = find_hub([h.view(self.clock.now(), device_count=None) for h in self._hubs], name)
