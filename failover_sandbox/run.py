@@ -174,7 +174,8 @@ class Sandbox:
         settings = sandbox_settings(self._base_settings, api_url=api.api_url, database_url=url,
                                     poll_interval=self._poll_interval)
         self.settings = settings
-        components = bootstrap(settings, gateway=self.gateway, time_scale=self.speed)
+        components = bootstrap(settings, gateway=self.gateway, time_scale=self.speed,
+                               timeline=self.gateway.timeline)
         client = make_web_client(SANDBOX_TOKEN, api.api_url, metrics=components.metrics)
         self.runtime = build_runtime(components, client=client)
         self._started.append(self.runtime)
