@@ -10,13 +10,19 @@ from typing import Any, TextIO
 
 from bot.config import ConfigError, Settings
 from bot.domain.clock import SystemClock
+from bot.domain.consumers import ConsumerKind
 from bot.domain.limit_warnings import lenient_limit_warnings
 from bot.domain.model import HubState
+from bot.domain.permissions import missing
 from bot.hubs.activity import READ_PERMISSION, ActivityLogReader
+from bot.hubs.consumers import RESTART_PERMISSIONS
 from bot.hubs.gateway import Forbidden, GatewayError, IotHubGateway
+from bot.hubs.hub_metrics import READ_PERMISSION as METRICS_PERMISSION
 from bot.store.base import StoreUnavailable
 from bot.telemetry import hold_start_up_logs, release_start_up_logs
 
+RESTARTS = {ConsumerKind.FUNCTION_APP: {RESTART_PERMISSIONS[0]},
+            ConsumerKind.STREAM_ANALYTICS: set(RESTART_PERMISSIONS[1:])}
 # What the bot calls in Slack; usergroups:read only matters when groups are configured.
 REQUIRED_SCOPES = ("commands", "chat:write")
 
@@ -114,7 +120,8 @@ def check_socket_mode(client: Any, app_token: str, api_url: str) -> Iterator[Che
 
 
 def check_azure(subscriptions: tuple[str, ...],
-                gateway_for: Callable[[str], IotHubGateway]) -> Iterator[Check]:
+                gateway_for: Callable[[str], IotHubGateway], *,
+                verify: bool = True) -> Iterator[Check]:
     for subscription in subscriptions:
         gateway = gateway_for(subscription)
         try:
@@ -126,6 +133,7 @@ def check_azure(subscriptions: tuple[str, ...],
             continue
         yield Check(f"azure {subscription}", True, f"{len(hubs)} IoT hubs visible")
         yield from check_activity_log(subscription, gateway, hubs)
+        yield from check_after_move(subscription, gateway, hubs, verify=verify)
 
 
 _CREDENTIAL_LINE = re.compile(r"(\w+Credential): (.*)")
@@ -185,6 +193,41 @@ def check_activity_log(subscription: str, gateway: IotHubGateway,
     yield Check(name, True, f"readable ({READ_PERMISSION}, checked on {hub.name})")
 
 
+def check_after_move(subscription: str, gateway: IotHubGateway, hubs: list[HubState], *,
+                     verify: bool) -> Iterator[Check]:
+    """The optional permissions: reading hubs' metrics (verification) and restarting the
+    consumers of the hubs that opted in, asked of Azure (``Microsoft.Authorization``)."""
+    permissions_on = getattr(gateway, "permissions_on", None)
+    if permissions_on is None:
+        return
+    groups: dict[tuple[str, str], set[str]] = {}
+    if verify:
+        for hub in hubs:
+            groups.setdefault((hub.ref.subscription_id, hub.ref.resource_group),
+                              set()).add(METRICS_PERMISSION)
+    for hub in hubs:
+        for consumer in hub.consumers.to_restart if hub.consumers else ():
+            groups.setdefault((consumer.subscription_id, consumer.resource_group), set()).update(
+                RESTARTS[consumer.kind])
+    for (sub, group), actions in sorted(groups.items()):
+        name = f"permissions {group}" + ("" if sub == subscription else f" ({sub})")
+        try:
+            lacking = missing(sorted(actions), permissions_on(sub, group))
+        except GatewayError as exc:
+            yield Check(name, True, f"not checked ({exc.code or exc.message}): grant "
+                        "Microsoft.Authorization/permissions/read to let doctor ask", warn=True)
+            continue
+        if not lacking:
+            yield Check(name, True, f"granted: {', '.join(sorted(actions))}")
+        elif set(lacking) == {METRICS_PERMISSION}:
+            yield Check(name, True, f"{METRICS_PERMISSION} missing: every verdict after a move "
+                        "will be \"could not verify\" (grant it, or set BOT_VERIFY_WINDOW=0)",
+                        warn=True)
+        else:
+            yield Check(name, False, f"missing {', '.join(lacking)}: hubs that opted in to "
+                        "restarting their consumers will have them reported, not restarted")
+
+
 def run_doctor(settings: Settings, out: TextIO, *, slack_client: Any = None,
                gateway_for: Callable[[str], IotHubGateway] | None = None) -> int:
     """Print a line per check; exit status 1 when any check failed. What the libraries log
@@ -211,7 +254,8 @@ def _run_checks(settings: Settings, out: TextIO, *, slack_client: Any,
             checks += check_socket_mode(slack_client, settings.slack_app_token.get_secret_value(),
                                         settings.slack_api_url)
     checks += check_azure(settings.azure_subscription_id,
-                          gateway_for or _azure_gateway_for(settings))
+                          gateway_for or _azure_gateway_for(settings),
+                          verify=settings.verify_rules is not None)
     for check in checks:
         out.write(f"{check.label}  {check.name}: {' '.join(check.detail.split())}\n")
     failed = sum(not c.ok for c in checks)

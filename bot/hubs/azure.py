@@ -32,6 +32,7 @@ from azure.mgmt.iothub.models import FailoverInput
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState
+from bot.domain.permissions import Permission
 from bot.domain.regions import display_name
 from bot.hubs._azure_errors import from_azure_error, from_http_error, retry_after_seconds
 from bot.hubs._azure_mapping import hub_state, operation_poll, ref_from_id
@@ -180,6 +181,9 @@ class AzureIotHubGateway:
 
     def restart_consumer(self, consumer: Consumer) -> RestartResult:
         return self._services.restart_consumer(consumer)
+
+    def permissions_on(self, subscription_id: str, resource_group: str) -> list[Permission]:
+        return self._services.permissions_on(subscription_id, resource_group)
 
     # -- helpers -------------------------------------------------------------------------
 

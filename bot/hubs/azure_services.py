@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.domain.consumer_results import RestartResult
     from bot.domain.consumers import Consumer
     from bot.domain.history import ActivityOperation
+    from bot.domain.permissions import Permission
     from bot.domain.verification import MetricMinutes
     from bot.hubs.azure_activity import AzureActivityLog
     from bot.hubs.azure_consumers import AzureConsumerRestarts
@@ -69,3 +70,10 @@ class AzureServices:
                 self._consumers = AzureConsumerRestarts(self._credential, cloud=self._cloud,
                                                         clock=self._clock)
         return self._consumers.restart_consumer(consumer)
+
+    def permissions_on(self, subscription_id: str, resource_group: str) -> list[Permission]:
+        """What the identity may do there (``doctor``'s check of the optional permissions)."""
+        from bot.hubs.azure_permissions import AzurePermissions
+
+        return AzurePermissions(self._credential, cloud_endpoints(self._cloud),
+                                self._clock).permissions_on(subscription_id, resource_group)

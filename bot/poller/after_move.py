@@ -59,6 +59,8 @@ class AfterMoveKeeper:
         return bool(self._looks or self._acts)
 
     def next_due(self, now: datetime) -> datetime | None:
+        if not self._verifying.on:
+            return None
         with self._uow() as uow:
             due = uow.verifications.next_due(now)
         if due is not None and self.budget.available(now) < READS_PER_LOOK:
@@ -140,7 +142,7 @@ class AfterMoveKeeper:
 
     def _start_actions(self) -> None:
         room = self._workers - len(self._acts)
-        if room <= 0:
+        if room <= 0 or not self._restarting.on:
             return
         for action in self._restarting.take(self._owner, room):
             if self._consumer_pool is None:
@@ -155,6 +157,8 @@ class AfterMoveKeeper:
         if self._last_sweep is not None and now - self._last_sweep < SWEEP_EVERY:
             return
         self._last_sweep = now
+        if not self._restarting.on:
+            return
         self._restarting.reap_lapsed()
         for _, action in self._restarting.untold():
             if (action.request_id, action.consumer.resource_id) not in self._acts:

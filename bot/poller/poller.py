@@ -1,20 +1,16 @@
 """The progress poller: leases due operations, polls each once on a bounded pool, reports.
 
-One round: expire stale requests and batches, renew the leases we keep, claim due requests,
-hand them to the thread pool (never a thread per operation), settle the polls that finished
-(schedule the next poll, announce what changed), send what Slack's limits allow and keep
-batches' boards. ``run_forever`` does not wait for a round's slowest poll: the next round
-claims what came due meanwhile and settles what finished since (a thousand operations in one
-region must each be seen within a poll interval of Azure finishing). ``run_once()`` waits for
-every poll it started.
+One round: expire stale requests and batches, renew kept leases, claim due requests, hand
+them to the pool (never a thread per operation), settle the polls that finished, send what
+Slack's limits allow, keep batches' boards and what follows a move (``after_move.py``).
+``run_forever`` does not wait for a round's slowest poll: the next round claims what came due
+meanwhile (a thousand operations in one region must each be seen within a poll interval of
+Azure finishing). ``run_once()`` waits for every poll it started.
 What must survive a crash is in the store: the operation handle (nothing is POSTed twice), the
 lease (two replicas never poll one operation), ``notified_version`` (a completion is
-announced once) and the milestone record in the audit log.
-
-A lease is kept, and renewed, while a milestone or completion message of its request waits
-behind the rate limit (only the holder may announce it). While a request is polled, or its
-POST waits for Azure, a heartbeat thread (``heartbeat.py``) renews its lease, so leases can be
-short: if the process dies, another replica takes the request over within one lease TTL.
+announced once) and the milestone record in the audit log. A lease is renewed while a
+message of its request waits behind the rate limit (only the holder may announce it), and by
+a heartbeat thread while it is polled or its POST waits for Azure, so leases can be short.
 """
 
 from __future__ import annotations
@@ -69,19 +65,16 @@ class Poller:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
         self._deciding, self._starting = service.deciding, service.starting
-        self._batch_deciding = service.batch_deciding
-        self._observing = service.observing
+        self._batch_deciding, self._observing = service.batch_deciding, service.observing
         self.heartbeat = LeaseHeartbeat(uow_factory, clock, lease_ttl)
         # The service's starts (also those of Slack's approve button) lease their row for as
         # long as their POST may be in flight; this heartbeat keeps those leases alive too.
         service.use_leases(self.heartbeat, f"{self.owner_id}/start", lease_ttl)
-        self._uow = uow_factory
-        self._clock = clock
+        self._uow, self._clock = uow_factory, clock
         self._outbox = (notifier if isinstance(notifier, RateLimitedNotifier)
                         else RateLimitedNotifier(notifier, clock))
         self._schedule = PollSchedule(poll_interval, max_backoff)
-        self._lease_ttl = lease_ttl
-        self._batch_size = batch_size
+        self._lease_ttl, self._batch_size = lease_ttl, batch_size
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="poller")
         self._lock = threading.Lock()  # guards _due
@@ -98,8 +91,8 @@ class Poller:
         self.after_move = AfterMoveKeeper(service, uow_factory, after_move, clock,
                                           self.owner_id, self._pool, self.reads,
                                           batch_size=batch_size)
-        self._last_sweep: datetime | None = None
-        self._last_reap: datetime | None = None
+        self._last_sweep: datetime | None = None  # when unannounced changes were swept
+        self._last_reap: datetime | None = None  # … and dead processes' leases reaped
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
 
     # ---- rounds --------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class ConsumerRestarting:
     def __init__(self, deps: ServiceDeps) -> None:
         self.deps = deps
 
+    @property
+    def on(self) -> bool:
+        """This process can restart consumers (a deployment without, lists them only)."""
+        return self.deps.consumer_restarts is not None
+
     def plan_after(self, uow: UnitOfWork, request: FailoverRequest) -> None:
         """In the success's transaction: the consumers to restart, pending."""
         declared = request.consumers

@@ -45,8 +45,7 @@ class ProcessMemory:
 class Starting:
     def __init__(self, deps: ServiceDeps, refusals: Refusals, memory: ProcessMemory,
                  verifying: Verifying) -> None:
-        self.deps, self.refusals, self.memory = deps, refusals, memory
-        self.verifying = verifying
+        self.deps, self.refusals, self.memory, self.verifying = deps, refusals, memory, verifying
         # ARM's write limits: batch POSTs, of every batch and replica, at most this often.
         self.pacer = StartPacer(deps.batch_starts_per_minute, claim=self._claim_turn)
 

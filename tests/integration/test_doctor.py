@@ -31,6 +31,9 @@ LIST_URL = re.compile(
 ACTIVITY_URL = re.compile(
     rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/providers/"
     r"Microsoft\.Insights/eventtypes/management/values\?.*")
+PERMISSIONS_URL = re.compile(
+    rf"https://management\.azure\.com/subscriptions/{SUBSCRIPTION}/resourceGroups/"
+    r"myResourceGroup/providers/Microsoft\.Authorization/permissions\?.*", re.IGNORECASE)
 
 
 class StaticCredential:
@@ -77,6 +80,7 @@ def _hub_list(arm: responses.RequestsMock, *, activity_status: int = 200) -> Non
         "message": "The client 'bot' does not have authorization to perform action "
                    "'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/x'."}}
     arm.add(responses.GET, ACTIVITY_URL, status=activity_status, json=answer)
+    arm.add(responses.GET, PERMISSIONS_URL, json={"value": [{"actions": ["*"], "notActions": []}]})
 
 
 def _line(output: str, name: str) -> str:
@@ -204,3 +208,58 @@ def test_socket_mode_checks_the_app_token_as_serve_will(
     assert code == (0 if says.startswith("PASS") else 1), output
     assert _line(output, "slack socket mode").startswith(says)
     assert "xapp-1-another-app" not in output
+
+CONSUMER_TAGS = {"failover-bot-consumers": "Microsoft.Web/sites/func-telemetry,"
+                                           "Microsoft.StreamAnalytics/streamingjobs/asa-alerts",
+                 "failover-bot-restart-consumers": "true"}
+
+
+def _granted(arm: responses.RequestsMock, *entries: tuple[list[str], list[str]],
+             tags: dict[str, str] | None = None) -> None:
+    """The hub list (its hub tagged ``tags``) and what Azure says the identity may do on
+    the hub's resource group (Microsoft.Authorization/permissions, one entry a role)."""
+    body = json.loads((FIXTURES / "iothub_listbysubscription.json").read_text())
+    listed = body["responses"]["200"]["body"]
+    listed["value"][0]["tags"] = tags or {}
+    arm.add(responses.GET, LIST_URL, json=listed)
+    arm.add(responses.GET, ACTIVITY_URL, json={"value": []})
+    arm.add(responses.GET, PERMISSIONS_URL, json={"value": [
+        {"actions": actions, "notActions": not_actions, "dataActions": [],
+         "notDataActions": []} for actions, not_actions in entries]})
+
+
+def test_the_optional_permissions_granted_pass_naming_them(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _granted(arm, (["Microsoft.Devices/*", "Microsoft.Insights/metrics/read"], []),
+             (["Microsoft.Web/sites/*", "Microsoft.StreamAnalytics/streamingjobs/*"],
+              ["Microsoft.Web/sites/delete"]), tags=CONSUMER_TAGS)
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    line = _line(output, "permissions myResourceGroup")
+    assert line.startswith("PASS") and "Microsoft.Insights/metrics/read" in line
+    assert "Microsoft.Web/sites/restart/action" in line
+    assert "Microsoft.StreamAnalytics/streamingjobs/stop/action" in line
+    assert code == 0, output
+
+
+def test_no_metrics_permission_is_a_warning_saying_what_verdicts_will_be(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    _granted(arm, (["Microsoft.Devices/IotHubs/*"], []))
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    line = _line(output, "permissions myResourceGroup")
+    assert line.startswith("WARN") and "could not verify" in line
+    assert "BOT_VERIFY_WINDOW=0" in line
+    assert code == 0
+
+
+def test_a_hub_that_opted_in_to_restarts_without_the_permission_fails(
+        tmp_path: Path, slack: FakeSlackServer, arm: responses.RequestsMock) -> None:
+    # A notAction narrows its own role only: the restart is denied by the one role that has
+    # Microsoft.Web/*, and no other role grants it.
+    _granted(arm, (["*/read"], []),
+             (["Microsoft.Web/*", "Microsoft.StreamAnalytics/*"], ["*/restart/action"]),
+             tags=CONSUMER_TAGS)
+    code, output = _doctor(_settings(tmp_path, slack), slack)
+    line = _line(output, "permissions myResourceGroup")
+    assert line.startswith("FAIL") and "missing Microsoft.Web/sites/restart/action" in line
+    assert "streamingjobs" not in line.split("missing")[1].split(":")[0]
+    assert code == 1
