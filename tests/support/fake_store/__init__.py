@@ -23,6 +23,7 @@ import threading
 from typing import Self
 
 from bot.store.base import StoreUnavailable
+from tests.support.fake_store.after_move import FakeConsumerActions, FakeVerifications
 from tests.support.fake_store.others import (
     FakeAuditLog,
     FakeBatchRepository,
@@ -77,6 +78,8 @@ class FakeUnitOfWork:
         self.events = FakeAuditLog(self._tables, store.ids)
         self.batches = FakeBatchRepository(self._tables)
         self.pace = FakeStartPace(self._tables)
+        self.verifications = FakeVerifications(self._tables)
+        self.consumer_actions = FakeConsumerActions(self._tables)
         return self
 
     def __exit__(self, *exc: object) -> None:

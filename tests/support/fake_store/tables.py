@@ -58,16 +58,27 @@ class BatchRow:
     board_edited_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class LeasedRow:
+    """A verification or a consumer action, and who holds it until when."""
+
+    value: Any
+    owner: str | None = None
+    until: datetime | None = None
+
+
 @dataclass
 class Tables:
     requests: dict[str, RequestRow] = field(default_factory=dict)
     batches: dict[str, BatchRow] = field(default_factory=dict)
     events: list[AuditEvent] = field(default_factory=list)
     last_turn: datetime | None = None
+    verifications: dict[str, LeasedRow] = field(default_factory=dict)
+    consumer_actions: dict[tuple[str, str], LeasedRow] = field(default_factory=dict)
 
     def copy(self) -> Tables:
         return Tables(dict(self.requests), dict(self.batches), list(self.events),
-                      self.last_turn)
+                      self.last_turn, dict(self.verifications), dict(self.consumer_actions))
 
     def request(self, request_id: str) -> RequestRow | None:
         return self.requests.get(request_id)
