@@ -38,6 +38,7 @@ class CompletionReport:
     hub: HubState | None  # re-read from Azure after the end; None if that failed
     quota_left: int
     failback_allowed_at: datetime | None
+    verifying: bool = False  # a verdict from Azure Monitor follows in the thread
 
 
 class Notifier(Protocol):

@@ -94,7 +94,9 @@ class Observing:
             quota_left = self.hubs.quota_left(uow, request.hub.name, request.kind, history)
             failback_at = self.hubs.failback_allowed_at(uow, request.hub.name, history)
         self.hubs.histories.record_observed(self.deps.uow, request.hub.name, history)
-        return CompletionReport(request, hub, quota_left, failback_at)
+        verifying = (self.starting.verifying.on
+                     and request.status is RequestStatus.SUCCEEDED)
+        return CompletionReport(request, hub, quota_left, failback_at, verifying)
 
     def _report(self, request: FailoverRequest,
                 hub: HubState | None = None) -> CompletionReport | None:

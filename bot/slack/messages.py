@@ -185,8 +185,19 @@ def completion_blocks(report: CompletionReport) -> list[Block]:
         SectionBlock(fields=fields),
         SectionBlock(text=clip(":warning: New Event Hub-compatible endpoint: "
                                f"`{endpoint or 'unknown – read it from the portal'}`; "
-                               "update downstream consumers.", 3000)),
+                               f"{_consumers_then(request)}", 3000)),
+        *([ContextBlock(elements=[MarkdownTextObject(
+            text=":stethoscope: Verifying from Azure Monitor's own minutes: the verdict "
+                 "follows in this thread.")])] if report.verifying else []),
     ]
+
+
+def _consumers_then(request: FailoverRequest) -> str:
+    restarting = request.consumers.to_restart if request.consumers else ()
+    if not restarting:
+        return "update downstream consumers."
+    names = ", ".join(c.name for c in restarting)
+    return f"restarting {escape(names)} now (as approved); update any other consumers."
 
 
 def completion_text(report: CompletionReport) -> str:

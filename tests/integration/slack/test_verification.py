@@ -3,6 +3,7 @@ app and the real SDKs (see ``verification_world.py``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from bot.domain.model import AuditAction
@@ -32,6 +33,9 @@ def test_devices_that_come_back_are_verified_with_the_figures_the_minutes_show(
     world.rounds(world.clock.now() + MOVE + timedelta(minutes=1))
     done = _completed(world, request_id)
     first = ceil_minute(done)
+    completion = json.dumps([m.blocks for m in world.thread(request_id)])
+    assert "the verdict follows in this thread" in completion
+    assert _verdicts(world) == []  # Succeeded is not yet a verdict
     # Reconnecting over four minutes, then two minutes at 9,812 of 10,040 (97.7 %).
     world.after(first, [2_000, 6_000, 9_000, 9_700, 9_812, 9_812, 9_812, 9_812],
                 [20_000, 40_000, 55_000, 57_000, 57_600, 57_600, 57_600, 57_600])
