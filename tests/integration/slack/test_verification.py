@@ -72,6 +72,9 @@ def test_devices_at_40_percent_are_not_recovered_when_the_window_ends(
     text = world.thread_text(request_id)
     assert "Not recovered after 15 min: 4,016 of 10,040 devices (40 %) connected" in text
     assert [e.action for e in _verdicts(world)] == [AuditAction.NOT_RECOVERED]
+    world.bot.command("status contoso-hub")
+    status = json.dumps(world.bot.slack.responses[-1].body, ensure_ascii=False)
+    assert f"Last verification: `{request_id}` failover: Not recovered after 15 min" in status
 
 
 def test_forbidden_metrics_say_could_not_verify_with_azures_words(make_world: MakeWorld) -> None:
