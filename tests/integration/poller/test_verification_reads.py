@@ -1,0 +1,63 @@
+"""Verification's looks share ARM's read budget and the poller's rounds: forty hubs that end
+at once are verified without a read storm, each verdict told once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from bot.domain.model import HubRef
+from bot.domain.verification import MetricMinutes, VerifyRules
+from bot.domain.verification_state import VerifyStatus
+from bot.notifications import VerdictReport
+from bot.poller import Poller
+
+from .conftest import LEASE_TTL, POLL_INTERVAL, Bench
+
+READS_PER_SECOND = 2.0  # burst: five seconds' worth (bot.poller.poller)
+
+
+class Verdicts:
+    def __init__(self) -> None:
+        self.told: list[VerdictReport] = []
+
+    def verdict(self, report: VerdictReport) -> None:
+        self.told.append(report)
+
+    def consumer_acted(self, request: object, action: object) -> None:
+        raise AssertionError("no hub here declares consumers")
+
+
+def test_forty_hubs_ending_at_once_are_verified_within_the_read_budget(bench: Bench) -> None:
+    reads: list[datetime] = []
+    lock = threading.Lock()
+    fleet_read = bench.gateway.metric_minutes
+
+    def counted(ref: HubRef, start: datetime, end: datetime) -> MetricMinutes:
+        with lock:
+            reads.append(bench.clock.now())
+        return fleet_read(ref, start, end)
+
+    bench.gateway.metric_minutes = counted  # type: ignore[method-assign]
+    service = bench.service
+    service.verify_rules = VerifyRules()
+    service.hub_metrics = bench.gateway
+    service.timeline = bench.gateway.timeline
+    told = Verdicts()
+    poller = Poller(service, bench.uow, bench.slack, bench.clock, owner_id="a",
+                    poll_interval=POLL_INTERVAL, lease_ttl=LEASE_TTL, max_workers=4,
+                    after_move=told, reads_per_second=READS_PER_SECOND)
+    ids = [bench.start(bench.hub(f"hub-{i:02d}", devices=1_000)) for i in range(40)]
+
+    bench.run([poller], until=lambda: len(told.told) == 40, max_rounds=5_000)
+
+    verifications = [service.reading.verification(i) for i in ids]
+    assert all(v is not None and v.status is VerifyStatus.VERIFIED for v in verifications)
+    assert sorted(r.request.id for r in told.told) == sorted(ids)  # each told once
+    # Two reads a look: at most the burst, then the rate, whatever the window.
+    burst = READS_PER_SECOND * 5
+    for start in reads:
+        window = [at for at in reads if start <= at < start + timedelta(seconds=10)]
+        assert len(window) <= burst + READS_PER_SECOND * 10
+    per_hub = [v.reads for v in verifications if v is not None]
+    assert max(per_hub) <= 12  # the baseline and a few looks: no hub polled for ever
