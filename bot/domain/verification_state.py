@@ -107,3 +107,13 @@ class Verification:
 
     def _next(self, **changes: Any) -> Verification:
         return replace(self, version=self.version + 1, **changes)
+
+
+@dataclass(frozen=True)
+class VerificationSummary:
+    """A verification without its minutes (what a batch's board shows of it): read for a
+    thousand hubs at once, where parsing every one's minutes would take a second."""
+
+    request_id: str
+    status: VerifyStatus
+    figures: Figures | None = None

@@ -38,7 +38,7 @@ from bot.service.asking import (
     Submitted,
 )
 from bot.service.batch_deciding import BatchDeciding, BatchDecision
-from bot.service.boards import Board, BoardLine, Boards, Fleet
+from bot.service.boards import Board, BoardCheck, BoardLine, Boards, CheckTotals, Fleet
 from bot.service.consumer_restarting import ConsumerRestarting
 from bot.service.deciding import Deciding, Decision
 from bot.service.dependencies import LeaseKeeper, ServiceDeps
@@ -67,7 +67,9 @@ __all__ = [
     "BatchFieldErrors",
     "BatchSubmitted",
     "Board",
+    "BoardCheck",
     "BoardLine",
+    "CheckTotals",
     "Decision",
     "FailoverService",
     "FieldErrors",

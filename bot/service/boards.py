@@ -1,22 +1,53 @@
 """Reading regional batches: the board of one, recent ones, the fleet by region (the Home
 tab), and the board keeper's bookkeeping (who edits a board, what it last showed, which
-hubs' ends people have seen)."""
+hubs' ends people have seen).
+
+A batch's hubs' verdicts (issue #22) are shown on its board, not replied one by one: each
+line carries its hub's verification, and the board is not finished while a moved hub is
+still being verified (so its keeper edits it when the verdict comes).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.domain.batch import Batch, BoardTotals, latest_per_hub, totals
 from bot.domain.model import HubState, OperationKind
 from bot.domain.regions import display_name
 from bot.domain.request import FailoverRequest, RequestStatus
+from bot.domain.verification_state import VerificationSummary, VerifyStatus
 from bot.hubs.gateway import GatewayError
 from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
+
+
+@dataclass(frozen=True)
+class BoardCheck:
+    """A moved hub's verification as its board line shows it."""
+
+    status: VerifyStatus  # watching, verified, not_recovered or unverified
+    # A verdict's connected devices, % of the hour before, cut (94.9 is 94: never a 95 the
+    # rules refused); None while watching (the board is not edited at every look).
+    devices_pct: int | None = None
+
+
+class CheckTotals(NamedTuple):
+    """"11 moved · 10 verified · 1 devices not back", counted."""
+
+    moved: int  # succeeded
+    verified: int
+    not_recovered: int
+    unverified: int
+    watching: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.verified or self.not_recovered or self.unverified or self.watching)
 
 
 @dataclass(frozen=True)
@@ -25,6 +56,7 @@ class BoardLine:
 
     request: FailoverRequest
     estimate: timedelta
+    check: BoardCheck | None = None  # None: not moved, or verification off
 
     @property
     def hub(self) -> str:
@@ -42,8 +74,21 @@ class Board:
 
     @property
     def finished(self) -> bool:
-        """Nothing more will change: decided, and no hub waiting or running."""
-        return self.batch.status.decided and self.totals.finished
+        """Nothing more will change: decided, no hub waiting or running, and no moved hub
+        still being verified."""
+        return self.batch.status.decided and self.totals.finished and not self.checks.watching
+
+    @property
+    def checks(self) -> CheckTotals:
+        counts = dict.fromkeys(VerifyStatus, 0)
+        moved = 0
+        for line in self.lines:
+            moved += line.request.status is RequestStatus.SUCCEEDED
+            if line.check is not None:
+                counts[line.check.status] += 1
+        return CheckTotals(moved, counts[VerifyStatus.VERIFIED],
+                           counts[VerifyStatus.NOT_RECOVERED], counts[VerifyStatus.UNVERIFIED],
+                           counts[VerifyStatus.WATCHING])
 
     @property
     def failed(self) -> list[FailoverRequest]:
@@ -53,7 +98,8 @@ class Board:
     def digest(self) -> str:
         """Changes when what the board shows changes (not with the clock)."""
         parts = [self.batch.id, str(self.batch.version), str(self.batch.stopped_at)]
-        parts += [f"{line.request.id}:{line.request.version}" for line in self.lines]
+        parts += [f"{line.request.id}:{line.request.version}{_shown(line.check)}"
+                  for line in self.lines]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -93,14 +139,20 @@ class Boards:
     def board(self, batch_id: str) -> Board | None:
         with self.deps.uow() as uow:
             batch = uow.batches.get(batch_id)
-            members = uow.requests.members(batch_id) if batch else []
-        return self._board(batch, members) if batch else None
+            if batch is None:
+                return None
+            members = uow.requests.members(batch_id)
+            latest = latest_per_hub(members)
+            checks = uow.verifications.summaries([r.id for r in latest])
+        return self._board(batch, members, latest, checks)
 
     def recent(self, limit: int = 5) -> list[Board]:
         with self.deps.uow() as uow:
             batches = uow.batches.recent(limit)
             members = {b.id: uow.requests.members(b.id) for b in batches}
-        return [self._board(b, members[b.id]) for b in batches]
+            latest = {b.id: latest_per_hub(members[b.id]) for b in batches}
+            checks = uow.verifications.summaries([r.id for b in batches for r in latest[b.id]])
+        return [self._board(b, members[b.id], latest[b.id], checks) for b in batches]
 
     def fleet(self, batches: int = 5) -> Fleet:
         note = None
@@ -158,7 +210,28 @@ class Boards:
             fresh = {r.id: r for r in uow.announcements.unnotified_members(board.batch.id)}
         return [r for r in board.failed if r.id in fresh]
 
-    def _board(self, batch: Batch, members: list[FailoverRequest]) -> Board:
-        lines = [BoardLine(r, self.hubs.estimate(r.device_count)) for r in
-                 latest_per_hub(members)]
+    def _board(self, batch: Batch, members: list[FailoverRequest],
+               latest: list[FailoverRequest],
+               checks: dict[str, VerificationSummary]) -> Board:
+        on = self.deps.verify_rules is not None and self.deps.hub_metrics is not None
+        lines = [BoardLine(r, self.hubs.estimate(r.device_count),
+                           _check(r, checks.get(r.id), verifying=on)) for r in latest]
         return Board(batch, lines, totals(members), self.deps.clock.now())
+
+
+def _check(request: FailoverRequest, found: VerificationSummary | None, *,
+           verifying: bool) -> BoardCheck | None:
+    """What the hub's line shows of its verification: nothing for a hub that did not move,
+    nor for one still watched once verification is off (no look will come)."""
+    if found is None or request.status is not RequestStatus.SUCCEEDED:
+        return None
+    if not (found.status.verdict or (found.status is VerifyStatus.WATCHING and verifying)):
+        return None
+    figures = found.figures if found.status.verdict else None
+    return BoardCheck(found.status,
+                      None if figures is None else math.floor(figures.devices_pct))
+
+
+def _shown(check: BoardCheck | None) -> str:
+    """A line's verification in the digest (nothing without one: as before verification)."""
+    return "" if check is None else f":{check.status.value}:{check.devices_pct}"

@@ -2,8 +2,10 @@
 
 The board is one message, edited in place, for a batch of any size: Slack allows 50 blocks a
 message and 3000 characters a section, so hub lines are grouped into a few sections, the ones
-people act on first (running, failed, waiting, then done), and beyond ``MAX_LINES`` the rest
-is counted ("…and 940 more done").
+people act on first (running, failed, devices not back, waiting, then done), and beyond
+``MAX_LINES`` the rest is counted ("…and 940 more done"). A moved hub's line ends with its
+verification ("verified 97 %", "devices not back 40 %"), counted under the totals ("11 moved ·
+10 verified · 1 devices not back"): a batch's verdicts are shown here, not replied one by one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from bot.domain.batch import Batch, BatchStatus
 from bot.domain.durations import humanize
 from bot.domain.model import OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.service import AUTO_APPROVER, Board, BoardLine
+from bot.domain.verification_state import VerifyStatus
+from bot.service import AUTO_APPROVER, Board, BoardCheck, BoardLine, CheckTotals
 from bot.slack.messages import APPROVE, REJECT
 from bot.slack.text import clip, escape, grouped, region, took, user, when
 
@@ -46,9 +49,16 @@ _ICONS = {
     _S.CANCELLED: ":heavy_multiplication_x:", _S.SKIPPED: ":fast_forward:",
 }
 # Board order: what people act on first.
-_RANK = {_S.RUNNING: 0, _S.FAILED: 1, _S.APPROVED: 2, _S.AWAITING_APPROVAL: 2,
-         _S.SUCCEEDED: 3, _S.SKIPPED: 4, _S.CANCELLED: 5, _S.REJECTED: 5, _S.EXPIRED: 5}
-_WORDS = {0: "running", 1: "failed", 2: "waiting", 3: "done", 4: "skipped", 5: "cancelled"}
+_RANK = {_S.RUNNING: 0, _S.FAILED: 1, _S.APPROVED: 4, _S.AWAITING_APPROVAL: 4,
+         _S.SUCCEEDED: 5, _S.SKIPPED: 6, _S.CANCELLED: 7, _S.REJECTED: 7, _S.EXPIRED: 7}
+_V = VerifyStatus
+_CHECK_RANK = {_V.NOT_RECOVERED: 2, _V.UNVERIFIED: 3}  # moved, but to look at
+_WORDS = {0: "running", 1: "failed", 2: "devices not back", 3: "could not verify",
+          4: "waiting", 5: "done", 6: "skipped", 7: "cancelled"}
+_CHECK_ICONS = {_V.WATCHING: ":eyes:", _V.VERIFIED: ":white_check_mark:",
+                _V.NOT_RECOVERED: ":warning:", _V.UNVERIFIED: ":grey_question:"}
+_CHECK_WORDS = {_V.WATCHING: "verifying…", _V.VERIFIED: "verified",
+                _V.NOT_RECOVERED: "devices not back", _V.UNVERIFIED: "could not verify"}
 
 
 def title(batch: Batch, count: int) -> str:
@@ -61,7 +71,7 @@ def title(batch: Batch, count: int) -> str:
 def board_text(board: Board) -> str:
     """The notification text (and the fallback for the blocks)."""
     return f"{title(board.batch, board.totals.total)} ({board.batch.id}): " \
-           f"{board.totals.summary()}"
+           f"{_summary(board)}"
 
 
 def board_blocks(board: Board) -> list[Block]:
@@ -75,7 +85,8 @@ def board_blocks(board: Board) -> list[Block]:
             MarkdownTextObject(text=f"*Hubs*\n{board.totals.total}"),
         ]),
         SectionBlock(text=clip(f"*Reason*\n{escape(batch.reason) or '–'}", SECTION_CHARS)),
-        SectionBlock(text=f"*{board.totals.summary()}*"),
+        SectionBlock(text=f"*{board.totals.summary()}*" + (
+            f"\n{check_totals(board.checks)}" if board.checks.any else "")),
         *line_sections(board.lines, board.now),
         ContextBlock(elements=[MarkdownTextObject(text=clip(_state(board), SECTION_CHARS))]),
     ]
@@ -88,19 +99,48 @@ def board_blocks(board: Board) -> list[Block]:
 def line_sections(lines: list[BoardLine], now: datetime,
                   limit: int = MAX_LINES) -> list[Block]:
     """The hub lines, most urgent first, in sections of at most 3000 characters."""
-    ordered = sorted(lines, key=lambda line: _RANK[line.request.status])
+    ordered = sorted(lines, key=_rank)
     shown = [hub_line(line, now) for line in ordered[:limit]]
-    rest = Counter(_RANK[line.request.status] for line in ordered[limit:])
+    rest = Counter(_rank(line) for line in ordered[limit:])
     if rest:
         shown.append("…and " + ", ".join(f"{n:,} more {_WORDS[rank]}"
                                          for rank, n in sorted(rest.items())))
     return [SectionBlock(text=text) for text in grouped(shown, SECTION_CHARS)]
 
 
+def _rank(line: BoardLine) -> int:
+    if line.check is not None and line.check.status in _CHECK_RANK:
+        return _CHECK_RANK[line.check.status]
+    return _RANK[line.request.status]
+
+
 def hub_line(line: BoardLine, now: datetime) -> str:
     r = line.request
+    check = f" · {check_words(line.check)}" if line.check is not None else ""
     return (f"{_ICONS[r.status]} `{r.hub.name}` → {region(r.region_target)} · "
-            f"{_progress(r, line.estimate, now)}")
+            f"{_progress(r, line.estimate, now)}{check}")
+
+
+def check_words(check: BoardCheck) -> str:
+    """":white_check_mark: verified 97 %", ":warning: devices not back 40 %", …"""
+    pct = f" {check.devices_pct} %" if check.devices_pct is not None else ""
+    return f"{_CHECK_ICONS[check.status]} {_CHECK_WORDS[check.status]}{pct}"
+
+
+def check_totals(checks: CheckTotals) -> str:
+    """"11 moved · 10 verified · 1 devices not back" (zero counts but these two left out)."""
+    parts = [f"{checks.moved:,} moved", f"{checks.verified:,} verified"]
+    for count, word in ((checks.not_recovered, "devices not back"),
+                        (checks.unverified, "could not verify"), (checks.watching, "verifying")):
+        if count:
+            parts.append(f"{count:,} {word}")
+    return " · ".join(parts)
+
+
+def _summary(board: Board) -> str:
+    """The totals, and the verifications' when there are any."""
+    checks = board.checks
+    return board.totals.summary() + (f"; {check_totals(checks)}" if checks.any else "")
 
 
 def _progress(r: FailoverRequest, estimate: timedelta, now: datetime) -> str:
@@ -135,7 +175,10 @@ def _batch_icon(board: Board) -> str:
         return ":hourglass:"
     if not board.finished:
         return ":arrows_counterclockwise:"
-    return ":red_circle:" if board.totals.failed else ":checkered_flag:"
+    if board.totals.failed:
+        return ":red_circle:"
+    checks = board.checks
+    return ":warning:" if checks.not_recovered or checks.unverified else ":checkered_flag:"
 
 
 def _state(board: Board) -> str:
@@ -154,8 +197,12 @@ def _state(board: Board) -> str:
     if batch.stopped_at:
         line += (f" Stopped by {user(batch.stopped_by)} {when(batch.stopped_at)}: hubs not "
                  "started by then were cancelled; those already running go on.")
+    record = f"The record: `/iothub audit --batch {batch.id}`."
     if board.finished:
-        return line + f" Finished. The record: `/iothub audit --batch {batch.id}`."
+        return line + f" Finished. {record}"
+    if board.totals.finished:
+        return (line + " Every hub has ended; the moved ones are being verified from Azure "
+                f"Monitor's metrics, their verdicts shown here. {record}")
     if batch.stopped_at:
         return line + " Failures are replied in the thread."
     return line + " Hubs start one after another; failures are replied in the thread."
@@ -222,5 +269,5 @@ def failure_blocks(board: Board, request: FailoverRequest) -> list[Block]:
 def finished_text(board: Board) -> str:
     batch = board.batch
     return (f":checkered_flag: {title(batch, board.totals.total)}: finished — "
-            f"{board.totals.summary()}. The record: `/iothub audit --batch {batch.id}` "
+            f"{_summary(board)}. The record: `/iothub audit --batch {batch.id}` "
             f"(or `failover-bot audit --batch {batch.id}`).")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.consumer_action import ConsumerAction
-from bot.domain.verification_state import Verification
+from bot.domain.verification_state import Verification, VerificationSummary
 
 
 class VerificationRepository(Protocol):
@@ -43,6 +43,10 @@ class VerificationRepository(Protocol):
         ...
 
     def for_requests(self, request_ids: Sequence[str]) -> dict[str, Verification]: ...
+
+    def summaries(self, request_ids: Sequence[str]) -> dict[str, VerificationSummary]:
+        """Each request's verification, status and figures only (a board's lines)."""
+        ...
 
 
 class ConsumerActionRepository(Protocol):

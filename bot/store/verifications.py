@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.verification import Baseline, Figures, MetricMinutes, MinutePoint
-from bot.domain.verification_state import Verification, VerifyStatus
+from bot.domain.verification_state import Verification, VerificationSummary, VerifyStatus
 from bot.store.engine import translating
 from bot.store.rows import dialect
 from bot.store.tables import VerificationRow
@@ -103,6 +103,19 @@ class SqlVerifications:
             query = select(Row).where(col(Row.request_id).in_(ids[start:start + 500]))
             for row in self._session.exec(query):
                 found[row.request_id] = _to_verification(row)
+        return found
+
+    @translating
+    def summaries(self, request_ids: Sequence[str]) -> dict[str, VerificationSummary]:
+        found: dict[str, VerificationSummary] = {}
+        ids = list(request_ids)
+        for start in range(0, len(ids), 500):  # within every driver's parameter limit
+            # Not the minutes: a thousand rows' JSON minutes take a second to parse.
+            query = (select(Row.request_id, Row.status, Row.figures)
+                     .where(col(Row.request_id).in_(ids[start:start + 500])))
+            for request_id, status, figures in self._session.exec(query):
+                found[request_id] = VerificationSummary(request_id, VerifyStatus(status),
+                                                        _figures(figures))
         return found
 
 

@@ -153,8 +153,14 @@ def test_a_region_fails_over_with_one_dialog_one_approval_and_one_board(
     boards = channel.locator(".message:not(:has(.broadcast))").filter(
         has_text="to their paired regions")
     expect(boards).to_have_count(1)
+    # Each moved hub is verified from Azure Monitor's minutes, its verdict on the board; the
+    # closing reply waits for the last one (wingtip-edge-weu's devices come back to 40 %).
     closing = channel.locator(".message:has(.broadcast)").filter(has_text="finished")
-    expect(closing).to_contain_text(totals)
+    expect(closing).to_contain_text(totals, timeout=DONE)
+    verdicts = (f"{len(ELIGIBLE)} moved · {len(ELIGIBLE) - 1} verified · "
+                "1 devices not back")
+    expect(closing).to_contain_text(verdicts)
+    expect(board).to_contain_text(verdicts)
     shot(page, "regional-02-board-done")
     _element_shot(page, board, "regional-board")  # the README's docs/img/regional-board.png
 

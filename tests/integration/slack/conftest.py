@@ -196,7 +196,8 @@ MakeBot = Callable[..., Bot]
 def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]:
     engines = []
 
-    def build(*, time_scale: float = 1.0, **env: Any) -> Bot:
+    def build(*, time_scale: float = 1.0, verify: bool = False, **env: Any) -> Bot:
+        """``verify``: every move verified from the fleet's metrics (BOT_VERIFY_*'s rules)."""
         values: dict[str, Any] = dict(
             slack_signing_secret=SECRET, slack_bot_token=fake_slack.slack.bot_token,
             slack_api_url=fake_slack.api_url, bot_approvers=ONCALL_GROUP,
@@ -212,7 +213,9 @@ def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]
         service = FailoverService(uow=unit_of_work_factory(engine), gateway=gateway, clock=clock,
                                   limits=scaled_limits(settings.limits, time_scale),
                                   access=settings.access, request_ttl=settings.bot_request_ttl,
-                                  time_scale=time_scale)
+                                  time_scale=time_scale, timeline=gateway.timeline,
+                                  verify_rules=settings.verify_rules if verify else None,
+                                  hub_metrics=gateway if verify else None)
         client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                  sleep=lambda _: None)
         resolver = SlackActorResolver(client, settings.access.group_ids, clock=clock)

@@ -17,7 +17,8 @@ from slack_sdk.models.views import View
 from bot.domain.batch import Batch, BatchStatus, Candidate, totals
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.service import BatchSubmitted, Board, BoardLine, RegionPreview
+from bot.domain.verification_state import VerifyStatus
+from bot.service import BatchSubmitted, Board, BoardCheck, BoardLine, RegionPreview
 from bot.slack import board_blocks, region_modals
 
 T0 = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
@@ -43,9 +44,12 @@ def _request(i: int, status: RequestStatus) -> FailoverRequest:
         next_poll_at=T0 + timedelta(minutes=30), batch_id=BATCH.id, batch_position=i)
 
 
-def _board(statuses: list[RequestStatus], batch: Batch = BATCH) -> Board:
+def _board(statuses: list[RequestStatus], batch: Batch = BATCH,
+           checks: list[BoardCheck | None] | None = None) -> Board:
     members = [_request(i, status) for i, status in enumerate(statuses)]
-    lines = [BoardLine(r, timedelta(minutes=8)) for r in members]
+    checks = checks or [None] * len(members)
+    lines = [BoardLine(r, timedelta(minutes=8), check) for r, check in zip(members, checks,
+                                                                            strict=True)]
     return Board(batch, lines, totals(members), T0 + timedelta(minutes=3))
 
 
@@ -117,6 +121,55 @@ def test_the_failure_reply_quotes_azure_and_offers_retry_failed() -> None:
 def test_the_closing_reply_has_the_totals_and_the_audit_command() -> None:
     text = board_blocks.finished_text(_board([S.SUCCEEDED] * 9 + [S.FAILED] * 3))
     assert "9 of 12 done · 3 failed" in text and "/iothub audit --batch fb-1a2b3c4d" in text
+
+
+# ---- verification on the board (issue #22) ------------------------------------------------
+
+V = VerifyStatus
+VERIFIED, NOT_BACK = BoardCheck(V.VERIFIED, 97), BoardCheck(V.NOT_RECOVERED, 40)
+UNVERIFIED, WATCHING = BoardCheck(V.UNVERIFIED), BoardCheck(V.WATCHING)
+# 1,000 hubs: 940 moved (900 verified, 25 devices not back, 5 could not verify, 10 being
+# verified), 30 running, 10 failed, 20 waiting.
+CHECKED = ([VERIFIED] * 900 + [NOT_BACK] * 25 + [UNVERIFIED] * 5 + [WATCHING] * 10
+           + [None] * 60)
+
+
+def test_a_thousand_hubs_verified_fit_and_the_ones_whose_devices_are_not_back_come_first(
+        ) -> None:
+    raw = _check_message(board_blocks.board_blocks(_board(MIXED, checks=CHECKED)))
+    text = _section_text(raw)
+    assert ("*940 of 1000 done · 30 running · 20 waiting · 10 failed*\n"
+            "940 moved · 900 verified · 25 devices not back · 5 could not verify · "
+            "10 verifying") in text
+    lines = [line for line in text.split("\n") if "`weu-" in line]
+    assert len(lines) == 50
+    assert [line.split(" ")[0] for line in lines[:40]] == (
+        [":arrows_counterclockwise:"] * 30 + [":red_circle:"] * 10)
+    assert all(line.endswith(" · :warning: devices not back 40 %") for line in lines[40:])
+    assert "…and 15 more devices not back, 5 more could not verify, 20 more waiting, " \
+           "910 more done" in text
+
+
+@pytest.mark.parametrize("check", [VERIFIED, NOT_BACK, UNVERIFIED, WATCHING,
+                                   BoardCheck(V.VERIFIED, 1000)])
+def test_every_verification_marker_fits_on_a_board_of_a_thousand_moved_hubs(
+        check: BoardCheck) -> None:
+    board = _board([S.SUCCEEDED] * 1000, checks=[check] * 1000)
+    raw = _check_message(board_blocks.board_blocks(board))
+    marker = board_blocks.check_words(check)
+    assert _section_text(raw).count(marker) == board_blocks.MAX_LINES
+    assert len(board_blocks.finished_text(board)) < 1000
+
+
+def test_a_verdict_changes_the_boards_digest_so_its_keeper_edits_it() -> None:
+    watching = _board([S.SUCCEEDED] * 3, checks=[VERIFIED, WATCHING, WATCHING])
+    verified = _board([S.SUCCEEDED] * 3, checks=[VERIFIED, VERIFIED, WATCHING])
+    assert watching.digest() != verified.digest()
+    assert not verified.finished  # a hub is still being verified: the board is kept
+    done = _board([S.SUCCEEDED] * 3, checks=[VERIFIED, VERIFIED, NOT_BACK])
+    assert done.finished and done.digest() != verified.digest()
+    assert _section_text(_check_message(board_blocks.board_blocks(done))).startswith(
+        ":warning:")  # finished, but a hub's devices are not back
 
 
 # ---- the regional dialog ------------------------------------------------------------------
