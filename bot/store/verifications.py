@@ -96,16 +96,6 @@ class SqlVerifications:
         return _to_verification(row) if row is not None else None
 
     @translating
-    def for_requests(self, request_ids: Sequence[str]) -> dict[str, Verification]:
-        found: dict[str, Verification] = {}
-        ids = list(request_ids)
-        for start in range(0, len(ids), 500):  # within every driver's parameter limit
-            query = select(Row).where(col(Row.request_id).in_(ids[start:start + 500]))
-            for row in self._session.exec(query):
-                found[row.request_id] = _to_verification(row)
-        return found
-
-    @translating
     def summaries(self, request_ids: Sequence[str]) -> dict[str, VerificationSummary]:
         found: dict[str, VerificationSummary] = {}
         ids = list(request_ids)

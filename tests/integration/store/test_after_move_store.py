@@ -68,8 +68,9 @@ def test_the_latest_verification_of_a_hub_and_a_batchs_are_found(store: Store) -
     watching = _watching(store)
     with store() as uow:
         latest = uow.verifications.latest_for_hub(HUB.name)
-        found = uow.verifications.for_requests(["fr-1", "fr-none"])
+        found = uow.verifications.summaries(["fr-1", "fr-none"])
     assert latest == watching and set(found) == {"fr-1"}
+    assert found["fr-1"].status is VerifyStatus.WATCHING
 
 
 def test_a_consumer_action_is_taken_once_and_a_dead_takers_is_found_lapsed(

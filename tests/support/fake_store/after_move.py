@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.domain.consumer_action import ActionStatus, ConsumerAction
-from bot.domain.verification_state import Verification, VerifyStatus
+from bot.domain.verification_state import Verification, VerificationSummary, VerifyStatus
 from tests.support.fake_store.tables import LeasedRow, Tables, utc
 
 Rows = Callable[[], Tables]
@@ -71,9 +71,10 @@ class FakeVerifications:
                  if r.value.hub.name == hub and r.value.status is not VerifyStatus.SKIPPED]
         return max(found, key=lambda v: v.posted_at, default=None)
 
-    def for_requests(self, request_ids: Sequence[str]) -> dict[str, Verification]:
+    def summaries(self, request_ids: Sequence[str]) -> dict[str, VerificationSummary]:
         rows = self._tables().verifications
-        return {i: rows[i].value for i in request_ids if i in rows}
+        return {i: VerificationSummary(i, rows[i].value.status, rows[i].value.figures)
+                for i in request_ids if i in rows}
 
 
 def _key(action: ConsumerAction) -> tuple[str, str]:
