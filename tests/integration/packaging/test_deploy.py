@@ -27,6 +27,7 @@ LEAST_PRIVILEGE = {
     "microsoft.web/sites/restart/action",
     "microsoft.streamanalytics/streamingjobs/start/action",
     "microsoft.streamanalytics/streamingjobs/stop/action",
+    "microsoft.authorization/permissions/read",  # doctor: which of these the bot holds
 }
 # Recent releases the manifests must be valid for (kubernetes-validate ships their schemas).
 KUBERNETES_VERSIONS = ["1.32.0", "1.35.0"]
