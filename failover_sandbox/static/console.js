@@ -12,7 +12,8 @@ const EMOJI = {
   stopwatch: "⏱️", fast_forward: "⏩", checkered_flag: "🏁", octagonal_sign: "🛑",
   leftwards_arrow_with_hook: "↩️", repeat: "🔁", white_circle: "⚪", large_yellow_circle: "🟡",
   earth_africa: "🌍", globe_with_meridians: "🌐", construction: "🚧", pause_button: "⏸️",
-  black_square_for_stop: "⏹️", eyes: "👀", memo: "📝", link: "🔗", bell: "🔔",
+  black_square_for_stop: "⏹️", eyes: "👀", memo: "📝", link: "🔗", bell: "🔔", stethoscope: "🩺",
+  star: "⭐",
 };
 
 const app = {
