@@ -44,10 +44,14 @@ class AfterMoveKeeper:
         self._looks: dict[str, Future[Looked]] = {}
         self._acts: dict[tuple[str, str], Future[ConsumerAction]] = {}
         self._last_sweep: datetime | None = None
+        self._owed: list[ConsumerAction] = []  # ended, told once their completion is out
 
     def keep(self, *, wait_all: bool = False) -> int:
         """One round's share; returns how many looks it started."""
         self._settle(wait_all=False)
+        owed, self._owed = self._owed, []
+        for action in owed:
+            self._tell_action(action)
         started = self._start_looks()
         self._start_actions()
         self._sweep()
@@ -121,8 +125,18 @@ class AfterMoveKeeper:
                 except Exception:
                     log.exception("acting on %s of %s failed", key[1], key[0])
 
+    def _completion_out(self, request_id: str) -> bool:
+        """A thread reads in time order: nothing after the move before its completion reply
+        (which may wait behind Slack's rate limit, or on another replica)."""
+        with self._uow() as uow:
+            return uow.announcements.told_latest(request_id)
+
     def _tell(self, verification: Verification) -> None:
         try:
+            if verification.batch_id is None and not self._completion_out(
+                    verification.request_id):
+                self._release(verification.request_id)  # told on a later round
+                return
             report = (self._verifying.report(verification)
                       if verification.batch_id is None else None)
             if report is not None and self._notifier is not None:
@@ -161,11 +175,16 @@ class AfterMoveKeeper:
             return
         self._restarting.reap_lapsed()
         for _, action in self._restarting.untold():
-            if (action.request_id, action.consumer.resource_id) not in self._acts:
+            mine = {(a.request_id, a.consumer.resource_id) for a in self._owed}
+            key = (action.request_id, action.consumer.resource_id)
+            if key not in self._acts and key not in mine:
                 self._tell_action(action)
 
     def _tell_action(self, action: ConsumerAction) -> None:
         try:
+            if action.batch_id is None and not self._completion_out(action.request_id):
+                self._owed.append(action)  # after the completion reply, on a later round
+                return
             if action.batch_id is None and self._notifier is not None:
                 with self._uow() as uow:
                     request = uow.requests.get(action.request_id)

@@ -19,6 +19,12 @@ _ICONS = {VerifyStatus.VERIFIED: ":white_check_mark:",
 SECTION_LIMIT = 3000
 
 
+def needs_attention(report: VerdictReport) -> bool:
+    """Told to the whole channel, not only the thread: a move that is not known to be fine
+    must not look green from the channel."""
+    return report.verification.status is not VerifyStatus.VERIFIED
+
+
 def verdict_text(report: VerdictReport) -> str:
     request = report.request
     return f"{request.hub.name}: {report.words}"
@@ -27,8 +33,15 @@ def verdict_text(report: VerdictReport) -> str:
 def verdict_blocks(report: VerdictReport) -> list[Block]:
     verification = report.verification
     icon = _ICONS.get(verification.status, ":hourglass:")
+    label, _, rest = report.words.partition(":")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
-        text=clip(f"{icon} *{escape(report.words)}*", SECTION_LIMIT)))]
+        text=clip(f"{icon} *{escape(label)}*:{escape(rest)}", SECTION_LIMIT)))]
+    if verification.status is VerifyStatus.NOT_RECOVERED:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+            f"What to look at: devices whose SDK retry gave up or whose DNS or private "
+            f"endpoint still resolves the old region, and the consumers of the new Event Hub-"
+            f"compatible endpoint. `/iothub status {report.request.hub.name}` shows the hub.",
+            SECTION_LIMIT))))
     notes = []
     if report.picture:
         notes.append(f"Connected devices, a minute a character, from before the "

@@ -13,7 +13,12 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownT
 from bot.domain.consumer_action import ConsumerAction
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate, VerdictReport
-from bot.slack.after_move_blocks import consumer_text, verdict_blocks, verdict_text
+from bot.slack.after_move_blocks import (
+    consumer_text,
+    needs_attention,
+    verdict_blocks,
+    verdict_text,
+)
 from bot.slack.messages import (
     completion_blocks,
     completion_text,
@@ -101,7 +106,8 @@ class SlackNotifier:
     def verdict(self, report: VerdictReport) -> None:
         """The verdict after the move, a reply in its thread (and the audit channel's)."""
         text = verdict_text(report)
-        self._reply(report.request, text, verdict_blocks(report))
+        self._reply(report.request, text, verdict_blocks(report),
+                    broadcast=needs_attention(report))
         self._mirror(report.request, f"`{report.request.id}` {escape(text)}")
 
     def consumer_acted(self, request: FailoverRequest, action: ConsumerAction) -> None:

@@ -42,6 +42,11 @@ class SqlAnnouncements:
         update_request(self._session, statement)
 
     @translating
+    def told_latest(self, request_id: str) -> bool:
+        row = self._session.get(Row, request_id, populate_existing=True)
+        return row is not None and row.notified_version >= row.version
+
+    @translating
     def mark_members_notified(self, versions: dict[str, int]) -> None:
         for request_id, version in versions.items():
             self.mark_notified(request_id, version)

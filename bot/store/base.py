@@ -178,6 +178,10 @@ class Announcements(Protocol):
         """People have seen the request as of ``version``; never moves backwards."""
         ...
 
+    def told_latest(self, request_id: str) -> bool:
+        """Whether people were told of the request's latest change (its end, once ended)."""
+        ...
+
     def mark_members_notified(self, versions: dict[str, int]) -> None:
         """A board showed these requests as of these versions."""
         ...

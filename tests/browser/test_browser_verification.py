@@ -7,6 +7,7 @@ not-recovered-thread, verification-board and verification-audit (.png)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -32,9 +33,6 @@ CONSUMERS = "then restart func-telemetry (Function app) and asa-alerts (Stream A
 # "Verified" ~10 s after Succeeded at 60×, "Not recovered" after the 15-minute window ~18 s.
 MOVED = 45_000
 VERDICT = 30_000
-# TODO(h-board): set True once branch h-board (the board's verification column and totals)
-# is merged: the board then counts the verified hubs, and the one not recovered.
-BOARD_SHOWS_VERDICTS = False
 
 
 def _sandbox(settings: Settings, speed: float) -> Sandbox:
@@ -161,13 +159,13 @@ def test_a_regional_batch_is_verified_hub_by_hub(regional_default_sandbox: Sandb
     assert "Not recovered after 15 min" in said[LOST_HUB], said
     assert all("Verified:" in line for hub, line in said.items() if hub != LOST_HUB), said
 
-    # The board: every hub moved, edited in place (its verdicts are h-board's).
+    # The board: every hub moved, edited in place, each verdict on its line and in the totals.
     for hub in ELIGIBLE:
         expect(board).to_contain_text(f"{hub} → North Europe · done")
-    expect(board).to_contain_text("Finished.")
-    if BOARD_SHOWS_VERDICTS:  # TODO(h-board): the totals' wording is h-board's to fix here
-        expect(board).to_contain_text(f"{len(ELIGIBLE) - 1} verified")
-        expect(board).to_contain_text("1 not recovered")
+    expect(board).to_contain_text("Finished.", timeout=VERDICT)
+    expect(board).to_contain_text(
+        f"{len(ELIGIBLE)} moved · {len(ELIGIBLE) - 1} verified · 1 devices not back")
+    expect(board).to_contain_text(re.compile(r"devices not back (39|40) %"))  # wingtip's line
     _element_shot(page, board, "verification-board")
 
     # Where a batch hub's verdict is told today: its status and the audit log.

@@ -61,3 +61,32 @@ def test_forty_hubs_ending_at_once_are_verified_within_the_read_budget(bench: Be
         assert len(window) <= burst + READS_PER_SECOND * 10
     per_hub = [v.reads for v in verifications if v is not None]
     assert max(per_hub) <= 12  # the baseline and a few looks: no hub polled for ever
+
+
+def test_a_verdict_waits_for_its_completion_reply(bench: Bench) -> None:
+    """Slack is down when the move ends: the verdict is not told before the completion."""
+    service = bench.service
+    service.verify_rules = VerifyRules()
+    service.hub_metrics = bench.gateway
+    service.timeline = bench.gateway.timeline
+    told = Verdicts()
+    poller = Poller(service, bench.uow, bench.slack, bench.clock, owner_id="a",
+                    poll_interval=POLL_INTERVAL, lease_ttl=LEASE_TTL, max_workers=2,
+                    after_move=told)
+    request_id = bench.start(bench.hub("hub-slow-slack", devices=1_000))
+    bench.slack.down = True
+
+    def decided() -> bool:
+        verification = service.reading.verification(request_id)
+        return verification is not None and verification.status is VerifyStatus.VERIFIED
+
+    bench.run([poller], until=decided, max_rounds=5_000)
+    for _ in range(30):  # Slack still down: rounds go on, the verdict waits
+        poller.run_once()
+        bench.clock.advance(timedelta(seconds=1))
+    assert told.told == [] and bench.slack.of("completed") == []
+
+    bench.slack.down = False
+    bench.run([poller], until=lambda: bool(told.told), max_rounds=600)
+    completed = bench.slack.of("completed", request_id)
+    assert len(completed) == 1 and len(told.told) == 1

@@ -43,6 +43,7 @@ def test_devices_that_come_back_are_verified_with_the_figures_the_minutes_show(
     world.rounds(first + 10 * MINUTE)
 
     text = world.thread_text(request_id)
+    assert text.index("succeeded") < text.index("Verified:")  # the thread reads in order
     assert "Verified: 9,700 of 10,040 devices connected again (96.6 %)" not in text
     assert "Verified: 9,812 of 10,040 devices connected again (97.7 %) 5 min after the " \
            "failover; telemetry at 96 % of the hour before." in text
@@ -72,6 +73,9 @@ def test_devices_at_40_percent_are_not_recovered_when_the_window_ends(
     text = world.thread_text(request_id)
     assert "Not recovered after 15 min: 4,016 of 10,040 devices (40 %) connected" in text
     assert [e.action for e in _verdicts(world)] == [AuditAction.NOT_RECOVERED]
+    posted = [c.params for c in world.bot.slack.calls("chat.postMessage")
+              if "Not recovered" in str(c.params.get("text"))]
+    assert [p.get("reply_broadcast") for p in posted if p.get("thread_ts")] == [True]
     world.bot.command("status contoso-hub")
     status = json.dumps(world.bot.slack.responses[-1].body, ensure_ascii=False)
     assert f"Last verification: `{request_id}` failover: Not recovered after 15 min" in status

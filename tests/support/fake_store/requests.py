@@ -187,6 +187,10 @@ class FakeAnnouncements:
         if row is not None and row.notified_version < version:  # never backwards
             self._tables().change_request(request_id, notified_version=version)
 
+    def told_latest(self, request_id: str) -> bool:
+        row = self._tables().request(request_id)
+        return row is not None and row.notified_version >= row.request.version
+
     def mark_members_notified(self, versions: dict[str, int]) -> None:
         for request_id, version in versions.items():
             self.mark_notified(request_id, version)
