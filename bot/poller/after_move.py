@@ -20,6 +20,7 @@ from bot.domain.consumer_action import ConsumerAction
 from bot.domain.read_budget import ReadBudget
 from bot.domain.verification_state import Verification
 from bot.notifications import AfterMoveNotifier
+from bot.poller.heartbeat import owner_is_dead
 from bot.service import FailoverService, Looked
 from bot.service.verifying import READS_PER_LOOK
 from bot.store.base import UnitOfWorkFactory
@@ -155,7 +156,7 @@ class AfterMoveKeeper:
         if self._last_sweep is not None and now - self._last_sweep < SWEEP_EVERY:
             return
         self._last_sweep = now
-        self._restarting.reap_lapsed()
+        self._restarting.reap_lapsed(gone=owner_is_dead)
         for _, action in self._restarting.untold():
             if (action.request_id, action.consumer.resource_id) not in self._acts:
                 self._tell_action(action)
