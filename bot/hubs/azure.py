@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from bot.domain.consumer_results import RestartResult
     from bot.domain.consumers import Consumer
     from bot.domain.verification import MetricMinutes
+    from bot.hubs.azure_consumers import ConsumerClientFactory
 
 __all__ = ["AzureIotHubGateway", "authority_for"]
 
@@ -81,6 +82,7 @@ class AzureIotHubGateway:
         clock: Clock | None = None,
         client_factory: ClientFactory | None = None,
         monitor_factory: MonitorFactory | None = None,
+        consumer_factory: ConsumerClientFactory | None = None,
         request_timeout: float = 30.0,
         read_deadline: float = DEFAULT_DEADLINE,
     ) -> None:
@@ -95,7 +97,8 @@ class AzureIotHubGateway:
         self._directory = HubDirectory(self._load_hubs, cache_ttl, self._clock)
         self._services = AzureServices(credential, cloud=self._cloud.name, clock=self._clock,
                                        read_deadline=read_deadline,
-                                       monitor_factory=monitor_factory)
+                                       monitor_factory=monitor_factory,
+                                       consumer_factory=consumer_factory)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# The ARM client for one kind of consumer in one subscription (a WebSiteManagementClient or a
+# StreamAnalyticsManagementClient), for a caller that builds its own (its transport).
+ConsumerClientFactory = Callable[[ConsumerKind, str], Any]
 START_MODE = "LastOutputEventTime"  # the job picks up where its output stopped: no gap, no repeat
 # Answers to a look at an operation that say nothing of the operation itself (a Location URL
 # answers a failed operation with its own 4xx and error).
@@ -163,12 +166,14 @@ class AzureConsumerRestarts:
 
     def __init__(self, credential: TokenCredential, *, cloud: str = "AzureCloud",
                  clock: Clock | None = None, retries: Retries | None = None,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random,
+                 client_factory: ConsumerClientFactory | None = None) -> None:
         self._credential = credential
         self._cloud = cloud_endpoints(cloud)
         self._clock = clock or SystemClock()
         self._retries = retries or Retries()
         self._jitter = jitter
+        self._factory = client_factory or self._build
         self._clients: BuiltOnce[tuple[ConsumerKind, str], Any] = BuiltOnce()
 
     def restart_consumer(self, consumer: Consumer) -> RestartResult:
@@ -261,7 +266,7 @@ class AzureConsumerRestarts:
 
     def _client(self, consumer: Consumer) -> Any:
         return self._clients.get((consumer.kind, consumer.subscription_id.lower()),
-                                 lambda: self._build(consumer.kind, consumer.subscription_id))
+                                 lambda: self._factory(consumer.kind, consumer.subscription_id))
 
     def _build(self, kind: ConsumerKind, subscription_id: str) -> Any:
         base_url, scopes = self._cloud.resource_manager, self._cloud.credential_scopes

@@ -23,14 +23,16 @@ if TYPE_CHECKING:
     from bot.domain.permissions import Permission
     from bot.domain.verification import MetricMinutes
     from bot.hubs.azure_activity import AzureActivityLog
-    from bot.hubs.azure_consumers import AzureConsumerRestarts
+    from bot.hubs.azure_consumers import AzureConsumerRestarts, ConsumerClientFactory
     from bot.hubs.azure_metrics import AzureHubMetrics
 
 
 class AzureServices:
     def __init__(self, credential: TokenCredential, *, cloud: str, clock: Clock,
-                 read_deadline: float, monitor_factory: MonitorFactory | None = None) -> None:
+                 read_deadline: float, monitor_factory: MonitorFactory | None = None,
+                 consumer_factory: ConsumerClientFactory | None = None) -> None:
         self._credential, self._cloud, self._clock = credential, cloud, clock
+        self._consumer_factory = consumer_factory
         self._read_deadline = read_deadline
         # One Azure Monitor client per subscription, shared by the Activity Log and metrics.
         self._monitor = MonitorClients(credential, cloud_endpoints(cloud), monitor_factory)
@@ -67,8 +69,9 @@ class AzureServices:
             if self._consumers is None:
                 from bot.hubs.azure_consumers import AzureConsumerRestarts
 
-                self._consumers = AzureConsumerRestarts(self._credential, cloud=self._cloud,
-                                                        clock=self._clock)
+                self._consumers = AzureConsumerRestarts(
+                    self._credential, cloud=self._cloud, clock=self._clock,
+                    client_factory=self._consumer_factory)
         return self._consumers.restart_consumer(consumer)
 
     def permissions_on(self, subscription_id: str, resource_group: str) -> list[Permission]:

@@ -20,6 +20,7 @@ from bot.domain.consumer_action import ConsumerAction
 from bot.domain.read_budget import ReadBudget
 from bot.domain.verification_state import Verification
 from bot.notifications import AfterMoveNotifier
+from bot.poller.heartbeat import owner_is_dead
 from bot.service import FailoverService, Looked
 from bot.service.verifying import READS_PER_LOOK
 from bot.store.base import UnitOfWorkFactory
@@ -173,7 +174,7 @@ class AfterMoveKeeper:
         self._last_sweep = now
         if not self._restarting.on:
             return
-        self._restarting.reap_lapsed()
+        self._restarting.reap_lapsed(gone=owner_is_dead)
         for _, action in self._restarting.untold():
             mine = {(a.request_id, a.consumer.resource_id) for a in self._owed}
             key = (action.request_id, action.consumer.resource_id)

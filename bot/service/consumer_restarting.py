@@ -10,6 +10,7 @@ never sent again. A consumer that cannot be restarted is reported and blocks not
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.consumer_action import ConsumerAction
@@ -76,14 +77,22 @@ class ConsumerRestarting:
         self._count(finished)
         return finished
 
-    def reap_lapsed(self, limit: int = 50) -> int:
-        """Actions whose process died while acting: interrupted, said, never sent again."""
+    def reap_lapsed(self, limit: int = 50, *,
+                    gone: Callable[[str], bool] | None = None) -> int:
+        """Actions whose process died while acting: interrupted, said, never sent again.
+        Those whose lease lapsed, and those of an owner ``gone`` says is provably dead (a
+        work process restarted on the same host): said at once, not 12 minutes later."""
         now = self.deps.clock.now()
         with self.deps.uow() as uow:
+            ended: list[tuple[ConsumerAction, str | None]] = [
+                (action, None) for action in uow.consumer_actions.lapsed(now, limit)]
+            if gone is not None:
+                ended += [(action, owner) for action, owner in uow.consumer_actions.acting(limit)
+                          if gone(owner)]
             reaped = 0
-            for action in uow.consumer_actions.lapsed(now, limit):
+            for action, owner in ended:
                 interrupted = action.interrupted(now)
-                if uow.consumer_actions.finish(interrupted, owner=None):
+                if uow.consumer_actions.finish(interrupted, owner=owner):
                     uow.events.append(interrupted.audit_event())
                     self._count(interrupted)
                     reaped += 1

@@ -61,6 +61,10 @@ class ConsumerActionRepository(Protocol):
         """Actions left ``acting`` by a process whose lease lapsed (it died)."""
         ...
 
+    def acting(self, limit: int) -> list[tuple[ConsumerAction, str]]:
+        """Actions being acted on, each with the process acting (to find a dead one's)."""
+        ...
+
     def finish(self, action: ConsumerAction, *, owner: str | None) -> bool:
         """Record its end: an ``acting`` action of ``owner`` (None: a lapsed one)."""
         ...

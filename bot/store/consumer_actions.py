@@ -63,6 +63,11 @@ class SqlConsumerActions:
         return [_to_action(row) for row in self._session.exec(query)]
 
     @translating
+    def acting(self, limit: int) -> list[tuple[ConsumerAction, str]]:
+        query = select(Row).where(col(Row.status) == ActionStatus.ACTING.value).limit(limit)
+        return [(_to_action(row), row.owner) for row in self._session.exec(query) if row.owner]
+
+    @translating
     def finish(self, action: ConsumerAction, *, owner: str | None) -> bool:
         mine = (col(Row.owner) == owner if owner is not None
                 else col(Row.lease_expires_at) <= (action.finished_at or datetime.max))

@@ -13,7 +13,12 @@ bot when the bot is killed. Requests arrive as the SDK addressed them to
 - be **unavailable** (503, ARM's error body) to failover POSTs, or to everything, for a while;
 - serve a fake **Azure AD** (``/aad/…``: OpenID configuration and the v2.0 token endpoint, as
   ``login.microsoftonline.com`` answers a client-secret credential) whose token endpoint can
-  answer 500 for a while. Its tokens expire at once, so every ARM call fetches a new one.
+  answer 500 for a while. Its tokens expire at once, so every ARM call fetches a new one;
+- serve what the bot asks after a move, routed by path as ``verification_world`` does:
+  Azure Monitor's **metrics** (``_arm_metrics.ArmMetrics``, route ``metrics``) and the
+  hub's **consumers** (``_arm_consumers.ArmConsumers``: a Function app's ``restart``, a
+  Stream Analytics job's ``stop``, ``start`` and ``job_operation``). Metrics minutes are on
+  the real clock, the bot's: a minute is in once it has ended.
 """
 
 from __future__ import annotations
@@ -25,24 +30,31 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import requests
 
-from bot.domain.clock import FakeClock
+from bot.domain.clock import FakeClock, SystemClock
+from bot.domain.verification import MINUTE, floor_minute
 
 _HUB_TESTS = str(Path(__file__).resolve().parents[1] / "integration" / "hubs")
 if _HUB_TESTS not in sys.path:  # the emulator imports its neighbours as pytest puts them
     sys.path.insert(0, _HUB_TESTS)
+from _arm_consumers import ArmConsumers  # noqa: E402
 from _arm_emulator import PUBLIC_ARM, ArmEmulator  # noqa: E402
+from _arm_metrics import METRICS_PATH, ArmMetrics  # noqa: E402
 from _azure_fakes import SUBSCRIPTION  # noqa: E402
 
 __all__ = ["PUBLIC_ARM", "SUBSCRIPTION", "ArmServer", "Hold"]
 
 _FAILOVER = re.compile(r"/IotHubs/([^/?]+)/failover", re.IGNORECASE)
+_CONSUMER_PATH = re.compile(r"/subscriptions/[^/]+/(?:resourcegroups/[^/]+/)?providers/"
+                            r"Microsoft\.(?:Web|StreamAnalytics)/.*", re.IGNORECASE)
+_CONSUMER_ROUTES = {"operation": "job_operation"}  # the hub emulator has an "operation" route
 HOLD_TIMEOUT = 60.0  # seconds; a hold never outlives a drill
 AAD_PREFIX = "/aad"  # where the fake Azure AD answers (see bot_process.py)
 _AAD_TOKEN = re.compile(r"/aad/([^/]+)/oauth2/v2\.0/token")
@@ -71,8 +83,9 @@ class SlowAccept:
 class Hold:
     """One request Azure has acted on, whose answer is not sent until :meth:`release`."""
 
-    def __init__(self, route: str) -> None:
+    def __init__(self, route: str, resource: str | None = None) -> None:
         self.route = route
+        self.resource = resource  # only a request on this resource (its name in the path)
         self._arrived = threading.Event()
         self._released = threading.Event()
 
@@ -82,6 +95,10 @@ class Hold:
 
     def release(self) -> None:
         self._released.set()
+
+    def holds(self, served: set[str], path: str) -> bool:
+        return self.route in served and (
+            self.resource is None or f"/{self.resource.lower()}/" in path.lower() + "/")
 
     def _keep_waiting(self) -> None:
         """On the server's thread: say it arrived, then wait (bounded) to be released."""
@@ -95,6 +112,10 @@ class ArmServer:
     def __init__(self) -> None:
         self.clock = FakeClock()
         self.emulator = ArmEmulator(None, self.clock)
+        # The bot's real clock: its minutes settle as the bot's time passes.
+        self.metrics = ArmMetrics(SystemClock())
+        self.consumers = ArmConsumers(None, self.clock)
+        self._served: Counter[str] = Counter()  # metrics and consumers' routes
         self._lock = threading.Lock()  # the emulator is not thread-safe
         self._holds: list[Hold] = []
         self._failover_posts: Counter[str] = Counter()
@@ -109,9 +130,34 @@ class ArmServer:
 
     # ---- the drill's controls ------------------------------------------------------------
 
-    def add_hub(self, name: str, home: str, secondary: str, devices: int = 0) -> None:
+    def add_hub(self, name: str, home: str, secondary: str, devices: int = 0, *,
+                tags: dict[str, str] | None = None) -> None:
         with self._lock:
-            self.emulator.add_hub(name, home, secondary, devices)
+            self.emulator.add_hub(name, home, secondary, devices, tags=tags)
+
+    def tag_hub(self, hub: str, tags: dict[str, str]) -> None:
+        with self._lock:
+            self.emulator.hub(hub).tags.update(tags)
+
+    def steady_metrics(self, hub: str, *, devices: float, telemetry: float,
+                       before: timedelta = timedelta(hours=2),
+                       after: timedelta = timedelta(hours=1)) -> None:
+        """Azure Monitor sees ``devices`` connected and ``telemetry`` messages a minute, every
+        minute from ``before`` real now until ``after`` it."""
+        now = floor_minute(datetime.now(UTC))
+        minutes = [now - before + MINUTE * i for i in range((before + after) // MINUTE)]
+        with self._lock:
+            self.metrics.hub(self.emulator.hub(hub).ref, devices=dict.fromkeys(minutes, devices),
+                             telemetry=dict.fromkeys(minutes, telemetry))
+
+    def add_function_app(self, name: str) -> None:
+        with self._lock:
+            self.consumers.add_function_app(name)
+
+    def restarts(self, site: str) -> int:
+        """Restarts of the Function app ``site`` that Azure took."""
+        with self._lock:
+            return self.consumers.sites[site]
 
     def outside_failover(self, hub: str, caller: str, ago: float = 0.0) -> None:
         """Someone fails ``hub`` over in the portal ``ago`` seconds ago (the Activity Log,
@@ -119,10 +165,11 @@ class ArmServer:
         with self._lock:
             self.emulator.outside_failover(hub, caller=caller, ago=timedelta(seconds=ago))
 
-    def hold_next(self, route: str) -> Hold:
+    def hold_next(self, route: str, *, resource: str | None = None) -> Hold:
         """Hold the answer to the next ``route`` request (``failover``, ``operation``,
-        ``get``…, as the emulator names its routes)."""
-        hold = Hold(route)
+        ``get``…, as the emulator names its routes; ``metrics``, ``restart``…), or the next
+        one on ``resource`` (a name in its path)."""
+        hold = Hold(route, resource)
         with self._lock:
             self._holds.append(hold)
         return hold
@@ -184,7 +231,7 @@ class ArmServer:
 
     def served(self, route: str) -> int:
         with self._lock:
-            return self.emulator.requests[route]
+            return self.emulator.requests[route] + self._served[route]
 
     # ---- serving -------------------------------------------------------------------------
 
@@ -240,15 +287,27 @@ class ArmServer:
              body: bytes | None) -> Answer:
         request = requests.Request(method, PUBLIC_ARM + path, headers=headers,
                                    data=body).prepare()
+        where = unquote(urlparse(path).path).replace("//", "/")
         with self._lock:
-            before = Counter(self.emulator.requests)
-            status, answer_headers, payload = self.emulator.answer(request)
-            served = {route for route, n in self.emulator.requests.items()
-                      if n > before[route]}
-            posted = _FAILOVER.search(path)
-            if method == "POST" and posted:
-                self._failover_posts[posted.group(1).lower()] += 1
-            hold = next((h for h in self._holds if h.route in served), None)
+            if METRICS_PATH.fullmatch(where):
+                status, answer_headers, payload = self.metrics.answer(request)
+                served = {"metrics"}
+                self._served.update(served)
+            elif _CONSUMER_PATH.fullmatch(where):
+                sent = len(self.consumers.sent)
+                status, answer_headers, payload = self.consumers.answer(request)
+                served = {_CONSUMER_ROUTES.get(route, route)
+                          for route, _, _ in self.consumers.sent[sent:]}
+                self._served.update(served)
+            else:
+                before = Counter(self.emulator.requests)
+                status, answer_headers, payload = self.emulator.answer(request)
+                served = {route for route, n in self.emulator.requests.items()
+                          if n > before[route]}
+                posted = _FAILOVER.search(path)
+                if method == "POST" and posted:
+                    self._failover_posts[posted.group(1).lower()] += 1
+            hold = next((h for h in self._holds if h.holds(served, where)), None)
             if hold is not None:
                 self._holds.remove(hold)
         return status, answer_headers, payload, hold

@@ -2,8 +2,10 @@
 The work process of ``tests.drills.bot_process`` builds its gateway here.
 
 Everything is the production runtime except where Azure lives: the real
-``AzureIotHubGateway`` and ``azure.mgmt.iothub.IotHubClient`` address
-``https://management.azure.com`` as always, and only the wire is diverted to the fake ARM at
+``AzureIotHubGateway`` and its SDK clients (``azure.mgmt.iothub``; ``azure.mgmt.monitor`` for
+the Activity Log and the metrics; ``azure.mgmt.web`` and ``azure.mgmt.streamanalytics`` for
+the consumers) address ``https://management.azure.com`` as always, and only the wire (one
+transport, handed to every client) is diverted to the fake ARM at
 ``DRILL_ARM_URL`` (plain HTTP on 127.0.0.1). Diverting below the SDK rather than giving the
 client the fake's URL keeps two production checks in force: azure-core's bearer-token policy
 refuses non-https URLs, and the gateway refuses to poll an operation handle that is not an ARM
@@ -30,6 +32,7 @@ from requests.adapters import HTTPAdapter
 
 from bot.config import Settings
 from bot.domain.clock import Clock
+from bot.domain.consumers import ConsumerKind
 from bot.hubs.azure import AzureIotHubGateway
 from bot.hubs.gateway import IotHubGateway
 
@@ -93,14 +96,25 @@ def fake_arm_gateway(settings: Settings, clock: Clock) -> IotHubGateway:
         return IotHubClient(credential, subscription_id, base_url=PUBLIC_ARM,
                             credential_scopes=[f"{PUBLIC_ARM}/.default"], transport=transport)
 
-    def monitor(subscription_id: str) -> MonitorManagementClient:  # the Activity Log too
+    def monitor(subscription_id: str) -> MonitorManagementClient:  # Activity Log, metrics
         return MonitorManagementClient(credential, subscription_id, base_url=PUBLIC_ARM,
                                        credential_scopes=[f"{PUBLIC_ARM}/.default"],
                                        transport=transport)
+
+    def consumers(kind: ConsumerKind, subscription_id: str) -> Any:
+        # Imported here, as the product does: only a process that restarts consumers needs them.
+        from azure.mgmt.streamanalytics import StreamAnalyticsManagementClient
+        from azure.mgmt.web import WebSiteManagementClient
+
+        sdk = (WebSiteManagementClient if kind is ConsumerKind.FUNCTION_APP
+               else StreamAnalyticsManagementClient)
+        return sdk(credential, subscription_id, base_url=PUBLIC_ARM,
+                   credential_scopes=[f"{PUBLIC_ARM}/.default"], transport=transport)
 
     return AzureIotHubGateway(credential, settings.azure_subscription_id,
                               cloud=settings.azure_cloud.value,
                               cache_ttl=settings.bot_hub_cache_ttl, clock=clock,
                               client_factory=client, monitor_factory=monitor,
+                              consumer_factory=consumers,
                               request_timeout=10.0,
                               read_deadline=settings.bot_azure_read_deadline.total_seconds())

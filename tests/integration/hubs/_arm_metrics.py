@@ -4,9 +4,9 @@ served through ``responses``: ``GET /{hub id}/providers/Microsoft.Insights/metri
 Answers are built from ``fixtures/metrics_list.json`` (the spec example ``GetMetric.json`` in
 an IoT hub's words): one point per minute of the asked ``timespan``, each carrying the asked
 aggregation, or only its ``timeStamp`` when the minute has no data. Azure's minutes fill in
-late, and so do these: a minute is whole once it ended ``late`` ago (on the FakeClock); until
-then its Total is the part received so far and its Average (one sample a minute, sent late)
-is missing.
+late, and so do these: a minute is whole once it ended ``late`` ago (on the clock given: a
+FakeClock, or the real one for a bot in another process); until then its Total is the part
+received so far and its Average (one sample a minute, sent late) is missing.
 
 Alone, :meth:`ArmMetrics.register` adds its own route. Beside the hub emulator
 (``_arm_emulator.ArmEmulator``, whose catch-all route answers every ARM path), build that one
@@ -28,7 +28,7 @@ import requests
 import responses
 from _arm_emulator import PUBLIC_ARM, Answer, Tamper, fixture
 
-from bot.domain.clock import FakeClock
+from bot.domain.clock import Clock
 from bot.domain.model import HubRef
 
 METRICS_PATH = re.compile(
@@ -46,7 +46,7 @@ Minutes = Mapping[datetime, float | None]
 class ArmMetrics:
     """IoT hubs' metrics in one Azure cloud; ``calls`` holds each request's query."""
 
-    def __init__(self, clock: FakeClock, *, base_url: str = PUBLIC_ARM,
+    def __init__(self, clock: Clock, *, base_url: str = PUBLIC_ARM,
                  late: timedelta = timedelta(0)) -> None:
         self.clock = clock
         self.base_url = base_url
