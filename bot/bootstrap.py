@@ -16,7 +16,7 @@ from bot.hubs.consumers import ConsumerRestarts
 from bot.hubs.gateway import IotHubGateway
 from bot.hubs.hub_metrics import HubMetrics
 from bot.hubs.metered import MeteredActivityLog, MeteredGateway, MeteredHubMetrics
-from bot.notifications import AfterMoveNotifier, Notifier
+from bot.notifications import AfterMoveNotifier, DrillNotifier, Notifier
 from bot.poller import Poller
 from bot.service import FailoverService
 from bot.service.boards import BoardNotifier
@@ -115,6 +115,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None,
         hub_metrics=MeteredHubMetrics(raw, metrics) if isinstance(raw, HubMetrics) else None,
         timeline=timeline or SAME_CLOCK,
         consumer_restarts=raw if isinstance(raw, ConsumerRestarts) else None,
+        drill_hubs=frozenset(settings.bot_drill_hubs),
     )
     for warning in lenient_limit_warnings(settings.limits):
         log.warning("%s", warning)
@@ -137,7 +138,8 @@ def make_poller(components: Components, notifier: Notifier, *,
                   lease_ttl=settings.bot_lease_ttl, max_workers=settings.bot_poll_workers,
                   metrics=components.metrics, boards=boards,
                   after_move=notifier if isinstance(notifier, AfterMoveNotifier) else None,
-                  reads_per_second=settings.bot_verify_reads_per_second)
+                  reads_per_second=settings.bot_verify_reads_per_second,
+                  drills=notifier if isinstance(notifier, DrillNotifier) else None)
 
 
 def database_health(uow: Callable[[], UnitOfWork]) -> DatabaseHealth:

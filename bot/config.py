@@ -91,11 +91,13 @@ class Settings(BaseSettings):
     # ARM reads a second this process may spend on verification's metric reads (ARM's own
     # budget is 25 a second per subscription and identity, shared with everything else).
     bot_verify_reads_per_second: float = Field(default=10.0, gt=0, le=25)
+    # Hubs that may be drilled besides those tagged failover-bot-drill = allowed (issue #23).
+    bot_drill_hubs: CommaList = ()
     bot_log_level: str = "INFO"
 
     @field_validator(
         "azure_subscription_id", "bot_approvers", "bot_requesters", "bot_allowed_channels",
-        mode="before",
+        "bot_drill_hubs", mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.clock import Clock
@@ -148,13 +148,20 @@ class HubHistories:
         return HubHistory(tuple(seen), own, None, since, uncounted)
 
     def quota_refusal(self, uow: UnitOfWork, hub: str, kind: OperationKind,
-                      history: HubHistory) -> Refusal | None:
-        """The quota and cool-down check, counting outside operations too."""
+                      history: HubHistory, *, spare: int = 0) -> Refusal | None:
+        """The quota and cool-down check, counting outside operations too; ``spare``: how
+        many must be left after this one (a drill never uses the day's last failover)."""
         now = self.clock.now()
         starts = uow.requests.quota_starts(hub, kind, window_start(now, self.limits.window))
         outside = history.outside(kind)
+        limits = self.limits
+        if spare:
+            limits = replace(limits, failovers_per_day=max(0, limits.failovers_per_day - spare)
+                             if kind is OperationKind.FAILOVER else limits.failovers_per_day,
+                             failbacks_per_day=max(0, limits.failbacks_per_day - spare)
+                             if kind is OperationKind.FAILBACK else limits.failbacks_per_day)
         refusal = check_quota([*starts, *(s.operation.started_at for s in outside)], kind,
-                              now, self.limits)
+                              now, limits)
         if refusal is not None and outside and refusal.allowed_at is not None:
             refusal = Refusal(refusal.reason, f"{refusal.message} Counted: "
                               f"{sources(history.own_ids(kind), outside)}.", refusal.allowed_at)

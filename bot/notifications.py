@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from bot.domain.consumer_action import ConsumerAction
+from bot.domain.drill import Drill
 from bot.domain.model import HubState
 from bot.domain.request import FailoverRequest
 from bot.domain.verification_state import Verification
@@ -73,3 +74,13 @@ class AfterMoveNotifier(Protocol):
     def verdict(self, report: VerdictReport) -> None: ...
 
     def consumer_acted(self, request: FailoverRequest, action: ConsumerAction) -> None: ...
+
+
+@runtime_checkable
+class DrillNotifier(Protocol):
+    """Where a drill's steps are told: its failover leg's thread; a scheduled drill that
+    could not start, in its channel."""
+
+    def drill_said(self, request: FailoverRequest, drill: Drill, text: str) -> None: ...
+
+    def drill_refused(self, channel_id: str, text: str) -> None: ...

@@ -56,6 +56,8 @@ class HubState:
     priority: int | None = None
     # From its ``failover-bot-consumers`` tags: who reads its Event Hub-compatible endpoint.
     consumers: HubConsumers | None = None
+    # Its ``failover-bot-drill`` tag is ``allowed``: it may be drilled (bot.domain.drill).
+    drill_tagged: bool = False
 
     @property
     def name(self) -> str:
@@ -103,6 +105,7 @@ class AuditAction(StrEnum):
     NOT_RECOVERED = "not_recovered"  # … shows it has not, when the window closed
     UNVERIFIED = "unverified"  # … could not tell (no data, no permission): said, not guessed
     CONSUMER = "consumer"  # a consumer of the endpoint acted on after a move (restarted…)
+    DRILL = "drill"  # a drill's own steps: its failback scheduled, stopped, its report
     CLEANED = "cleaned"  # what somebody typed had characters removed before use (user_text)
 
 

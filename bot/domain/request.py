@@ -151,6 +151,7 @@ class FailoverRequest:
     # The hub's consumers as the approver saw them: approving the request approves their
     # restarts after the move (None: the hub declares none).
     consumers: HubConsumers | None = None
+    drill_id: str | None = None  # the drill this request is a leg of
     version: int = 1
 
     def is_expired(self, now: datetime) -> bool:

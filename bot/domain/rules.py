@@ -45,6 +45,9 @@ class RefusalReason(StrEnum):
     NOT_FOUND = "request_not_found"
     NOT_OWNER = "not_owner"
     WRONG_MESSAGE = "wrong_message"  # a button's value names what its message is not about
+    NOT_MARKED_FOR_DRILLS = "not_drillable"  # a drill of a hub not marked for drills
+    DRILL_QUOTA = "drill_quota"  # a drill would use the day's last failover (or no failback)
+    DRILL_BUSY = "drill_busy"  # an incident (a request, a regional batch) or another drill
     AZURE_ERROR = "azure_error"
     STORE_UNAVAILABLE = "store_unavailable"
 

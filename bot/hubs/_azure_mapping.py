@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from bot.domain.consumers import consumers_of
+from bot.domain.drill import marked_for_drills
 from bot.domain.model import HubRef, HubState, priority_from_tags
 from bot.hubs.gateway import OperationPoll, OperationState
 
@@ -58,6 +59,7 @@ def hub_state(description: Any, ref: HubRef, device_count: int | None = None) ->
         device_count=device_count,
         priority=priority_from_tags(tags),
         consumers=consumers_of(tags, ref),
+        drill_tagged=marked_for_drills(ref.name, tags, ()),
     )
 
 

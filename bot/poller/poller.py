@@ -25,10 +25,11 @@ from datetime import datetime, timedelta
 from bot.domain.clock import Clock
 from bot.domain.read_budget import ReadBudget
 from bot.domain.request import FailoverRequest, RequestStatus
-from bot.notifications import AfterMoveNotifier, Notifier, ProgressUpdate
+from bot.notifications import AfterMoveNotifier, DrillNotifier, Notifier, ProgressUpdate
 from bot.poller.after_move import AfterMoveKeeper
 from bot.poller.announce import record_sent, sweep_unnotified
 from bot.poller.board_keeper import BoardKeeper
+from bot.poller.drill_keeper import DrillKeeper
 from bot.poller.heartbeat import LeaseHeartbeat, process_owner_id
 from bot.poller.kept import KeptLeases
 from bot.poller.milestones import due_milestone
@@ -61,7 +62,7 @@ class Poller:
                  max_backoff: timedelta = timedelta(minutes=5),
                  metrics: Metrics | None = None, boards: BoardNotifier | None = None,
                  after_move: AfterMoveNotifier | None = None,
-                 reads_per_second: float = 10.0) -> None:
+                 reads_per_second: float = 10.0, drills: DrillNotifier | None = None) -> None:
         self._metrics = metrics
         self.owner_id = owner_id or process_owner_id()
         self._deciding, self._starting = service.deciding, service.starting
@@ -91,6 +92,7 @@ class Poller:
         self.after_move = AfterMoveKeeper(service, uow_factory, after_move, clock,
                                           self.owner_id, self._pool, self.reads,
                                           batch_size=batch_size)
+        self.drills = DrillKeeper(service, uow_factory, drills, clock, self.owner_id)
         self._last_sweep: datetime | None = None  # when unannounced changes were swept
         self._last_reap: datetime | None = None  # … and dead processes' leases reaped
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)
@@ -105,8 +107,7 @@ class Poller:
         """Run rounds until ``stop`` is set, waiting on ``stop`` itself or for a poll."""
         log.info("poller %s started", self.owner_id)
         self.heartbeat.start()
-        failures = RepeatedFailure(log, "a poller round", self._clock,
-                                   expected=(StoreUnavailable,))
+        failures = RepeatedFailure(log, "a poller round", self._clock, expected=(StoreUnavailable,))
         while not stop.is_set():
             full = False
             try:
@@ -157,11 +158,11 @@ class Poller:
         if self.boards is not None:
             self.boards.keep()
         self.after_move.keep(wait_all=wait_all)
+        self.drills.keep()
         return Round(len(expired), len(claimed), sent)
 
     def next_wait(self) -> timedelta:
-        """Until the next poll we scheduled is due (so Azure's end is seen on time), at most
-        an idle tick (work may arrive from other replicas and listeners)."""
+        """Until our next poll is due, at most an idle tick (work comes from elsewhere too)."""
         idle = BACKLOG_TICK if self._outbox.backlog() else min(self._schedule.poll_interval / 4,
                                                                 MAX_IDLE_TICK)
         now = self._clock.now()

@@ -15,6 +15,8 @@ Every refusal is returned as a value and written to the audit log.
 ``notices``         where and up to which version a request was announced; milestones
 ``verifying``       after a move: the baseline, the looks at Azure Monitor, the verdict
 ``consumer_restarting``  after a move: the approved consumers, restarted once each
+``drill_asking``    a drill: which hubs, when, the dialog's preview, the submission
+``drilling``        a drill's life: its legs, the cool-down, Stop drill, the report
 ``hubs``            live hub state, quota, cool-down, estimates (shared)
 ``refusals``        audit and count refusals and outcomes (shared)
 ==================  =======================================================================
@@ -42,6 +44,8 @@ from bot.service.boards import Board, BoardCheck, BoardLine, Boards, CheckTotals
 from bot.service.consumer_restarting import ConsumerRestarting
 from bot.service.deciding import Deciding, Decision
 from bot.service.dependencies import LeaseKeeper, ServiceDeps
+from bot.service.drill_asking import DrillAsking
+from bot.service.drilling import Drilling
 from bot.service.hubs import Hubs
 from bot.service.notices import Notices
 from bot.service.observing import NOT_STARTED_AFTER, NOT_STARTED_POLLS, Observation, Observing
@@ -108,3 +112,5 @@ class FailoverService(ServiceDeps):
         self.regional = RegionalAsking(self, self.hubs, self.refusals,
                                        self.batch_deciding.approve_at_once)
         self.boards = Boards(self, self.hubs)
+        self.drill_asking = DrillAsking(self, self.hubs, self.refusals, self.asking)
+        self.drilling = Drilling(self, self.hubs)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.consumers import HubConsumers
+from bot.domain.drill import new_drill_id
 from bot.domain.model import HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.regions import same_region
@@ -21,11 +23,15 @@ from bot.domain.rules import (
     check_open_request,
     check_ready,
 )
+from bot.hub_history import HubHistory
 from bot.service.deciding import mark_approved
 from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
-from bot.store.base import HubLocked
+from bot.store.base import HubLocked, UnitOfWork
+
+if TYPE_CHECKING:  # drill_asking builds on this module
+    from bot.service.drill_asking import DrillAsk
 
 AUTO_APPROVER = "policy:auto"
 
@@ -56,6 +62,7 @@ class SubmitFailover:
     # Names this submission (the modal's view id): a re-run of it finds its earlier result.
     key: str | None = None
     cleaned: Mapping[str, str] = field(default_factory=dict)  # input -> what cleaning removed
+    drill: DrillAsk | None = None  # asks for a drill: this is its failover leg
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,19 @@ class FieldErrors:
     errors: dict[str, str]
 
 
+class DrillHook(Protocol):
+    """What a drill's submission adds to a failover's (``bot.service.drill_asking``)."""
+
+    def refusal(self, uow: UnitOfWork, hub: HubState,
+                history: HubHistory) -> Refusal | None: ...
+
+    def add(self, uow: UnitOfWork, request: FailoverRequest, ask: DrillAsk) -> object: ...
+
+
 class Asking:
     def __init__(self, deps: ServiceDeps, hubs: Hubs, refusals: Refusals) -> None:
         self.deps, self.hubs, self.refusals = deps, hubs, refusals
+        self.drills: DrillHook | None = None
 
     def preview(self, actor: Actor, channel_id: str, hub_name: str,
                 kind: OperationKind) -> Preview | Refusal:
@@ -146,13 +163,15 @@ class Asking:
             reason=cmd.reason.strip(), channel_id=cmd.channel_id, created_at=now,
             expires_at=now + self.deps.request_ttl, region_before=hub.active_region,
             region_target=hub.target_region, device_count=hub.device_count,
-            consumers=_declared(hub),
+            consumers=_declared(hub), drill_id=new_drill_id() if cmd.drill else None,
         )
         read = self.hubs.read_history(hub)
+        drills = self.drills if cmd.drill is not None else None
         with self.deps.uow() as uow:
+            history = self.hubs.histories.merge(uow, read)
             refusal = (check_direction(cmd.kind, hub) or check_ready(hub)
-                       or self.hubs.quota_refusal(uow, hub.name, cmd.kind,
-                                              self.hubs.histories.merge(uow, read)))
+                       or self.hubs.quota_refusal(uow, hub.name, cmd.kind, history)
+                       or (drills.refusal(uow, hub, history) if drills else None))
             if refusal is None:
                 try:
                     uow.requests.add(request)
@@ -160,7 +179,12 @@ class Asking:
                     refusal = check_open_request(uow.requests.open_for_hub(hub.name)) or Refusal(
                         RefusalReason.HUB_LOCKED, "Another request holds this hub.")
             if refusal is None:
-                uow.events.append(request.requested())
+                requested = request.requested()
+                if drills is not None and cmd.drill is not None:
+                    drills.add(uow, request, cmd.drill)
+                    requested = replace(requested, detail={**requested.detail,
+                                                           "drill": request.drill_id})
+                uow.events.append(requested)
                 if not self.deps.access.require_approval:
                     request = mark_approved(self.deps, uow, request, AUTO_APPROVER) or request
                 uow.commit()

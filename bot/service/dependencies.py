@@ -74,6 +74,8 @@ class ServiceDeps:
     hub_metrics: HubMetrics | None = None
     timeline: Timeline = SAME_CLOCK
     consumer_restarts: ConsumerRestarts | None = None
+    # Drills: hubs marked for them by configuration (BOT_DRILL_HUBS), beside their tag.
+    drill_hubs: frozenset[str] = frozenset()
 
     def use_leases(self, keeper: LeaseKeeper, owner: str, ttl: timedelta) -> None:
         """Wire the poller's heartbeat: starts hold leases as ``owner`` for ``ttl``."""

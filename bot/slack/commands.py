@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block
 from bot.domain.model import OperationKind
 from bot.domain.rules import Refusal, RefusalReason
 from bot.domain.user_text import clean
-from bot.slack import region_dialog, reports
+from bot.slack import drill_commands, region_dialog, reports
 from bot.slack.lazy import ANSWER, OPEN_DIALOG, WANTED_HALVES, Half
 from bot.slack.listener import Kind, Listener, any_access
 from bot.slack.listener_deps import ListenerDeps, failure_message, guarded
@@ -25,7 +25,9 @@ from bot.slack.modals import ModalContext, confirm_modal, error_modal, loading_m
 from bot.slack.parsing import (
     CancelRequest,
     Command,
+    ListDrills,
     ListHubs,
+    RequestDrill,
     RequestOperation,
     RequestRegional,
     ShowAudit,
@@ -72,9 +74,15 @@ def _acknowledge(default: str | None) -> Callable[..., None]:
     return acknowledge
 
 
+def _dialog(parsed: Command | Usage) -> bool:
+    """Commands that open a dialog (a drill with a schedule only answers)."""
+    return isinstance(parsed, RequestOperation | RequestRegional) or (
+        isinstance(parsed, RequestDrill) and not (parsed.every or parsed.at or parsed.cancel))
+
+
 def _wanted_halves(parsed: Command | Usage) -> frozenset[Half]:
     """Which lazy halves have work to do for this command (see ``_open_dialog``, ``_answer``)."""
-    if isinstance(parsed, RequestOperation | RequestRegional):
+    if _dialog(parsed):
         return frozenset({OPEN_DIALOG})
     if isinstance(parsed, ShowHelp) or (isinstance(parsed, Usage) and not parsed.problem):
         return frozenset()
@@ -91,6 +99,8 @@ def _open_dialog(deps: ListenerDeps, default: str | None) -> Callable[..., None]
             _open_modal(deps, client, command, parsed, respond)
         elif isinstance(parsed, RequestRegional):
             region_dialog.open_dialog(deps, client, command, parsed, _answerer(respond))
+        elif isinstance(parsed, RequestDrill) and _dialog(parsed):
+            drill_commands.open_dialog(deps, client, command, parsed, _answerer(respond))
         else:
             return
         _audit_cleaned(deps, command)  # after views.open: the trigger id lives 3 s
@@ -103,7 +113,7 @@ def _answer(deps: ListenerDeps, default: str | None) -> Callable[..., None]:
 
     def answer(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         parsed = parse_command(_text(command), default=default)
-        if not isinstance(parsed, ShowHelp | RequestOperation | RequestRegional):
+        if not (isinstance(parsed, ShowHelp) or _dialog(parsed)):
             _audit_cleaned(deps, command)
         if isinstance(parsed, Usage) and parsed.problem:
             # Bad input is a refusal like any other: it goes in the audit log.
@@ -111,7 +121,7 @@ def _answer(deps: ListenerDeps, default: str | None) -> Callable[..., None]:
                               f"{command.get('command', '/iothub')} "
                               f"{_text(command)[:200]}: {parsed.problem}")
             deps.service.refusals.record_refusal(refusal, command["user_id"])
-        elif not isinstance(parsed, Usage | ShowHelp | RequestOperation | RequestRegional):
+        elif not (isinstance(parsed, Usage | ShowHelp) or _dialog(parsed)):
             _handle(deps, parsed, command, respond, client)
 
     return answer
@@ -137,6 +147,10 @@ def _handle(deps: ListenerDeps, parsed: Command, command: dict[str, Any], respon
         run(lambda: _audit(deps, parsed, answer))
     elif isinstance(parsed, CancelRequest):
         run(lambda: _cancel(deps, client, user, channel, parsed, answer))
+    elif isinstance(parsed, RequestDrill):
+        run(lambda: drill_commands.schedule(deps, user, channel, parsed, answer))
+    elif isinstance(parsed, ListDrills):
+        run(lambda: drill_commands.list_drills(deps, answer))
 
 
 Answer = Callable[..., None]

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 
 from slack_bolt import App
 
-from bot.slack import actions, batch_actions, commands, home_tab, region_dialog, views
+from bot.slack import (
+    actions,
+    batch_actions,
+    commands,
+    drill_commands,
+    home_tab,
+    region_dialog,
+    views,
+)
 from bot.slack.lazy import Half
 from bot.slack.listener import Access, Listener, ListenerDeclarationError
 from bot.slack.listener_deps import ListenerDeps
@@ -37,6 +45,7 @@ LISTENERS = checked((
     *commands.LISTENERS,  # /iothub, /failover, /failback
     *actions.LISTENERS,  # Approve, Reject
     *batch_actions.LISTENERS,  # a regional batch's Stop the rest, Retry failed
+    *drill_commands.LISTENERS,  # a drill's Stop drill
     *views.LISTENERS,  # the confirmation dialog
     *region_dialog.LISTENERS,  # the regional dialog (``failover --region``)
     *home_tab.LISTENERS,  # app_home_opened

@@ -18,6 +18,7 @@ from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate
 from bot.service import AUTO_APPROVER
 from bot.slack.after_move_blocks import plan_blocks
+from bot.slack.drill_blocks import approval_note
 from bot.slack.text import clip, escape, region, took, user, when, when_allowed
 
 APPROVE = "approve"  # action_id (contract); value = request id
@@ -64,6 +65,7 @@ def request_blocks(request: FailoverRequest) -> list[Block]:
         SectionBlock(text=clip(f"*Reason*\n{escape(request.reason) or '–'}", 3000)),
         *plan_blocks(request.consumers,
                      approving=request.status is RequestStatus.AWAITING_APPROVAL),
+        *approval_note(request),
     ]
     if request.status is RequestStatus.AWAITING_APPROVAL:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(

@@ -40,9 +40,13 @@ class ModalContext:
     kind: OperationKind
     channel: str
     active: str = ""  # the active region the user saw; a change since then voids the request
+    drill: bool = False  # the dialog of a drill (its failover leg), not of a failover
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        values = asdict(self)
+        if not self.drill:
+            values.pop("drill")
+        return json.dumps(values, separators=(",", ":"))
 
     @classmethod
     def load(cls, raw: str) -> ModalContext:
@@ -50,7 +54,7 @@ class ModalContext:
         try:
             data = json.loads(raw)
             return cls(str(data["hub"]), OperationKind(data["kind"]), str(data["channel"]),
-                       str(data.get("active", "")))
+                       str(data.get("active", "")), data.get("drill") is True)
         except (TypeError, KeyError, json.JSONDecodeError, RecursionError) as exc:
             raise ValueError("unreadable modal metadata") from exc
 

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, MarkdownTextObject
 
 from bot.domain.consumer_action import ConsumerAction
+from bot.domain.drill import Drill
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.notifications import CompletionReport, Milestone, ProgressUpdate, VerdictReport
 from bot.slack.after_move_blocks import (
@@ -19,6 +20,7 @@ from bot.slack.after_move_blocks import (
     verdict_blocks,
     verdict_text,
 )
+from bot.slack.drill_blocks import said_blocks
 from bot.slack.messages import (
     completion_blocks,
     completion_text,
@@ -112,6 +114,13 @@ class SlackNotifier:
 
     def consumer_acted(self, request: FailoverRequest, action: ConsumerAction) -> None:
         self._reply(request, consumer_text(action))
+
+    def drill_said(self, request: FailoverRequest, drill: Drill, text: str) -> None:
+        """A drill's step, in its failover leg's thread; its end, to the whole channel."""
+        self._reply(request, text, said_blocks(drill, text), broadcast=drill.status.ended)
+
+    def drill_refused(self, channel_id: str, text: str) -> None:
+        self._client.chat_postMessage(channel=channel_id, text=text)
 
     def _forget(self, request_id: str) -> None:
         """A finished request needs none of the per-request state: the process runs for months."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.domain.batch import BATCH_ID_USAGE, WELL_FORMED_BATCH_ID
 from bot.domain.durations import parse_duration
@@ -31,6 +31,21 @@ class RequestRegional:
 
     kind: OperationKind
     region: str  # the region key (``westeurope``)
+
+
+@dataclass(frozen=True)
+class RequestDrill:
+    """``drill <hub>``: the dialog; with ``every`` or ``at``, a schedule; ``cancel``: its end."""
+
+    hub: str
+    every: timedelta | None = None
+    at: datetime | None = None
+    cancel: bool = False
+
+
+@dataclass(frozen=True)
+class ListDrills:
+    pass
 
 
 @dataclass(frozen=True)
@@ -71,8 +86,8 @@ class Usage:
     problem: str | None = None
 
 
-Command = (RequestOperation | RequestRegional | ShowStatus | ListHubs | ShowAudit | CancelRequest
-           | ShowHelp)
+Command = (RequestOperation | RequestRegional | RequestDrill | ListDrills | ShowStatus | ListHubs
+           | ShowAudit | CancelRequest | ShowHelp)
 
 USAGE = """\
 `/iothub failover <hub>` – fail a hub over to its paired region (asks for confirmation and approval)
@@ -84,6 +99,9 @@ USAGE = """\
 `/iothub audit [hub] [--user @someone] [--since 7d] [--status approved,…] [--kind …] [--page N]`
 `/iothub audit --batch fb-…` – a regional batch: its approval, stop and every hub's events
 `/iothub cancel <request-id>` – withdraw a request that has not started
+`/iothub drill <hub>` – rehearse: fail over, verify, wait for the cool-down, fail back, verify
+`/iothub drill <hub> --every 90d` (or `--at 2027-01-15T03:00`) – on a schedule; `--cancel` ends it
+`/iothub drills` – schedules, the last drill of each hub, hubs never drilled
 `/failover …`, `/failback …` – short for `/iothub failover …`, `/iothub failback …`
 `/iothub help` – this text"""
 
@@ -103,6 +121,10 @@ def parse_command(text: str, *, default: str | None = None) -> Command | Usage:
         return _region(args, OperationKind(verb))
     if verb in ("failover", "failback"):
         return _one_hub(args, lambda hub: RequestOperation(OperationKind(verb), hub), verb)
+    if verb == "drill":
+        return _drill(args)
+    if verb == "drills":
+        return ListDrills() if not args else Usage("`drills` takes nothing more.")
     if verb == "status":
         return _one_hub(args, ShowStatus, verb)
     if verb == "list":
@@ -126,6 +148,40 @@ def _one_hub(args: list[str], build: Callable[[str], Command], verb: str) -> Com
         return Usage(f"`{verb}` takes one hub name, like `/iothub {verb} my-hub`.")
     refusal = check_hub_name(args[0])
     return Usage(refusal.message) if refusal else build(args[0])
+
+
+_DRILL_USAGE = ("`drill` takes a hub name, and optionally `--every 90d`, `--at "
+                "2027-01-15T03:00` (UTC) or `--cancel`.")
+
+
+def _drill(args: list[str]) -> Command | Usage:
+    if not args or args[0].startswith("--"):
+        return Usage(_DRILL_USAGE)
+    hub, options = args[0], [a.lower() for a in args[1:]]
+    refusal = check_hub_name(hub)
+    if refusal:
+        return Usage(refusal.message)
+    if not options:
+        return RequestDrill(hub)
+    if options == ["--cancel"]:
+        return RequestDrill(hub, cancel=True)
+    if len(options) == 2 and options[0] == "--every":
+        try:
+            every = parse_duration(options[1])
+        except ValueError:
+            return Usage(f"`--every` takes a duration like `90d`, not `{options[1][:20]}`.")
+        if every < timedelta(days=1):
+            return Usage("`--every` is at least `1d`: Azure allows two failovers a day.")
+        return RequestDrill(hub, every=every)
+    if len(options) == 2 and options[0] == "--at":
+        try:
+            typed = datetime.fromisoformat(args[2])
+        except ValueError:
+            return Usage(f"`--at` takes a UTC time like `2027-01-15T03:00`, not "
+                         f"`{args[2][:25]}`.")
+        at = typed.replace(tzinfo=UTC) if typed.tzinfo is None else typed.astimezone(UTC)
+        return RequestDrill(hub, at=at)
+    return Usage(_DRILL_USAGE)
 
 
 _QUOTES = "\"'“”‘’"

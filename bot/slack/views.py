@@ -63,7 +63,8 @@ def _submit(deps: ListenerDeps, body: dict[str, Any], client: WebClient) -> None
                              expected_active_region=context.active,
                              key=str(view.get("id") or "") or None,  # a re-run finds its request
                              cleaned=text_cleaning(view, (NAME_INPUT, REASON_INPUT)))
-        result = deps.service.asking.submit(cmd)
+        result = (deps.service.drill_asking.submit(cmd) if context.drill
+                  else deps.service.asking.submit(cmd))
         if isinstance(result, FieldErrors):
             if _SUBMISSION.inline_errors(deps.service.access, cmd.actor.user_id, context, view):
                 return None  # the ack already showed these inline

@@ -21,6 +21,7 @@ from bot.domain.batch import Batch
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest
 from bot.store.after_move import ConsumerActionRepository, VerificationRepository
+from bot.store.drill_base import DrillRepository
 
 
 class HubLocked(Exception):
@@ -282,6 +283,9 @@ class UnitOfWork(Protocol):
 
     @property
     def consumer_actions(self) -> ConsumerActionRepository: ...
+
+    @property
+    def drills(self) -> DrillRepository: ...  # drills and their schedules (store.drill_base)
 
     def __enter__(self) -> Self: ...
 

@@ -14,9 +14,9 @@ from bot.domain.consumer_action import ActionStatus, ConsumerAction
 from bot.domain.consumer_results import RestartOutcome
 from bot.domain.consumers import Consumer, ConsumerKind
 from bot.domain.model import OperationKind
+from bot.store.after_move_tables import ConsumerActionRow
 from bot.store.engine import translating
 from bot.store.rows import dialect
-from bot.store.tables import ConsumerActionRow
 
 Row = ConsumerActionRow
 _ENDED = [ActionStatus.DONE.value, ActionStatus.INTERRUPTED.value]

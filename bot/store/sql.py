@@ -19,6 +19,7 @@ from sqlmodel import Session
 from bot.store.announcements import SqlAnnouncements
 from bot.store.batches import SqlBatchRepository
 from bot.store.consumer_actions import SqlConsumerActions
+from bot.store.drills import SqlDrills
 from bot.store.engine import (
     database_url,
     make_engine,
@@ -87,6 +88,7 @@ class SqlUnitOfWork:
         self.pace = SqlStartPace(self._session)
         self.verifications = SqlVerifications(self._session)
         self.consumer_actions = SqlConsumerActions(self._session)
+        self.drills = SqlDrills(self._session)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Dialect, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, String, Text, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -40,7 +40,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _utc(*, nullable: bool = True, **kwargs: Any) -> Any:
+def utc_field(*, nullable: bool = True, **kwargs: Any) -> Any:
     return Field(default=None if nullable else ..., sa_type=UtcDateTime, nullable=nullable,
                  **kwargs)
 
@@ -78,15 +78,15 @@ class FailoverRequestRow(SQLModel, table=True):
     requested_by: str = Field(sa_type=String(64))
     reason: str = Field(sa_type=Text)
     channel_id: str = Field(sa_type=String(64))
-    created_at: datetime = _utc(nullable=False)
-    expires_at: datetime = _utc(nullable=False)
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
     region_before: str = Field(sa_type=String(64))
     region_target: str = Field(sa_type=String(64))
     device_count: int | None = Field(default=None)
     approved_by: str | None = Field(default=None, sa_type=String(64))
-    decided_at: datetime | None = _utc()
-    started_at: datetime | None = _utc()
-    completed_at: datetime | None = _utc()
+    decided_at: datetime | None = utc_field()
+    started_at: datetime | None = utc_field()
+    completed_at: datetime | None = utc_field()
     region_after: str | None = Field(default=None, sa_type=String(64))
     operation_handle: str | None = Field(default=None, sa_type=Text)
     error_code: str | None = Field(default=None, sa_type=String(128))
@@ -94,14 +94,15 @@ class FailoverRequestRow(SQLModel, table=True):
     message_ts: str | None = Field(default=None, sa_type=String(32))
     status_message_ts: str | None = Field(default=None, sa_type=String(32))
     version: int = Field(default=1)
-    next_poll_at: datetime | None = _utc()
+    next_poll_at: datetime | None = utc_field()
     lease_owner: str | None = Field(default=None, sa_type=String(128))
-    lease_expires_at: datetime | None = _utc()
+    lease_expires_at: datetime | None = utc_field()
     notified_version: int = Field(default=0)
     batch_id: str | None = Field(default=None, sa_type=String(32))
     batch_position: int | None = Field(default=None)
     # What approving it approves after the move (the hub's consumers, as JSON), if any.
     consumers: str | None = Field(default=None, sa_type=Text)
+    drill_id: str | None = Field(default=None, sa_type=String(32))  # a drill's leg
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -119,7 +120,7 @@ class AuditEventRow(SQLModel, table=True):
     # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).
     id: int | None = Field(default=None, primary_key=True,
                            sa_type=BigInteger().with_variant(Integer(), "sqlite"))
-    at: datetime = _utc(nullable=False)
+    at: datetime = utc_field(nullable=False)
     action: str = Field(sa_type=String(16))
     actor: str = Field(sa_type=String(64))
     hub: str | None = Field(default=None, sa_type=String(64))
@@ -146,20 +147,20 @@ class FailoverBatchRow(SQLModel, table=True):
     requested_by: str = Field(sa_type=String(64))
     reason: str = Field(sa_type=Text)
     channel_id: str = Field(sa_type=String(64))
-    created_at: datetime = _utc(nullable=False)
-    expires_at: datetime = _utc(nullable=False)
+    created_at: datetime = utc_field(nullable=False)
+    expires_at: datetime = utc_field(nullable=False)
     hub_count: int = Field(default=0)
     approved_by: str | None = Field(default=None, sa_type=String(64))
-    decided_at: datetime | None = _utc()
+    decided_at: datetime | None = utc_field()
     stopped_by: str | None = Field(default=None, sa_type=String(64))
-    stopped_at: datetime | None = _utc()
+    stopped_at: datetime | None = utc_field()
     message_ts: str | None = Field(default=None, sa_type=String(32))
-    finished_at: datetime | None = _utc()
+    finished_at: datetime | None = utc_field()
     version: int = Field(default=1)
     board_owner: str | None = Field(default=None, sa_type=String(128))
-    board_lease_until: datetime | None = _utc()
+    board_lease_until: datetime | None = utc_field()
     board_digest: str | None = Field(default=None, sa_type=String(64))
-    board_edited_at: datetime | None = _utc()
+    board_edited_at: datetime | None = utc_field()
 
 
 class LazyJobRow(SQLModel, table=True):
@@ -182,10 +183,10 @@ class LazyJobRow(SQLModel, table=True):
     body: str = Field(sa_type=Text)  # the raw request body, or JSON (Socket Mode)
     headers: str = Field(sa_type=Text)  # JSON
     request_id: str | None = Field(default=None, sa_type=String(64))
-    created_at: datetime = _utc(nullable=False)
+    created_at: datetime = utc_field(nullable=False)
     attempts: int = Field(default=0)
     owner: str | None = Field(default=None, sa_type=String(128))
-    lease_expires_at: datetime | None = _utc()
+    lease_expires_at: datetime | None = utc_field()
 
 
 class StartPaceRow(SQLModel, table=True):
@@ -195,73 +196,11 @@ class StartPaceRow(SQLModel, table=True):
     __tablename__ = "start_pace"
 
     name: str = Field(primary_key=True, sa_type=String(32))
-    last_turn_at: datetime | None = _utc()
-
-
-class VerificationRow(SQLModel, table=True):
-    """A move's verification (bot.domain.verification_state), with its looks' bookkeeping:
-    who looks (a lease) and when next. ``baseline``, ``minutes`` and ``figures`` are JSON."""
-
-    __tablename__ = "verification"
-    __table_args__ = (
-        Index("ix_verification_due", "status", "next_look_at"),
-        Index("ix_verification_hub", "hub_name", "posted_at"),
-        Index("ix_verification_untold", "request_id",
-              sqlite_where=text("announced = 0"), postgresql_where=text("NOT announced")),
-        Index("ix_verification_batch", "batch_id",
-              sqlite_where=text("batch_id IS NOT NULL"),
-              postgresql_where=text("batch_id IS NOT NULL")),
-    )
-
-    request_id: str = Field(primary_key=True, sa_type=String(32))
-    hub_name: str = Field(sa_type=String(64))
-    subscription_id: str = Field(sa_type=String(64))
-    resource_group: str = Field(sa_type=String(128))
-    kind: str = Field(sa_type=String(16))
-    batch_id: str | None = Field(default=None, sa_type=String(32))
-    status: str = Field(sa_type=String(16))
-    posted_at: datetime = _utc(nullable=False)
-    completed_at: datetime | None = _utc()
-    baseline: str | None = Field(default=None, sa_type=Text)
-    minutes: str = Field(default="{}", sa_type=Text)
-    figures: str | None = Field(default=None, sa_type=Text)
-    reason: str = Field(default="", sa_type=Text)
-    next_look_at: datetime | None = _utc()
-    decided_at: datetime | None = _utc()
-    reads: int = Field(default=0)
-    announced: bool = Field(default=False, sa_type=Boolean)
-    version: int = Field(default=1)
-    lease_owner: str | None = Field(default=None, sa_type=String(128))
-    lease_expires_at: datetime | None = _utc()
-
-
-class ConsumerActionRow(SQLModel, table=True):
-    """One consumer to act on after a move, at most once (bot.domain.consumer_action)."""
-
-    __tablename__ = "consumer_action"
-    __table_args__ = (
-        Index("ix_consumer_action_status", "status", "lease_expires_at"),
-        Index("ix_consumer_action_untold", "request_id",
-              sqlite_where=text("announced = 0"), postgresql_where=text("NOT announced")),
-    )
-
-    request_id: str = Field(primary_key=True, sa_type=String(32))
-    consumer_key: str = Field(primary_key=True, sa_type=String(512))  # its id, lower case
-    hub_name: str = Field(sa_type=String(64))
-    kind: str = Field(sa_type=String(16))
-    batch_id: str | None = Field(default=None, sa_type=String(32))
-    consumer_kind: str = Field(sa_type=String(32))
-    subscription_id: str = Field(sa_type=String(64))
-    resource_group: str = Field(sa_type=String(128))
-    name: str = Field(sa_type=String(128))
-    status: str = Field(sa_type=String(16))
-    created_at: datetime = _utc(nullable=False)
-    owner: str | None = Field(default=None, sa_type=String(128))
-    lease_expires_at: datetime | None = _utc()
-    outcome: str | None = Field(default=None, sa_type=String(16))
-    sentence: str = Field(default="", sa_type=Text)
-    finished_at: datetime | None = _utc()
-    announced: bool = Field(default=False, sa_type=Boolean)
+    last_turn_at: datetime | None = utc_field()
 
 
 metadata = SQLModel.metadata
+
+# The tables of later features, in modules of their own, registered on the same metadata (the
+# migrations and their check read every table from here).
+from bot.store import after_move_tables, drill_tables  # noqa: E402, F401

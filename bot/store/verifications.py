@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.verification import Baseline, Figures, MetricMinutes, MinutePoint
 from bot.domain.verification_state import Verification, VerificationSummary, VerifyStatus
+from bot.store.after_move_tables import VerificationRow
 from bot.store.engine import translating
 from bot.store.rows import dialect
-from bot.store.tables import VerificationRow
 
 Row = VerificationRow
 _LOOKED = [VerifyStatus.WAITING.value, VerifyStatus.WATCHING.value]

@@ -73,6 +73,7 @@ class SimHub:
     history: list[Completed] = field(default_factory=list)
     priority: int | None = None  # the hub's failover-priority tag
     consumers: HubConsumers | None = None  # what its failover-bot-consumers tags declare
+    drill_tagged: bool = False  # its failover-bot-drill tag is "allowed"
     traffic: Traffic | None = None  # how it shows in Azure Monitor
     operations: list[SimOperation] = field(default_factory=list)  # every one ever begun
 
@@ -125,6 +126,7 @@ class SimHub:
             device_count=device_count,
             priority=self.priority,
             consumers=self.consumers,
+            drill_tagged=self.drill_tagged,
         )
 
     def moves(self, timeline: Timeline) -> list[Move]:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.consumers import consumers_of
+from bot.domain.drill import marked_for_drills
 from bot.domain.history import ActivityOperation
 from bot.domain.model import PRIORITY_TAG, HubRef, HubState, OperationKind, priority_from_tags
 from bot.domain.regions import display_name, same_region
@@ -124,7 +125,8 @@ class SimulatedIotHubGateway(MonitorAndConsumers):
             hub = SimHub(ref, display_name(home), display_name(pair) if pair else "",
                          devices, seeded_rng(f"{self._seed}:{ref}"),
                          priority=priority_from_tags(all_tags),
-                         consumers=consumers_of(all_tags, ref), traffic=traffic)
+                         consumers=consumers_of(all_tags, ref), traffic=traffic,
+                         drill_tagged=marked_for_drills(name, all_tags, ()))
             self._hubs.append(hub)
         return ref
 

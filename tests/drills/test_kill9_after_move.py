@@ -26,7 +26,8 @@ from sqlmodel import Session, col, select
 from bot.domain.model import AuditAction
 from bot.domain.verification_state import VerifyStatus
 from bot.poller.after_move import LOOK_LEASE
-from bot.store.tables import AuditEventRow, ConsumerActionRow, VerificationRow
+from bot.store.after_move_tables import ConsumerActionRow, VerificationRow
+from bot.store.tables import AuditEventRow
 from failover_sandbox.slack_api import Message
 
 from .conftest import HUB

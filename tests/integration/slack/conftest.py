@@ -215,7 +215,8 @@ def make_bot(fake_slack: FakeSlackServer, db_file_url: str) -> Iterator[MakeBot]
                                   access=settings.access, request_ttl=settings.bot_request_ttl,
                                   time_scale=time_scale, timeline=gateway.timeline,
                                   verify_rules=settings.verify_rules if verify else None,
-                                  hub_metrics=gateway if verify else None)
+                                  hub_metrics=gateway if verify else None,
+                                  drill_hubs=frozenset(settings.bot_drill_hubs))
         client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                  sleep=lambda _: None)
         resolver = SlackActorResolver(client, settings.access.group_ids, clock=clock)

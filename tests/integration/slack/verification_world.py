@@ -22,6 +22,7 @@ from bot.config import load_settings
 from bot.domain.clock import FakeClock
 from bot.domain.model import HubRef
 from bot.domain.verification import MINUTE, VerifyRules, floor_minute
+from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.azure import AzureIotHubGateway
 from bot.poller import Poller
 from bot.service import FailoverService
@@ -66,6 +67,14 @@ class World:
     @property
     def clock(self) -> FakeClock:
         return self.bot.clock
+
+    def steady(self, *, hours: int = 6, devices: float = DEVICES,
+               telemetry: float = 60_000) -> None:
+        """Steady minutes from an hour before now to ``hours`` after: every move verifies."""
+        now = floor_minute(self.clock.now())
+        minutes = [now + MINUTE * i for i in range(-60, hours * 60)]
+        self.metrics.hub(self.ref, devices=dict.fromkeys(minutes, devices),
+                         telemetry=dict.fromkeys(minutes, telemetry))
 
     def baseline(self, *, devices: float = DEVICES, telemetry: float = 60_000) -> None:
         """The hour before now: steady devices and telemetry."""
@@ -144,13 +153,17 @@ def make_world(fake_slack: FakeSlackServer, tmp_path: Path) -> Iterator[MakeWorl
                 rsps.add_callback(method, re.compile(re.escape(PUBLIC_ARM) + r"/.*"),
                                   callback=_router(arm, metrics, consumers),
                                   content_type="application/json")
-            gateway = AzureIotHubGateway(StaticTokenCredential(), [SUBSCRIPTION], clock=clock)
+            iothub = AzureIotHubGateway(StaticTokenCredential(), [SUBSCRIPTION], clock=clock)
+            # As bootstrap wires it: Azure's Activity Log counts what was done outside the bot.
+            activity = CachedActivityLog(iothub, clock, settings.bot_activity_log_ttl)
+            gateway = InvalidatingGateway(iothub, activity)
             service = FailoverService(uow=unit_of_work_factory(engine), gateway=gateway,
                                       clock=clock, limits=settings.limits,
                                       access=settings.access,
                                       request_ttl=settings.bot_request_ttl,
                                       poll_interval=POLL, verify_rules=rules,
-                                      hub_metrics=gateway, consumer_restarts=gateway)
+                                      hub_metrics=iothub, consumer_restarts=iothub,
+                                      activity=activity)
             client = make_web_client(fake_slack.slack.bot_token, fake_slack.api_url,
                                      sleep=lambda _: None)
             notifier = SlackNotifier(client, service.notices,
@@ -161,7 +174,7 @@ def make_world(fake_slack: FakeSlackServer, tmp_path: Path) -> Iterator[MakeWorl
                              executor=SyncExecutor())
             poller = Poller(service, service.uow, notifier, clock, owner_id="test",
                             poll_interval=POLL, lease_ttl=timedelta(minutes=5), max_workers=2,
-                            rng=random.Random(1), after_move=notifier)
+                            rng=random.Random(1), after_move=notifier, drills=notifier)
             bot = Bot(app, fake_slack, service, gateway, clock,  # type: ignore[arg-type]
                       settings, notifier)
             return World(bot, arm, metrics, consumers, poller, ref)

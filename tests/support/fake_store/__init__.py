@@ -24,6 +24,7 @@ from typing import Self
 
 from bot.store.base import StoreUnavailable
 from tests.support.fake_store.after_move import FakeConsumerActions, FakeVerifications
+from tests.support.fake_store.drills import FakeDrills
 from tests.support.fake_store.others import (
     FakeAuditLog,
     FakeBatchRepository,
@@ -80,6 +81,7 @@ class FakeUnitOfWork:
         self.pace = FakeStartPace(self._tables)
         self.verifications = FakeVerifications(self._tables)
         self.consumer_actions = FakeConsumerActions(self._tables)
+        self.drills = FakeDrills(lambda: self._tables().drills)
         return self
 
     def __exit__(self, *exc: object) -> None:

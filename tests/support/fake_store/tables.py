@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from bot.domain.batch import Batch
 from bot.domain.model import AuditEvent
 from bot.domain.request import FailoverRequest
+from tests.support.fake_store.drills import DrillTables
 
 T = TypeVar("T")
 
@@ -75,10 +76,12 @@ class Tables:
     last_turn: datetime | None = None
     verifications: dict[str, LeasedRow] = field(default_factory=dict)
     consumer_actions: dict[tuple[str, str], LeasedRow] = field(default_factory=dict)
+    drills: DrillTables = field(default_factory=DrillTables)
 
     def copy(self) -> Tables:
         return Tables(dict(self.requests), dict(self.batches), list(self.events),
-                      self.last_turn, dict(self.verifications), dict(self.consumer_actions))
+                      self.last_turn, dict(self.verifications), dict(self.consumer_actions),
+                      self.drills.copy())
 
     def request(self, request_id: str) -> RequestRow | None:
         return self.requests.get(request_id)

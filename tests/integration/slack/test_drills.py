@@ -1,0 +1,125 @@
+"""Drills (issue #23) through the real Bolt app and the real SDKs, ARM emulated by
+``responses`` (see ``verification_world.py``): a marked hub is drilled end to end with
+exactly two POSTs, two verdicts and one report; an unmarked hub is refused before any
+dialog; a drill never uses the day's last failover; Stop drill in each phase."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.domain.drill import DrillStatus
+from bot.domain.model import AuditAction
+from bot.store.base import AuditQuery
+
+from .conftest import CHANNEL
+from .verification_world import HUB, MOVE, MakeWorld, World
+
+MARKED = {"failover-bot-drill": "allowed"}
+COOLDOWN = timedelta(hours=1)
+
+
+def _drill(world: World) -> str:
+    """Ask for a drill through its dialog and approve it: the failover leg's request id."""
+    world.bot.command(f"drill {HUB}")
+    modal = list(world.bot.slack.views.values())[-1]
+    world.bot.submit(modal)
+    newest = world.bot.slack.messages(CHANNEL, top_level=True)[-1]
+    request_id = next(e["value"] for b in newest.blocks if b["type"] == "actions"
+                      for e in b["elements"] if e["action_id"] == "approve")
+    world.bot.click("approve", request_id, message=newest)
+    return request_id
+
+
+def _drill_of(world: World, request_id: str):
+    request = world.bot.service.reading.get_request(request_id)
+    assert request is not None and request.drill_id
+    drill = world.bot.service.drilling.get(request.drill_id)
+    assert drill is not None
+    return drill
+
+
+def test_a_marked_hub_is_drilled_with_two_posts_two_verdicts_and_one_report(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    world.bot.command(f"drill {HUB}")
+    dialog = json.dumps(list(world.bot.slack.views.values())[-1].view, ensure_ascii=False)
+    assert "What the drill will do" in dialog and "Request drill" in dialog
+    assert "1 failover and 1 failback will be left" in dialog
+
+    first = _drill(world)
+    world.rounds(world.clock.now() + MOVE + COOLDOWN / 2)
+    drill = _drill_of(world, first)
+    assert drill.status is DrillStatus.COOLING_DOWN and world.arm.requests["failover"] == 1
+    said = world.thread_text(first)
+    assert f"The failback leg starts by itself at {drill.failback_at:%H:%M} UTC" in said
+
+    world.rounds(world.clock.now() + COOLDOWN / 2 + MOVE + timedelta(minutes=10))
+
+    drill = _drill_of(world, first)
+    assert drill.status is DrillStatus.DONE, drill
+    assert world.arm.requests["failover"] == 2  # one POST a leg, the failback by itself
+    verdicts = world.bot.service.reading.audit(AuditQuery(actions=frozenset(
+        {AuditAction.VERIFIED, AuditAction.NOT_RECOVERED, AuditAction.UNVERIFIED})))
+    assert sorted(e.kind.value for e in verdicts if e.kind) == ["failback", "failover"]
+    report = drill.report or {}
+    for leg in ("failover", "failback"):
+        figures = report["legs"][leg]
+        assert figures["verdict"] == "verified"
+        assert figures["to_active_s"] > 0 and figures["to_verified_s"] > 0
+        assert "to_accepted_s" in figures
+    assert report["quota_used"] == {"failover": 1, "failback": 1}
+    text = world.thread_text(first)
+    assert text.count("Drill report") == 1
+    assert "approval to Azure's acceptance" in text and "to devices verified" in text
+    reports = [e for e in world.bot.service.reading.audit(AuditQuery(
+        actions=frozenset({AuditAction.DRILL}))) if e.detail.get("report")]
+    assert len(reports) == 1
+
+
+def test_the_second_drill_compares_its_figures_with_the_first(make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady(hours=30)
+    first = _drill(world)
+    world.rounds(world.clock.now() + MOVE * 2 + COOLDOWN + timedelta(minutes=10),
+                 step=timedelta(minutes=1))
+    assert _drill_of(world, first).status is DrillStatus.DONE
+    world.clock.advance(timedelta(hours=25))  # a day later: the quota is whole again
+    world.steady(hours=4)
+
+    second = _drill(world)
+    world.rounds(world.clock.now() + MOVE * 2 + COOLDOWN + timedelta(minutes=10),
+                 step=timedelta(minutes=1))
+
+    drill = _drill_of(world, second)
+    assert drill.status is DrillStatus.DONE
+    assert (drill.report or {})["previous"] == _drill_of(world, first).id
+    assert "than the last drill on" in world.thread_text(second) \
+        or "as the last drill on" in world.thread_text(second)
+
+
+def test_an_unmarked_hub_is_refused_before_any_dialog_saying_how_to_mark_it(
+        make_world: MakeWorld) -> None:
+    world = make_world()
+    world.bot.command(f"drill {HUB}")
+    assert world.bot.slack.calls("views.open") == []
+    answer = json.dumps(world.bot.slack.responses[-1].body)
+    assert "not marked for drills" in answer and "failover-bot-drill" in answer
+    assert "BOT_DRILL_HUBS" in answer
+    refused = world.bot.service.reading.audit(AuditQuery(actions=frozenset(
+        {AuditAction.REFUSED})))
+    assert refused and refused[0].detail["reason"] == "not_drillable"
+    assert world.arm.requests["failover"] == 0
+
+
+def test_a_drill_is_refused_when_it_would_use_the_days_last_failover(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(hours=5))
+    world.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(hours=3))
+    world.bot.command(f"drill {HUB}")
+    shown = json.dumps(list(world.bot.slack.views.values())[-1].view, ensure_ascii=False)
+    assert "never uses the day's last failover" in shown
+    assert "Allowed again from" in shown
+    assert world.arm.requests["failover"] == 0
