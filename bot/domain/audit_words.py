@@ -67,6 +67,10 @@ _WORDS: dict[str, Callable[[object], str]] = {
     "cancelled": lambda v: f"{v} not started, cancelled",
     # A batch's failed hub asked for again by the approver who clicked Retry failed.
     "retry_of": lambda v: f"retry of {v} (Retry failed), for the batch's requester",
+    # A drill's own steps (its report is kept whole in the JSON).
+    "drill": lambda v: f"drill {v}",
+    "phase": lambda v: f"in phase {str(v).replace('_', ' ')}",
+    "failback_at": lambda v: f"failback at {v}",
     # After a move: the verdict, or what was done to a consumer, as the thread said it.
     "said": lambda v: str(v),
     # Characters removed from what somebody typed (input -> what), before it was used.

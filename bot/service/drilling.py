@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.clicks import ClickedMessage
 from bot.domain.drill import Drill, DrillStatus
 from bot.domain.drill_report import compared, leg_figures
 from bot.domain.model import AuditAction, OperationKind
@@ -189,7 +190,8 @@ class Drilling:
 
     # ---- Stop drill -----------------------------------------------------------------------
 
-    def stop(self, actor: Actor, drill_id: str) -> Drill | Refusal:
+    def stop(self, actor: Actor, drill_id: str,
+             clicked: ClickedMessage | None = None) -> Drill | Refusal:
         """Cancel a leg not started; a hub already moving or moved comes home as soon as
         Azure allows (the failback leg's time does not move: it is the cool-down's end)."""
         now = self.deps.clock.now()
@@ -198,7 +200,8 @@ class Drilling:
             if drill is None:
                 return Refusal(RefusalReason.NOT_FOUND, f"No drill `{drill_id}`.")
             leg = uow.requests.get(drill.failover_request_id)
-            refusal = (self.deps.access.check_canceller(actor, leg) if leg else None)
+            refusal = ((clicked and _not_its_message(leg, clicked))
+                       or (self.deps.access.check_canceller(actor, leg) if leg else None))
             if refusal is not None:
                 return refusal
             if drill.status.ended or drill.stopped_by:
@@ -218,6 +221,16 @@ class Drilling:
                                "try again.")
             uow.commit()
         return stopped
+
+
+def _not_its_message(leg: FailoverRequest | None,
+                     clicked: ClickedMessage) -> Refusal | None:
+    """Stop drill is on the drill's approval message and the replies in its thread only."""
+    if leg is not None and leg.message_ts and clicked.channel_id == leg.channel_id and (
+            leg.message_ts in (clicked.message_ts, clicked.thread_ts)):
+        return None
+    return Refusal(RefusalReason.WRONG_MESSAGE, "That button does not belong to this drill's "
+                   "messages. Nothing was done; use the one in the drill's thread.")
 
 
 def report_words(drill: Drill) -> str:

@@ -62,8 +62,8 @@ def approval_note(request: FailoverRequest) -> list[Block]:
         f":test_tube: Drill `{request.drill_id}`: fail over, verify, wait for Azure's "
         "cool-down, fail back by itself, verify, report. Approving approves both legs.",
         LIMIT))])]
-    if request.status in (RequestStatus.APPROVED, RequestStatus.RUNNING,
-                          RequestStatus.SUCCEEDED):
+    if request.status in (RequestStatus.AWAITING_APPROVAL, RequestStatus.APPROVED,
+                          RequestStatus.RUNNING, RequestStatus.SUCCEEDED):
         blocks.append(stop_button(request.drill_id))
     return blocks
 

@@ -128,7 +128,8 @@ def _acknowledge(ack: Ack) -> None:
 
 def _stop(deps: ListenerDeps) -> Callable[..., None]:
     def stop(click: Click) -> None:
-        result = deps.service.drilling.stop(deps.actors.resolve(click.user), click.value)
+        result = deps.service.drilling.stop(deps.actors.resolve(click.user), click.value,
+                                            click.on)
         if isinstance(result, Refusal):
             click.tell(said(result.message), reports.refusal_blocks(result))
             return

@@ -123,3 +123,93 @@ def test_a_drill_is_refused_when_it_would_use_the_days_last_failover(
     assert "never uses the day's last failover" in shown
     assert "Allowed again from" in shown
     assert world.arm.requests["failover"] == 0
+
+
+def _stop(world: World, drill_id: str) -> None:
+    """Click Stop drill on the drill's approval message, as an approver."""
+    message = next(m for m in world.bot.slack.messages(CHANNEL, top_level=True)
+                   if any(e.get("value") == drill_id for b in m.blocks if b["type"] == "actions"
+                          for e in b["elements"] if e["action_id"] == "stop_drill"))
+    world.bot.click("stop_drill", drill_id, message=message)
+
+
+def _asked(world: World) -> str:
+    world.bot.command(f"drill {HUB}")
+    world.bot.submit(list(world.bot.slack.views.values())[-1])
+    newest = world.bot.slack.messages(CHANNEL, top_level=True)[-1]
+    return next(e["value"] for b in newest.blocks if b["type"] == "actions"
+                for e in b["elements"] if e["action_id"] == "approve")
+
+
+def test_stop_drill_before_approval_cancels_it_and_nothing_moves(make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _asked(world)
+    drill = _drill_of(world, request_id)
+
+    _stop(world, drill.id)
+    world.rounds(world.clock.now() + timedelta(minutes=2))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.STOPPED and drill.stopped_by
+    assert world.arm.requests["failover"] == 0
+    assert "Drill stopped" in world.thread_text(request_id)
+
+
+def test_stop_drill_while_failing_over_brings_the_hub_home_as_soon_as_allowed(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _drill(world)
+    world.rounds(world.clock.now() + MOVE / 2)  # Azure is moving the hub
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.FAILING_OVER
+
+    _stop(world, drill.id)
+    world.rounds(world.clock.now() + MOVE + COOLDOWN + MOVE + timedelta(minutes=10),
+                 step=timedelta(minutes=1))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.DONE and drill.stopped_by
+    assert world.arm.requests["failover"] == 2  # it moved, so it came home: once
+    assert f"Stopped by <@{drill.stopped_by}>" in world.thread_text(request_id)
+
+
+def test_stop_drill_in_the_cool_down_keeps_the_failback_at_the_earliest_time(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _drill(world)
+    world.rounds(world.clock.now() + MOVE + timedelta(minutes=5))
+    before = _drill_of(world, request_id)
+    assert before.status is DrillStatus.COOLING_DOWN
+
+    _stop(world, before.id)
+    world.rounds(world.clock.now() + COOLDOWN + MOVE + timedelta(minutes=10),
+                 step=timedelta(minutes=1))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.DONE and drill.failback_at == before.failback_at
+    back = world.bot.service.reading.get_request(drill.failback_request_id or "")
+    assert back is not None and back.started_at is not None
+    assert before.failback_at is not None and back.started_at >= before.failback_at
+    assert world.arm.requests["failover"] == 2
+
+
+def test_stop_drill_while_failing_back_changes_nothing_but_the_report(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _drill(world)
+    world.rounds(world.clock.now() + MOVE + COOLDOWN + timedelta(minutes=2),
+                 step=timedelta(minutes=1))
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.FAILING_BACK
+
+    _stop(world, drill.id)
+    world.rounds(world.clock.now() + MOVE + timedelta(minutes=10), step=timedelta(minutes=1))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.DONE and drill.stopped_by
+    assert world.arm.requests["failover"] == 2
+    assert world.thread_text(request_id).count("Drill report") == 1
