@@ -43,12 +43,15 @@ def leg_figures(leg: FailoverRequest | None, verification: Verification | None,
 
 
 def compared(now: Mapping[str, Any], before: Mapping[str, Any] | None,
-             before_at: datetime | None) -> dict[str, str]:
-    """Each figure of a leg in words, against the same figure of the previous drill."""
+             before_at: datetime | None, *, home: bool = False) -> dict[str, str]:
+    """Each figure of a leg in words, against the same figure of the previous drill
+    (``home``: the failback leg, which ends active at home)."""
     said: dict[str, str] = {}
     for key, words in FIGURES:
         if key not in now:
             continue
+        if home and key == "to_active_s":
+            words = "to active at home"
         text = f"{words} {humanize(timedelta(seconds=now[key]))}"
         if before is not None and key in before and before_at is not None:
             delta = now[key] - before[key]

@@ -174,7 +174,8 @@ class Drilling:
                          if d.id != drill.id and d.status is _S.DONE and d.report), None)
         before = (previous.report or {}).get("legs", {}) if previous else {}
         words = {key: compared(legs[key], before.get(key),
-                               previous.created_at if previous else None) for key in legs}
+                               previous.created_at if previous else None,
+                               home=key == "failback") for key in legs}
         used = {kind: int(bool(legs[kind].get("ran"))) for kind in legs}
         return {"drill": drill.id, "hub": drill.hub, "legs": legs, "said": words,
                 "quota_used": used, "failure": failure, "stopped_by": drill.stopped_by,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -12,7 +12,9 @@ from bot.domain.model import AuditAction, OperationKind
 from bot.slack.parsing import (
     USAGE,
     CancelRequest,
+    ListDrills,
     ListHubs,
+    RequestDrill,
     RequestOperation,
     RequestRegional,
     ShowAudit,
@@ -126,3 +128,28 @@ def test_help_mentions_the_regional_mode() -> None:
 
 def test_help_lists_the_short_commands_the_manifest_installs() -> None:
     assert "`/failover …`" in USAGE and "`/failback …`" in USAGE
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("drill hub-a", RequestDrill("hub-a")),
+    ("drill hub-a --every 90d", RequestDrill("hub-a", every=timedelta(days=90))),
+    ("drill hub-a --at 2027-01-15T03:00",
+     RequestDrill("hub-a", at=datetime(2027, 1, 15, 3, 0, tzinfo=UTC))),
+    ("drill hub-a --cancel", RequestDrill("hub-a", cancel=True)),
+    ("drills", ListDrills()),
+])
+def test_drills_parse(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("drill", "takes a hub name"),
+    ("drill hub-a --every 2h", "at least `1d`"),
+    ("drill hub-a --every soon", "a duration like `90d`"),
+    ("drill hub-a --at tomorrow", "a UTC time"),
+    ("drill hub-a --now", "takes a hub name"),
+    ("drills hub-a", "takes nothing more"),
+])
+def test_malformed_drills_say_what_is_wrong(text: str, problem: str) -> None:
+    parsed = parse_command(text)
+    assert isinstance(parsed, Usage) and parsed.problem and problem in parsed.problem
