@@ -16,6 +16,7 @@ from datetime import UTC
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from bot import cli_options as options
 from bot.cli_options import OneLineParser, audit_limit, batch_id, moment, statuses, tcp_port
 from bot.domain.audit_words import detail_words, plain_mentions
 from bot.domain.model import AuditEvent, OperationKind, events_of
@@ -105,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "default 100)")
     audit.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    drills = sub.add_parser("drills", help="drill history and recovery times (DR reviews)")
+    drills.add_argument("--hub")
+    drills.add_argument("--since", type=moment, help="e.g. 30d or 2026-09-01")
+    drills.add_argument("--limit", type=options.drill_limit, default=100,
+                        help=f"at most this many drills, newest first (1 to "
+                             f"{options.MAX_DRILL_LIMIT:,}; default 100)")
+    drills.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply migrations up to the newest")
@@ -173,6 +182,8 @@ def _fail(message: str, status: int, secrets: Sequence[SecretLike] = ()) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "audit":
         return _audit(args, settings, sys.stdout)
+    if args.command == "drills":
+        return _drills(args, settings, sys.stdout)
     if args.command == "db":
         from bot.store import migrate
 
@@ -197,16 +208,33 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.command)
 
 
-def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+def _readable(settings: Settings) -> str | None:
+    """The database's URL, once there with this version's schema; None (said) if absent."""
     from bot.store.migrate import missing_sqlite_file, require_schema
-    from bot.store.sql import unit_of_work_factory
 
     url = settings.database_url.get_secret_value()
     missing = missing_sqlite_file(url)
     if missing:  # reading must not create an empty database where one was expected
         print(f"{PROG}: no audit database at {missing} (set DATABASE_URL)", file=sys.stderr)
-        return 1
+        return None
     require_schema(url)  # reading never migrates: that is `db upgrade`'s job
+    return url
+
+
+def _drills(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.cli_drills import run_drills
+    from bot.store.sql import unit_of_work_factory
+
+    url = _readable(settings)
+    return 1 if url is None else run_drills(args, unit_of_work_factory(url), out)
+
+
+def _audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.store.sql import unit_of_work_factory
+
+    url = _readable(settings)
+    if url is None:
+        return 1
     query = AuditQuery(
         hub=args.hub, user=args.user, since=args.since, until=args.until,
         kind=OperationKind(args.kind) if args.kind else None,

@@ -14,6 +14,7 @@ from bot.domain.model import events_of
 from bot.store.base import MAX_AUDIT_LIMIT
 
 PORTS = range(1, 65536)
+MAX_DRILL_LIMIT = 100_000
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -49,6 +50,14 @@ def audit_limit(text: str) -> int:
     if limit is None or not 1 <= limit <= MAX_AUDIT_LIMIT:
         raise argparse.ArgumentTypeError(
             f"invalid limit {text[:30]!r}: use a number from 1 to {MAX_AUDIT_LIMIT:,}")
+    return limit
+
+
+def drill_limit(text: str) -> int:
+    limit = _integer(text)
+    if limit is None or not 1 <= limit <= MAX_DRILL_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"invalid limit {text[:30]!r}: use a number from 1 to {MAX_DRILL_LIMIT:,}")
     return limit
 
 

@@ -45,6 +45,7 @@ from bot.service.consumer_restarting import ConsumerRestarting
 from bot.service.deciding import Deciding, Decision
 from bot.service.dependencies import LeaseKeeper, ServiceDeps
 from bot.service.drill_asking import DrillAsking
+from bot.service.drill_reading import DrillReading
 from bot.service.drilling import Drilling
 from bot.service.hubs import Hubs
 from bot.service.notices import Notices
@@ -114,3 +115,4 @@ class FailoverService(ServiceDeps):
         self.boards = Boards(self, self.hubs)
         self.drill_asking = DrillAsking(self, self.hubs, self.refusals, self.asking)
         self.drilling = Drilling(self, self.hubs)
+        self.drill_reading = DrillReading(self)

@@ -1,5 +1,6 @@
 """The Home tab (pure builder): what an incident commander opens first — the fleet by active
-region, the hubs away from home, what runs or waits for approval, and recent regional batches.
+region, the hubs away from home, what runs or waits for approval, recent regional batches —
+and the drills: the next ones scheduled and each hub's last result.
 
 Slack allows 100 blocks in a Home view and 3000 characters in a section: lists are cut at a
 few dozen lines with a count of the rest, so hundreds of hubs still make one short view.
@@ -8,7 +9,7 @@ few dozen lines with a count of the rest, so hundreds of hubs still make one sho
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk.models.blocks import (
     Block,
@@ -21,19 +22,23 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.batch import BatchStatus
+from bot.domain.durations import humanize
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.service import Board, Fleet
-from bot.slack.text import clip, escape, region, user, when
+from bot.service.drill_reading import DrillOutlook, DrillResult
+from bot.slack.text import clip, escape, region, took, user, when
 
 SECTION_CHARS = 3000
 MAX_REGIONS = 30
 MAX_AWAY = 20
 MAX_RUNNING = 20
 MAX_BATCHES = 10  # one section each
+MAX_DRILLS = 15  # lines in each of the drills' two sections
 MAX_BLOCKS = 100  # Slack's limit for a Home view
 
 
-def home_view(fleet: Fleet, now: datetime, links: Mapping[str, str] | None = None) -> View:
+def home_view(fleet: Fleet, now: datetime, links: Mapping[str, str] | None = None,
+              drills: DrillOutlook | None = None) -> View:
     """The whole tab; ``links``: a batch id's board permalink, where Slack gave one."""
     links = links or {}
     blocks: list[Block] = [
@@ -45,6 +50,8 @@ def home_view(fleet: Fleet, now: datetime, links: Mapping[str, str] | None = Non
         blocks.append(_section(f":warning: {escape(fleet.note)}"))
     blocks += [*_fleet(fleet), DividerBlock(), _running(fleet.running), DividerBlock()]
     blocks += _batches(fleet.batches, links)
+    if drills is not None:
+        blocks += [DividerBlock(), *_drills(drills)]
     return View(type="home", blocks=blocks[:MAX_BLOCKS])
 
 
@@ -184,3 +191,41 @@ def _batches(boards: list[Board], links: Mapping[str, str]) -> list[Block]:
     blocks: list[Block] = [_section("*Recent regional batches*, newest first")]
     blocks += [_batch(b, links.get(b.batch.id)) for b in boards[:MAX_BATCHES]]
     return blocks
+
+
+_ALL_DRILLS = "… and {n} more: `/iothub drills` lists them all"
+
+
+def _drills(outlook: DrillOutlook) -> list[Block]:
+    """The next drills (soonest first) and each hub's last one (newest first): two sections
+    however many there are."""
+    if not outlook.next and not outlook.last:
+        return [_section("*Drills*\nNone yet: `/iothub drill <hub>` rehearses a failover and "
+                         "its failback on a hub marked for drills.")]
+    coming = [f"• `{escape(s.hub)}` {when(s.next_at)}"
+              + (f", every {humanize(s.every)}" if s.every else ", once")
+              + f" · scheduled by {user(s.created_by)}"
+              for s in outlook.next if s.next_at is not None]
+    blocks: list[Block] = [
+        _listing(f"*Next drills*, soonest first ({len(coming)} scheduled)", coming, MAX_DRILLS,
+                 _ALL_DRILLS) if coming else
+        _section("*Next drills*\nNone scheduled: `/iothub drill <hub> --every 90d` keeps one.")]
+    if outlook.last:
+        blocks.append(_listing(f"*Last drill of each hub*, newest first "
+                               f"({_plural(len(outlook.last), 'hub')})",
+                               [_drill_line(r) for r in outlook.last], MAX_DRILLS, _ALL_DRILLS))
+    return blocks
+
+
+def _drill_line(result: DrillResult) -> str:
+    drill = result.drill
+    parts = [drill.status.value.replace("_", " ")]
+    verdicts = [f"{leg} {figures.verdict.replace('_', ' ')}"
+                for leg, figures in (("failover", result.failover),
+                                     ("failback", result.failback)) if figures.verdict]
+    if verdicts:
+        parts.append(", ".join(verdicts))
+    if result.failover.to_verified_s is not None:
+        parts.append(f"failover verified in "
+                     f"{took(timedelta(seconds=result.failover.to_verified_s))}")
+    return f"• `{escape(drill.hub)}` {when(drill.created_at)}: {' · '.join(parts)}"

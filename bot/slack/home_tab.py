@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.service import Fleet
+from bot.service.drill_reading import DrillOutlook
 from bot.slack.home import MAX_BATCHES, home_view, unavailable_view
 from bot.slack.lazy import HOME
 from bot.slack.listener import Kind, Listener, any_access
@@ -32,25 +33,28 @@ def _acknowledge(ack: Ack) -> None:
 
 
 class _Recent:
-    """The fleet as read at most ``FLEET_TTL_S`` ago (on the service's clock), and the boards'
-    permalinks."""
+    """The fleet and the drills as read at most ``FLEET_TTL_S`` ago (on the service's clock),
+    and the boards' permalinks."""
 
     def __init__(self, deps: ListenerDeps) -> None:
         self.deps = deps
         self.lock = threading.Lock()
         self.fleet: Fleet | None = None
+        self.drills: DrillOutlook | None = None
         self.read_at: datetime | None = None
         self.links: dict[tuple[str, str], str] = {}
 
-    def read(self) -> tuple[Fleet, datetime]:
-        """The fleet, and when it was read."""
+    def read(self) -> tuple[Fleet, DrillOutlook, datetime]:
+        """The fleet, the drills, and when they were read."""
         now = self.deps.service.clock.now()
         with self.lock:
             age = (now - self.read_at).total_seconds() if self.read_at else None
-            if self.fleet is None or self.read_at is None or age is None \
-                    or not 0 <= age < FLEET_TTL_S:
-                self.fleet, self.read_at = self.deps.service.boards.fleet(MAX_BATCHES), now
-            return self.fleet, self.read_at
+            if self.fleet is None or self.drills is None or self.read_at is None \
+                    or age is None or not 0 <= age < FLEET_TTL_S:
+                service = self.deps.service
+                self.fleet = service.boards.fleet(MAX_BATCHES)
+                self.drills, self.read_at = service.drill_reading.outlook(), now
+            return self.fleet, self.drills, self.read_at
 
     def permalinks(self, client: WebClient, fleet: Fleet) -> dict[str, str]:
         found = {}
@@ -90,8 +94,8 @@ def _publisher(deps: ListenerDeps) -> Callable[..., None]:
         if event.get("tab", "home") != "home" or not user:
             return  # the Messages tab (disabled in the manifest), or no one to show it to
         try:
-            fleet, read_at = recent.read()
-            view = home_view(fleet, read_at, recent.permalinks(client, fleet))
+            fleet, drills, read_at = recent.read()
+            view = home_view(fleet, read_at, recent.permalinks(client, fleet), drills)
         except Exception as exc:
             view = unavailable_view(failure_message(exc).replace("; nothing was started", ""),
                                     deps.service.clock.now())

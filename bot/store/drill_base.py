@@ -21,8 +21,13 @@ class DrillRepository(Protocol):
         """The hub's drill under way (not ended), if any."""
         ...
 
-    def history(self, hub: str | None = None, limit: int = 100) -> list[Drill]:
-        """Drills newest first."""
+    def history(self, hub: str | None = None, limit: int = 100,
+                since: datetime | None = None) -> list[Drill]:
+        """Drills newest first (asked for at or after ``since``)."""
+        ...
+
+    def latest_per_hub(self) -> list[Drill]:
+        """Each hub's newest drill, newest first."""
         ...
 
     def claim_due(self, owner: str, now: datetime, lease: timedelta,

@@ -8,7 +8,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.domain.drill import Drill, DrillStatus
@@ -70,12 +70,30 @@ class SqlDrills:
         return _to_drill(row) if row is not None else None
 
     @translating
-    def history(self, hub: str | None = None, limit: int = 100) -> list[Drill]:
+    def history(self, hub: str | None = None, limit: int = 100,
+                since: datetime | None = None) -> list[Drill]:
         """Drills newest first (a hub's, or every hub's)."""
         query = select(DrillRow).order_by(col(DrillRow.created_at).desc()).limit(limit)
         if hub is not None:
             query = query.where(col(DrillRow.hub_name) == hub)
+        if since is not None:
+            query = query.where(col(DrillRow.created_at) >= since)
         return [_to_drill(row) for row in self._session.exec(query)]
+
+    @translating
+    def latest_per_hub(self) -> list[Drill]:
+        """Each hub's newest drill (ix_drill_hub finds each hub's last), newest first."""
+        newest = (select(col(DrillRow.hub_name).label("hub"),
+                         func.max(DrillRow.created_at).label("at"))
+                  .group_by(col(DrillRow.hub_name)).subquery())
+        query = (select(DrillRow)
+                 .join(newest, and_(col(DrillRow.hub_name) == newest.c.hub,
+                                    col(DrillRow.created_at) == newest.c.at))
+                 .order_by(col(DrillRow.created_at).desc(), col(DrillRow.id)))
+        latest: dict[str, Drill] = {}
+        for row in self._session.exec(query):  # two drills asked the same instant: one
+            latest.setdefault(row.hub_name, _to_drill(row))
+        return list(latest.values())
 
     @translating
     def claim_due(self, owner: str, now: datetime, lease: timedelta,

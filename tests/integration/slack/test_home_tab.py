@@ -5,18 +5,22 @@ front only acks and hands the work over; the URL verification challenge still an
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import BoltRequest
 from starlette.testclient import TestClient
 
+from bot.domain.drill import Drill, DrillStatus
+from bot.domain.drill_schedule import DrillSchedule
 from bot.domain.request import RequestStatus
 from bot.service import FailoverService
 from bot.slack.actors import SlackActorResolver
 from bot.slack.app import create_app
 from bot.slack.front_app import create_front_app
 from bot.slack.guard import own_identity
+from bot.slack.home import MAX_DRILLS
 from bot.slack.lazy import HOME, LazyJob, run_job
 from bot.store.health import WRITABLE, DatabaseHealth
 from bot.store.sql import unit_of_work_factory
@@ -81,7 +85,8 @@ def test_each_user_gets_their_own_publish_and_the_messages_tab_none(bot: Bot) ->
     assert [c.params["user_id"] for c in bot.slack.calls("views.publish")] == [
         REQUESTER, APPROVER]
     assert "Nothing is running or waiting for approval" in _home_text(bot, APPROVER)
-    assert "None yet" in _home_text(bot, APPROVER)
+    assert "None yet: `/iothub failover --region" in _home_text(bot, APPROVER)
+    assert "*Drills*\\nNone yet: `/iothub drill <hub>`" in _home_text(bot, APPROVER)
 
 
 def test_a_database_that_cannot_be_read_is_said_on_the_tab(bot: Bot, tmp_path: Any) -> None:
@@ -159,3 +164,51 @@ def test_hundreds_of_hubs_make_one_view_slack_accepts(bot: Bot) -> None:
     assert "*Fleet by active region*: 301 hubs in 6 regions" in shown
     assert "*Away from home* (100)" in shown and "more: `/iothub list` shows them all" in shown
     assert len(bot.slack.home_views[BYSTANDER]["blocks"]) < 100
+
+
+def _seed_drills(bot: Bot, schedules: int, hubs: int, per_hub: int) -> None:
+    """``schedules`` drill schedules, an hour apart, stored in no particular order; and
+    ``per_hub`` finished drills of each of ``hubs`` hubs, a day apart."""
+    now = bot.clock.now()
+    order = random.Random(7).sample(range(schedules), schedules)
+    with bot.service.uow() as uow:
+        for i in order:
+            uow.drills.add_schedule(DrillSchedule(
+                f"ds-{i:08x}", f"drill-{i:03d}", "C0DRILL", REQUESTER, now, "rehearsal",
+                now + timedelta(hours=i + 1), timedelta(days=90)))
+        for i in range(hubs):
+            for n in range(per_hub):
+                report = {"legs": {leg: {"ran": True, "verdict": "verified",
+                                         "to_verified_s": 60.0 * (n + 2)}
+                                   for leg in ("failover", "failback")}}
+                uow.drills.add(Drill(
+                    f"dr-{i:04x}{n:04x}", f"drill-{i:03d}", "C0DRILL", REQUESTER, "rehearsal",
+                    now - timedelta(days=per_hub - n, minutes=i), f"fr-{i:04x}{n:04x}",
+                    DrillStatus.DONE, report=report))
+        uow.commit()
+
+
+def test_the_next_drills_and_each_hubs_last_stay_within_slacks_limits(bot: Bot) -> None:
+    _seed_drills(bot, schedules=200, hubs=250, per_hub=2)  # 500 drills
+
+    assert _open_home(bot, BYSTANDER) == 200
+
+    assert [c.ok for c in bot.slack.calls("views.publish")] == [True]  # the fake validates
+    blocks = bot.slack.home_views[BYSTANDER]["blocks"]
+    assert len(blocks) < 100
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    coming = next(t for t in sections if t.startswith("*Next drills*"))
+    last = next(t for t in sections if t.startswith("*Last drill of each hub*"))
+    assert all(len(text) <= 3000 for text in (coming, last))
+    assert coming.startswith("*Next drills*, soonest first (200 scheduled)\n• `drill-000` ")
+    assert f"every 90d · scheduled by <@{REQUESTER}>" in coming
+    shown = [line for line in coming.splitlines() if line.startswith("• ")]
+    assert [line.split("`")[1] for line in shown] == [f"drill-{i:03d}" for i in range(len(shown))]
+    assert coming.endswith(f"… and {200 - len(shown)} more: `/iothub drills` lists them all")
+    # Each hub once, its latest drill (verified in 3 min, not the first's 2), newest first.
+    assert last.startswith("*Last drill of each hub*, newest first (250 hubs)\n• `drill-000` ")
+    lines = [line for line in last.splitlines() if line.startswith("• ")]
+    assert all(line.endswith("done · failover verified, failback verified · failover "
+                             "verified in 3m") for line in lines)
+    assert len(shown) == len(lines) == MAX_DRILLS
+    assert last.endswith(f"… and {250 - len(lines)} more: `/iothub drills` lists them all")

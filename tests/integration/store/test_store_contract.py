@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.domain.batch import Batch, BatchStatus, new_batch_id
+from bot.domain.drill import Drill, DrillStatus
 from bot.domain.model import AuditAction, AuditEvent, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.store.base import AuditQuery, HubLocked, UnitOfWork
@@ -448,3 +449,32 @@ def test_start_turns_are_an_interval_apart(store: Store) -> None:
     with store() as uow:
         assert uow.pace.last_turn() == T0 + 2 * interval
     assert turns == [T0, T0 + interval, T0 + 2 * interval]
+
+
+# -- drills (issue #23): the history people read, each hub's last drill --------------------------
+
+def _drill(hub: str, hours: float, drill_id: str) -> Drill:
+    return Drill(id=drill_id, hub=hub, channel_id="C_INCIDENT", requested_by="U_REQUESTER",
+                 reason="rehearsal", created_at=T0 + timedelta(hours=hours),
+                 failover_request_id=f"fr-{drill_id[3:]}", status=DrillStatus.DONE,
+                 report={"legs": {"failover": {"ran": True, "to_active_s": 600.0}}})
+
+
+def test_drill_history_is_newest_first_by_hub_and_since_and_each_hubs_last(
+        store: Store) -> None:
+    drills = [_drill("hub-a", 0, "dr-0a"), _drill("hub-b", 1, "dr-0b"),
+              _drill("hub-a", 2, "dr-1a"), _drill("hub-c", -48, "dr-0c")]
+    with store() as uow:
+        for drill in drills:
+            uow.drills.add(drill)
+        uow.commit()
+    with store() as uow:
+        assert [d.id for d in uow.drills.history()] == ["dr-1a", "dr-0b", "dr-0a", "dr-0c"]
+        assert [d.id for d in uow.drills.history("hub-a")] == ["dr-1a", "dr-0a"]
+        assert [d.id for d in uow.drills.history(since=T0 + timedelta(hours=1))] == [
+            "dr-1a", "dr-0b"]
+        assert [d.id for d in uow.drills.history("hub-a", limit=1, since=T0)] == ["dr-1a"]
+        latest = uow.drills.latest_per_hub()
+    assert [(d.hub, d.id) for d in latest] == [("hub-a", "dr-1a"), ("hub-b", "dr-0b"),
+                                               ("hub-c", "dr-0c")]
+    assert latest[0].report == {"legs": {"failover": {"ran": True, "to_active_s": 600.0}}}

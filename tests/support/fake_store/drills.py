@@ -42,9 +42,18 @@ class FakeDrills:
                  if d.hub == hub and not d.status.ended]
         return max(open_, key=lambda d: d.created_at, default=None)
 
-    def history(self, hub: str | None = None, limit: int = 100) -> list[Drill]:
-        drills = [d for d, _, _ in self._tables().drills.values() if hub in (None, d.hub)]
+    def history(self, hub: str | None = None, limit: int = 100,
+                since: datetime | None = None) -> list[Drill]:
+        drills = [d for d, _, _ in self._tables().drills.values() if hub in (None, d.hub)
+                  and (since is None or d.created_at >= since)]
         return sorted(drills, key=lambda d: d.created_at, reverse=True)[:limit]
+
+    def latest_per_hub(self) -> list[Drill]:
+        latest: dict[str, Drill] = {}
+        for drill in sorted((d for d, _, _ in self._tables().drills.values()),
+                            key=lambda d: (-d.created_at.timestamp(), d.id)):
+            latest.setdefault(drill.hub, drill)
+        return list(latest.values())
 
     def claim_due(self, owner: str, now: datetime, lease: timedelta,
                   limit: int) -> list[Drill]:
