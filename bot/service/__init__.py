@@ -17,6 +17,7 @@ Every refusal is returned as a value and written to the audit log.
 ``consumer_restarting``  after a move: the approved consumers, restarted once each
 ``drill_asking``    a drill: which hubs, when, the dialog's preview, the submission
 ``drilling``        a drill's life: its legs, the cool-down, Stop drill, the report
+``drill_reading``   drills read: history with recovery times, next drills, each hub's last
 ``hubs``            live hub state, quota, cool-down, estimates (shared)
 ``refusals``        audit and count refusals and outcomes (shared)
 ==================  =======================================================================
