@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from bot.domain.batch import BatchStatus
 from bot.domain.drill import HOW_TO_ALLOW, Drill, marked_for_drills, new_drill_id
-from bot.domain.model import HubState, OperationKind
+from bot.domain.drill_schedule import DrillSchedule
+from bot.domain.model import AuditAction, AuditEvent, HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.regions import same_region
 from bot.domain.request import FailoverRequest
@@ -88,6 +89,25 @@ class DrillAsking:
     def submit(self, cmd: SubmitFailover, ask: DrillAsk | None = None
                ) -> Submitted | FieldErrors | Refusal:
         return self.asking.submit(replace(cmd, kind=FAILOVER, drill=ask or DrillAsk()))
+
+    def schedule(self, planned: DrillSchedule) -> None:
+        """Keep a schedule (its hub was checked as marked); audited as who planned what."""
+        with self.deps.uow() as uow:
+            uow.drills.add_schedule(planned)
+            uow.events.append(AuditEvent(
+                at=planned.created_at, action=AuditAction.DRILL, actor=planned.created_by,
+                hub=planned.hub, detail={"note": "scheduled", "schedule": planned.id,
+                                         "next_at": planned.next_at.isoformat()
+                                         if planned.next_at else None,
+                                         "every_s": planned.every.total_seconds()
+                                         if planned.every else None}))
+            uow.commit()
+
+    def cancel_schedules(self, hub: str) -> int:
+        with self.deps.uow() as uow:
+            ended = uow.drills.cancel_schedules(hub)
+            uow.commit()
+        return ended
 
     def refusal(self, uow: UnitOfWork, hub: HubState, history: HubHistory) -> Refusal | None:
         """Everything a drill needs beyond a failover's own checks."""

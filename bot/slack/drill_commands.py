@@ -78,9 +78,7 @@ def schedule(deps: ListenerDeps, user: str, channel: str, cmd: RequestDrill,
     """``--every`` / ``--at``: a schedule (the hub must be marked now, too); ``--cancel``."""
     service = deps.service
     if cmd.cancel:
-        with service.uow() as uow:
-            ended = uow.drills.cancel_schedules(cmd.hub)
-            uow.commit()
+        ended = service.drill_asking.cancel_schedules(cmd.hub)
         answer(f"Cancelled {ended} drill schedule{'s' if ended != 1 else ''} of `{cmd.hub}`."
                if ended else f"`{cmd.hub}` has no drill schedule.")
         return
@@ -95,11 +93,8 @@ def schedule(deps: ListenerDeps, user: str, channel: str, cmd: RequestDrill,
     if first <= now:
         answer(f"{when(first)} has passed: give a time to come (UTC).")
         return
-    planned = DrillSchedule(new_schedule_id(), cmd.hub, channel, user, now,
-                            "rehearsal on a schedule", first, cmd.every)
-    with service.uow() as uow:
-        uow.drills.add_schedule(planned)
-        uow.commit()
+    service.drill_asking.schedule(DrillSchedule(new_schedule_id(), cmd.hub, channel, user, now,
+                                                "rehearsal on a schedule", first, cmd.every))
     how = f"every {cmd.every.days} days" if cmd.every else "once"
     answer(f"Scheduled: a drill of `{cmd.hub}` {how}, the first {when(first)}. At its time I "
            "ask for its approval here (a scheduled drill still needs an approver). "
@@ -108,12 +103,9 @@ def schedule(deps: ListenerDeps, user: str, channel: str, cmd: RequestDrill,
 
 def list_drills(deps: ListenerDeps, answer: Answer) -> None:
     service = deps.service
-    with service.uow() as uow:
-        schedules = uow.drills.schedules()
-        history = uow.drills.history(limit=500)
-    last: dict[str, Drill] = {}
-    for drill in history:
-        last.setdefault(drill.hub, drill)
+    outlook = service.drill_reading.outlook()
+    schedules = outlook.next
+    last: dict[str, Drill] = {result.drill.hub: result.drill for result in outlook.last}
     try:
         marked = [h.name for h in service.gateway.list_hubs()
                   if service.drill_asking.marked(h) and h.name not in last]

@@ -213,3 +213,32 @@ def test_stop_drill_while_failing_back_changes_nothing_but_the_report(
     assert drill.status is DrillStatus.DONE and drill.stopped_by
     assert world.arm.requests["failover"] == 2
     assert world.thread_text(request_id).count("Drill report") == 1
+
+
+def test_a_schedule_is_kept_listed_and_cancelled_from_slack(make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.bot.command(f"drill {HUB} --every 90d")
+    said = json.dumps(world.bot.slack.responses[-1].body)
+    assert "Scheduled: a drill of `contoso-hub` every 90 days" in said
+
+    world.bot.command("drills")
+    listed = json.dumps(world.bot.slack.responses[-1].body)
+    assert "Scheduled drills" in listed and "contoso-hub" in listed and "every 90d" in listed
+    assert "never drilled" in listed
+
+    world.bot.command(f"drill {HUB} --cancel")
+    assert "Cancelled 1 drill schedule of `contoso-hub`" in json.dumps(
+        world.bot.slack.responses[-1].body)
+    world.bot.command("drills")
+    assert "*Scheduled drills*\n• none" in world.bot.slack.responses[-1].body["blocks"][0]["text"]["text"]
+    scheduled = [e for e in world.bot.service.reading.audit(AuditQuery(
+        actions=frozenset({AuditAction.DRILL}))) if e.detail.get("note") == "scheduled"]
+    assert len(scheduled) == 1
+
+
+def test_an_unmarked_hub_cannot_be_scheduled_either(make_world: MakeWorld) -> None:
+    world = make_world()
+    world.bot.command(f"drill {HUB} --every 90d")
+    assert "not marked for drills" in json.dumps(world.bot.slack.responses[-1].body)
+    with world.bot.service.uow() as uow:
+        assert uow.drills.schedules() == []
