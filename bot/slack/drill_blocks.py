@@ -40,7 +40,7 @@ def drill_modal(context: ModalContext, preview: DrillPreview, time_scale: float 
     hub = preview.failover.hub
     plan = (f":test_tube: *What the drill will do*\n"
             f"1. fail `{hub.name}` over to {region(hub.target_region)}, then verify it;\n"
-            f"2. wait for Azure's cool-down ({humanize(preview.cooldown / time_scale)});\n"
+            f"2. wait for Azure's cool-down ({humanize(preview.cooldown)});\n"
             f"3. fail it back to {region(hub.home_region)} by itself (this approval covers "
             f"both legs), then verify it;\n"
             f"4. report the measured times against the hub's previous drills.\n"

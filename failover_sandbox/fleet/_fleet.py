@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from bot.domain.consumers import CONSUMERS_TAG, RESTART_TAG, RESTART_YES
+from bot.domain.drill import DRILL_ALLOWED, DRILL_TAG
 from bot.domain.regions import region_key
 from failover_sandbox.fleet._geo_pairs import PAIRED_REGIONS
 
@@ -32,13 +33,17 @@ DEMO_CONSUMERS = {
                    "Microsoft.StreamAnalytics/streamingjobs/asa-alerts",
     RESTART_TAG: RESTART_YES,
 }
+# The tag of the two small staging hubs that may be rehearsed with `/iothub drill` (issue
+# #23): as Azure recommends, a drill moves a test hub, not production.
+DRILL_MARK = {DRILL_TAG: DRILL_ALLOWED}
 
 DEFAULT_FLEET: list[FleetHub] = [
     FleetHub("contoso-prod-weu", "West Europe", 250_000, PROD, "rg-contoso-prod",
              tags=DEMO_CONSUMERS),
     FleetHub("contoso-prod-neu", "North Europe", 180_000, PROD, "rg-contoso-prod"),
     FleetHub("fabrikam-telemetry-wus2", "West US 2", 1_800_000, PROD, "rg-fabrikam-telemetry"),
-    FleetHub("fabrikam-staging-eus", "East US", 1_200, STAGING, "rg-fabrikam-staging"),
+    FleetHub("fabrikam-staging-eus", "East US", 1_200, STAGING, "rg-fabrikam-staging",
+             tags=DRILL_MARK),
     FleetHub("northwind-sensors-sea", "Southeast Asia", 85_000, PROD, "rg-northwind-sensors"),
     FleetHub("tailspin-fleet-uks", "UK South", 12_500, STAGING, "rg-tailspin-fleet"),
     FleetHub("woodgrove-meters-eus2", "East US 2", 640_000, PROD, "rg-woodgrove-meters"),
@@ -59,7 +64,8 @@ DEFAULT_FLEET: list[FleetHub] = [
     FleetHub("wingtip-edge-weu", "West Europe", 8_200, PROD, "rg-wingtip-edge",
              recovers_to=0.4),
     FleetHub("alpineski-lifts-weu", "West Europe", 3_600, PROD, "rg-alpineski-lifts"),
-    FleetHub("contoso-staging-weu", "West Europe", 2_400, STAGING, "rg-contoso-staging"),
+    FleetHub("contoso-staging-weu", "West Europe", 2_400, STAGING, "rg-contoso-staging",
+             tags=DRILL_MARK),
     FleetHub("adatum-legacy-weu", "West Europe", 5_300, STAGING, "rg-adatum-legacy"),
 ]
 

@@ -13,7 +13,7 @@ const EMOJI = {
   leftwards_arrow_with_hook: "↩️", repeat: "🔁", white_circle: "⚪", large_yellow_circle: "🟡",
   earth_africa: "🌍", globe_with_meridians: "🌐", construction: "🚧", pause_button: "⏸️",
   black_square_for_stop: "⏹️", eyes: "👀", memo: "📝", link: "🔗", bell: "🔔", stethoscope: "🩺",
-  star: "⭐",
+  star: "⭐", test_tube: "🧪",
 };
 
 const app = {

@@ -218,3 +218,22 @@ def test_audit_by_mention_as_the_help_suggests_answers_that_persons_events(
         console.slash_command(BOB.id, f"/iothub audit --user {typed}")
         shown = eventually(sandbox, lambda seen=seen: answers()[seen:])  # type: ignore[misc]
         assert "alice-asked-hub" in str(shown) and "bob-asked-hub" not in str(shown), shown
+
+
+def test_two_staging_hubs_are_marked_for_drills_and_the_demo_hub_is_not(
+        sandbox: Sandbox) -> None:
+    console = sandbox.console
+    assert console is not None
+
+    console.slash_command(ALICE.id, f"/iothub drill {DEMO_HUB}")
+    said = eventually(sandbox, lambda: [m["text"] for m in console.state(ALICE.id)["timeline"]])
+    assert isinstance(said, list) and len(said) == 1, said
+    assert f"`{DEMO_HUB}` is not marked for drills" in said[0]
+    assert "tag the hub `failover-bot-drill` = `allowed`" in said[0]  # how to allow it
+    assert console.state(ALICE.id)["modal"] is None  # refused before any dialog
+    for hub in ("fabrikam-staging-eus", "contoso-staging-weu"):
+        console.slash_command(ALICE.id, f"/iothub drill {hub}")
+        modal = eventually(sandbox, lambda: (m := console.state(ALICE.id)["modal"])
+                           and "What the drill will do" in str(m["view"]) and m)
+        assert isinstance(modal, dict) and f"fail `{hub}` over to" in str(modal["view"])
+        console.close(ALICE.id, modal["id"])

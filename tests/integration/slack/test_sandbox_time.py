@@ -34,6 +34,15 @@ def test_the_dialog_shows_a_sandbox_estimate_and_says_time_is_scaled(make_bot: M
     assert "*Estimated duration*\\n8s" in shown  # Azure's ~8 min for a small hub, / 60
 
 
+def test_the_drill_dialog_says_the_cool_down_on_the_sandbox_clock(make_bot: MakeBot) -> None:
+    bot = make_bot(time_scale=SPEED, bot_drill_hubs=HUB)
+
+    shown, _ = _modal(bot, "drill")
+
+    assert "What the drill will do" in shown
+    assert "wait for Azure's cool-down (1m);" in shown  # Azure's hour / 60, as the failback's
+
+
 def test_a_newcomer_fails_over_and_back_within_minutes(make_bot: MakeBot) -> None:
     bot = make_bot(time_scale=SPEED, bot_approvers="")
     bot.service.poll_interval = timedelta(seconds=1)  # the sandbox polls every 2 s
