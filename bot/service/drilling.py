@@ -17,6 +17,7 @@ from typing import Any
 from bot.domain.clicks import ClickedMessage
 from bot.domain.drill import Drill, DrillStatus
 from bot.domain.drill_report import compared, leg_figures
+from bot.domain.durations import minute_up
 from bot.domain.model import AuditAction, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.request import FailoverRequest, RequestStatus, new_request_id
@@ -89,9 +90,8 @@ class Drilling:
             allowed = self.hubs.failback_allowed_at(uow, drill.hub)
             failback_at = max(now, allowed or now)
             said = (f"Drill `{drill.id}`: the failover leg succeeded. The failback leg starts "
-                    f"by itself at {failback_at:%H:%M} UTC, after Azure's cool-down (the "
-                    "approval covered both legs); *Stop drill* brings it forward as soon as "
-                    "Azure allows, which is the same time.")
+                    f"by itself at {minute_up(failback_at):%H:%M} UTC, at the end of Azure's "
+                    "cool-down (the approval covered both legs; Azure allows no sooner).")
             uow.events.append(drill.audit(now, AuditAction.DRILL, note="failback scheduled",
                                           failback_at=failback_at.isoformat()))
             return DrillStep(drill.evolve(status=_S.COOLING_DOWN, failback_at=failback_at,

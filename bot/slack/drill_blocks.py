@@ -56,8 +56,12 @@ def drill_modal(context: ModalContext, preview: DrillPreview, time_scale: float 
 
 def approval_note(request: FailoverRequest) -> list[Block]:
     """On a drill's failover leg's approval message: what approving approves, and its stop."""
-    if request.drill_id is None or request.kind.value != "failover":
+    if request.drill_id is None:
         return []
+    if request.kind.value != "failover":
+        return [ContextBlock(elements=[MarkdownTextObject(text=clip(
+            f":test_tube: Drill `{request.drill_id}`: its failback leg, approved with the "
+            "drill; its report follows in the drill's thread.", LIMIT))])]
     blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=clip(
         f":test_tube: Drill `{request.drill_id}`: fail over, verify, wait for Azure's "
         "cool-down, fail back by itself, verify, report. Approving approves both legs.",
