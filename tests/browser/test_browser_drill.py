@@ -109,9 +109,9 @@ def test_a_drill_runs_both_legs_by_itself_and_reports_what_it_measured(
     report = thread.locator(".message").filter(has_text="Drill report:")
     expect(report).to_be_visible(timeout=2 * LEG)
     expect(report).to_contain_text(f"Drill report: {HUB}")
-    for leg in ("Failover", "Failback"):
-        line = re.compile(rf"{leg}: approval to Azure's acceptance [^;]+; to active in the "
-                          r"paired region [^;]+; to devices verified [^;]+; verdict: verified")
+    for leg, where in (("Failover", "in the paired region"), ("Failback", "at home")):
+        line = re.compile(rf"{leg}: approval to Azure's acceptance [^;]+; to active {where} "
+                          r"[^;]+; to devices verified [^;]+; verdict: verified")
         expect(report).to_contain_text(line)
     expect(report).to_contain_text("Quota used: 1 failover, 1 failback")
     expect(report.get_by_role("button", name="Stop drill")).to_have_count(0)  # it is over
