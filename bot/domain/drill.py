@@ -93,3 +93,16 @@ class Drill:
         return AuditEvent(at=at, action=action, actor=actor, hub=self.hub,
                           request_id=self.failover_request_id, kind=OperationKind.FAILOVER,
                           detail={"drill": self.id, **detail})
+
+
+def drill_line(drill: Drill) -> str:
+    """A drill under way in a few words (``/iothub status``)."""
+    phase = {DrillStatus.ASKED: "awaiting approval",
+             DrillStatus.FAILING_OVER: "its failover leg runs",
+             DrillStatus.COOLING_DOWN: "cooling down" + (
+                 f", the failback leg starts at {drill.failback_at:%H:%M} UTC"
+                 if drill.failback_at else ""),
+             DrillStatus.FAILING_BACK: "its failback leg runs"}.get(drill.status,
+                                                                    drill.status.value)
+    stopped = f"; stopped by <@{drill.stopped_by}>" if drill.stopped_by else ""
+    return f"Drill `{drill.id}` under way (asked by <@{drill.requested_by}>): {phase}{stopped}."

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.domain.drill import drill_line
 from bot.domain.model import AuditEvent, HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.request import SYSTEM, FailoverRequest
@@ -34,6 +35,7 @@ class HubStatus:
     history_note: str | None = None
     moved_unrecorded: bool = False  # active region changed with no operation on record
     last_verdict: str | None = None  # the latest move's verification, in words
+    drill: str | None = None  # a drill under way on the hub, in words
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,15 @@ class Reading:
             recent = uow.requests.recent(hub.name)
             durations = uow.requests.recent_durations(hub.name)
             verification = uow.verifications.latest_for_hub(hub.name)
+            drill = uow.drills.open_for_hub(hub.name)
         self.hubs.histories.record_observed(self.deps.uow, hub.name, history)
         moved = self.hubs.histories.moved_unrecorded(known, hub, read, history)
         return HubStatus(hub, quota, failback_at, open_request, recent,
                          self.hubs.estimate(hub.device_count, durations),
                          quota_detail={kind: history.detail(kind) for kind in OperationKind},
                          history_note=history.unavailable, moved_unrecorded=moved,
-                         last_verdict=self._verdict_line(verification))
+                         last_verdict=self._verdict_line(verification),
+                         drill=drill_line(drill) if drill else None)
 
     def list_hubs(self, page: int = 1, page_size: int = 20) -> HubPage | Refusal:
         try:
@@ -99,6 +103,7 @@ class Reading:
             return uow.events.search(query)
 
     def verification(self, request_id: str) -> Verification | None:
+        """A move's verification (its verdict once it has one)."""
         with self.deps.uow() as uow:
             return uow.verifications.get(request_id)
 

@@ -85,6 +85,8 @@ def status_blocks(status: HubStatus, now: datetime | None = None,
         SectionBlock(fields=fields),
     ]
     blocks.extend(_history_blocks(status))
+    if status.drill:
+        blocks.append(_context(clip(f":test_tube: {said(status.drill)}", 3000)))
     if status.last_verdict:
         blocks.append(_context(clip(f":stethoscope: Last verification: "
                                     f"{escape(status.last_verdict)}", 3000)))

@@ -53,6 +53,9 @@ def test_a_marked_hub_is_drilled_with_two_posts_two_verdicts_and_one_report(
     world.rounds(world.clock.now() + MOVE + COOLDOWN / 2)
     drill = _drill_of(world, first)
     assert drill.status is DrillStatus.COOLING_DOWN and world.arm.requests["failover"] == 1
+    world.bot.command(f"status {HUB}")
+    status = json.dumps(world.bot.slack.responses[-1].body)
+    assert f"Drill `{drill.id}` under way" in status and "cooling down" in status
     said = world.thread_text(first)
     assert drill.failback_at is not None
     assert f"The failback leg starts by itself at {minute_up(drill.failback_at):%H:%M} UTC" in said
