@@ -248,3 +248,22 @@ def test_an_unmarked_hub_cannot_be_scheduled_either(make_world: MakeWorld) -> No
     assert "not marked for drills" in json.dumps(world.bot.slack.responses[-1].body)
     with world.bot.service.uow() as uow:
         assert uow.drills.schedules() == []
+
+
+def test_a_failed_leg_stops_the_drill_and_the_report_says_so_in_azures_words(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    world.arm.fail_next_operation(HUB, "InternalServerError",
+                                  "The failover could not be completed in the paired region.")
+    request_id = _drill(world)
+
+    world.rounds(world.clock.now() + MOVE + COOLDOWN, step=timedelta(minutes=1))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.FAILED
+    assert world.arm.requests["failover"] == 1  # no failback of a hub that did not move
+    text = world.thread_text(request_id)
+    assert "Drill failed" in text
+    assert "The failover could not be completed in the paired region" in text
+    assert "InternalServerError" in text
