@@ -28,6 +28,17 @@ class Verdicts:
         raise AssertionError("no hub here declares consumers")
 
 
+def _verifying_poller(bench: Bench, told: Verdicts, **options: float) -> Poller:
+    """The bench's service verifying every move from the fleet's metrics, and its poller."""
+    service = bench.service
+    service.verify_rules = VerifyRules()
+    service.hub_metrics = bench.gateway
+    service.timeline = bench.gateway.timeline
+    return Poller(service, bench.uow, bench.slack, bench.clock, owner_id="a",
+                  poll_interval=POLL_INTERVAL, lease_ttl=LEASE_TTL, max_workers=4,
+                  after_move=told, **options)  # type: ignore[arg-type]
+
+
 def test_forty_hubs_ending_at_once_are_verified_within_the_read_budget(bench: Bench) -> None:
     reads: list[datetime] = []
     lock = threading.Lock()
@@ -39,14 +50,8 @@ def test_forty_hubs_ending_at_once_are_verified_within_the_read_budget(bench: Be
         return fleet_read(ref, start, end)
 
     bench.gateway.metric_minutes = counted  # type: ignore[method-assign]
-    service = bench.service
-    service.verify_rules = VerifyRules()
-    service.hub_metrics = bench.gateway
-    service.timeline = bench.gateway.timeline
-    told = Verdicts()
-    poller = Poller(service, bench.uow, bench.slack, bench.clock, owner_id="a",
-                    poll_interval=POLL_INTERVAL, lease_ttl=LEASE_TTL, max_workers=4,
-                    after_move=told, reads_per_second=READS_PER_SECOND)
+    service, told = bench.service, Verdicts()
+    poller = _verifying_poller(bench, told, reads_per_second=READS_PER_SECOND)
     ids = [bench.start(bench.hub(f"hub-{i:02d}", devices=1_000)) for i in range(40)]
 
     bench.run([poller], until=lambda: len(told.told) == 40, max_rounds=5_000)
@@ -65,14 +70,8 @@ def test_forty_hubs_ending_at_once_are_verified_within_the_read_budget(bench: Be
 
 def test_a_verdict_waits_for_its_completion_reply(bench: Bench) -> None:
     """Slack is down when the move ends: the verdict is not told before the completion."""
-    service = bench.service
-    service.verify_rules = VerifyRules()
-    service.hub_metrics = bench.gateway
-    service.timeline = bench.gateway.timeline
-    told = Verdicts()
-    poller = Poller(service, bench.uow, bench.slack, bench.clock, owner_id="a",
-                    poll_interval=POLL_INTERVAL, lease_ttl=LEASE_TTL, max_workers=2,
-                    after_move=told)
+    service, told = bench.service, Verdicts()
+    poller = _verifying_poller(bench, told)
     request_id = bench.start(bench.hub("hub-slow-slack", devices=1_000))
     bench.slack.down = True
 
