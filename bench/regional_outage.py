@@ -7,8 +7,8 @@ service, a SQLite store and the real poller (``run_forever``, 64 workers, batch 
 interval) with its own ``RateLimitedNotifier`` in front of a meter standing in for Slack. Time
 is real, except that failovers run ``SPEED``× faster than Azure's documented durations.
 
-Two scenarios, each in a child process of its own (so CPU time and peak RSS are per process),
-one after the other in the same run:
+Three scenarios, each in a child process of its own (so CPU time and peak RSS are per
+process), one after the other in the same run:
 
 * **batch** — regional-outage mode: the dialog reads the region (``regional.preview``), the
   requester submits every eligible hub (``regional.submit``), another person approves
@@ -17,6 +17,19 @@ one after the other in the same run:
 * **singles** — today's path for the same hubs: one ``asking.submit`` + ``starts.start`` per
   hub from 32 threads (approvals arriving at once; approval not required), each request with its
   own Slack messages.
+* **verify** — the batch again, then every hub verified from Azure Monitor's minutes
+  (``VerifyRules``: 3 min metrics delay, 15 min window; the fleet as ``hub_metrics`` on its
+  timeline; the poller's read budget at the default 10 a second). Not in real time: a
+  ``FakeClock`` moved on after each ``run_once`` round (a second, or to what is due next),
+  the fleet at Azure's own pace (its minutes, its reconnections), so the poll interval, the
+  metrics delay and ARM's per-second budget are on one clock; Azure answers at once, and its
+  failovers end ``FAILOVERS_SHORTER``× sooner than documented (at Azure's own 8–33 min the
+  1,000 hubs are polled ~28,000 times: well past 5 minutes of this bench on 2 cores; run so
+  with ``--failovers-shorter 1``). One hub in a hundred reconnects
+  only 40 % of its devices. Reported: metric reads per hub; completion → verdict against the
+  earliest possible verdict and against the data's own (a look as each minute settles); every
+  ARM read after the approval, replayed through ARM's bucket (25 a second, burst 250) and the
+  bot's (10 a second, burst 50); see ``_outage_verify.py``.
 
 Checked, for each: ARM writes (POSTs) in any 60 s and any 1 s window — the batch never above
 its configured rate (R a minute, one interval apart: at most R + 1 in any 60 s and ⌈R/60⌉ + 1
@@ -27,7 +40,8 @@ interval + 2 s, the design bar; exactly one POST per hub in the batch. The singl
 waited for until Slack has drained their messages: what is still queued at the end is
 reported.
 ``python bench/regional_outage.py --scenario batch --hubs 100`` runs one scenario alone and
-prints its figures as one JSON line.
+prints its figures as one JSON line; ``--verify-only`` runs the verify scenario alone with its
+table and verdict (``--quick``: 100 hubs, under a minute).
 """
 
 from __future__ import annotations
@@ -46,18 +60,21 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import _common
+import _outage_verify as outage_verify
 from sqlalchemy import text
 
-from bot.domain.clock import SystemClock
+from bot.domain.clock import FakeClock, SystemClock
 from bot.domain.history import ActivityOperation
 from bot.domain.model import HubRef, HubState, OperationKind
 from bot.domain.policy import AccessPolicy, Actor
 from bot.domain.request import FailoverRequest, RequestStatus
+from bot.domain.verification import BASELINE_SPAN, VerifyRules
+from bot.domain.verification_state import Verification
 from bot.hubs.activity import CachedActivityLog, InvalidatingGateway
 from bot.hubs.gateway import OperationPoll
 from bot.notifications import CompletionReport, ProgressUpdate
@@ -72,6 +89,7 @@ from bot.service import (
     SubmitFailover,
     Submitted,
 )
+from bot.service.verifying import READS_PER_LOOK
 from bot.store.migrate import upgrade
 from bot.store.sql import make_engine, unit_of_work_factory
 from failover_sandbox.fleet.simulated import SimulatedIotHubGateway
@@ -80,6 +98,7 @@ SPEED = 40.0
 POLL_INTERVAL = timedelta(seconds=30)
 # BOT_POLL_WORKERS sized for a fleet-wide outage: 500 polls of ~200 ms each fit in 2 s.
 WORKERS = 64
+BATCH_SIZE = 100
 DETECTION_SLACK = timedelta(seconds=2)
 UPDATES_PER_MINUTE = 50
 BOARD_EDIT_INTERVAL = 5.0
@@ -88,7 +107,17 @@ CHANNELS = [f"C0INC{i}" for i in range(5)]
 BATCH_CHANNEL = CHANNELS[0]
 REQUESTER, APPROVER = Actor("U0ALICE"), Actor("U0BOB")
 REGION = "West Europe"
-SCENARIOS = ("batch", "singles")
+SCENARIOS = ("batch", "singles", "verify")
+PARTIAL_RECOVERY = 0.4
+# Verification as deployed: BOT_VERIFY_METRICS_DELAY 3 min, BOT_VERIFY_WINDOW 15 min (the
+# default), BOT_VERIFY_READS_PER_SECOND 10 (the default).
+VERIFY_RULES = VerifyRules(window=timedelta(minutes=15), metrics_delay=timedelta(minutes=3))
+# The verify scenario's failovers end this many times sooner than Azure's documented 8–33 min
+# (2–8 min): at Azure's own, 1,000 hubs are polled ~28,000 times, well past 5 minutes of this
+# bench on 2 cores (``--failovers-shorter 1`` runs them so).
+FAILOVERS_SHORTER = 4.0
+VERIFY_STEP = timedelta(seconds=1)  # the verify scenario's clock: at least a second a round
+VERIFY_START = datetime(2026, 12, 2, 9, 0, 7, tzinfo=UTC)
 
 
 def starts_per_minute(hubs: int) -> int:
@@ -225,14 +254,20 @@ def most_in_window(times: Sequence[float], window: float) -> int:
 
 
 def region_fleet(sim: SimulatedIotHubGateway, hubs: int) -> list[HubRef]:
-    """``hubs`` hubs active in West Europe, devices log-uniform 1k–2M, a few priority tags."""
+    """``hubs`` hubs active in West Europe, devices log-uniform 1k–2M, a few priority tags;
+    one in a hundred reconnects only 40 % of its devices after a move (``partial``)."""
     rng = random.Random(15)
     refs = []
     for i in range(hubs):
         devices = int(math.exp(rng.uniform(math.log(1_000), math.log(2_000_000))))
         priority = 1 + i % 3 if i % 20 == 0 else None
-        refs.append(sim.add_hub(f"weu-{i:04d}", REGION, devices, priority=priority))
+        refs.append(sim.add_hub(f"weu-{i:04d}", REGION, devices, priority=priority,
+                                recovers_to=PARTIAL_RECOVERY if partial(i) else 1.0))
     return refs
+
+
+def partial(i: int) -> bool:
+    return i % 100 == 50
 
 
 # ---- one scenario, in its own process -------------------------------------------------------
@@ -399,9 +434,139 @@ class Scenario:
             self.figures["approved_to_last_post_s"] = max(posts) - self.approved_at
 
 
-def run_scenario(name: str, hubs: int) -> int:
-    with tempfile.TemporaryDirectory(prefix=f"bench-outage-{name}-") as tmp:
-        figures = Scenario(name, hubs, tmp).run()
+class VerifyScenario(Scenario):
+    """The batch, then every hub verified, on a FakeClock moved on after each ``run_once``
+    round: the fleet at speed 1 (its metrics' minutes and reconnections at Azure's pace, its
+    failovers ``shorter``× shorter), so the metrics delay, the poll interval and ARM's
+    per-second read budget are on one clock and no minute is waited for in real time.
+    Azure answers at once (no latency)."""
+
+    def __init__(self, hubs: int, tmp: str, shorter: float = FAILOVERS_SHORTER,
+                 rate: int | None = None) -> None:
+        self.name, self.hubs = "verify", hubs
+        self.rate = rate or starts_per_minute(hubs)
+        self.fake = FakeClock(VERIFY_START)
+        self.sim = SimulatedIotHubGateway(self.fake, speed=1.0)
+        self.refs = region_fleet(self.sim, hubs)
+        self.arm = outage_verify.ArmReads(self.sim, self.fake, shorter)
+        cache = CachedActivityLog(self.arm, self.fake, ACTIVITY_TTL)
+        url = f"sqlite:///{Path(tmp) / 'verify.db'}"
+        upgrade(url)
+        self.engine = make_engine(url)
+        self.uow = unit_of_work_factory(self.engine)
+        self.service = FailoverService(
+            uow=self.uow, gateway=InvalidatingGateway(self.arm, cache), clock=self.fake,  # type: ignore[arg-type]
+            access=AccessPolicy(require_approval=True), poll_interval=POLL_INTERVAL,
+            activity=cache, batch_starts_per_minute=self.rate, verify_rules=VERIFY_RULES,
+            hub_metrics=self.arm, timeline=self.sim.timeline)
+        self.slack = SlackMeter()
+        self.told = outage_verify.VerdictsTold(self.fake)
+        # No board keeper: the batch scenario measures the board, which shows no verdicts,
+        # and it reads every member each round (~130 ms of CPU at 1,000 hubs).
+        self.poller = Poller(self.service, self.uow, RateLimitedNotifier(self.slack, self.fake),
+                             self.fake, poll_interval=POLL_INTERVAL, max_workers=WORKERS,
+                             batch_size=BATCH_SIZE, after_move=self.told,
+                             reads_per_second=outage_verify.BOT_READS_PER_SECOND)
+        self.figures = {"scenario": "verify", "hubs": hubs, "failovers_shorter": shorter,
+                        "rate_per_minute": self.rate}
+
+    def run(self) -> dict[str, Any]:
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.time()
+        ids = self._batch()
+        approved = self.fake.now()
+        self.arm.recording = True
+        rounds, done = self._drive(ids, approved)
+        self.poller.close()
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        with self.uow() as work:
+            requests = {i: r for i in ids if (r := work.requests.get(i)) is not None}
+            verifications = work.verifications.for_requests(ids)
+        self.engine.dispose()
+        self._verify_figures(requests, verifications, approved)
+        self.figures.update(
+            finished=done, rounds=rounds,
+            clock_s=max(((v.decided_at - approved).total_seconds() for v in
+                         verifications.values() if v.decided_at), default=float("nan")),
+            cpu_s=cpu1.ru_utime + cpu1.ru_stime, run_cpu_s=(cpu1.ru_utime - cpu0.ru_utime
+                                                            + cpu1.ru_stime - cpu0.ru_stime),
+            wall_s=time.time() - t0, peak_rss_mib=cpu1.ru_maxrss / 1024)
+        return self.figures
+
+    def _drive(self, ids: list[str], approved: datetime) -> tuple[int, bool]:
+        """Rounds, the clock on after each, until every verdict is in (and told)."""
+        deadline = approved + timedelta(minutes=len(ids) / self.rate, hours=2)
+        query = text("SELECT count(*) FROM verification WHERE status IN ('verified', "
+                     "'not_recovered', 'unverified', 'skipped') AND announced = 1")
+        rounds, shown, self.budget_wait = 0, approved, 0.0
+        while self.fake.now() < deadline:
+            full = self.poller.run_once().polled >= BATCH_SIZE
+            rounds += 1
+            self.budget_wait = max(self.budget_wait, self.poller.reads.seconds_until(
+                READS_PER_LOOK, self.fake.now()))
+            if rounds % 10 == 0:
+                with self.engine.connect() as connection:
+                    final = int(connection.execute(query).scalar_one())
+                if final >= len(ids):
+                    progress(f"every verdict in, {self.fake.now() - approved} after the "
+                             f"approval on the bench's clock, {rounds} rounds")
+                    return rounds, True
+                if self.fake.now() - shown >= timedelta(minutes=5):
+                    shown = self.fake.now()
+                    progress(f"clock +{shown - approved}: {final} verdicts, "
+                             f"{len(self.arm.reads)} ARM reads")
+            if full:  # more are due now: run_forever goes on at once, so does the clock not
+                continue
+            # A second on, or to what is due next when that is later (nothing waits longer).
+            self.fake.advance(max(VERIFY_STEP, self.poller.next_wait()))
+        return rounds, False
+
+    def _verify_figures(self, requests: dict[str, FailoverRequest],
+                        verifications: dict[str, Verification], approved: datetime) -> None:
+        ops = {op.ref.name: op for op in self.sim._operations.values()}
+        partial_hubs = {ref.name for i, ref in enumerate(self.refs) if partial(i)}
+        reads = Counter(self.sim.metric_reads)  # before the hubs' minutes are read below
+        self.fake.advance(timedelta(hours=3))  # every minute of every move settled
+        hubs = []
+        for request_id, r in requests.items():
+            op = ops.get(r.hub.name)
+            if op is None:
+                continue
+            minutes = self.sim.metric_minutes(r.hub, op.started_at - BASELINE_SPAN,
+                                              op.ends_at + timedelta(minutes=30))
+            hubs.append(outage_verify.Verified(
+                hub=r.hub.name, partial=r.hub.name in partial_hubs, posted=op.started_at,
+                azure_end=op.ends_at, bot_end=r.completed_at,
+                verification=verifications.get(request_id), metric_reads=reads[r.hub.name],
+                data_verdict=outage_verify.data_verdict(minutes, op.started_at, op.ends_at,
+                                                        VERIFY_RULES)))
+        ok = [r for r in requests.values() if r.status is RequestStatus.SUCCEEDED]
+        detection = [(r.completed_at - ops[r.hub.name].ends_at).total_seconds() for r in ok
+                     if r.completed_at is not None]
+        per_hub = Counter(hub for _, hub in self.arm.posts)
+        self.figures.update(
+            succeeded=len(ok), statuses=dict(Counter(r.status.value for r in requests.values())),
+            posts=len(self.arm.posts), posts_max_per_hub=max(per_hub.values(), default=0),
+            detection_p50=_common.median(detection),
+            detection_p99=_common.percentile(detection, 99),
+            detection_max=max(detection, default=float("nan")),
+            last_azure_end_s=max((op.ends_at - approved).total_seconds() for op in ops.values()),
+            budget_spent=self.poller.reads.spent, budget_wait_max_s=self.budget_wait,
+            metrics_delay_s=VERIFY_RULES.metrics_delay.total_seconds(),
+            **outage_verify.verify_figures(hubs, self.arm.reads, self.told.verdicts,
+                                           VERIFY_RULES, approved))
+
+
+def run_scenario(name: str, hubs: int, shorter: float = FAILOVERS_SHORTER,
+                 rate: int | None = None) -> int:
+    # The verify scenario's store in memory-backed files where there are some: its clock is
+    # fake, and a disk's fsync would only stretch the bench's own wall time.
+    memory = Path("/dev/shm")
+    where = str(memory) if name == "verify" and memory.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix=f"bench-outage-{name}-", dir=where) as tmp:
+        scenario = (VerifyScenario(hubs, tmp, shorter, rate) if name == "verify"
+                    else Scenario(name, hubs, tmp))
+        figures = scenario.run()
     print("RESULT " + json.dumps(figures, default=str), flush=True)
     return 0
 
@@ -409,12 +574,12 @@ def run_scenario(name: str, hubs: int) -> int:
 # ---- the parent: both scenarios, side by side -----------------------------------------------
 
 
-def spawn(name: str, hubs: int) -> dict[str, Any]:
+def spawn(name: str, hubs: int, *options: str) -> dict[str, Any]:
     started = time.time()
     print(f"-- scenario {name}: {hubs} hubs in a child process …", flush=True)
     # Its progress lines (stderr) pass through; its figures come as one JSON line (stdout).
-    child = subprocess.run([sys.executable, __file__, "--scenario", name, "--hubs", str(hubs)],
-                           stdout=subprocess.PIPE, text=True, check=False)
+    child = subprocess.run([sys.executable, __file__, "--scenario", name, "--hubs", str(hubs),
+                            *options], stdout=subprocess.PIPE, text=True, check=False)
     lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
     if child.returncode != 0 or not lines:
         raise SystemExit(f"scenario {name} failed (exit {child.returncode})")
@@ -507,28 +672,61 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 hubs instead of 1,000")
     parser.add_argument("--scenario", choices=SCENARIOS, help="run one scenario, print JSON")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="only the verify scenario, with its table and verdict")
     parser.add_argument("--hubs", type=int, help="how many hubs in the region")
+    parser.add_argument("--failovers-shorter", type=float, default=FAILOVERS_SHORTER,
+                        help="verify: failovers end this many times sooner than Azure's "
+                             f"documented durations ({FAILOVERS_SHORTER:g}; 1: Azure's own)")
+    parser.add_argument("--starts-per-minute", type=int,
+                        help="verify: the batch's starts a minute (default: as the batch "
+                             "scenario, N × 0.6; the bot's own default is 30)")
     args = parser.parse_args()
     hubs = args.hubs or (100 if args.quick else 1_000)
     if args.scenario:
-        return run_scenario(args.scenario, hubs)
-    _common.header(f"regional outage: a batch of {hubs} hubs vs {hubs} single requests",
-                   args.quick)
+        return run_scenario(args.scenario, hubs, args.failovers_shorter, args.starts_per_minute)
     rate = starts_per_minute(hubs)
-    print(f"   batch_starts_per_minute={rate}, poll interval {POLL_INTERVAL.seconds} s, "
-          f"failovers {SPEED:.0f}x faster than Azure's durations")
-    batch = spawn("batch", hubs)
-    singles = spawn("singles", hubs)
-    print(_common.table(["figure", "batch", "singles", "bar / note"], report(batch, singles)))
-    failures = check(batch, singles)
-    return _common.verdict(
-        failures, f"{hubs} hubs: batch POSTs {batch['posts_60s']}/60 s (bucket {rate}), "
-                  f"singles {singles['posts_60s']}/60 s; detection max "
-                  f"{_f(batch['detection_max'])} s / {_f(singles['detection_max'])} s "
-                  f"(<= {(POLL_INTERVAL + DETECTION_SLACK).total_seconds():.0f}); "
-                  f"chat.update peak {batch['slack_updates_60s']} / "
-                  f"{singles['slack_updates_60s']} a minute")
-
+    verify_rate = args.starts_per_minute or rate
+    failures: list[str] = []
+    summary = []
+    if not args.verify_only:
+        _common.header(f"regional outage: a batch of {hubs} hubs vs {hubs} single requests, "
+                       "then the batch verified", args.quick)
+        print(f"   batch_starts_per_minute={rate}, poll interval {POLL_INTERVAL.seconds} s, "
+              f"failovers {SPEED:.0f}x faster than Azure's durations")
+        batch = spawn("batch", hubs)
+        singles = spawn("singles", hubs)
+        print(_common.table(["figure", "batch", "singles", "bar / note"],
+                            report(batch, singles)))
+        failures += check(batch, singles)
+        summary.append(
+            f"batch POSTs {batch['posts_60s']}/60 s (bucket {rate}), singles "
+            f"{singles['posts_60s']}/60 s; detection max {_f(batch['detection_max'])} s / "
+            f"{_f(singles['detection_max'])} s "
+            f"(<= {(POLL_INTERVAL + DETECTION_SLACK).total_seconds():.0f}); chat.update peak "
+            f"{batch['slack_updates_60s']} / {singles['slack_updates_60s']} a minute")
+    else:
+        _common.header(f"regional outage: a batch of {hubs} hubs verified", args.quick)
+    print(f"   verify: batch_starts_per_minute={verify_rate}, failovers "
+          f"{args.failovers_shorter:g}x "
+          f"shorter than Azure's, metrics delay {VERIFY_RULES.metrics_delay}, window "
+          f"{VERIFY_RULES.window}, BOT_VERIFY_READS_PER_SECOND "
+          f"{outage_verify.BOT_READS_PER_SECOND:g}; a fake clock")
+    verify = spawn("verify", hubs, "--failovers-shorter", str(args.failovers_shorter),
+                   "--starts-per-minute", str(verify_rate))
+    print(_common.table(["figure (verify)", "measured", "bar / note"],
+                        outage_verify.report(verify)))
+    lines, verify_failures = outage_verify.check(verify)
+    print("\n".join(lines))
+    failures += verify_failures
+    after = verify["verdict_after_azure_s"]
+    summary.append(f"{sum(verify['verdicts'].values())} verdicts "
+                   f"({', '.join(f'{k} {n}' for k, n in sorted(verify['verdicts'].items()))}), "
+                   f"completion → verdict p50 / p99 {_f(after['p50'], 0)} / {_f(after['p99'], 0)}"
+                   f" s, {_f(verify['later_than_data_s']['p99'], 0)} s after the data allowed "
+                   f"(p99); metric reads per hub {verify['looks_per_hub']['p50']:g} (p50); ARM "
+                   f"reads {verify['arm_1s']} in the busiest second")
+    return _common.verdict(failures, f"{hubs} hubs: " + "; ".join(summary))
 
 if __name__ == "__main__":
     sys.exit(main())
