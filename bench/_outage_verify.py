@@ -249,7 +249,7 @@ def report(v: Mapping[str, Any]) -> list[list[object]]:
          ", ".join(f"{k} {n}" for k, n in sorted(v["verdicts_expected"].items()))],
         ["  the data's own verdict differs", v["data_disagrees"], "0"],
         ["  told in a request's thread", v["told_in_threads"],
-         "batch hubs: the board's (no verdicts on it)"],
+         "batch hubs: on the board (not kept here)"],
         ["metric reads per hub min / p50 / max", _spread(v["looks_per_hub"], 0, "min p50 max"),
          "fleet.metric_reads"],
         ["  ARM requests per hub (2 a read)",

@@ -481,7 +481,7 @@ class VerifyScenario(Scenario):
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         with self.uow() as work:
             requests = {i: r for i in ids if (r := work.requests.get(i)) is not None}
-            verifications = work.verifications.for_requests(ids)
+            verifications = {i: v for i in ids if (v := work.verifications.get(i)) is not None}
         self.engine.dispose()
         self._verify_figures(requests, verifications, approved)
         self.figures.update(

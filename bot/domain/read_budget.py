@@ -30,9 +30,10 @@ class ReadBudget:
             return max(0, int(self._refill(now)))
 
     def spend(self, reads: int, now: datetime) -> None:
-        """Count ``reads`` made (or about to be): may go below zero, then later asks wait."""
+        """Count ``reads`` made (or about to be): may go below zero, then later asks wait —
+        never more than a burst's worth (a storm of polls must not starve looks for minutes)."""
         with self._lock:
-            self._tokens = self._refill(now) - reads
+            self._tokens = max(-self.burst, self._refill(now) - reads)
             self.spent += reads
 
     def seconds_until(self, reads: int, now: datetime) -> float:

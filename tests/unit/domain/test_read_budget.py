@@ -38,3 +38,10 @@ def test_a_clock_going_back_refills_nothing() -> None:
 def test_a_budget_that_never_refills_is_refused() -> None:
     with pytest.raises(ValueError, match="refills"):
         ReadBudget(per_second=0, burst=10, now=T0)
+
+
+def test_a_storm_of_polls_starves_looks_for_a_burst_at_most() -> None:
+    budget = ReadBudget(per_second=10, burst=50, now=T0)
+    budget.spend(10_000, T0)  # a thousand hubs polled at once, many times
+    assert budget.spent == 10_000
+    assert budget.seconds_until(2, T0) == pytest.approx(5.2)  # a burst, not 1,000 s
