@@ -10,6 +10,7 @@ from bot.domain.model import OperationKind
 from bot.domain.policy import Actor, check_decidable
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.domain.rules import Refusal, RefusalReason
+from bot.hub_history import ActivityRead, HubHistory
 from bot.service.changes import change
 from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
@@ -54,10 +55,22 @@ class Deciding:
         return self._decide(
             actor, request_id, clicked,
             check=lambda uow, r: (self.deps.access.check_approver(actor, r)
-                                  or self.hubs.quota_refusal(
-                                      uow, r.hub.name, r.kind,
-                                      self.hubs.histories.merge(uow, read) if read else None)),
+                                  or self._quota(uow, r, read)),
             act=lambda uow, r: mark_approved(self.deps, uow, r, actor.user_id))
+
+    def _quota(self, uow: UnitOfWork, request: FailoverRequest,
+               read: ActivityRead | None) -> Refusal | None:
+        """Today's quota, again; a drill's failover leg never takes the day's last one."""
+        history = self.hubs.histories.merge(uow, read) if read else HubHistory()
+        refusal = self.hubs.quota_refusal(uow, request.hub.name, request.kind, history)
+        if refusal is None and request.drill_id and request.kind is OperationKind.FAILOVER:
+            short = self.hubs.histories.quota_refusal(uow, request.hub.name, request.kind,
+                                                      history, spare=1)
+            if short is not None and short.reason is RefusalReason.QUOTA_EXHAUSTED:
+                return Refusal(RefusalReason.DRILL_QUOTA, "A drill never uses the day's last "
+                               "failover, and one was used since it was asked for.",
+                               short.allowed_at)
+        return refusal
 
     def reject(self, actor: Actor, request_id: str, note: str = "",
                clicked: ClickedMessage | None = None) -> Decision:

@@ -267,3 +267,22 @@ def test_a_failed_leg_stops_the_drill_and_the_report_says_so_in_azures_words(
     assert "Drill failed" in text
     assert "The failover could not be completed in the paired region" in text
     assert "InternalServerError" in text
+
+
+def test_a_failover_used_before_the_approval_makes_the_drill_wait(make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _asked(world)
+    # Someone fails the hub over and back in the portal before the drill is approved.
+    world.arm.outside_failover(HUB, caller="oncall@contoso.com", ago=timedelta(minutes=0))
+    world.clock.advance(timedelta(minutes=2))  # past the Activity Log's cache
+
+    newest = world.bot.slack.messages(CHANNEL, top_level=True)[-1]
+    world.bot.click("approve", request_id, message=newest)
+
+    request = world.bot.service.reading.get_request(request_id)
+    assert request is not None and request.status.value == "awaiting_approval"
+    assert world.arm.requests["failover"] == 0
+    refused = world.bot.service.reading.audit(AuditQuery(actions=frozenset(
+        {AuditAction.REFUSED})))
+    assert refused and refused[0].detail["reason"] == "drill_quota"
