@@ -6,15 +6,17 @@ drill reads the hub from Azure, as a person's ``/iothub drill`` would."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
 from bot.domain.drill_schedule import DrillSchedule
 from bot.domain.model import OperationKind
 from bot.domain.policy import Actor
+from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
 from bot.notifications import DrillNotifier
-from bot.service import FailoverService, SubmitFailover
+from bot.service import FailoverService, SubmitFailover, Submitted
 from bot.service.drill_asking import DrillAsk
 from bot.store.base import UnitOfWorkFactory
 
@@ -27,8 +29,10 @@ SCHEDULES_EVERY = timedelta(seconds=30)
 class DrillKeeper:
     def __init__(self, service: FailoverService, uow_factory: UnitOfWorkFactory,
                  notifier: DrillNotifier | None, clock: Clock, owner_id: str, *,
+                 announce: Callable[[FailoverRequest], None] | None = None,
                  limit: int = 20) -> None:
         self._service, self._uow, self._notifier = service, uow_factory, notifier
+        self._announce = announce  # the approval message of a drill a schedule asked for
         self._clock, self._owner, self._limit = clock, owner_id, limit
         self._last_schedules: datetime | None = None
 
@@ -65,9 +69,12 @@ class DrillKeeper:
                 self._ask(schedule)
 
     def _ask(self, schedule: DrillSchedule) -> None:
-        every = (f", every {schedule.every.days} days" if schedule.every and schedule.every.days
-                 else "")
-        reason = f"Scheduled drill (by <@{schedule.created_by}>{every}): {schedule.reason}"
+        days = schedule.every.days if schedule.every else 0
+        every = "every day, " if days == 1 else f"every {days} days, " if days else ""
+        # No mention: a reason is shown inert (escaped), and the approval message's
+        # "Requested by" names the schedule's creator.
+        reason = (f"Scheduled drill ({every}on the schedule the requester set up): "
+                  f"{schedule.reason}")
         result = self._service.drill_asking.submit(
             SubmitFailover(actor=Actor(schedule.created_by), channel_id=schedule.channel_id,
                            hub_name=schedule.hub, kind=OperationKind.FAILOVER,
@@ -82,6 +89,10 @@ class DrillKeeper:
                                              f"<@{schedule.created_by}> did not start: "
                                              f"{result.message}")
             return
+        # Announced by the replica that asked, as the dialog's listener does: left to the
+        # sweep, it came a minute late and once from each replica's sweep.
+        if isinstance(result, Submitted) and self._announce is not None:
+            self._announce(result.request)
 
     def _active(self, schedule: DrillSchedule) -> str:
         hub = self._service.hubs.live_hub(schedule.hub, with_device_count=False)

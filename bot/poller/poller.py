@@ -89,10 +89,10 @@ class Poller:
                                 self._outbox)
         # ARM's read budget: polls spend it, verification's looks wait for room in it.
         self.reads = ReadBudget(reads_per_second, max(2.0, reads_per_second * 5), clock.now())
-        self.after_move = AfterMoveKeeper(service, uow_factory, after_move, clock,
-                                          self.owner_id, self._pool, self.reads,
-                                          batch_size=batch_size)
-        self.drills = DrillKeeper(service, uow_factory, drills, clock, self.owner_id)
+        self.after_move = AfterMoveKeeper(service, uow_factory, after_move, clock, self.owner_id,
+                                          self._pool, self.reads, batch_size=batch_size)
+        self.drills = DrillKeeper(service, uow_factory, drills, clock, self.owner_id,
+                                  announce=self._outbox.request_changed)
         self._last_sweep: datetime | None = None  # when unannounced changes were swept
         self._last_reap: datetime | None = None  # … and dead processes' leases reaped
         self._due: list[datetime] = []  # next polls this replica scheduled (a heap)

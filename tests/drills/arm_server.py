@@ -120,6 +120,7 @@ class ArmServer:
         self._holds: list[Hold] = []
         self._failover_posts: Counter[str] = Counter()
         self._failover_attempts: Counter[str] = Counter()
+        self._failover_taken_at: dict[str, list[datetime]] = {}  # real time, as the bot's
         self._slow: list[SlowAccept] = []
         self._unavailable_until = 0.0  # time.monotonic()
         self._unavailable_all = False
@@ -202,6 +203,11 @@ class ArmServer:
         """Failover POSTs Azure took (answered by the emulator, not refused as unavailable)."""
         with self._lock:
             return self._failover_posts[hub.lower()]
+
+    def failover_times(self, hub: str) -> list[datetime]:
+        """When Azure took each failover POST (the real clock, the bot's)."""
+        with self._lock:
+            return list(self._failover_taken_at.get(hub.lower(), []))
 
     def failover_attempts(self, hub: str) -> int:
         """Every failover POST that reached the fake, whatever it was answered."""
@@ -307,6 +313,8 @@ class ArmServer:
                 posted = _FAILOVER.search(path)
                 if method == "POST" and posted:
                     self._failover_posts[posted.group(1).lower()] += 1
+                    self._failover_taken_at.setdefault(posted.group(1).lower(), []).append(
+                        datetime.now(UTC))
             hold = next((h for h in self._holds if h.holds(served, where)), None)
             if hold is not None:
                 self._holds.remove(hold)
