@@ -95,7 +95,8 @@ def schedule(deps: ListenerDeps, user: str, channel: str, cmd: RequestDrill,
         return
     service.drill_asking.schedule(DrillSchedule(new_schedule_id(), cmd.hub, channel, user, now,
                                                 "rehearsal on a schedule", first, cmd.every))
-    how = f"every {cmd.every.days} days" if cmd.every else "once"
+    how = (("every day" if cmd.every.days == 1 else f"every {cmd.every.days} days")
+           if cmd.every else "once")
     answer(f"Scheduled: a drill of `{cmd.hub}` {how}, the first {when(first)}. At its time I "
            "ask for its approval here (a scheduled drill still needs an approver). "
            f"`/iothub drill {cmd.hub} --cancel` ends it.")
