@@ -83,6 +83,9 @@ class Drill:
     next_step_at: datetime | None = None  # when the poller looks at it next
     ended_at: datetime | None = None
     report: Mapping[str, Any] | None = None  # the measured figures, once it ended
+    # What its thread is to be told of its last step, kept with the step itself (an outbox:
+    # a crash before the telling loses nothing), cleared once told.
+    untold: str | None = None
     version: int = 1
 
     def evolve(self, **changes: Any) -> Drill:

@@ -46,6 +46,8 @@ class DrillKeeper:
                 step = self._service.drilling.advance(drill)
                 if step.said and step.request is not None and self._notifier is not None:
                     self._notifier.drill_said(step.request, step.drill, step.said)
+                if step.said:  # told (or nobody to tell): not again
+                    self._service.drilling.told(step.drill)
             except Exception:
                 log.exception("drill %s: a step failed; it is tried again", drill.id)
             finally:

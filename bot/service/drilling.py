@@ -53,17 +53,29 @@ class Drilling:
         now = self.deps.clock.now()
         with self.deps.uow() as uow:
             current = uow.drills.get(drill.id)
-            if current is None or current.status.ended:
+            leg = uow.requests.get(current.failover_request_id) if current else None
+            if current is None or leg is None:
                 return DrillStep(current or drill)
-            leg = uow.requests.get(current.failover_request_id)
-            if leg is None:
-                return DrillStep(current)
+            if current.status.ended:
+                return DrillStep(current, current.untold, leg)  # tell what was not told yet
             step = self._step(uow, current, leg, now)
-            if step.drill.version != current.version and not uow.drills.save(
-                    step.drill, current.version):
+            # Telling never holds a step back (Slack down at the cool-down's end): what was
+            # not told yet is told with the new step's line.
+            untold = "\n\n".join(t for t in (current.untold, step.said) if t) or None
+            saved = step.drill if step.said is None else step.drill.evolve(untold=untold)
+            if saved.version != current.version and not uow.drills.save(saved,
+                                                                       current.version):
                 return DrillStep(current)  # another replica stepped it meanwhile
             uow.commit()
-        return DrillStep(step.drill, step.said, leg)
+        return DrillStep(saved, saved.untold, leg)
+
+    def told(self, drill: Drill) -> None:
+        """Its last step was told (the thread has it): nothing more to tell until the next."""
+        with self.deps.uow() as uow:
+            current = uow.drills.get(drill.id)
+            if current is not None and current.untold is not None:
+                uow.drills.save(current.evolve(untold=None), current.version)
+                uow.commit()
 
     def _step(self, uow: UnitOfWork, drill: Drill, leg: FailoverRequest,
               now: datetime) -> DrillStep:

@@ -38,6 +38,7 @@ class DrillRow(SQLModel, table=True):
     next_step_at: datetime | None = utc_field()
     ended_at: datetime | None = utc_field()
     report: str | None = Field(default=None, sa_type=Text)  # JSON
+    untold: str | None = Field(default=None, sa_type=Text)  # its thread's next line
     version: int = Field(default=1)
     lease_owner: str | None = Field(default=None, sa_type=String(128))
     lease_expires_at: datetime | None = utc_field()

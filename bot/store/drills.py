@@ -100,7 +100,8 @@ class SqlDrills:
                   limit: int) -> list[Drill]:
         free = or_(col(DrillRow.lease_expires_at).is_(None),
                    col(DrillRow.lease_expires_at) <= now, col(DrillRow.lease_owner) == owner)
-        due = (col(DrillRow.status).not_in(_ENDED), col(DrillRow.next_step_at) <= now, free)
+        stepping = and_(col(DrillRow.status).not_in(_ENDED), col(DrillRow.next_step_at) <= now)
+        due = (or_(stepping, col(DrillRow.untold).is_not(None)), free)
         query = (select(DrillRow.id).where(*due).order_by(col(DrillRow.next_step_at))
                  .limit(limit))
         if dialect(self._session) == "postgresql":

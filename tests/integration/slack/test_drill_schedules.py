@@ -180,7 +180,7 @@ def _scheduled(replicas: Replicas) -> DrillSchedule:
     """Alice schedules a daily drill through Slack; returns the schedule."""
     replicas.bot.command(f"drill {HUB} --every 1d")
     answer = str(replicas.bot.slack.responses[-1].body)
-    assert f"Scheduled: a drill of `{HUB}` every 1 days" in answer, answer
+    assert f"Scheduled: a drill of `{HUB}` every day" in answer, answer
     schedule = replicas.schedule()
     assert schedule.created_by == REQUESTER and schedule.every == DAY
     assert schedule.next_at == replicas.clock.now() + DAY

@@ -286,3 +286,25 @@ def test_a_failover_used_before_the_approval_makes_the_drill_wait(make_world: Ma
     refused = world.bot.service.reading.audit(AuditQuery(actions=frozenset(
         {AuditAction.REFUSED})))
     assert refused and refused[0].detail["reason"] == "drill_quota"
+
+
+def test_a_line_slack_did_not_take_is_told_later_and_the_drill_goes_on(
+        make_world: MakeWorld) -> None:
+    world = make_world(tags=MARKED)
+    world.steady()
+    request_id = _drill(world)
+    world.rounds(world.clock.now() + MOVE - timedelta(seconds=30))
+    world.bot.slack.fail_next("chat.postMessage", "fatal_error", times=6)  # Slack is down
+
+    world.rounds(world.clock.now() + MOVE + COOLDOWN + MOVE + timedelta(minutes=10),
+                 step=timedelta(minutes=1))
+
+    drill = _drill_of(world, request_id)
+    assert drill.status is DrillStatus.DONE and drill.untold is None
+    assert world.arm.requests["failover"] == 2  # the failback did not wait for Slack
+    text = world.thread_text(request_id)
+    assert text.count("The failback leg starts by itself") == 1
+    assert text.count("Drill report") == 1
+    tried = [c for c in world.bot.slack.calls("chat.postMessage")
+             if "The failback leg starts by itself" in str(c.params.get("text"))]
+    assert len(tried) > 1  # Slack refused it at first: it was told again, once it took it

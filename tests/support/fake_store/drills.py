@@ -59,7 +59,8 @@ class FakeDrills:
                   limit: int) -> list[Drill]:
         rows = self._tables().drills
         due = [d for d, held_by, until in rows.values()
-               if not d.status.ended and d.next_step_at is not None and d.next_step_at <= now
+               if ((not d.status.ended and d.next_step_at is not None and d.next_step_at <= now)
+                   or d.untold is not None)
                and (held_by in (None, owner) or until is None or until <= now)]
         due = sorted(due, key=lambda d: d.next_step_at or now)[:limit]
         for drill in due:

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("next_step_at", _UTC, nullable=True),
         sa.Column("ended_at", _UTC, nullable=True),
         sa.Column("report", sa.Text(), nullable=True),
+        sa.Column("untold", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=128), nullable=True),
         sa.Column("lease_expires_at", _UTC, nullable=True),
