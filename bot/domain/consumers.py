@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain.model import HubRef
+from bot.domain.hub_ref import HubRef
 from bot.domain.user_text import clean
 
 CONSUMERS_TAG = "failover-bot-consumers"

@@ -47,6 +47,14 @@ HOW_TO_ALLOW = (f"Only hubs marked for drills may be drilled: tag the hub `{DRIL
                 f"`{DRILL_ALLOWED}` in Azure, or add it to `BOT_DRILL_HUBS`.")
 
 
+@dataclass(frozen=True)
+class DrillAsk:
+    """A submission that asks for a drill, not a plain failover (its failover leg's)."""
+
+    scheduled_by: str | None = None  # a schedule's creator, when a schedule asked
+    schedule_id: str | None = None
+
+
 class DrillStatus(StrEnum):
     ASKED = "asked"  # the failover leg awaits approval
     FAILING_OVER = "failing_over"  # approved: the failover leg runs (then its verdict)

@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.hub_ref import HubRef
 from bot.domain.regions import display_name, same_region
 
-if TYPE_CHECKING:  # consumers.py names HubRef: the field's type only, no import at run time
+if TYPE_CHECKING:  # the field's type only: consumers are parsed where tags are read
     from bot.domain.consumers import HubConsumers
 
 
@@ -21,15 +22,6 @@ class OperationKind(StrEnum):
     @property
     def other(self) -> OperationKind:
         return OperationKind.FAILBACK if self is OperationKind.FAILOVER else OperationKind.FAILOVER
-
-
-@dataclass(frozen=True)
-class HubRef:
-    """Where a hub lives in Azure."""
-
-    name: str
-    subscription_id: str
-    resource_group: str
 
 
 def decide_kind(home_region: str, active_region: str) -> OperationKind:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.drill import DrillAsk
 from bot.domain.drill_schedule import DrillSchedule
 from bot.domain.model import OperationKind
 from bot.domain.policy import Actor
@@ -17,7 +18,6 @@ from bot.domain.request import FailoverRequest
 from bot.domain.rules import Refusal
 from bot.notifications import DrillNotifier
 from bot.service import FailoverService, SubmitFailover, Submitted
-from bot.service.drill_asking import DrillAsk
 from bot.store.base import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

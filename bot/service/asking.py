@@ -6,10 +6,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from bot.domain.consumers import HubConsumers
-from bot.domain.drill import new_drill_id
+from bot.domain.drill import DrillAsk, new_drill_id
 from bot.domain.model import HubState, OperationKind
 from bot.domain.policy import Actor
 from bot.domain.regions import same_region
@@ -29,9 +29,6 @@ from bot.service.dependencies import ServiceDeps
 from bot.service.hubs import Hubs
 from bot.service.refusals import Refusals
 from bot.store.base import HubLocked, UnitOfWork
-
-if TYPE_CHECKING:  # drill_asking builds on this module
-    from bot.service.drill_asking import DrillAsk
 
 AUTO_APPROVER = "policy:auto"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.batch import BatchStatus
-from bot.domain.drill import HOW_TO_ALLOW, Drill, marked_for_drills, new_drill_id
+from bot.domain.drill import HOW_TO_ALLOW, Drill, DrillAsk, marked_for_drills, new_drill_id
 from bot.domain.drill_schedule import DrillSchedule
 from bot.domain.model import AuditAction, AuditEvent, HubState, OperationKind
 from bot.domain.policy import Actor
@@ -38,14 +38,6 @@ class DrillPreview:
     cooldown: timedelta
     failovers_left_after: int
     failbacks_left_after: int
-
-
-@dataclass(frozen=True)
-class DrillAsk:
-    """A submission that asks for a drill, not a plain failover."""
-
-    scheduled_by: str | None = None  # a schedule's creator, when a schedule asked
-    schedule_id: str | None = None
 
 
 class DrillAsking:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from bot.store.tables import utc_field
+from bot.store.columns import utc_field
 
 
 class VerificationRow(SQLModel, table=True):

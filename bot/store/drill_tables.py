@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Index, String, Text
 from sqlmodel import Field, SQLModel
 
-from bot.store.tables import utc_field
+from bot.store.columns import utc_field
 
 
 class DrillRow(SQLModel, table=True):

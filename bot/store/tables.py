@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Index, Integer, String, Text, text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
+
+from bot.store.columns import utc_field
 
 # The statuses that hold a hub (bot.domain.model.OPEN_STATUSES), spelt out as SQL because a
 # partial index needs a literal predicate, and SQLite only uses that index for queries that
@@ -15,34 +15,6 @@ from sqlmodel import Field, SQLModel
 OPEN_PREDICATE_SQL = "status IN ('awaiting_approval', 'approved', 'running')"
 # Rows whose latest change has not been announced in chat yet; small, so a partial index.
 UNNOTIFIED_PREDICATE_SQL = "notified_version < version"
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in, timezone-aware UTC out, also on SQLite (which stores text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the store keeps UTC only")
-        utc = value.astimezone(UTC)
-        # SQLite compares timestamps as text: one format, no offset, always UTC.
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def utc_field(*, nullable: bool = True, **kwargs: Any) -> Any:
-    return Field(default=None if nullable else ..., sa_type=UtcDateTime, nullable=nullable,
-                 **kwargs)
 
 
 class FailoverRequestRow(SQLModel, table=True):

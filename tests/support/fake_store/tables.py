@@ -2,7 +2,7 @@
 
 Rows are immutable (a change replaces the row), so a copy of the dicts is a snapshot: what a
 unit of work changes stays its own until it commits. Datetimes are kept as the SQL store
-keeps them (``bot.store.tables.UtcDateTime``): aware, in UTC; a naive one is refused.
+keeps them (``bot.store.columns.UtcDateTime``): aware, in UTC; a naive one is refused.
 """
 
 from __future__ import annotations
