@@ -16,7 +16,7 @@ from bot.domain.consumers import Consumer, ConsumerKind
 from bot.domain.model import OperationKind
 from bot.store.after_move_tables import ConsumerActionRow
 from bot.store.engine import translating
-from bot.store.rows import dialect
+from bot.store.rows import dialect, updated_row
 
 Row = ConsumerActionRow
 _ENDED = [ActionStatus.DONE.value, ActionStatus.INTERRUPTED.value]
@@ -98,10 +98,7 @@ class SqlConsumerActions:
         return [_to_action(row) for row in self._session.exec(query)]
 
     def _update_one(self, where: Any, **values: Any) -> ConsumerActionRow | None:
-        statement = update(Row).where(where).values(**values).returning(Row)
-        return self._session.scalars(
-            statement, execution_options={"synchronize_session": False,
-                                          "populate_existing": True}).one_or_none()
+        return updated_row(self._session, update(Row).where(where).values(**values), Row)
 
 
 def _values(action: ConsumerAction) -> dict[str, Any]:

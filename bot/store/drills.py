@@ -15,7 +15,7 @@ from bot.domain.drill import Drill, DrillStatus
 from bot.domain.drill_schedule import DrillSchedule
 from bot.store.drill_tables import DrillRow, DrillScheduleRow
 from bot.store.engine import translating
-from bot.store.rows import dialect
+from bot.store.rows import dialect, updated_row
 
 _ENDED = [s.value for s in DrillStatus if s.ended]
 _FIELDS = [f.name for f in fields(Drill) if f.name not in ("hub", "status", "report")]
@@ -109,10 +109,8 @@ class SqlDrills:
         claimed = []
         for drill_id in list(self._session.exec(query)):
             statement = (update(DrillRow).where(col(DrillRow.id) == drill_id, *due)
-                         .values(lease_owner=owner, lease_expires_at=now + lease)
-                         .returning(DrillRow))
-            row = self._session.scalars(statement, execution_options={
-                "synchronize_session": False, "populate_existing": True}).one_or_none()
+                         .values(lease_owner=owner, lease_expires_at=now + lease))
+            row = updated_row(self._session, statement, DrillRow)
             if row is not None:
                 claimed.append(_to_drill(row))
         return claimed

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import fields
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -15,6 +15,8 @@ from bot.domain.consumers import plan_from_json, plan_to_json
 from bot.domain.model import HubRef, OperationKind
 from bot.domain.request import FailoverRequest, RequestStatus
 from bot.store.tables import FailoverRequestRow
+
+T = TypeVar("T")
 
 REQUEST_FIELDS = [f.name for f in fields(FailoverRequest) if f.name not in ("hub", "consumers")]
 # What a save writes: the request's life. Identity never changes; where it was announced is
@@ -66,11 +68,16 @@ def all_requests(session: Session, statement: Any) -> list[FailoverRequest]:
     return [to_request(row) for row in rows]
 
 
-def update_request(session: Session, statement: Any) -> FailoverRequest | None:
-    """Run an ``UPDATE`` of one request row; the request as written, or None if no row
-    matched (the compare-and-set lost, the lease was not ours)."""
-    row = session.scalars(
-        statement.returning(FailoverRequestRow),
+def updated_row(session: Session, statement: Any, table: type[T]) -> T | None:
+    """Run an ``UPDATE`` of at most one row of ``table``; the row as written, or None if no
+    row matched (the compare-and-set lost, the lease was not ours)."""
+    return session.scalars(
+        statement.returning(table),
         execution_options={"synchronize_session": False, "populate_existing": True},
     ).one_or_none()
+
+
+def update_request(session: Session, statement: Any) -> FailoverRequest | None:
+    """Run an ``UPDATE`` of one request row; the request as written, or None."""
+    row = updated_row(session, statement, FailoverRequestRow)
     return to_request(row) if row is not None else None

@@ -19,7 +19,7 @@ from bot.domain.verification import Baseline, Figures, MetricMinutes, MinutePoin
 from bot.domain.verification_state import Verification, VerificationSummary, VerifyStatus
 from bot.store.after_move_tables import VerificationRow
 from bot.store.engine import translating
-from bot.store.rows import dialect
+from bot.store.rows import dialect, updated_row
 
 Row = VerificationRow
 _LOOKED = [VerifyStatus.WAITING.value, VerifyStatus.WATCHING.value]
@@ -65,11 +65,8 @@ class SqlVerifications:
         for request_id in list(self._session.exec(query)):
             statement = (update(Row).where(col(Row.request_id) == request_id,
                                            or_(due, untold), free)
-                         .values(lease_owner=owner, lease_expires_at=now + lease)
-                         .returning(Row))
-            row = self._session.scalars(
-                statement, execution_options={"synchronize_session": False,
-                                              "populate_existing": True}).one_or_none()
+                         .values(lease_owner=owner, lease_expires_at=now + lease))
+            row = updated_row(self._session, statement, Row)
             if row is not None:
                 claimed.append(_to_verification(row))
         return claimed
