@@ -23,7 +23,7 @@ from bot.notifications import AfterMoveNotifier
 from bot.poller.heartbeat import owner_is_dead
 from bot.service import FailoverService, Looked
 from bot.service.verifying import READS_PER_LOOK
-from bot.store.base import UnitOfWorkFactory
+from bot.store.base import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,11 @@ class AfterMoveKeeper:
     def busy(self) -> bool:
         return bool(self._looks or self._acts)
 
-    def next_due(self, now: datetime) -> datetime | None:
+    def next_due(self, uow: UnitOfWork, now: datetime) -> datetime | None:
+        """When the soonest look may go (read in the caller's unit of work)."""
         if not self._verifying.on:
             return None
-        with self._uow() as uow:
-            due = uow.verifications.next_due(now)
+        due = uow.verifications.next_due(now)
         if due is not None and self.budget.available(now) < READS_PER_LOOK:
             due = max(due, now + timedelta(seconds=self.budget.seconds_until(READS_PER_LOOK,
                                                                                now)))

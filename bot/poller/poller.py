@@ -173,7 +173,7 @@ class Poller:
         try:  # starts scheduled elsewhere (a batch's approval paces them) wake us too
             with self._uow() as uow:
                 due = uow.leases.next_due(now)
-            look = self.after_move.next_due(now)  # and verification's looks
+                look = self.after_move.next_due(uow, now)  # and verification's looks
         except StoreUnavailable:  # the round itself reports it
             due = look = None
         for then in (due, look):
